@@ -1,0 +1,511 @@
+//! Browsers driven through WebDriver: a local chromedriver the harness owns, or any WebDriver URL
+//! (a Selenium Grid, a driver someone else started).
+//!
+//! - [`Driver`] starts chromedriver on a free port and ends it (and every browser it started).
+//! - [`Profile`] is a browser profile directory; reopening a browser on the same profile is how
+//!   "close the browser and open it again" is done.
+//! - [`Browser`] is one WebDriver session ([W3C WebDriver §8](https://www.w3.org/TR/webdriver2/#sessions))
+//!   with the harness's capabilities, plus the whole cookie jar through CDP (`Storage.getCookies`):
+//!   plain WebDriver returns only the current document's cookies
+//!   ([§14](https://www.w3.org/TR/webdriver2/#cookies)).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::process::{ChildGuard, which};
+
+/// Why a browser could not be had. Each of these is "the harness could not judge" (exit 2).
+#[derive(Debug)]
+pub enum BrowserError {
+    /// chromedriver or the browser binary is not installed.
+    NotInstalled {
+        /// What is missing.
+        what: String,
+        /// How to get it.
+        hint: String,
+    },
+    /// The WebDriver server did not start or answer in time.
+    DriverStart(String),
+    /// The WebDriver server refused to create a session (the browser did not start).
+    NewSession(String),
+    /// A WebDriver command failed.
+    Command(String),
+    /// Writing the profile or the browser wrapper failed.
+    Io(std::io::Error),
+}
+
+impl fmt::Display for BrowserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BrowserError::NotInstalled { what, hint } => write!(f, "{what} is not installed; {hint}"),
+            BrowserError::DriverStart(m) => write!(f, "the WebDriver server did not start: {m}"),
+            BrowserError::NewSession(m) => write!(f, "the browser did not start: {m}"),
+            BrowserError::Command(m) => write!(f, "WebDriver command failed: {m}"),
+            BrowserError::Io(e) => write!(f, "browser profile: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BrowserError {}
+
+impl From<fantoccini::error::CmdError> for BrowserError {
+    fn from(e: fantoccini::error::CmdError) -> Self {
+        BrowserError::Command(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for BrowserError {
+    fn from(e: std::io::Error) -> Self {
+        BrowserError::Io(e)
+    }
+}
+
+/// Which browser family the capabilities are for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BrowserKind {
+    /// Debian's Chromium (the default; what CI runs).
+    Chromium,
+    /// Google Chrome.
+    Chrome,
+    /// Microsoft Edge.
+    Edge,
+}
+
+impl fmt::Display for BrowserKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BrowserKind::Chromium => "chromium",
+            BrowserKind::Chrome => "chrome",
+            BrowserKind::Edge => "edge",
+        })
+    }
+}
+
+/// A chromedriver the harness started; ended (with its browsers) on drop.
+#[derive(Debug)]
+pub struct Driver {
+    url: String,
+    _guard: ChildGuard,
+    _dir: tempfile::TempDir,
+    chromium_wrapper: PathBuf,
+}
+
+impl Driver {
+    /// Starts chromedriver on a free loopback port and waits until it reports ready.
+    ///
+    /// `env` is given to the driver process only (and so to the browsers it starts): this is how
+    /// Kerberos variables reach Chromium without touching the harness's own environment.
+    pub async fn start(env: &[(String, String)]) -> Result<Driver, BrowserError> {
+        let driver = which("chromedriver").ok_or_else(|| BrowserError::NotInstalled {
+            what: "chromedriver".into(),
+            hint: "install Debian's chromium-driver (run ci/setup), or pass --webdriver URL".into(),
+        })?;
+        let chromium = chromium_binary().ok_or_else(|| BrowserError::NotInstalled {
+            what: "Chromium".into(),
+            hint: "install Debian's chromium (run ci/setup)".into(),
+        })?;
+        let dir = tempfile::Builder::new()
+            .prefix("logout-harness-driver-")
+            .tempdir()?;
+        // setpriv makes the browser die with its driver even if the harness is SIGKILLed
+        // (chromedriver itself does not end Chromium on SIGTERM).
+        let chromium_wrapper = dir.path().join("chromium");
+        let launcher = match which("setpriv") {
+            Some(setpriv) => format!("exec {} --pdeathsig KILL {}", setpriv.display(), chromium.display()),
+            None => format!("exec {}", chromium.display()),
+        };
+        std::fs::write(&chromium_wrapper, format!("#!/bin/sh\n{launcher} \"$@\"\n"))?;
+        std::fs::set_permissions(
+            &chromium_wrapper,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )?;
+
+        let mut last_err = String::new();
+        for _attempt in 0..3 {
+            let port = free_port()?;
+            let mut cmd = Command::new(&driver);
+            cmd.arg(format!("--port={port}"))
+                .arg("--allowed-ips=127.0.0.1")
+                .arg("--log-level=OFF")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let mut guard = spawn_on_main_thread(cmd, "chromedriver")?;
+            let url = format!("http://127.0.0.1:{port}");
+            match wait_ready(&url, &mut guard, Duration::from_secs(10)).await {
+                Ok(()) => {
+                    return Ok(Driver {
+                        url,
+                        _guard: guard,
+                        _dir: dir,
+                        chromium_wrapper,
+                    });
+                }
+                Err(e) => last_err = e,
+            }
+        }
+        Err(BrowserError::DriverStart(last_err))
+    }
+
+    /// The WebDriver URL to connect sessions to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The browser binary sessions of this driver use (a wrapper that dies with the driver).
+    pub fn browser_binary(&self) -> &Path {
+        &self.chromium_wrapper
+    }
+}
+
+/// Spawns on a thread that lives as long as the process (the main thread is busy running tokio),
+/// because PR_SET_PDEATHSIG fires when the spawning *thread* ends.
+fn spawn_on_main_thread(cmd: Command, what: &str) -> Result<ChildGuard, BrowserError> {
+    use std::sync::OnceLock;
+    use std::sync::mpsc;
+    type Job = (Command, String, mpsc::Sender<std::io::Result<ChildGuard>>);
+    static SPAWNER: OnceLock<std::sync::Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    let sender = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("logout-harness-spawner".into())
+            .spawn(move || {
+                for (cmd, what, reply) in rx {
+                    let _ = reply.send(ChildGuard::spawn(cmd, &what));
+                }
+            })
+            .expect("spawner thread");
+        std::sync::Mutex::new(tx)
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    sender
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send((cmd, what.to_string(), tx))
+        .map_err(|_| BrowserError::DriverStart("spawner thread is gone".into()))?;
+    rx.recv()
+        .map_err(|_| BrowserError::DriverStart("spawner thread is gone".into()))?
+        .map_err(|e| BrowserError::DriverStart(format!("cannot run {what}: {e}")))
+}
+
+/// Spawns a long-lived helper process (emulator child, KDC) the same way the driver is spawned.
+pub fn spawn_owned(cmd: Command, what: &str) -> std::io::Result<ChildGuard> {
+    spawn_on_main_thread(cmd, what).map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+async fn wait_ready(url: &str, guard: &mut ChildGuard, limit: Duration) -> Result<(), String> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = guard.exited() {
+            return Err(format!("{} exited ({status})", guard.what()));
+        }
+        if let Ok(resp) = http.get(format!("{url}/status")).send().await
+            && let Ok(body) = resp.json::<Value>().await
+            && body["value"]["ready"].as_bool() == Some(true)
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{} did not report ready within {limit:?}", guard.what()));
+        }
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Where Chromium lives: Debian puts the real binary behind a shell wrapper in /usr/bin.
+pub fn chromium_binary() -> Option<PathBuf> {
+    ["/usr/lib/chromium/chromium"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .or_else(|| which("chromium"))
+        .or_else(|| which("google-chrome"))
+}
+
+/// A browser profile directory. A fresh one per simulated person; reused to "reopen the browser".
+#[derive(Debug)]
+pub struct Profile {
+    dir: tempfile::TempDir,
+}
+
+impl Profile {
+    /// A new, empty profile under the system temp dir, named so a leak check can find it.
+    pub fn new() -> std::io::Result<Profile> {
+        Ok(Profile {
+            dir: tempfile::Builder::new()
+                .prefix("logout-harness-profile-")
+                .tempdir()?,
+        })
+    }
+
+    /// The `--user-data-dir`.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// How sessions are launched: everything but the profile, which differs per browser.
+#[derive(Clone, Debug)]
+pub struct LaunchOptions {
+    /// The browser family.
+    pub kind: BrowserKind,
+    /// A visible window (for watching a run); headless otherwise.
+    pub headed: bool,
+    /// The binary to run; `None` lets the driver pick.
+    pub binary: Option<PathBuf>,
+    /// `--host-resolver-rules` entries, e.g. `MAP *.contoso.test 127.0.0.1`.
+    pub host_rules: Vec<String>,
+    /// Base64 SHA-256 SPKI hashes of certificates to trust for this run only.
+    pub trusted_spki: Vec<String>,
+    /// Hosts allowed to receive Kerberos (Negotiate) credentials, e.g. `*.contoso.test`.
+    pub negotiate_allowlist: Option<String>,
+}
+
+impl LaunchOptions {
+    /// The W3C capabilities for one session on `profile`.
+    ///
+    /// The prefs fix a measured stall: without them the first navigation waits up to 5 s for
+    /// Chromium's new-tab page (browser-facts P1).
+    pub fn capabilities(&self, profile: &Profile, restore_last_session: bool) -> serde_json::Map<String, Value> {
+        let mut args = vec![
+            "--no-sandbox".to_string(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-features=Translate,OptimizationHints,MediaRouter".into(),
+            "--password-store=basic".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        if !self.headed {
+            args.push("--headless=new".into());
+        }
+        if !self.host_rules.is_empty() {
+            args.push(format!("--host-resolver-rules={}", self.host_rules.join(",")));
+        }
+        if !self.trusted_spki.is_empty() {
+            args.push(format!(
+                "--ignore-certificate-errors-spki-list={}",
+                self.trusted_spki.join(",")
+            ));
+        }
+        if let Some(allow) = &self.negotiate_allowlist {
+            args.push(format!("--auth-server-allowlist={allow}"));
+        }
+        if restore_last_session {
+            args.push("--restore-last-session".into());
+        }
+        let mut chrome_options = json!({
+            "args": args,
+            "prefs": {
+                "session.restore_on_startup": if restore_last_session { 1 } else { 4 },
+                "session.startup_urls": ["about:blank"],
+                "profile.exit_type": "Normal",
+            },
+        });
+        if self.negotiate_allowlist.is_some() {
+            // Both are Local State prefs; the command-line switch for the CNAME lookup has no
+            // effect, and without the first one the first Negotiate challenge fails (DESIGN.md).
+            chrome_options["localState"] = json!({
+                "net.received_http_auth_negotiate_headers": true,
+                "auth.disable_negotiate_cname_lookup": true,
+            });
+        }
+        if let Some(binary) = &self.binary {
+            chrome_options["binary"] = json!(binary);
+        }
+        let browser_name = match self.kind {
+            BrowserKind::Chromium | BrowserKind::Chrome => "chrome",
+            BrowserKind::Edge => "MicrosoftEdge",
+        };
+        let vendor_key = match self.kind {
+            BrowserKind::Edge => "ms:edgeOptions",
+            _ => "goog:chromeOptions",
+        };
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!(browser_name));
+        caps.insert("pageLoadStrategy".into(), json!("normal"));
+        caps.insert(vendor_key.into(), chrome_options);
+        caps
+    }
+}
+
+/// One browser: a WebDriver session on a profile.
+#[derive(Debug)]
+pub struct Browser {
+    client: Client,
+    closed: bool,
+}
+
+/// One cookie of the browser's jar, as CDP reports it. `value` is kept only to replay it; it is
+/// never printed, snapshotted or written to a report.
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct JarCookie {
+    /// Cookie name.
+    pub name: String,
+    /// Secret: skipped by Serialize.
+    #[serde(skip_serializing)]
+    pub value: String,
+    /// Domain (host-only cookies have no leading dot).
+    pub domain: String,
+    /// Path.
+    pub path: String,
+    /// Expiry as seconds since the epoch; -1 for session cookies.
+    pub expires: f64,
+    /// HttpOnly flag.
+    pub http_only: bool,
+    /// Secure flag.
+    pub secure: bool,
+    /// True for session cookies.
+    pub session: bool,
+    /// `Strict`, `Lax`, `None`, or absent when the server set no SameSite.
+    #[serde(default)]
+    pub same_site: Option<String>,
+}
+
+impl fmt::Debug for JarCookie {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}{}", self.name, self.domain, self.path)
+    }
+}
+
+impl JarCookie {
+    /// Whether a request to `url` would carry this cookie (domain and path match; RFC 6265 §5.4).
+    pub fn applies_to(&self, url: &url::Url) -> bool {
+        let host = url.host_str().unwrap_or_default();
+        let domain_ok = match self.domain.strip_prefix('.') {
+            Some(parent) => host == parent || host.ends_with(&format!(".{parent}")),
+            None => host == self.domain,
+        };
+        let path = url.path();
+        let path_ok = path == self.path
+            || (path.starts_with(&self.path)
+                && (self.path.ends_with('/') || path[self.path.len()..].starts_with('/')));
+        domain_ok && path_ok && (!self.secure || url.scheme() == "https")
+    }
+}
+
+#[derive(Debug)]
+struct CdpCommand {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for CdpCommand {
+    fn endpoint(&self, base: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+impl Browser {
+    /// Starts a browser on `profile` through the WebDriver server at `webdriver_url`.
+    pub async fn launch(
+        webdriver_url: &str,
+        options: &LaunchOptions,
+        profile: &Profile,
+        restore_last_session: bool,
+    ) -> Result<Browser, BrowserError> {
+        let mut builder = ClientBuilder::rustls().map_err(BrowserError::Io)?;
+        builder.capabilities(options.capabilities(profile, restore_last_session));
+        let client = builder
+            .connect(webdriver_url)
+            .await
+            .map_err(|e| BrowserError::NewSession(e.to_string()))?;
+        Ok(Browser { client, closed: false })
+    }
+
+    /// The WebDriver client, for navigation and elements.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Every cookie the browser holds, across all hosts and paths, HttpOnly included.
+    pub async fn all_cookies(&self) -> Result<Vec<JarCookie>, BrowserError> {
+        let reply = self
+            .client
+            .issue_cmd(CdpCommand {
+                cmd: "Storage.getCookies",
+                params: json!({}),
+            })
+            .await?;
+        let cookies = reply.get("cookies").cloned().unwrap_or(Value::Array(vec![]));
+        let mut cookies: Vec<JarCookie> = serde_json::from_value(cookies)
+            .map_err(|e| BrowserError::Command(format!("Storage.getCookies: {e}")))?;
+        cookies.sort_by(|a, b| (&a.domain, &a.path, &a.name).cmp(&(&b.domain, &b.path, &b.name)));
+        Ok(cookies)
+    }
+
+    /// Navigates and waits for the load to finish.
+    pub async fn goto(&self, url: &str) -> Result<(), BrowserError> {
+        Ok(self.client.goto(url).await?)
+    }
+
+    /// Waits until `css` matches an element, up to `limit`; polls every 50 ms.
+    pub async fn wait_for(&self, css: &str, limit: Duration) -> Result<fantoccini::elements::Element, BrowserError> {
+        self.client
+            .wait()
+            .at_most(limit)
+            .every(Duration::from_millis(50))
+            .for_element(Locator::Css(css))
+            .await
+            .map_err(|e| BrowserError::Command(format!("waiting for `{css}`: {e}")))
+    }
+
+    /// Whether `css` matches an element right now.
+    pub async fn has(&self, css: &str) -> Result<bool, BrowserError> {
+        Ok(!self.client.find_all(Locator::Css(css)).await?.is_empty())
+    }
+
+    /// The visible text of the page body.
+    pub async fn body_text(&self) -> Result<String, BrowserError> {
+        let body = self.client.find(Locator::Css("body")).await?;
+        Ok(body.text().await?)
+    }
+
+    /// Ends the WebDriver session (the browser quits and flushes its profile).
+    pub async fn close(mut self) -> Result<(), BrowserError> {
+        self.closed = true;
+        Ok(self.client.clone().close().await?)
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.closed {
+            // fantoccini ends the session from a spawned task when the last client drops; that
+            // needs a live runtime, which the after-hook guarantees by closing explicitly.
+            let client = self.client.clone();
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    let _ = client.close().await;
+                });
+            }
+        }
+    }
+}

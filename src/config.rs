@@ -1,0 +1,192 @@
+//! Reading the YAML files a user writes (targets and policies), with errors a person can act on:
+//! the file, the line and column, the key, and what would have been valid.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+/// A configuration file that cannot be used. Always exit code 2.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line, when the parser knows it.
+    pub line: Option<usize>,
+    /// 1-based column, when the parser knows it.
+    pub column: Option<usize>,
+    /// The key the error is about, when there is one.
+    pub key: Option<String>,
+    /// What is wrong and what would be valid.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        write!(f, ": ")?;
+        if let Some(key) = &self.key {
+            write!(f, "key `{key}`: ")?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    /// An error about a whole file (it cannot be read, say).
+    pub fn file(file: &Path, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: file.to_path_buf(),
+            line: None,
+            column: None,
+            key: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// Reads and parses `path` as `T`. Every struct in `T` should deny unknown fields.
+pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::file(path, format!("cannot read the file: {e}")))?;
+    parse(path, &text)
+}
+
+/// Parses `text` (read from `path`) as `T`.
+pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigError> {
+    if text.trim().is_empty() {
+        return Err(ConfigError::file(path, "the file is empty"));
+    }
+    serde_yaml::from_str(text).map_err(|e| from_yaml_error(path, text, &e))
+}
+
+fn from_yaml_error(path: &Path, text: &str, e: &serde_yaml::Error) -> ConfigError {
+    let full = e.to_string();
+    // The library appends " at line L column C" to its message; we report those as fields.
+    let message = match full.find(" at line ") {
+        Some(i) => full[..i].to_string(),
+        None => full.clone(),
+    };
+    let (mut line, mut column) = match e.location() {
+        Some(loc) => (Some(loc.line()), Some(loc.column())),
+        None => (None, None),
+    };
+    let key = key_named_in(&message);
+    // Our own validation errors say "key `x`: ..."; the key is reported as a field, not twice.
+    let message = match &key {
+        Some(k) => message.replace(&format!("key `{k}`: "), ""),
+        None => message,
+    };
+    // The parser may point at the enclosing mapping (or, for our own validation errors, at the
+    // document start); point at the key itself, the nearest one at or before the reported line.
+    if let Some(k) = &key
+        && let Some((kl, kc)) = find_key(text, k, line.unwrap_or(1))
+    {
+        line = Some(kl);
+        column = Some(kc);
+    }
+    ConfigError {
+        file: path.to_path_buf(),
+        line,
+        column,
+        key,
+        message,
+    }
+}
+
+/// The key a serde message is about: "unknown field `x`", "missing field `x`", "... `x` ...".
+fn key_named_in(message: &str) -> Option<String> {
+    for prefix in ["unknown field `", "missing field `", "duplicate field `", "duplicate entry with key \""] {
+        if let Some(rest) = message.split(prefix).nth(1) {
+            let end = rest.find(['`', '"'])?;
+            return Some(rest[..end].to_string());
+        }
+    }
+    // Our own validation messages name their key as "key `x`".
+    let rest = message.split("key `").nth(1)?;
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+/// The line and column of `key:` nearest to `near_line`: the closest at or before it, else the
+/// first after it.
+fn find_key(text: &str, key: &str, near_line: usize) -> Option<(usize, usize)> {
+    let hits: Vec<(usize, usize)> = text
+        .lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let trimmed = l.trim_start().trim_start_matches("- ");
+            let rest = trimmed
+                .strip_prefix(key)
+                .or_else(|| trimmed.strip_prefix(&format!("\"{key}\"")))
+                .or_else(|| trimmed.strip_prefix(&format!("'{key}'")))?;
+            rest.trim_start()
+                .starts_with(':')
+                .then(|| (i + 1, l.len() - trimmed.len() + 1))
+        })
+        .collect();
+    hits.iter()
+        .rev()
+        .find(|(l, _)| *l <= near_line)
+        .or_else(|| hits.first())
+        .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Doc {
+        name: String,
+        inner: Inner,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: u32,
+    }
+
+    #[test]
+    fn unknown_key_points_at_the_key_line() {
+        let e = parse::<Doc>(Path::new("t.yaml"), "name: x\ninner:\n  count: 1\n  colour: red\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("colour"));
+        assert_eq!(e.line, Some(4));
+        assert_eq!(e.column, Some(3));
+        assert!(e.message.contains("expected"), "{e}");
+        assert!(e.to_string().starts_with("t.yaml:4:3: key `colour`: "), "{e}");
+        assert!(e.message.contains("unknown field `colour`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_line_and_what_was_expected() {
+        let e = parse::<Doc>(Path::new("t.yaml"), "name: x\ninner:\n  count: many\n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains("expected u32"), "{e}");
+    }
+
+    #[test]
+    fn missing_key_is_named() {
+        let e = parse::<Doc>(Path::new("t.yaml"), "name: x\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("inner"));
+        assert!(e.line.is_some(), "{e}");
+    }
+
+    #[test]
+    fn empty_file_is_an_error_not_a_default() {
+        let e = parse::<Doc>(Path::new("t.yaml"), "\n").unwrap_err();
+        assert!(e.message.contains("empty"));
+    }
+}

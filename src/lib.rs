@@ -1,0 +1,26 @@
+//! logout-harness: end-to-end logout tests for Microsoft Dynamics CRM on-premises.
+//!
+//! Gherkin scenarios (`features/`) drive real browsers through WebDriver against a CRM deployment
+//! (or the embedded emulator, `fixtures/crm-sim`), record what they observe, and a YAML policy turns
+//! observations into verdicts that carry requirement ids (OWASP ASVS, WSTG).
+//!
+//! Data flows one way: [`target`] + [`policy`] -> [`run`] -> [`browser`] sessions and [`probe`]s ->
+//! observations (recorded by the steps) -> [`policy::Verdict`]s -> [`report`] writers.
+
+#![warn(missing_docs)]
+
+pub mod artifacts;
+pub mod browser;
+pub mod cli;
+pub mod config;
+pub mod policy;
+pub mod probe;
+pub mod process;
+pub mod report;
+pub mod run;
+pub mod snapshot;
+pub mod target;
+
+/// Cucumber step definitions (they live in the top-level `steps/` folder).
+#[path = "../steps/mod.rs"]
+pub mod steps;

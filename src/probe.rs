@@ -1,0 +1,142 @@
+//! Direct HTTP probes: what the browser cannot tell us, such as whether the server still accepts
+//! the cookies from before sign-out (WSTG-SESS-06: "restore the old values and reload").
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::browser::JarCookie;
+
+/// How the probe reaches the target: extra trusted roots and host names pinned to addresses.
+#[derive(Clone, Debug, Default)]
+pub struct HttpTrust {
+    /// PEM certificates to trust in addition to the system roots.
+    pub roots_pem: Vec<String>,
+    /// Host names resolved to fixed addresses (the embedded emulator's loopback listener).
+    pub resolve: Vec<(String, SocketAddr)>,
+}
+
+/// A reqwest client for probing one target: no redirects followed, no cookie store of its own.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    http: reqwest::Client,
+}
+
+/// What a probe request got back. Holds no cookie values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeResponse {
+    /// Method and URL asked.
+    pub request: String,
+    /// Names of the cookies sent.
+    pub cookies_sent: Vec<String>,
+    /// HTTP status.
+    pub status: u16,
+    /// `Location`, for redirects.
+    pub location: Option<String>,
+    /// `WWW-Authenticate` challenges.
+    pub challenges: Vec<String>,
+}
+
+impl ProbeResponse {
+    /// Whether the server answered as for a signed-in user.
+    pub fn authenticated(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+impl fmt::Display for ProbeResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.request)?;
+        if self.cookies_sent.is_empty() {
+            write!(f, " with no cookies")?;
+        } else {
+            write!(f, " with cookies {}", self.cookies_sent.join(", "))?;
+        }
+        write!(f, " -> {}", self.status)?;
+        if let Some(loc) = &self.location {
+            write!(f, " (Location: {})", crate::report::shorten(loc, 120))?;
+        }
+        if !self.challenges.is_empty() {
+            write!(f, " (WWW-Authenticate: {})", self.challenges.join(" | "))?;
+        }
+        Ok(())
+    }
+}
+
+impl Probe {
+    /// A probe client that trusts `trust`.
+    pub fn new(trust: &HttpTrust) -> Result<Probe, String> {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(15))
+            .user_agent(concat!("logout-harness/", env!("CARGO_PKG_VERSION")));
+        for pem in &trust.roots_pem {
+            let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| format!("bad CA certificate: {e}"))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        for (host, addr) in &trust.resolve {
+            builder = builder.resolve(host, *addr);
+        }
+        Ok(Probe {
+            http: builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?,
+        })
+    }
+
+    /// `GET url` as an API client would (JSON accepted), sending those of `cookies` that apply.
+    pub async fn get_with_cookies(&self, url: &url::Url, cookies: &[JarCookie]) -> Result<ProbeResponse, String> {
+        let sent: Vec<&JarCookie> = cookies.iter().filter(|c| c.applies_to(url)).collect();
+        let header = sent
+            .iter()
+            .map(|c| format!("{}={}", c.name, c.value))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut req = self
+            .http
+            .get(url.clone())
+            .header("Accept", "application/json")
+            .header("OData-MaxVersion", "4.0")
+            .header("OData-Version", "4.0");
+        if !header.is_empty() {
+            req = req.header("Cookie", header);
+        }
+        let resp = req.send().await.map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
+        Ok(ProbeResponse {
+            request: format!("GET {url}"),
+            cookies_sent: sent.iter().map(|c| c.name.clone()).collect(),
+            status: resp.status().as_u16(),
+            location: resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            challenges: resp
+                .headers()
+                .get_all("www-authenticate")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .map(str::to_string)
+                .collect(),
+        })
+    }
+
+    /// Whether the target answers at all (any HTTP status), for the "target unreachable" check.
+    pub async fn reachable(&self, url: &url::Url) -> Result<(), String> {
+        self.http
+            .get(url.clone())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{url} is unreachable: {}", error_chain(&e)))
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,156 @@
+//! Ownership of the processes the harness starts (WebDriver servers, browsers, emulator children).
+//!
+//! Every child is spawned in its own process group with `PR_SET_PDEATHSIG`, so that:
+//! - dropping its [`ChildGuard`] ends the whole group (the driver *and* the browsers it started,
+//!   which inherit the driver's group);
+//! - Ctrl-C / SIGTERM end every live group through [`kill_all`], called from the signal task;
+//! - even a SIGKILL of the harness takes the driver down (the kernel sends the death signal).
+
+use std::io;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Process groups that are alive right now, for the signal handler.
+static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// A child process that is ended, with its whole process group, when this guard drops.
+#[derive(Debug)]
+pub struct ChildGuard {
+    child: Option<Child>,
+    pgid: i32,
+    what: String,
+}
+
+impl ChildGuard {
+    /// Spawns `cmd` in a new process group that dies with the harness.
+    ///
+    /// Call from a long-lived thread: `PR_SET_PDEATHSIG` fires when the *spawning thread* exits,
+    /// so spawning from a short-lived tokio blocking thread would kill the child early.
+    pub fn spawn(mut cmd: Command, what: &str) -> io::Result<ChildGuard> {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0).stdin(Stdio::null());
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn()?;
+        let pgid = child.id() as i32;
+        LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()).push(pgid);
+        Ok(ChildGuard {
+            child: Some(child),
+            pgid,
+            what: what.to_string(),
+        })
+    }
+
+    /// The child's pid (also its process group id).
+    pub fn pid(&self) -> u32 {
+        self.pgid as u32
+    }
+
+    /// Whether the child has exited; returns its status text if so.
+    pub fn exited(&mut self) -> Option<String> {
+        let child = self.child.as_mut()?;
+        match child.try_wait() {
+            Ok(Some(status)) => Some(status.to_string()),
+            _ => None,
+        }
+    }
+
+    /// What this process is, for messages.
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+
+    /// Ends the process group: SIGTERM, a bounded wait, then SIGKILL.
+    pub fn end(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        kill_group(self.pgid, libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                _ => {
+                    kill_group(self.pgid, libc::SIGKILL);
+                    let _ = child.wait();
+                    break;
+                }
+            }
+        }
+        // Browsers in the group may outlive the driver by a moment; make sure none is left.
+        kill_group(self.pgid, libc::SIGKILL);
+        LIVE_GROUPS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|g| *g != self.pgid);
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+fn kill_group(pgid: i32, signal: i32) {
+    // SAFETY: killpg on a group id we created; a stale group is harmless (ESRCH).
+    unsafe {
+        libc::killpg(pgid, signal);
+    }
+}
+
+/// Ends every process group the harness started. For the Ctrl-C / SIGTERM handler.
+pub fn kill_all() {
+    let groups = std::mem::take(&mut *LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()));
+    for pgid in groups {
+        kill_group(pgid, libc::SIGKILL);
+    }
+}
+
+/// Installs a task that, on SIGINT or SIGTERM, ends every child group and exits with 130/143.
+///
+/// Temp directories are removed by their owners' `Drop` only on a normal return, so the handler
+/// also runs the `on_signal` cleanup (e.g. removing profile dirs) before it exits.
+pub fn install_signal_handler(on_signal: impl Fn() + Send + Sync + 'static) {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        let code = tokio::select! {
+            _ = int.recv() => 130,
+            _ = term.recv() => 143,
+        };
+        kill_all();
+        on_signal();
+        eprintln!("interrupted: every browser, driver and emulator process was ended");
+        std::process::exit(code);
+    });
+}
+
+/// Finds a program on PATH (or at an absolute path).
+pub fn which(program: &str) -> Option<std::path::PathBuf> {
+    let p = std::path::Path::new(program);
+    if p.is_absolute() {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}

@@ -1,0 +1,299 @@
+//! Writers for what a run found: the console summary, JUnit XML (each verdict a testcase, its
+//! requirement ids as properties) and JSON. Reports hold evidence (URLs, status codes, cookie
+//! names), never cookie values or passwords.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::policy::{Verdict, VerdictContext};
+
+/// A scenario the harness could not judge (a step failed for a reason that is not a verdict:
+/// an element never appeared, the browser crashed).
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioError {
+    /// Where.
+    pub context: VerdictContext,
+    /// The failed step.
+    pub step: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Everything a run found, in the order found.
+#[derive(Debug, Default, Serialize)]
+pub struct Findings {
+    /// Judged observations.
+    pub verdicts: Vec<Verdict>,
+    /// Scenarios that could not be judged.
+    pub errors: Vec<ScenarioError>,
+    /// Scenarios that ran to their end.
+    pub scenarios_passed: usize,
+}
+
+impl Findings {
+    /// Whether any verdict failed.
+    pub fn violated(&self) -> bool {
+        self.verdicts.iter().any(|v| !v.passed)
+    }
+
+    /// The exit code: 1 when the policy is violated, 2 when something could not be judged (and
+    /// nothing was violated), 0 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        if self.violated() {
+            1
+        } else if !self.errors.is_empty() || self.verdicts.is_empty() {
+            2
+        } else {
+            0
+        }
+    }
+}
+
+/// Findings shared by concurrently running scenarios.
+#[derive(Debug, Default)]
+pub struct Collector(Mutex<Findings>);
+
+impl Collector {
+    /// Records a verdict.
+    pub fn verdict(&self, v: Verdict) {
+        self.lock().verdicts.push(v);
+    }
+
+    /// Records a scenario the harness could not judge.
+    pub fn error(&self, e: ScenarioError) {
+        self.lock().errors.push(e);
+    }
+
+    /// Counts a scenario that ran to its end.
+    pub fn scenario_passed(&self) {
+        self.lock().scenarios_passed += 1;
+    }
+
+    /// Takes what was collected.
+    pub fn take(&self) -> Findings {
+        std::mem::take(&mut *self.lock())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Findings> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Cuts `s` to at most `max` characters, marking the cut.
+pub fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(max).collect();
+    format!("{cut}...")
+}
+
+/// The console summary printed after the scenarios.
+pub fn console(findings: &Findings) -> String {
+    let mut out = String::new();
+    let failed: Vec<&Verdict> = findings.verdicts.iter().filter(|v| !v.passed).collect();
+    let passed = findings.verdicts.len() - failed.len();
+    let _ = writeln!(out, "\nVerdicts: {passed} held, {} violated", failed.len());
+    for v in &failed {
+        let _ = writeln!(out, "  {v}");
+        if let Some(detail) = &v.detail {
+            for line in detail.lines() {
+                let _ = writeln!(out, "      {line}");
+            }
+        }
+    }
+    for e in &findings.errors {
+        let _ = writeln!(
+            out,
+            "  NOT JUDGED ({}/{}) \"{}\": step \"{}\": {}",
+            e.context.mode, e.context.browser, e.context.scenario, e.step, e.message
+        );
+    }
+    out
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The testcase name of a verdict: scenario, mode and browser, so a nightly report says which
+/// deployment mode broke.
+fn case_name(context: &VerdictContext, what: &str) -> String {
+    format!("{} [{}, {}] {}", context.scenario, context.mode, context.browser, what)
+}
+
+/// JUnit XML: one testsuite per feature, one testcase per verdict (and per unjudged scenario).
+pub fn junit(findings: &Findings) -> String {
+    use std::collections::BTreeMap;
+    let mut suites: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut counts: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
+    for v in &findings.verdicts {
+        let mut case = format!(
+            "    <testcase classname=\"{}\" name=\"{}\">\n      <properties>\n",
+            xml_escape(&v.context.feature),
+            xml_escape(&case_name(&v.context, v.rule.name()))
+        );
+        for r in &v.requirements {
+            let _ = writeln!(case, "        <property name=\"requirement\" value=\"{}\"/>", xml_escape(r));
+        }
+        for (k, val) in [
+            ("rule", v.rule.name()),
+            ("expected", &v.expected),
+            ("observed", &v.observed),
+            ("mode", &v.context.mode),
+            ("browser", &v.context.browser),
+            ("target", &v.context.target),
+        ] {
+            let _ = writeln!(case, "        <property name=\"{k}\" value=\"{}\"/>", xml_escape(val));
+        }
+        for e in &v.evidence {
+            let _ = writeln!(case, "        <property name=\"evidence\" value=\"{}\"/>", xml_escape(e));
+        }
+        case.push_str("      </properties>\n");
+        if !v.passed {
+            let mut body = v.evidence.join("\n");
+            if let Some(d) = &v.detail {
+                body.push('\n');
+                body.push_str(d);
+            }
+            let _ = writeln!(
+                case,
+                "      <failure message=\"{}\" type=\"policy-violation\">{}</failure>",
+                xml_escape(&format!(
+                    "{} [{}]: expected {}, observed {}",
+                    v.rule,
+                    v.requirements.join(", "),
+                    v.expected,
+                    v.observed
+                )),
+                xml_escape(&body)
+            );
+        }
+        case.push_str("    </testcase>\n");
+        let c = counts.entry(&v.context.feature).or_default();
+        c.0 += 1;
+        if !v.passed {
+            c.1 += 1;
+        }
+        suites.entry(&v.context.feature).or_default().push(case);
+    }
+    for e in &findings.errors {
+        let case = format!(
+            "    <testcase classname=\"{}\" name=\"{}\">\n      <error message=\"{}\" type=\"not-judged\">{}</error>\n    </testcase>\n",
+            xml_escape(&e.context.feature),
+            xml_escape(&case_name(&e.context, "(not judged)")),
+            xml_escape(&format!("step \"{}\" failed", e.step)),
+            xml_escape(&e.message)
+        );
+        let c = counts.entry(&e.context.feature).or_default();
+        c.0 += 1;
+        c.2 += 1;
+        suites.entry(&e.context.feature).or_default().push(case);
+    }
+    let total: (usize, usize, usize) = counts
+        .values()
+        .fold((0, 0, 0), |a, c| (a.0 + c.0, a.1 + c.1, a.2 + c.2));
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"logout-harness\" tests=\"{}\" failures=\"{}\" errors=\"{}\">",
+        total.0, total.1, total.2
+    );
+    for (feature, cases) in &suites {
+        let (tests, failures, errors) = counts[feature];
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\">",
+            xml_escape(feature)
+        );
+        for c in cases {
+            out.push_str(c);
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// Writes `text` to `path` whole: to a temp file beside it, then renamed, so a reader never sees
+/// half a report.
+pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::fs::write(tmp.path(), text)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::RuleId;
+
+    fn verdict(passed: bool) -> Verdict {
+        Verdict {
+            rule: RuleId::ReplayRefused,
+            requirements: vec!["WSTG-SESS-06".into(), "ASVS-v5.0.0-7.4.1".into()],
+            expected: "refused".into(),
+            observed: if passed { "refused" } else { "accepted" }.into(),
+            passed,
+            evidence: vec!["GET https://crm/x?a=1&b=2 -> 200".into()],
+            detail: None,
+            why: None,
+            context: VerdictContext {
+                feature: "Sign Out".into(),
+                scenario: "S <1>".into(),
+                mode: "ifd".into(),
+                browser: "chromium".into(),
+                target: "embedded-ifd".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        let mut f = Findings::default();
+        assert_eq!(f.exit_code(), 2, "nothing judged is not a pass");
+        f.verdicts.push(verdict(true));
+        assert_eq!(f.exit_code(), 0);
+        f.errors.push(ScenarioError {
+            context: VerdictContext::default(),
+            step: "s".into(),
+            message: "m".into(),
+        });
+        assert_eq!(f.exit_code(), 2);
+        f.verdicts.push(verdict(false));
+        assert_eq!(f.exit_code(), 1);
+    }
+
+    #[test]
+    fn junit_has_a_case_per_verdict_with_ids_as_properties() {
+        let f = Findings {
+            verdicts: vec![verdict(true), verdict(false)],
+            ..Default::default()
+        };
+        let xml = junit(&f);
+        assert_eq!(xml.matches("<testcase ").count(), 2);
+        assert!(xml.contains("tests=\"2\" failures=\"1\""));
+        assert!(xml.contains("<property name=\"requirement\" value=\"ASVS-v5.0.0-7.4.1\"/>"));
+        assert!(xml.contains("S &lt;1&gt; [ifd, chromium] sign-out.replay-refused"));
+        assert!(xml.contains("a=1&amp;b=2"));
+        assert!(xml.contains("type=\"policy-violation\""));
+    }
+}

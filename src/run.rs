@@ -1,0 +1,343 @@
+//! A run: configuration -> (embedded emulator) -> browsers -> scenarios -> verdicts -> reports.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use cucumber::World as _;
+use cucumber::tag::Ext as _;
+
+use crate::browser::{BrowserError, BrowserKind, Driver, LaunchOptions};
+use crate::policy::Policy;
+use crate::probe::{HttpTrust, Probe};
+use crate::report::{self, Collector, Findings};
+use crate::target::{AuthMode, CrmLocation, Target};
+
+/// Why a run could not judge anything. Exit code 2, with a message that says what to do.
+#[derive(Debug)]
+pub enum RunError {
+    /// A configuration file is broken.
+    Config(crate::config::ConfigError),
+    /// No browser could be had.
+    Browser(BrowserError),
+    /// The target could not be reached or started.
+    Target(String),
+    /// The command line asked for something inconsistent.
+    Usage(String),
+    /// Writing a report failed.
+    Report(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Config(e) => write!(f, "{e}\nFix the file, then check it with `logout-harness check`."),
+            RunError::Browser(e) => write!(
+                f,
+                "{e}\nThe harness needs a browser to judge anything: run `ci/setup` (installs Debian's \
+                 chromium and chromium-driver), or point --webdriver at a running WebDriver server or grid."
+            ),
+            RunError::Target(e) => write!(
+                f,
+                "{e}\nCheck the target's `crm` URL, the network path to it and its certificate (`tls.ca_file`)."
+            ),
+            RunError::Usage(e) => write!(f, "{e}"),
+            RunError::Report(e) => write!(f, "cannot write the report: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<crate::config::ConfigError> for RunError {
+    fn from(e: crate::config::ConfigError) -> Self {
+        RunError::Config(e)
+    }
+}
+
+/// What `logout-harness run` was asked to do.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// A target file, or `None` for the embedded emulator.
+    pub target: Option<PathBuf>,
+    /// Modes to run against the embedded emulator (ignored for a target file, whose mode rules).
+    pub modes: Vec<AuthMode>,
+    /// The policy file.
+    pub policy: PathBuf,
+    /// Browser family.
+    pub browser: BrowserKind,
+    /// A WebDriver server to use instead of starting chromedriver.
+    pub webdriver: Option<String>,
+    /// Show the browser window.
+    pub headed: bool,
+    /// Scenarios at once.
+    pub concurrency: usize,
+    /// A tag expression selecting scenarios.
+    pub tags: Option<String>,
+    /// A regex on scenario names.
+    pub name: Option<String>,
+    /// JUnit XML output.
+    pub junit: Option<PathBuf>,
+    /// JSON output.
+    pub json: Option<PathBuf>,
+    /// Where failed scenarios leave screenshots, pages and cookie jars.
+    pub artifacts: PathBuf,
+    /// Emulator fault knobs.
+    pub faults: Vec<crm_sim::Fault>,
+    /// Feature files or directories.
+    pub features: Vec<PathBuf>,
+    /// Where cookie snapshots live.
+    pub snapshots: PathBuf,
+}
+
+impl RunOptions {
+    /// The defaults of `logout-harness run` with no arguments, rooted at `root` (the project).
+    pub fn defaults(root: &Path) -> RunOptions {
+        RunOptions {
+            target: None,
+            modes: vec![AuthMode::Ifd],
+            policy: root.join("fixtures/policies/default.yaml"),
+            browser: BrowserKind::Chromium,
+            webdriver: None,
+            headed: false,
+            concurrency: 2,
+            tags: None,
+            name: None,
+            junit: None,
+            json: None,
+            artifacts: root.join("target/logout-harness/artifacts"),
+            faults: Vec::new(),
+            features: vec![root.join("features")],
+            snapshots: root.join("features/snapshots"),
+        }
+    }
+}
+
+/// Everything a scenario needs, shared by the scenarios of one mode's pass.
+#[derive(Debug)]
+pub struct RunContext {
+    /// The target profile.
+    pub target: Target,
+    /// The policy.
+    pub policy: Policy,
+    /// The mode of this pass.
+    pub mode: AuthMode,
+    /// The organization URL (ends in `/`).
+    pub crm_url: url::Url,
+    /// The administrator's endpoint of the embedded emulator, when there is one.
+    pub admin_url: Option<url::Url>,
+    /// The WebDriver server.
+    pub webdriver_url: String,
+    /// How browsers are launched.
+    pub launch: LaunchOptions,
+    /// Direct HTTP probes.
+    pub probe: Probe,
+    /// Browser name for reports and snapshot names.
+    pub browser_name: String,
+    /// Snapshot directory.
+    pub snapshots: PathBuf,
+    /// Artifacts directory.
+    pub artifacts: PathBuf,
+    /// Where verdicts go.
+    pub findings: Arc<Collector>,
+    /// How long to wait for a page or an element.
+    pub page_timeout: Duration,
+}
+
+static CURRENT: RwLock<Option<Arc<RunContext>>> = RwLock::new(None);
+
+/// The context of the pass that is running (for the cucumber World, whose constructor takes no
+/// arguments).
+pub fn current() -> Option<Arc<RunContext>> {
+    CURRENT.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+fn set_current(ctx: Option<Arc<RunContext>>) {
+    *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = ctx;
+}
+
+/// The outcome of a run.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// What was found.
+    pub findings: Findings,
+    /// 0, 1 or 2.
+    pub exit_code: i32,
+}
+
+/// Runs the features as asked. Errors are "could not judge" (exit 2).
+pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
+    let policy = Policy::load(&opts.policy)?;
+    let file_target = opts.target.as_deref().map(Target::load).transpose()?;
+    if opts.concurrency == 0 {
+        return Err(RunError::Usage("--concurrency must be at least 1".into()));
+    }
+    for f in &opts.features {
+        if !f.exists() {
+            return Err(RunError::Usage(format!("no feature file or directory at {}", f.display())));
+        }
+    }
+    let tags = opts
+        .tags
+        .as_deref()
+        .map(|t| {
+            t.parse::<cucumber::gherkin::tagexpr::TagOperation>()
+                .map_err(|e| RunError::Usage(format!("--tags `{t}` is not a tag expression: {e}")))
+        })
+        .transpose()?;
+    let name_filter = opts
+        .name
+        .as_deref()
+        .map(|n| regex::Regex::new(n).map_err(|e| RunError::Usage(format!("--name `{n}`: {e}"))))
+        .transpose()?;
+    if file_target.is_some() && !opts.faults.is_empty() {
+        return Err(RunError::Usage(
+            "--fault applies to the embedded emulator only, not to a target file".into(),
+        ));
+    }
+
+    let driver = match &opts.webdriver {
+        Some(_) => None,
+        None => Some(Driver::start(&[]).await.map_err(RunError::Browser)?),
+    };
+    let webdriver_url = opts
+        .webdriver
+        .clone()
+        .or_else(|| driver.as_ref().map(|d| d.url().to_string()))
+        .unwrap_or_default();
+
+    let findings = Arc::new(Collector::default());
+    let passes: Vec<(Target, AuthMode)> = match &file_target {
+        Some(t) => vec![(t.clone(), t.spec.mode)],
+        None => opts.modes.iter().map(|m| (Target::embedded(*m), *m)).collect(),
+    };
+    for (target, mode) in passes {
+        let (sim, crm_url, admin_url, launch_extra, trust) = match &target.spec.crm {
+            CrmLocation::Embedded => {
+                let sim = start_sim(mode, &opts.faults).await?;
+                let crm_url = sim.crm_url().clone();
+                let admin = sim.admin_url();
+                let hosts = sim.host_names();
+                let rules = vec![format!("MAP *.contoso.test {}", sim.addr().ip())];
+                let trust = HttpTrust {
+                    roots_pem: vec![sim.ca_pem().to_string()],
+                    resolve: hosts.iter().map(|h| (h.clone(), sim.addr())).collect(),
+                };
+                let spki = vec![sim.spki_sha256_base64().to_string()];
+                (Some(sim), crm_url, Some(admin), (rules, spki), trust)
+            }
+            CrmLocation::Url(url) => {
+                let mut trust = HttpTrust::default();
+                if let Some(ca) = &target.spec.tls.ca_file {
+                    trust.roots_pem.push(std::fs::read_to_string(ca).map_err(|e| {
+                        RunError::Target(format!("cannot read tls.ca_file {}: {e}", ca.display()))
+                    })?);
+                }
+                (None, url.clone(), None, (vec![], vec![]), trust)
+            }
+        };
+        let probe = Probe::new(&trust).map_err(RunError::Target)?;
+        probe.reachable(&crm_url).await.map_err(RunError::Target)?;
+        let launch = LaunchOptions {
+            kind: opts.browser,
+            headed: opts.headed,
+            binary: driver.as_ref().map(|d| d.browser_binary().to_path_buf()),
+            host_rules: launch_extra.0,
+            trusted_spki: launch_extra.1,
+            negotiate_allowlist: None,
+        };
+        let ctx = Arc::new(RunContext {
+            target: target.clone(),
+            policy: policy.clone(),
+            mode,
+            crm_url,
+            admin_url,
+            webdriver_url: webdriver_url.clone(),
+            launch,
+            probe,
+            browser_name: opts.browser.to_string(),
+            snapshots: opts.snapshots.clone(),
+            artifacts: opts.artifacts.clone(),
+            findings: findings.clone(),
+            page_timeout: Duration::from_secs(20),
+        });
+        set_current(Some(ctx));
+        for features in &opts.features {
+            let tags = tags.clone();
+            let name_filter = name_filter.clone();
+            run_features(features, opts.concurrency, move |feature, rule, scenario| {
+                let all_tags: Vec<&String> = feature
+                    .tags
+                    .iter()
+                    .chain(rule.map(|r| &r.tags).into_iter().flatten())
+                    .chain(&scenario.tags)
+                    .collect();
+                applies_to_mode(&all_tags, mode)
+                    && tags.as_ref().is_none_or(|t| t.eval(all_tags.iter()))
+                    && name_filter.as_ref().is_none_or(|r| r.is_match(&scenario.name))
+            })
+            .await;
+        }
+        set_current(None);
+        if let Some(sim) = sim {
+            sim.shutdown().await;
+        }
+    }
+    drop(driver);
+
+    let findings = findings.take();
+    print!("{}", report::console(&findings));
+    if let Some(path) = &opts.junit {
+        report::write_file(path, &report::junit(&findings)).map_err(|e| RunError::Report(e.to_string()))?;
+    }
+    if let Some(path) = &opts.json {
+        let text = serde_json::to_string_pretty(&findings).map_err(|e| RunError::Report(e.to_string()))?;
+        report::write_file(path, &text).map_err(|e| RunError::Report(e.to_string()))?;
+    }
+    let exit_code = findings.exit_code();
+    Ok(RunOutcome { findings, exit_code })
+}
+
+/// A scenario applies to `mode` when it (or its feature or rule) carries the mode's tag, or carries
+/// no mode tag at all.
+fn applies_to_mode(tags: &[&String], mode: AuthMode) -> bool {
+    let mode_tags: Vec<&str> = AuthMode::ALL.iter().map(|m| m.tag()).collect();
+    let has_any = tags.iter().any(|t| mode_tags.contains(&t.as_str()));
+    !has_any || tags.iter().any(|t| t.as_str() == mode.tag())
+}
+
+async fn start_sim(mode: AuthMode, faults: &[crm_sim::Fault]) -> Result<crm_sim::Sim, RunError> {
+    let settings = crm_sim::Settings {
+        mode: mode.into(),
+        faults: faults.to_vec(),
+        ..crm_sim::Settings::default()
+    };
+    crm_sim::Sim::start(settings)
+        .await
+        .map_err(|e| RunError::Target(format!("the embedded emulator did not start: {e}")))
+}
+
+async fn run_features<F>(path: &Path, concurrency: usize, filter: F)
+where
+    F: Fn(&cucumber::gherkin::Feature, Option<&cucumber::gherkin::Rule>, &cucumber::gherkin::Scenario) -> bool
+        + 'static,
+{
+    // Step panics are how failed steps reach cucumber, which prints their message itself; the
+    // default hook would print each one again with a backtrace hint.
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    crate::steps::LogoutWorld::cucumber()
+        .with_default_cli()
+        .max_concurrent_scenarios(concurrency)
+        .before(|feature, _rule, scenario, world| Box::pin(world.begin(feature, scenario)))
+        .after(|_feature, _rule, scenario, finished, world| {
+            Box::pin(async move {
+                if let Some(world) = world {
+                    world.finish(scenario, finished).await;
+                }
+            })
+        })
+        .filter_run(path, filter)
+        .await;
+    std::panic::set_hook(previous_hook);
+}

@@ -1,0 +1,446 @@
+//! Where and how to sign in and out: the target profile (`fixtures/targets/*.yaml`).
+//!
+//! A target is either the embedded emulator (`crm: embedded`) or a real deployment (`crm:` its
+//! organization URL). CRM facts the steps need (selectors, the start page, the probe URL) live here,
+//! never in the steps, so a deployment whose pages differ is handled by editing YAML.
+//!
+//! Passwords never come from the YAML: a real target names an environment variable
+//! (`password_env`) or a file (`password_file`) per user.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{self, ConfigError};
+
+/// The authentication mode of a deployment (DESIGN.md, emulator section).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Claims-based Internet-Facing Deployment through AD FS (CRM 2011 to 9.x).
+    Ifd,
+    /// Integrated Windows Authentication (Kerberos / NTLM).
+    Iwa,
+    /// CRM 4.0 forms authentication (`MSCRMSession` ticket).
+    Fba,
+}
+
+impl AuthMode {
+    /// Every mode, in the order a full run visits them.
+    pub const ALL: [AuthMode; 3] = [AuthMode::Ifd, AuthMode::Iwa, AuthMode::Fba];
+
+    /// The Gherkin tag of scenarios that apply to this mode.
+    pub fn tag(self) -> &'static str {
+        match self {
+            AuthMode::Ifd => "ifd",
+            AuthMode::Iwa => "iwa",
+            AuthMode::Fba => "fba",
+        }
+    }
+}
+
+impl fmt::Display for AuthMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.tag())
+    }
+}
+
+impl From<AuthMode> for crm_sim::Mode {
+    fn from(m: AuthMode) -> Self {
+        match m {
+            AuthMode::Ifd => crm_sim::Mode::Ifd,
+            AuthMode::Iwa => crm_sim::Mode::Iwa,
+            AuthMode::Fba => crm_sim::Mode::Fba,
+        }
+    }
+}
+
+/// The target file as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetFile {
+    /// A name for reports and snapshot names, e.g. `contoso-prod`.
+    pub name: String,
+    /// `embedded`, or the organization URL of a real deployment (ending in `/`).
+    pub crm: CrmLocation,
+    /// The authentication mode of the deployment.
+    pub mode: AuthMode,
+    /// The people the scenarios sign in as, by the name the features use (`alice`, `bob`).
+    pub users: BTreeMap<String, UserSpec>,
+    /// Selector overrides for deployments whose pages differ from the defaults of `mode`.
+    #[serde(default)]
+    pub pages: PagesOverride,
+    /// Extra certificate trust for a real deployment with an internal CA.
+    #[serde(default)]
+    pub tls: TlsSpec,
+    /// Where the direct HTTP probe asks "who am I", relative to the organization URL.
+    #[serde(default = "default_whoami")]
+    pub whoami: String,
+}
+
+fn default_whoami() -> String {
+    "api/data/v9.0/WhoAmI".into()
+}
+
+/// Where the CRM is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CrmLocation {
+    /// The emulator shipped with the harness, started for the run.
+    Embedded,
+    /// A real deployment's organization URL.
+    Url(url::Url),
+}
+
+impl<'de> Deserialize<'de> for CrmLocation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "embedded" {
+            return Ok(CrmLocation::Embedded);
+        }
+        let url = url::Url::parse(&s).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "key `crm`: `{s}` is neither `embedded` nor an organization URL ({e}); \
+                 write e.g. https://crm.contoso.com/contoso/"
+            ))
+        })?;
+        if !matches!(url.scheme(), "https" | "http") || !url.path().ends_with('/') {
+            return Err(serde::de::Error::custom(format!(
+                "key `crm`: `{s}` must be an http(s) organization URL ending in `/`"
+            )));
+        }
+        Ok(CrmLocation::Url(url))
+    }
+}
+
+/// One user of the target file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    /// The sign-in name (e.g. `CONTOSO\alice`); defaults to the key.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// A file holding the password (its first line).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Whether the password is deliberately absent (IWA with Kerberos tickets needs none).
+    #[serde(default)]
+    pub no_password: bool,
+}
+
+/// Extra trust for a real deployment.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSpec {
+    /// A PEM file with the CA that issued the deployment's certificates.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Selector overrides; each `None` keeps the mode's default.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagesOverride {
+    /// The page opened first, relative to the organization URL (default `main.aspx`).
+    pub start: Option<String>,
+    /// The sign-in form's user name input.
+    pub username_input: Option<String>,
+    /// The sign-in form's password input.
+    pub password_input: Option<String>,
+    /// The sign-in form's submit control.
+    pub submit: Option<String>,
+    /// An element present only when signed in.
+    pub signed_in: Option<String>,
+    /// The profile (user info) menu.
+    pub user_menu: Option<String>,
+    /// The Sign Out item of that menu.
+    pub sign_out: Option<String>,
+    /// An element holding CRM data (a grid), absent when signed out.
+    pub data: Option<String>,
+    /// A regular expression the signed-out page's text matches.
+    pub signed_out_text: Option<String>,
+    /// Names of the CRM authentication cookies (`Name*` matches chunks `Name`, `Name1`, ...).
+    pub auth_cookies: Option<Vec<String>>,
+}
+
+/// The selectors and pages the steps use, after defaults.
+#[derive(Clone, Debug, Serialize)]
+pub struct Pages {
+    /// See [`PagesOverride::start`].
+    pub start: String,
+    /// See [`PagesOverride::username_input`].
+    pub username_input: String,
+    /// See [`PagesOverride::password_input`].
+    pub password_input: String,
+    /// See [`PagesOverride::submit`].
+    pub submit: String,
+    /// See [`PagesOverride::signed_in`].
+    pub signed_in: String,
+    /// See [`PagesOverride::user_menu`].
+    pub user_menu: String,
+    /// See [`PagesOverride::sign_out`].
+    pub sign_out: String,
+    /// See [`PagesOverride::data`].
+    pub data: String,
+    /// See [`PagesOverride::signed_out_text`].
+    pub signed_out_text: String,
+    /// See [`PagesOverride::auth_cookies`].
+    pub auth_cookies: Vec<String>,
+}
+
+impl Pages {
+    /// The pages of a stock deployment in `mode` (what the emulator reproduces).
+    pub fn defaults(mode: AuthMode) -> Pages {
+        let (user, pass, submit) = match mode {
+            // AD FS 3.0+ sign-in form ids (crm-onprem-auth §2.3, S26, S29, S30).
+            AuthMode::Ifd | AuthMode::Iwa => ("#userNameInput", "#passwordInput", "#submitButton"),
+            AuthMode::Fba => ("#txtUserName", "#txtPassword", "#btnSignIn"),
+        };
+        Pages {
+            start: "main.aspx".into(),
+            username_input: user.into(),
+            password_input: pass.into(),
+            submit: submit.into(),
+            signed_in: "#crmTopBar".into(),
+            // The classic web client's user menu (S41, S42).
+            user_menu: "#navTabButtonUserInfoLinkId".into(),
+            sign_out: "#navTabButtonUserInfoSignOutId".into(),
+            data: "#crmGrid".into(),
+            signed_out_text: "(?i)signed out".into(),
+            auth_cookies: match mode {
+                // CRM's WIF session cookie, chunked (S34-S36).
+                AuthMode::Ifd => vec!["MSISAuth*".into()],
+                // CRM 4.0's ticket cookie (S3).
+                AuthMode::Fba => vec!["MSCRMSession".into()],
+                // IWA has no application cookie (S19-S22).
+                AuthMode::Iwa => vec![],
+            },
+        }
+    }
+
+    fn with(mut self, o: &PagesOverride) -> Pages {
+        let pick = |slot: &mut String, v: &Option<String>| {
+            if let Some(v) = v {
+                *slot = v.clone();
+            }
+        };
+        pick(&mut self.start, &o.start);
+        pick(&mut self.username_input, &o.username_input);
+        pick(&mut self.password_input, &o.password_input);
+        pick(&mut self.submit, &o.submit);
+        pick(&mut self.signed_in, &o.signed_in);
+        pick(&mut self.user_menu, &o.user_menu);
+        pick(&mut self.sign_out, &o.sign_out);
+        pick(&mut self.data, &o.data);
+        pick(&mut self.signed_out_text, &o.signed_out_text);
+        if let Some(names) = &o.auth_cookies {
+            self.auth_cookies = names.clone();
+        }
+        self
+    }
+}
+
+/// A password. Never printed: `Debug` and `Display` say `[redacted]`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The secret itself, to type into a form. Keep the result out of messages.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Someone the scenarios sign in as.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    /// The sign-in name.
+    pub username: String,
+    /// The password, when the mode needs one.
+    pub password: Option<Secret>,
+}
+
+/// A loaded, validated target file; resolved into a [`crate::run::ResolvedTarget`] at run time.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The file it came from (`None` for the built-in embedded target).
+    pub file: Option<PathBuf>,
+    /// The file's content.
+    pub spec: TargetFile,
+    /// Selectors after defaults.
+    pub pages: Pages,
+}
+
+impl Target {
+    /// Reads and validates a target file.
+    pub fn load(path: &Path) -> Result<Target, ConfigError> {
+        let spec: TargetFile = config::load(path)?;
+        Target::from_spec(spec, Some(path.to_path_buf()))
+    }
+
+    /// The built-in target for the embedded emulator in `mode`.
+    pub fn embedded(mode: AuthMode) -> Target {
+        let spec = TargetFile {
+            name: format!("embedded-{mode}"),
+            crm: CrmLocation::Embedded,
+            mode,
+            users: ["alice", "bob"]
+                .iter()
+                .map(|u| (u.to_string(), UserSpec::default()))
+                .collect(),
+            pages: PagesOverride::default(),
+            tls: TlsSpec::default(),
+            whoami: default_whoami(),
+        };
+        Target::from_spec(spec, None).expect("the built-in target is valid")
+    }
+
+    fn from_spec(spec: TargetFile, file: Option<PathBuf>) -> Result<Target, ConfigError> {
+        let path = file.clone().unwrap_or_else(|| PathBuf::from("<embedded>"));
+        if spec.users.is_empty() {
+            return Err(ConfigError {
+                key: Some("users".into()),
+                ..ConfigError::file(&path, "list at least one user (e.g. `alice: {password_env: CRM_ALICE_PASSWORD}`)")
+            });
+        }
+        if let CrmLocation::Url(_) = spec.crm {
+            for (name, user) in &spec.users {
+                let sources = [user.password_env.is_some(), user.password_file.is_some(), user.no_password];
+                if sources.iter().filter(|s| **s).count() != 1 {
+                    let text = file.as_ref().and_then(|f| std::fs::read_to_string(f).ok()).unwrap_or_default();
+                    let line = text.lines().position(|l| l.trim_start().starts_with(&format!("{name}:")));
+                    return Err(ConfigError {
+                        line: line.map(|l| l + 1),
+                        key: Some(name.clone()),
+                        ..ConfigError::file(
+                            &path,
+                            "a user of a real target needs exactly one of `password_env: VAR`, \
+                             `password_file: PATH` or `no_password: true` (passwords are never written in YAML)",
+                        )
+                    });
+                }
+            }
+        }
+        let pages = Pages::defaults(spec.mode).with(&spec.pages);
+        regex::Regex::new(&pages.signed_out_text).map_err(|e| ConfigError {
+            key: Some("signed_out_text".into()),
+            ..ConfigError::file(&path, format!("not a valid regular expression: {e}"))
+        })?;
+        Ok(Target { file, spec, pages })
+    }
+
+    /// The credentials of `user` (a key of `users`), read from the environment or a file now.
+    ///
+    /// For the embedded emulator they are its test accounts.
+    pub fn credentials(&self, user: &str) -> Result<Credentials, String> {
+        let spec = self
+            .spec
+            .users
+            .get(user)
+            .ok_or_else(|| format!("the target has no user `{user}` (it has: {})", self.user_names()))?;
+        if self.spec.crm == CrmLocation::Embedded {
+            let account = crm_sim::accounts()
+                .iter()
+                .find(|a| a.username == user)
+                .ok_or_else(|| format!("the emulator has no account `{user}`"))?;
+            return Ok(Credentials {
+                username: spec.username.clone().unwrap_or_else(|| account.username.to_string()),
+                password: Some(Secret::new(account.password)),
+            });
+        }
+        let password = if let Some(var) = &spec.password_env {
+            Some(Secret::new(std::env::var(var).map_err(|_| {
+                format!("user `{user}`: the environment variable {var} (password_env) is not set")
+            })?))
+        } else if let Some(path) = &spec.password_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("user `{user}`: cannot read password_file {}: {e}", path.display()))?;
+            Some(Secret::new(text.lines().next().unwrap_or_default()))
+        } else {
+            None
+        };
+        Ok(Credentials {
+            username: spec.username.clone().unwrap_or_else(|| user.to_string()),
+            password,
+        })
+    }
+
+    fn user_names(&self) -> String {
+        self.spec.users.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+
+    /// Where this target came from, for messages.
+    pub fn source(&self) -> String {
+        match &self.file {
+            Some(f) => f.display().to_string(),
+            None => format!("built-in {}", self.spec.name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Target, ConfigError> {
+        let spec: TargetFile = config::parse(Path::new("t.yaml"), text)?;
+        Target::from_spec(spec, None)
+    }
+
+    #[test]
+    fn embedded_target_needs_no_passwords() {
+        let t = parse("name: e\ncrm: embedded\nmode: ifd\nusers:\n  alice: {}\n").unwrap();
+        assert_eq!(t.pages.username_input, "#userNameInput");
+        let c = t.credentials("alice").unwrap();
+        assert_eq!(c.username, "alice");
+        assert_eq!(format!("{:?}", c.password), "Some([redacted])");
+    }
+
+    #[test]
+    fn real_target_user_without_password_source_is_refused() {
+        let e = parse("name: p\ncrm: https://crm.example.com/org/\nmode: ifd\nusers:\n  alice: {}\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("alice"));
+        assert!(e.message.contains("password_env"), "{e}");
+    }
+
+    #[test]
+    fn a_password_in_yaml_is_an_unknown_key() {
+        let e = parse("name: p\ncrm: embedded\nmode: ifd\nusers:\n  alice:\n    password: x\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("password"));
+        assert_eq!(e.line, Some(6));
+    }
+
+    #[test]
+    fn bad_mode_lists_the_valid_ones() {
+        let e = parse("name: p\ncrm: embedded\nmode: saml\nusers:\n  alice: {}\n").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("ifd") && e.message.contains("fba"), "{e}");
+    }
+
+    #[test]
+    fn crm_must_be_an_organization_url() {
+        let e = parse("name: p\ncrm: crm.example.com\nmode: ifd\nusers:\n  alice: {}\n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.contains("organization URL"), "{e}");
+    }
+
+    #[test]
+    fn fba_pages_default_to_the_crm4_form() {
+        assert_eq!(Pages::defaults(AuthMode::Fba).username_input, "#txtUserName");
+    }
+}

@@ -1,0 +1,83 @@
+//! Signing in: open CRM in a browser and get through whatever the deployment asks (the AD FS form,
+//! the CRM 4.0 form, or nothing at all with Windows authentication).
+
+use cucumber::given;
+
+use super::world::{LogoutWorld, Person};
+use crate::browser::{Browser, Profile};
+
+#[given(regex = r"^(\w+) is signed in to CRM$")]
+async fn signed_in(w: &mut LogoutWorld, user: String) -> Result<(), String> {
+    let user = w.who(&user)?;
+    open_browser(w, &user).await?;
+    sign_in(w, &user).await
+}
+
+/// Opens a browser on a fresh profile for `person`.
+pub async fn open_browser(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
+    let profile = Profile::new().map_err(|e| format!("cannot make a browser profile: {e}"))?;
+    let browser = Browser::launch(&w.ctx.webdriver_url, &w.ctx.launch, &profile, false)
+        .await
+        .map_err(|e| format!("cannot start a browser for {person}: {e}"))?;
+    w.people.insert(
+        person.to_string(),
+        Person {
+            profile,
+            browser: Some(browser),
+        },
+    );
+    w.current = Some(person.to_string());
+    Ok(())
+}
+
+/// Opens CRM's start page in `person`'s browser and signs in, until the signed-in page shows.
+pub async fn sign_in(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
+    let creds = w.ctx.target.credentials(person)?;
+    let pages = &w.ctx.target.pages;
+    let start = w
+        .ctx
+        .crm_url
+        .join(&pages.start)
+        .map_err(|e| format!("start page `{}`: {e}", pages.start))?;
+    let browser = w.browser(person)?;
+    browser.goto(start.as_str()).await.map_err(|e| e.to_string())?;
+    // Either a sign-in form, or (single sign-on) the application straight away.
+    let form_or_app = format!("{}, {}", pages.username_input, pages.signed_in);
+    browser
+        .wait_for(&form_or_app, w.ctx.page_timeout)
+        .await
+        .map_err(|e| format!("signing in {person}: neither a sign-in form nor CRM appeared: {e}"))?;
+    if browser.has(&pages.username_input).await.map_err(|e| e.to_string())? {
+        let password = creds
+            .password
+            .as_ref()
+            .ok_or_else(|| format!("signing in {person}: the page asks for a password and the target gives none"))?;
+        let username_input = field(browser, &pages.username_input).await?;
+        username_input.clear().await.map_err(|e| e.to_string())?;
+        username_input.send_keys(&creds.username).await.map_err(|e| e.to_string())?;
+        field(browser, &pages.password_input)
+            .await?
+            .send_keys(password.expose())
+            .await
+            // The error text of a failed send_keys never includes the keys sent.
+            .map_err(|e| e.to_string())?;
+        field(browser, &pages.submit)
+            .await?
+            .click()
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    browser
+        .wait_for(&pages.signed_in, w.ctx.page_timeout)
+        .await
+        .map_err(|e| format!("signing in {person}: CRM did not show the signed-in page: {e}"))?;
+    Ok(())
+}
+
+async fn field(browser: &Browser, css: &str) -> Result<fantoccini::elements::Element, String> {
+    browser
+        .client()
+        .find(fantoccini::Locator::Css(css))
+        .await
+        .map_err(|e| format!("the sign-in form has no `{css}`: {e}"))
+}

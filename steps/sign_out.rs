@@ -1,0 +1,185 @@
+//! Signing out through the profile menu, and what is observed afterwards.
+
+use std::time::{Duration, Instant};
+
+use cucumber::{then, when};
+
+use super::world::LogoutWorld;
+use crate::policy::{Observation, RuleId};
+use crate::snapshot;
+
+#[when(regex = r"^(\w+) signs? out through the profile menu$")]
+async fn signs_out(w: &mut LogoutWorld, who: String) -> Result<(), String> {
+    let person = w.who(&who)?;
+    let pages = w.ctx.target.pages.clone();
+    let jar = w.browser(&person)?.all_cookies().await.map_err(|e| e.to_string())?;
+
+    // The replay check below can only fail if the probe tells a live session from none: prove it
+    // now, while the session is live, or the harness could pass a broken deployment.
+    let whoami = whoami_url(w)?;
+    let live = w.ctx.probe.get_with_cookies(&whoami, &jar).await?;
+    w.probe_log.push(format!("before sign-out: {live}"));
+    if !live.authenticated() {
+        return Err(format!(
+            "the probe cannot see the live session, so a replay after sign-out would prove nothing: {live}. \
+             Fix `whoami` in the target profile."
+        ));
+    }
+    w.before_sign_out = jar;
+
+    let browser = w.browser(&person)?;
+    let client = browser.client();
+    let menu = browser
+        .wait_for(&pages.user_menu, w.ctx.page_timeout)
+        .await
+        .map_err(|e| format!("the profile menu: {e}"))?;
+    menu.click().await.map_err(|e| format!("opening the profile menu: {e}"))?;
+    let item = wait_displayed(browser, &pages.sign_out, w.ctx.page_timeout).await?;
+    item.click().await.map_err(|e| format!("clicking Sign Out: {e}"))?;
+    // Sign-out is a chain of redirects (CRM, then AD FS); wait until the application is gone and
+    // the last page has loaded.
+    let deadline = Instant::now() + w.ctx.page_timeout;
+    loop {
+        let ready = client
+            .execute("return document.readyState", vec![])
+            .await
+            .map(|v| v.as_str() == Some("complete"))
+            .unwrap_or(false);
+        let app_gone = !browser.has(&pages.signed_in).await.unwrap_or(true);
+        if ready && app_gone {
+            break;
+        }
+        if Instant::now() > deadline {
+            // Not an error: the signed-out page check judges what is on screen.
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+async fn wait_displayed(
+    browser: &crate::browser::Browser,
+    css: &str,
+    limit: Duration,
+) -> Result<fantoccini::elements::Element, String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let el = browser.wait_for(css, limit).await.map_err(|e| format!("the Sign Out item: {e}"))?;
+        if el.is_displayed().await.unwrap_or(false) {
+            return Ok(el);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the Sign Out item `{css}` never became visible"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn whoami_url(w: &LogoutWorld) -> Result<url::Url, String> {
+    w.ctx
+        .crm_url
+        .join(&w.ctx.target.spec.whoami)
+        .map_err(|e| format!("whoami `{}`: {e}", w.ctx.target.spec.whoami))
+}
+
+#[then(regex = r"^the browser shows a signed-out page$")]
+async fn shows_signed_out_page(w: &mut LogoutWorld) -> Result<(), String> {
+    let person = w.who("she")?;
+    let pages = w.ctx.target.pages.clone();
+    let browser = w.browser(&person)?;
+    let url = browser.client().current_url().await.map_err(|e| e.to_string())?;
+    let text = browser.body_text().await.map_err(|e| e.to_string())?;
+    let pattern = regex::Regex::new(&pages.signed_out_text).map_err(|e| e.to_string())?;
+    let says_signed_out = pattern.is_match(&text);
+    let shows_app = browser.has(&pages.signed_in).await.map_err(|e| e.to_string())?;
+    let outcome = if says_signed_out && !shows_app { "shown" } else { "not-shown" };
+    w.judge(
+        Observation::new(RuleId::SignedOutPage, outcome)
+            .evidence(format!("page {}", crate::report::shorten(url.as_str(), 120)))
+            .evidence(format!(
+                "text {} /{}/",
+                if says_signed_out { "matches" } else { "does not match" },
+                pages.signed_out_text
+            ))
+            .evidence(format!(
+                "{} {}",
+                pages.signed_in,
+                if shows_app { "present (the application is still shown)" } else { "absent" }
+            )),
+    );
+    Ok(())
+}
+
+#[then(regex = r"^no CRM authentication cookie is left in the browser$")]
+async fn no_auth_cookie_left(w: &mut LogoutWorld) -> Result<(), String> {
+    let person = w.who("she")?;
+    let jar = w.browser(&person)?.all_cookies().await.map_err(|e| e.to_string())?;
+    let patterns = &w.ctx.target.pages.auth_cookies;
+    let left: Vec<String> = jar
+        .iter()
+        .filter(|c| c.applies_to(&w.ctx.crm_url) && patterns.iter().any(|p| name_matches(p, &c.name)))
+        .map(|c| format!("{c:?}"))
+        .collect();
+    let outcome = if left.is_empty() { "removed" } else { "left" };
+    let mut obs = Observation::new(RuleId::AuthCookiesRemoved, outcome).evidence(format!(
+        "auth cookies ({}) for {}: {}",
+        patterns.join(", "),
+        w.ctx.crm_url,
+        if left.is_empty() { "none".to_string() } else { left.join(", ") }
+    ));
+    let had: Vec<String> = w
+        .before_sign_out
+        .iter()
+        .filter(|c| c.applies_to(&w.ctx.crm_url) && patterns.iter().any(|p| name_matches(p, &c.name)))
+        .map(|c| c.name.clone())
+        .collect();
+    obs = obs.evidence(format!("before sign-out: {}", had.join(", ")));
+    w.judge(obs);
+    Ok(())
+}
+
+/// `MSISAuth*` matches `MSISAuth`, `MSISAuth1`, ...; other patterns match exactly.
+fn name_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == pattern,
+    }
+}
+
+#[then(regex = r"^replaying the cookies from before sign-out is refused by the server$")]
+async fn replay_refused(w: &mut LogoutWorld) -> Result<(), String> {
+    let url = whoami_url(w)?;
+    let response = w.ctx.probe.get_with_cookies(&url, &w.before_sign_out).await?;
+    w.probe_log.push(format!("after sign-out: {response}"));
+    let outcome = if response.authenticated() { "accepted" } else { "refused" };
+    w.judge(Observation::new(RuleId::ReplayRefused, outcome).evidence(response.to_string()));
+    Ok(())
+}
+
+#[then(regex = r"^the cookies left in the browser match the snapshot$")]
+async fn cookies_match_snapshot(w: &mut LogoutWorld) -> Result<(), String> {
+    let person = w.who("she")?;
+    let jar = w.browser(&person)?.all_cookies().await.map_err(|e| e.to_string())?;
+    let shapes = snapshot::shapes(&jar);
+    let ctx = &w.verdict_context;
+    let name = snapshot::snapshot_name(&[&ctx.feature, &ctx.scenario, &ctx.target, &ctx.browser]);
+    let description = format!(
+        "Cookies left after \"{}\" ({}; mode {}, browser {}). Names and flags only, never values.",
+        ctx.scenario, ctx.target, ctx.mode, ctx.browser
+    );
+    let dir = w.ctx.snapshots.clone();
+    let cmp = tokio::task::spawn_blocking(move || snapshot::compare(&dir, &name, &description, &shapes))
+        .await
+        .map_err(|e| e.to_string())?;
+    let outcome = if cmp.matches { "match-snapshot" } else { "differ" };
+    let mut obs = Observation::new(RuleId::LeftoverCookies, outcome).evidence(format!("snapshot {}", cmp.file.display()));
+    if !cmp.matches {
+        obs = obs.detail(format!(
+            "{}review with `cargo insta review`, or rerun with --update-snapshots to accept",
+            cmp.diff
+        ));
+    }
+    w.judge(obs);
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! The command line as a user meets it: exit codes, configuration errors, and proof that each
+//! check catches the fault it exists to catch (with the knob the scenario fails, without it passes).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logout-harness"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    // Snapshots must be compared, never written, by these tests.
+    cmd.env("INSTA_UPDATE", "no");
+    cmd
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn artifacts(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/logout-harness/cli-tests").join(name)
+}
+
+/// Chromium processes started by the harness carry its profile prefix; none may outlive a run.
+/// Zygotes linger ~1.5 s after a clean quit (browser-facts), so poll before judging.
+fn assert_no_leaked_browsers() {
+    let deadline = Instant::now() + Duration::from_secs(8);
+    loop {
+        let ps = Command::new("ps").args(["-eo", "pid=,args="]).output().expect("ps");
+        let leaked: Vec<String> = String::from_utf8_lossy(&ps.stdout)
+            .lines()
+            .filter(|l| l.contains("logout-harness-profile-") || l.contains("logout-harness-driver-"))
+            .map(str::to_string)
+            .collect();
+        if leaked.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "browser processes leaked:\n{}", leaked.join("\n"));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn clean_emulator_passes_and_fault_keep_server_session_fails_the_replay_check() {
+    let clean = bin()
+        .args(["run", "--artifacts"])
+        .arg(artifacts("clean"))
+        .output()
+        .unwrap();
+    let clean_text = text(&clean);
+    assert_eq!(clean.status.code(), Some(0), "{clean_text}");
+    assert!(clean_text.contains("Verdicts: 4 held, 0 violated"), "{clean_text}");
+
+    let junit = artifacts("fault.xml");
+    let faulty = bin()
+        .args(["run", "--fault", "keep-server-session", "--junit"])
+        .arg(&junit)
+        .arg("--artifacts")
+        .arg(artifacts("fault"))
+        .output()
+        .unwrap();
+    let out = text(&faulty);
+    assert_eq!(faulty.status.code(), Some(1), "{out}");
+    let fail_line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("FAIL sign-out.replay-refused"))
+        .unwrap_or_else(|| panic!("no failed replay verdict in:\n{out}"));
+    assert!(fail_line.contains("WSTG-SESS-06"), "{fail_line}");
+    assert!(fail_line.contains("ASVS-v5.0.0-7.4.1"), "{fail_line}");
+    assert!(fail_line.contains("observed accepted"), "{fail_line}");
+    // Only the replay check owns this fault: the browser side of sign-out still looks right.
+    assert!(!out.contains("FAIL sign-out.auth-cookies-removed"), "{out}");
+    assert!(!out.contains("FAIL sign-out.signed-out-page"), "{out}");
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\"1\""), "{xml}");
+    assert!(xml.contains("<property name=\"requirement\" value=\"ASVS-v5.0.0-7.4.1\"/>"), "{xml}");
+    assert!(xml.contains("[ifd, chromium] sign-out.replay-refused"), "{xml}");
+
+    // The password never reaches any output.
+    for (what, s) in [("clean run", clean_text.as_str()), ("fault run", out.as_str()), ("junit", xml.as_str())] {
+        assert!(!s.contains("Pass@word1"), "the password appears in the {what}");
+    }
+    let mut stack = vec![artifacts("fault")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(s) = std::fs::read(&p) {
+                assert!(!String::from_utf8_lossy(&s).contains("Pass@word1"), "password in {}", p.display());
+            }
+        }
+    }
+    assert_no_leaked_browsers();
+}
+
+fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+#[test]
+fn broken_policy_is_exit_2_with_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(
+        dir.path(),
+        "bad.yaml",
+        "name: bad\nrules:\n  sign-out.replay-refused:\n    expect: refused\n    requirments: [WSTG-SESS-06]\n",
+    );
+    for cmd in ["check", "run"] {
+        let out = bin().arg(cmd).arg("--policy").arg(&policy).output().unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {t}");
+        assert!(t.contains("bad.yaml:5:5: key `requirments`: "), "{cmd}: {t}");
+        assert!(t.contains("rules.sign-out.replay-refused: unknown field"), "the path to the key: {t}");
+        assert!(t.contains("expected one of `expect`, `requirements`, `why`"), "{cmd}: {t}");
+        assert!(!t.contains("panicked"), "{t}");
+    }
+}
+
+#[test]
+fn broken_target_is_exit_2_with_line_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = write(
+        dir.path(),
+        "target.yaml",
+        "name: prod\ncrm: https://crm.example.com/org/\nmode: ifd\nusers:\n  alice:\n    password: hunter2\n",
+    );
+    let out = bin().arg("check").arg("--target").arg(&target).output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("target.yaml:6:5: key `password`"), "{t}");
+    assert!(!t.contains("hunter2"), "a secret written by mistake is echoed back: {t}");
+
+    let wrong_type = write(dir.path(), "t2.yaml", "name: [1, 2]\ncrm: embedded\nmode: ifd\nusers: {alice: {}}\n");
+    let out = bin().arg("check").arg("--target").arg(&wrong_type).output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("t2.yaml:1:"), "{t}");
+
+    let bad_mode = write(dir.path(), "t3.yaml", "name: x\ncrm: embedded\nmode: kerberos\nusers: {alice: {}}\n");
+    let out = bin().arg("check").arg("--target").arg(&bad_mode).output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("t3.yaml:3:7") && t.contains("`ifd`, `iwa`, `fba`"), "{t}");
+}
+
+#[test]
+fn shipped_configuration_is_valid() {
+    let out = bin()
+        .args(["check", "--target", "fixtures/targets/embedded-ifd.yaml", "--policy", "fixtures/policies/default.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn missing_files_and_unknown_faults_are_exit_2_not_panics() {
+    let out = bin().args(["check", "--policy", "no/such/policy.yaml"]).output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("no/such/policy.yaml") && t.contains("cannot read"), "{t}");
+
+    let out = bin().args(["run", "--fault", "no-such-knob"]).output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("keep-server-session"), "the error lists the valid knobs: {t}");
+}
+
+#[test]
+fn list_faults_names_each_knob_with_its_modes() {
+    let out = bin().args(["sim", "--list-faults"]).output().unwrap();
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    let first = t.lines().find(|l| l.starts_with("keep-server-session")).expect("knob listed");
+    let cols: Vec<&str> = first.split('\t').collect();
+    assert_eq!(cols.len(), 3, "{first}");
+    assert!(cols[1].contains("ifd"), "{first}");
+}
+
+#[test]
+fn sim_prints_one_ready_line_then_serves_until_interrupted() {
+    use std::io::{BufRead, BufReader};
+    let mut child = bin()
+        .args(["sim", "--mode", "ifd"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let re = regex::Regex::new(r"^ready crm=(https://crm\.contoso\.test:\d+/contoso/) adfs=(https://adfs\.contoso\.test:\d+/\S*)\n$").unwrap();
+    assert!(re.is_match(&line), "{line:?}");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "sim did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}

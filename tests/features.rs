@@ -1,0 +1,47 @@
+//! The cucumber runner over `features/` against the embedded emulator, as `cargo test` runs it.
+//!
+//! Every scenario runs in every mode it applies to, in real headless Chromium through a real
+//! chromedriver, against the emulator over real sockets. Exits non-zero when a verdict fails or a
+//! scenario cannot be judged. Accepts `--tags EXPR`, `--name REGEX` and `--concurrency N` after `--`.
+
+use std::path::Path;
+
+use logout_harness::run::{self, RunOptions};
+use logout_harness::target::AuthMode;
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut opts = RunOptions::defaults(root);
+    opts.modes = vec![AuthMode::Ifd];
+    opts.artifacts = root.join("target/logout-harness/test-artifacts");
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--tags" => opts.tags = args.next(),
+            "--name" => opts.name = args.next(),
+            "--concurrency" | "-c" => {
+                opts.concurrency = args.next().and_then(|n| n.parse().ok()).expect("--concurrency N")
+            }
+            // libtest flags cargo may pass along (e.g. --nocapture) mean nothing here.
+            _ => {}
+        }
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let code = runtime.block_on(async {
+        logout_harness::process::install_signal_handler(|| {});
+        match run::run(opts).await {
+            Ok(outcome) => {
+                let failed = outcome.findings.verdicts.iter().filter(|v| !v.passed).count();
+                let held = outcome.findings.verdicts.len() - failed;
+                println!("features: {held} verdicts held, {failed} violated, {} not judged", outcome.findings.errors.len());
+                outcome.exit_code
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                2
+            }
+        }
+    });
+    drop(runtime);
+    std::process::exit(code);
+}
