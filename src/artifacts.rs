@@ -11,15 +11,20 @@ use crate::steps::LogoutWorld;
 /// artifact is a help, never a reason to change the verdict).
 pub async fn save(world: &LogoutWorld) {
     let ctx = &world.verdict_context;
-    let dir: PathBuf = world
-        .ctx
-        .artifacts
-        .join(snapshot::snapshot_name(&[&ctx.feature, &ctx.scenario, &ctx.target, &ctx.browser]));
+    let dir: PathBuf = world.ctx.artifacts.join(snapshot::snapshot_name(&[
+        &ctx.feature,
+        &ctx.scenario,
+        &ctx.target,
+        &ctx.browser,
+    ]));
     if let Err(e) = std::fs::create_dir_all(&dir) {
         eprintln!("artifacts: cannot create {}: {e}", dir.display());
         return;
     }
-    let mut notes = vec![format!("scenario: {}\nmode: {}\nbrowser: {}", ctx.scenario, ctx.mode, ctx.browser)];
+    let mut notes = vec![format!(
+        "scenario: {}\nmode: {}\nbrowser: {}",
+        ctx.scenario, ctx.mode, ctx.browser
+    )];
     for (person, p) in &world.people {
         let Some(browser) = &p.browser else { continue };
         let client = browser.client();
@@ -50,8 +55,10 @@ pub fn redact_page(source: &str) -> String {
     .expect("static regex");
     let once = re.replace_all(source, "${1}[redacted]${2}");
     // The same with value before name.
-    let re2 = regex::Regex::new(r#"(?is)(<input[^>]*value=")[^"]*("[^>]*name="(?:wresult|Password|password)")"#)
-        .expect("static regex");
+    let re2 = regex::Regex::new(
+        r#"(?is)(<input[^>]*value=")[^"]*("[^>]*name="(?:wresult|Password|password)")"#,
+    )
+    .expect("static regex");
     re2.replace_all(&once, "${1}[redacted]${2}").into_owned()
 }
 
@@ -63,7 +70,10 @@ mod tests {
     fn tokens_and_passwords_are_redacted_either_attribute_order() {
         let page = r#"<input type="hidden" name="wresult" value="TOKEN1"><input value="TOKEN2" name="wresult"><input type="password" name="Password" value="hunter2">"#;
         let out = redact_page(page);
-        assert!(!out.contains("TOKEN1") && !out.contains("TOKEN2") && !out.contains("hunter2"), "{out}");
+        assert!(
+            !out.contains("TOKEN1") && !out.contains("TOKEN2") && !out.contains("hunter2"),
+            "{out}"
+        );
         assert_eq!(out.matches("[redacted]").count(), 3);
     }
 }

@@ -44,7 +44,9 @@ pub enum BrowserError {
 impl fmt::Display for BrowserError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BrowserError::NotInstalled { what, hint } => write!(f, "{what} is not installed; {hint}"),
+            BrowserError::NotInstalled { what, hint } => {
+                write!(f, "{what} is not installed; {hint}")
+            }
             BrowserError::DriverStart(m) => write!(f, "the WebDriver server did not start: {m}"),
             BrowserError::NewSession(m) => write!(f, "the browser did not start: {m}"),
             BrowserError::Command(m) => write!(f, "WebDriver command failed: {m}"),
@@ -119,7 +121,11 @@ impl Driver {
         // (chromedriver itself does not end Chromium on SIGTERM).
         let chromium_wrapper = dir.path().join("chromium");
         let launcher = match which("setpriv") {
-            Some(setpriv) => format!("exec {} --pdeathsig KILL {}", setpriv.display(), chromium.display()),
+            Some(setpriv) => format!(
+                "exec {} --pdeathsig KILL {}",
+                setpriv.display(),
+                chromium.display()
+            ),
             None => format!("exec {}", chromium.display()),
         };
         std::fs::write(&chromium_wrapper, format!("#!/bin/sh\n{launcher} \"$@\"\n"))?;
@@ -220,14 +226,19 @@ async fn wait_ready(url: &str, guard: &mut ChildGuard, limit: Duration) -> Resul
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(format!("{} did not report ready within {limit:?}", guard.what()));
+            return Err(format!(
+                "{} did not report ready within {limit:?}",
+                guard.what()
+            ));
         }
         tokio::time::sleep(Duration::from_millis(15)).await;
     }
 }
 
 fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Where Chromium lives: Debian puts the real binary behind a shell wrapper in /usr/bin.
@@ -284,7 +295,11 @@ impl LaunchOptions {
     ///
     /// The prefs fix a measured stall: without them the first navigation waits up to 5 s for
     /// Chromium's new-tab page (browser-facts P1).
-    pub fn capabilities(&self, profile: &Profile, restore_last_session: bool) -> serde_json::Map<String, Value> {
+    pub fn capabilities(
+        &self,
+        profile: &Profile,
+        restore_last_session: bool,
+    ) -> serde_json::Map<String, Value> {
         let mut args = vec![
             "--no-sandbox".to_string(),
             "--disable-gpu".into(),
@@ -301,7 +316,10 @@ impl LaunchOptions {
             args.push("--headless=new".into());
         }
         if !self.host_rules.is_empty() {
-            args.push(format!("--host-resolver-rules={}", self.host_rules.join(",")));
+            args.push(format!(
+                "--host-resolver-rules={}",
+                self.host_rules.join(",")
+            ));
         }
         if !self.trusted_spki.is_empty() {
             args.push(format!(
@@ -413,8 +431,15 @@ struct CdpCommand {
 }
 
 impl WebDriverCompatibleCommand for CdpCommand {
-    fn endpoint(&self, base: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
-        base.join(&format!("session/{}/goog/cdp/execute", session_id.unwrap_or_default()))
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
@@ -437,7 +462,10 @@ impl Browser {
             .connect(webdriver_url)
             .await
             .map_err(|e| BrowserError::NewSession(e.to_string()))?;
-        Ok(Browser { client, closed: false })
+        Ok(Browser {
+            client,
+            closed: false,
+        })
     }
 
     /// The WebDriver client, for navigation and elements.
@@ -454,7 +482,10 @@ impl Browser {
                 params: json!({}),
             })
             .await?;
-        let cookies = reply.get("cookies").cloned().unwrap_or(Value::Array(vec![]));
+        let cookies = reply
+            .get("cookies")
+            .cloned()
+            .unwrap_or(Value::Array(vec![]));
         let mut cookies: Vec<JarCookie> = serde_json::from_value(cookies)
             .map_err(|e| BrowserError::Command(format!("Storage.getCookies: {e}")))?;
         cookies.sort_by(|a, b| (&a.domain, &a.path, &a.name).cmp(&(&b.domain, &b.path, &b.name)));
@@ -467,7 +498,11 @@ impl Browser {
     }
 
     /// Waits until `css` matches an element, up to `limit`; polls every 50 ms.
-    pub async fn wait_for(&self, css: &str, limit: Duration) -> Result<fantoccini::elements::Element, BrowserError> {
+    pub async fn wait_for(
+        &self,
+        css: &str,
+        limit: Duration,
+    ) -> Result<fantoccini::elements::Element, BrowserError> {
         self.client
             .wait()
             .at_most(limit)

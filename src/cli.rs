@@ -155,7 +155,10 @@ fn project_root() -> PathBuf {
 }
 
 fn parse_faults(names: &[String]) -> Result<Vec<crm_sim::Fault>, String> {
-    names.iter().map(|n| n.parse::<crm_sim::Fault>().map_err(|e| e.to_string())).collect()
+    names
+        .iter()
+        .map(|n| n.parse::<crm_sim::Fault>().map_err(|e| e.to_string()))
+        .collect()
 }
 
 /// Entry point of the binary: parses the command line, runs, and returns the exit code.
@@ -168,7 +171,10 @@ pub fn main() -> i32 {
         // SAFETY: single-threaded here (the runtime is built below).
         unsafe { std::env::set_var("INSTA_UPDATE", "always") };
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -198,7 +204,9 @@ async fn cmd_run(args: RunArgs) -> i32 {
     }
     if let Some(mode) = args.mode {
         if opts.target.is_some() {
-            return fail("--mode chooses the embedded emulator's mode; a target file states its own `mode`");
+            return fail(
+                "--mode chooses the embedded emulator's mode; a target file states its own `mode`",
+            );
         }
         opts.modes = match mode {
             ModeChoice::Ifd => vec![AuthMode::Ifd],
@@ -250,7 +258,9 @@ async fn cmd_run(args: RunArgs) -> i32 {
 
 fn cmd_check(args: CheckArgs) -> i32 {
     let root = project_root();
-    let policy_path = args.policy.unwrap_or_else(|| root.join("fixtures/policies/default.yaml"));
+    let policy_path = args
+        .policy
+        .unwrap_or_else(|| root.join("fixtures/policies/default.yaml"));
     let target = match &args.target {
         Some(path) => Target::load(path),
         None => Ok(Target::embedded(AuthMode::Ifd)),

@@ -104,7 +104,12 @@ fn from_yaml_error(path: &Path, text: &str, e: &serde_yaml::Error) -> ConfigErro
 
 /// The key a serde message is about: "unknown field `x`", "missing field `x`", "... `x` ...".
 fn key_named_in(message: &str) -> Option<String> {
-    for prefix in ["unknown field `", "missing field `", "duplicate field `", "duplicate entry with key \""] {
+    for prefix in [
+        "unknown field `",
+        "missing field `",
+        "duplicate field `",
+        "duplicate entry with key \"",
+    ] {
         if let Some(rest) = message.split(prefix).nth(1) {
             let end = rest.find(['`', '"'])?;
             return Some(rest[..end].to_string());
@@ -161,12 +166,19 @@ mod tests {
 
     #[test]
     fn unknown_key_points_at_the_key_line() {
-        let e = parse::<Doc>(Path::new("t.yaml"), "name: x\ninner:\n  count: 1\n  colour: red\n").unwrap_err();
+        let e = parse::<Doc>(
+            Path::new("t.yaml"),
+            "name: x\ninner:\n  count: 1\n  colour: red\n",
+        )
+        .unwrap_err();
         assert_eq!(e.key.as_deref(), Some("colour"));
         assert_eq!(e.line, Some(4));
         assert_eq!(e.column, Some(3));
         assert!(e.message.contains("expected"), "{e}");
-        assert!(e.to_string().starts_with("t.yaml:4:3: key `colour`: "), "{e}");
+        assert!(
+            e.to_string().starts_with("t.yaml:4:3: key `colour`: "),
+            "{e}"
+        );
         assert!(e.message.contains("unknown field `colour`"), "{e}");
     }
 

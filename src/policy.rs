@@ -105,7 +105,10 @@ impl<'de> Deserialize<'de> for RulesMap {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a mapping from rule names to {expect, requirements}")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RulesMap, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RulesMap, A::Error> {
                 use serde::de::Error;
                 let mut rules = BTreeMap::new();
                 while let Some(id) = map.next_key::<RuleId>()? {
@@ -128,7 +131,9 @@ impl<'de> Deserialize<'de> for RulesMap {
                         )));
                     }
                     if rules.contains_key(&id) {
-                        return Err(A::Error::custom(format!("key `{id}`: the rule appears twice")));
+                        return Err(A::Error::custom(format!(
+                            "key `{id}`: the rule appears twice"
+                        )));
                     }
                     rules.insert(
                         id,
@@ -350,15 +355,29 @@ mod tests {
             file: "p.yaml".into(),
             rules: raw.rules.0,
         };
-        let obs = Observation::new(RuleId::ReplayRefused, "accepted").evidence("GET /WhoAmI -> 200");
+        let obs =
+            Observation::new(RuleId::ReplayRefused, "accepted").evidence("GET /WhoAmI -> 200");
         let v = policy.judge(&obs, &VerdictContext::default()).unwrap();
         assert!(!v.passed);
-        assert!(v.to_string().contains("WSTG-SESS-06, ASVS-v5.0.0-7.4.1"), "{v}");
+        assert!(
+            v.to_string().contains("WSTG-SESS-06, ASVS-v5.0.0-7.4.1"),
+            "{v}"
+        );
         assert!(v.to_string().contains("GET /WhoAmI -> 200"));
         let ok = policy
-            .judge(&Observation::new(RuleId::ReplayRefused, "refused"), &VerdictContext::default())
+            .judge(
+                &Observation::new(RuleId::ReplayRefused, "refused"),
+                &VerdictContext::default(),
+            )
             .unwrap();
         assert!(ok.passed);
-        assert!(policy.judge(&Observation::new(RuleId::SignedOutPage, "shown"), &VerdictContext::default()).is_none());
+        assert!(
+            policy
+                .judge(
+                    &Observation::new(RuleId::SignedOutPage, "shown"),
+                    &VerdictContext::default()
+                )
+                .is_none()
+        );
     }
 }

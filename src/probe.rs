@@ -71,19 +71,26 @@ impl Probe {
             .timeout(Duration::from_secs(15))
             .user_agent(concat!("logout-harness/", env!("CARGO_PKG_VERSION")));
         for pem in &trust.roots_pem {
-            let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| format!("bad CA certificate: {e}"))?;
+            let cert = reqwest::Certificate::from_pem(pem.as_bytes())
+                .map_err(|e| format!("bad CA certificate: {e}"))?;
             builder = builder.add_root_certificate(cert);
         }
         for (host, addr) in &trust.resolve {
             builder = builder.resolve(host, *addr);
         }
         Ok(Probe {
-            http: builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?,
+            http: builder
+                .build()
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))?,
         })
     }
 
     /// `GET url` as an API client would (JSON accepted), sending those of `cookies` that apply.
-    pub async fn get_with_cookies(&self, url: &url::Url, cookies: &[JarCookie]) -> Result<ProbeResponse, String> {
+    pub async fn get_with_cookies(
+        &self,
+        url: &url::Url,
+        cookies: &[JarCookie],
+    ) -> Result<ProbeResponse, String> {
         let sent: Vec<&JarCookie> = cookies.iter().filter(|c| c.applies_to(url)).collect();
         let header = sent
             .iter()
@@ -99,7 +106,10 @@ impl Probe {
         if !header.is_empty() {
             req = req.header("Cookie", header);
         }
-        let resp = req.send().await.map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
         Ok(ProbeResponse {
             request: format!("GET {url}"),
             cookies_sent: sent.iter().map(|c| c.name.clone()).collect(),

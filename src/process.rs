@@ -41,7 +41,10 @@ impl ChildGuard {
         }
         let child = cmd.spawn()?;
         let pgid = child.id() as i32;
-        LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()).push(pgid);
+        LIVE_GROUPS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(pgid);
         Ok(ChildGuard {
             child: Some(child),
             pgid,

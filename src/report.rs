@@ -134,7 +134,10 @@ fn xml_escape(s: &str) -> String {
 /// The testcase name of a verdict: scenario, mode and browser, so a nightly report says which
 /// deployment mode broke.
 fn case_name(context: &VerdictContext, what: &str) -> String {
-    format!("{} [{}, {}] {}", context.scenario, context.mode, context.browser, what)
+    format!(
+        "{} [{}, {}] {}",
+        context.scenario, context.mode, context.browser, what
+    )
 }
 
 /// JUnit XML: one testsuite per feature, one testcase per verdict (and per unjudged scenario).
@@ -149,7 +152,11 @@ pub fn junit(findings: &Findings) -> String {
             xml_escape(&case_name(&v.context, v.rule.name()))
         );
         for r in &v.requirements {
-            let _ = writeln!(case, "        <property name=\"requirement\" value=\"{}\"/>", xml_escape(r));
+            let _ = writeln!(
+                case,
+                "        <property name=\"requirement\" value=\"{}\"/>",
+                xml_escape(r)
+            );
         }
         for (k, val) in [
             ("rule", v.rule.name()),
@@ -159,10 +166,18 @@ pub fn junit(findings: &Findings) -> String {
             ("browser", &v.context.browser),
             ("target", &v.context.target),
         ] {
-            let _ = writeln!(case, "        <property name=\"{k}\" value=\"{}\"/>", xml_escape(val));
+            let _ = writeln!(
+                case,
+                "        <property name=\"{k}\" value=\"{}\"/>",
+                xml_escape(val)
+            );
         }
         for e in &v.evidence {
-            let _ = writeln!(case, "        <property name=\"evidence\" value=\"{}\"/>", xml_escape(e));
+            let _ = writeln!(
+                case,
+                "        <property name=\"evidence\" value=\"{}\"/>",
+                xml_escape(e)
+            );
         }
         case.push_str("      </properties>\n");
         if !v.passed {
@@ -233,7 +248,10 @@ pub fn junit(findings: &Findings) -> String {
 /// Writes `text` to `path` whole: to a temp file beside it, then renamed, so a reader never sees
 /// half a report.
 pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = tempfile::NamedTempFile::new_in(dir)?;
     std::fs::write(tmp.path(), text)?;

@@ -31,7 +31,10 @@ pub enum RunError {
 impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RunError::Config(e) => write!(f, "{e}\nFix the file, then check it with `logout-harness check`."),
+            RunError::Config(e) => write!(
+                f,
+                "{e}\nFix the file, then check it with `logout-harness check`."
+            ),
             RunError::Browser(e) => write!(
                 f,
                 "{e}\nThe harness needs a browser to judge anything: run `ci/setup` (installs Debian's \
@@ -174,7 +177,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     }
     for f in &opts.features {
         if !f.exists() {
-            return Err(RunError::Usage(format!("no feature file or directory at {}", f.display())));
+            return Err(RunError::Usage(format!(
+                "no feature file or directory at {}",
+                f.display()
+            )));
         }
     }
     let tags = opts
@@ -209,7 +215,11 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     let findings = Arc::new(Collector::default());
     let passes: Vec<(Target, AuthMode)> = match &file_target {
         Some(t) => vec![(t.clone(), t.spec.mode)],
-        None => opts.modes.iter().map(|m| (Target::embedded(*m), *m)).collect(),
+        None => opts
+            .modes
+            .iter()
+            .map(|m| (Target::embedded(*m), *m))
+            .collect(),
     };
     for (target, mode) in passes {
         let (sim, crm_url, admin_url, launch_extra, trust) = match &target.spec.crm {
@@ -229,9 +239,14 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             CrmLocation::Url(url) => {
                 let mut trust = HttpTrust::default();
                 if let Some(ca) = &target.spec.tls.ca_file {
-                    trust.roots_pem.push(std::fs::read_to_string(ca).map_err(|e| {
-                        RunError::Target(format!("cannot read tls.ca_file {}: {e}", ca.display()))
-                    })?);
+                    trust
+                        .roots_pem
+                        .push(std::fs::read_to_string(ca).map_err(|e| {
+                            RunError::Target(format!(
+                                "cannot read tls.ca_file {}: {e}",
+                                ca.display()
+                            ))
+                        })?);
                 }
                 (None, url.clone(), None, (vec![], vec![]), trust)
             }
@@ -265,17 +280,23 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         for features in &opts.features {
             let tags = tags.clone();
             let name_filter = name_filter.clone();
-            run_features(features, opts.concurrency, move |feature, rule, scenario| {
-                let all_tags: Vec<&String> = feature
-                    .tags
-                    .iter()
-                    .chain(rule.map(|r| &r.tags).into_iter().flatten())
-                    .chain(&scenario.tags)
-                    .collect();
-                applies_to_mode(&all_tags, mode)
-                    && tags.as_ref().is_none_or(|t| t.eval(all_tags.iter()))
-                    && name_filter.as_ref().is_none_or(|r| r.is_match(&scenario.name))
-            })
+            run_features(
+                features,
+                opts.concurrency,
+                move |feature, rule, scenario| {
+                    let all_tags: Vec<&String> = feature
+                        .tags
+                        .iter()
+                        .chain(rule.map(|r| &r.tags).into_iter().flatten())
+                        .chain(&scenario.tags)
+                        .collect();
+                    applies_to_mode(&all_tags, mode)
+                        && tags.as_ref().is_none_or(|t| t.eval(all_tags.iter()))
+                        && name_filter
+                            .as_ref()
+                            .is_none_or(|r| r.is_match(&scenario.name))
+                },
+            )
             .await;
         }
         set_current(None);
@@ -288,14 +309,19 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     let findings = findings.take();
     print!("{}", report::console(&findings));
     if let Some(path) = &opts.junit {
-        report::write_file(path, &report::junit(&findings)).map_err(|e| RunError::Report(e.to_string()))?;
+        report::write_file(path, &report::junit(&findings))
+            .map_err(|e| RunError::Report(e.to_string()))?;
     }
     if let Some(path) = &opts.json {
-        let text = serde_json::to_string_pretty(&findings).map_err(|e| RunError::Report(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(&findings).map_err(|e| RunError::Report(e.to_string()))?;
         report::write_file(path, &text).map_err(|e| RunError::Report(e.to_string()))?;
     }
     let exit_code = findings.exit_code();
-    Ok(RunOutcome { findings, exit_code })
+    Ok(RunOutcome {
+        findings,
+        exit_code,
+    })
 }
 
 /// A scenario applies to `mode` when it (or its feature or rule) carries the mode's tag, or carries
@@ -319,7 +345,11 @@ async fn start_sim(mode: AuthMode, faults: &[crm_sim::Fault]) -> Result<crm_sim:
 
 async fn run_features<F>(path: &Path, concurrency: usize, filter: F)
 where
-    F: Fn(&cucumber::gherkin::Feature, Option<&cucumber::gherkin::Rule>, &cucumber::gherkin::Scenario) -> bool
+    F: Fn(
+            &cucumber::gherkin::Feature,
+            Option<&cucumber::gherkin::Rule>,
+            &cucumber::gherkin::Scenario,
+        ) -> bool
         + 'static,
 {
     // Step panics are how failed steps reach cucumber, which prints their message itself; the

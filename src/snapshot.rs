@@ -91,7 +91,13 @@ pub fn snapshot_name(parts: &[&str]) -> String {
         .iter()
         .map(|p| {
             p.chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
                 .collect::<String>()
         })
         .map(|p| p.trim_matches('_').to_string())
@@ -114,8 +120,16 @@ pub fn compare(dir: &Path, name: &str, description: &str, shapes: &[CookieShape]
         settings.bind(|| insta::assert_yaml_snapshot!(name, shapes));
     }));
     let matches = outcome.is_ok();
-    let diff = if matches { String::new() } else { diff_against_file(&file, shapes) };
-    Comparison { file, matches, diff }
+    let diff = if matches {
+        String::new()
+    } else {
+        diff_against_file(&file, shapes)
+    };
+    Comparison {
+        file,
+        matches,
+        diff,
+    }
 }
 
 fn diff_against_file(file: &Path, shapes: &[CookieShape]) -> String {
@@ -174,7 +188,12 @@ mod tests {
     #[test]
     fn names_are_file_safe_and_explicit() {
         assert_eq!(
-            snapshot_name(&["Sign Out", "Sign Out from the profile menu", "embedded-ifd", "chromium"]),
+            snapshot_name(&[
+                "Sign Out",
+                "Sign Out from the profile menu",
+                "embedded-ifd",
+                "chromium"
+            ]),
             "sign_out__sign_out_from_the_profile_menu__embedded-ifd__chromium"
         );
     }
@@ -186,13 +205,20 @@ mod tests {
         // Record a baseline the way a reviewer would accept it.
         std::fs::write(
             dir.path().join("jar.snap"),
-            format!("---\nsource: test\n---\n{}", serde_yaml::to_string(&recorded).unwrap()),
+            format!(
+                "---\nsource: test\n---\n{}",
+                serde_yaml::to_string(&recorded).unwrap()
+            ),
         )
         .unwrap();
         let now = shapes(&[cookie("ReqClientId", false), cookie("MSISAuth", true)]);
         let c = compare(dir.path(), "jar", "test", &now);
         assert!(!c.matches);
-        assert!(c.diff.contains("+ MSISAuth@crm.contoso.test/"), "{}", c.diff);
+        assert!(
+            c.diff.contains("+ MSISAuth@crm.contoso.test/"),
+            "{}",
+            c.diff
+        );
         assert!(!c.diff.contains("ReqClientId"), "{}", c.diff);
     }
 }

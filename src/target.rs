@@ -16,7 +16,19 @@ use serde::{Deserialize, Serialize};
 use crate::config::{self, ConfigError};
 
 /// The authentication mode of a deployment (DESIGN.md, emulator section).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMode {
     /// Claims-based Internet-Facing Deployment through AD FS (CRM 2011 to 9.x).
@@ -315,15 +327,27 @@ impl Target {
         if spec.users.is_empty() {
             return Err(ConfigError {
                 key: Some("users".into()),
-                ..ConfigError::file(&path, "list at least one user (e.g. `alice: {password_env: CRM_ALICE_PASSWORD}`)")
+                ..ConfigError::file(
+                    &path,
+                    "list at least one user (e.g. `alice: {password_env: CRM_ALICE_PASSWORD}`)",
+                )
             });
         }
         if let CrmLocation::Url(_) = spec.crm {
             for (name, user) in &spec.users {
-                let sources = [user.password_env.is_some(), user.password_file.is_some(), user.no_password];
+                let sources = [
+                    user.password_env.is_some(),
+                    user.password_file.is_some(),
+                    user.no_password,
+                ];
                 if sources.iter().filter(|s| **s).count() != 1 {
-                    let text = file.as_ref().and_then(|f| std::fs::read_to_string(f).ok()).unwrap_or_default();
-                    let line = text.lines().position(|l| l.trim_start().starts_with(&format!("{name}:")));
+                    let text = file
+                        .as_ref()
+                        .and_then(|f| std::fs::read_to_string(f).ok())
+                        .unwrap_or_default();
+                    let line = text
+                        .lines()
+                        .position(|l| l.trim_start().starts_with(&format!("{name}:")));
                     return Err(ConfigError {
                         line: line.map(|l| l + 1),
                         key: Some(name.clone()),
@@ -348,18 +372,22 @@ impl Target {
     ///
     /// For the embedded emulator they are its test accounts.
     pub fn credentials(&self, user: &str) -> Result<Credentials, String> {
-        let spec = self
-            .spec
-            .users
-            .get(user)
-            .ok_or_else(|| format!("the target has no user `{user}` (it has: {})", self.user_names()))?;
+        let spec = self.spec.users.get(user).ok_or_else(|| {
+            format!(
+                "the target has no user `{user}` (it has: {})",
+                self.user_names()
+            )
+        })?;
         if self.spec.crm == CrmLocation::Embedded {
             let account = crm_sim::accounts()
                 .iter()
                 .find(|a| a.username == user)
                 .ok_or_else(|| format!("the emulator has no account `{user}`"))?;
             return Ok(Credentials {
-                username: spec.username.clone().unwrap_or_else(|| account.username.to_string()),
+                username: spec
+                    .username
+                    .clone()
+                    .unwrap_or_else(|| account.username.to_string()),
                 password: Some(Secret::new(account.password)),
             });
         }
@@ -368,8 +396,12 @@ impl Target {
                 format!("user `{user}`: the environment variable {var} (password_env) is not set")
             })?))
         } else if let Some(path) = &spec.password_file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("user `{user}`: cannot read password_file {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                format!(
+                    "user `{user}`: cannot read password_file {}: {e}",
+                    path.display()
+                )
+            })?;
             Some(Secret::new(text.lines().next().unwrap_or_default()))
         } else {
             None
@@ -381,7 +413,12 @@ impl Target {
     }
 
     fn user_names(&self) -> String {
-        self.spec.users.keys().cloned().collect::<Vec<_>>().join(", ")
+        self.spec
+            .users
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Where this target came from, for messages.
@@ -413,14 +450,17 @@ mod tests {
 
     #[test]
     fn real_target_user_without_password_source_is_refused() {
-        let e = parse("name: p\ncrm: https://crm.example.com/org/\nmode: ifd\nusers:\n  alice: {}\n").unwrap_err();
+        let e =
+            parse("name: p\ncrm: https://crm.example.com/org/\nmode: ifd\nusers:\n  alice: {}\n")
+                .unwrap_err();
         assert_eq!(e.key.as_deref(), Some("alice"));
         assert!(e.message.contains("password_env"), "{e}");
     }
 
     #[test]
     fn a_password_in_yaml_is_an_unknown_key() {
-        let e = parse("name: p\ncrm: embedded\nmode: ifd\nusers:\n  alice:\n    password: x\n").unwrap_err();
+        let e = parse("name: p\ncrm: embedded\nmode: ifd\nusers:\n  alice:\n    password: x\n")
+            .unwrap_err();
         assert_eq!(e.key.as_deref(), Some("password"));
         assert_eq!(e.line, Some(6));
     }
@@ -429,18 +469,25 @@ mod tests {
     fn bad_mode_lists_the_valid_ones() {
         let e = parse("name: p\ncrm: embedded\nmode: saml\nusers:\n  alice: {}\n").unwrap_err();
         assert_eq!(e.line, Some(3));
-        assert!(e.message.contains("ifd") && e.message.contains("fba"), "{e}");
+        assert!(
+            e.message.contains("ifd") && e.message.contains("fba"),
+            "{e}"
+        );
     }
 
     #[test]
     fn crm_must_be_an_organization_url() {
-        let e = parse("name: p\ncrm: crm.example.com\nmode: ifd\nusers:\n  alice: {}\n").unwrap_err();
+        let e =
+            parse("name: p\ncrm: crm.example.com\nmode: ifd\nusers:\n  alice: {}\n").unwrap_err();
         assert_eq!(e.line, Some(2), "{e}");
         assert!(e.message.contains("organization URL"), "{e}");
     }
 
     #[test]
     fn fba_pages_default_to_the_crm4_form() {
-        assert_eq!(Pages::defaults(AuthMode::Fba).username_input, "#txtUserName");
+        assert_eq!(
+            Pages::defaults(AuthMode::Fba).username_input,
+            "#txtUserName"
+        );
     }
 }

@@ -40,21 +40,32 @@ pub async fn sign_in(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
         .join(&pages.start)
         .map_err(|e| format!("start page `{}`: {e}", pages.start))?;
     let browser = w.browser(person)?;
-    browser.goto(start.as_str()).await.map_err(|e| e.to_string())?;
+    browser
+        .goto(start.as_str())
+        .await
+        .map_err(|e| e.to_string())?;
     // Either a sign-in form, or (single sign-on) the application straight away.
     let form_or_app = format!("{}, {}", pages.username_input, pages.signed_in);
     browser
         .wait_for(&form_or_app, w.ctx.page_timeout)
         .await
-        .map_err(|e| format!("signing in {person}: neither a sign-in form nor CRM appeared: {e}"))?;
-    if browser.has(&pages.username_input).await.map_err(|e| e.to_string())? {
-        let password = creds
-            .password
-            .as_ref()
-            .ok_or_else(|| format!("signing in {person}: the page asks for a password and the target gives none"))?;
+        .map_err(|e| {
+            format!("signing in {person}: neither a sign-in form nor CRM appeared: {e}")
+        })?;
+    if browser
+        .has(&pages.username_input)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        let password = creds.password.as_ref().ok_or_else(|| {
+            format!("signing in {person}: the page asks for a password and the target gives none")
+        })?;
         let username_input = field(browser, &pages.username_input).await?;
         username_input.clear().await.map_err(|e| e.to_string())?;
-        username_input.send_keys(&creds.username).await.map_err(|e| e.to_string())?;
+        username_input
+            .send_keys(&creds.username)
+            .await
+            .map_err(|e| e.to_string())?;
         field(browser, &pages.password_input)
             .await?
             .send_keys(password.expose())

@@ -12,7 +12,11 @@ use crate::snapshot;
 async fn signs_out(w: &mut LogoutWorld, who: String) -> Result<(), String> {
     let person = w.who(&who)?;
     let pages = w.ctx.target.pages.clone();
-    let jar = w.browser(&person)?.all_cookies().await.map_err(|e| e.to_string())?;
+    let jar = w
+        .browser(&person)?
+        .all_cookies()
+        .await
+        .map_err(|e| e.to_string())?;
 
     // The replay check below can only fail if the probe tells a live session from none: prove it
     // now, while the session is live, or the harness could pass a broken deployment.
@@ -33,9 +37,13 @@ async fn signs_out(w: &mut LogoutWorld, who: String) -> Result<(), String> {
         .wait_for(&pages.user_menu, w.ctx.page_timeout)
         .await
         .map_err(|e| format!("the profile menu: {e}"))?;
-    menu.click().await.map_err(|e| format!("opening the profile menu: {e}"))?;
+    menu.click()
+        .await
+        .map_err(|e| format!("opening the profile menu: {e}"))?;
     let item = wait_displayed(browser, &pages.sign_out, w.ctx.page_timeout).await?;
-    item.click().await.map_err(|e| format!("clicking Sign Out: {e}"))?;
+    item.click()
+        .await
+        .map_err(|e| format!("clicking Sign Out: {e}"))?;
     // Sign-out is a chain of redirects (CRM, then AD FS); wait until the application is gone and
     // the last page has loaded.
     let deadline = Instant::now() + w.ctx.page_timeout;
@@ -65,7 +73,10 @@ async fn wait_displayed(
 ) -> Result<fantoccini::elements::Element, String> {
     let deadline = Instant::now() + limit;
     loop {
-        let el = browser.wait_for(css, limit).await.map_err(|e| format!("the Sign Out item: {e}"))?;
+        let el = browser
+            .wait_for(css, limit)
+            .await
+            .map_err(|e| format!("the Sign Out item: {e}"))?;
         if el.is_displayed().await.unwrap_or(false) {
             return Ok(el);
         }
@@ -88,24 +99,46 @@ async fn shows_signed_out_page(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
     let pages = w.ctx.target.pages.clone();
     let browser = w.browser(&person)?;
-    let url = browser.client().current_url().await.map_err(|e| e.to_string())?;
+    let url = browser
+        .client()
+        .current_url()
+        .await
+        .map_err(|e| e.to_string())?;
     let text = browser.body_text().await.map_err(|e| e.to_string())?;
     let pattern = regex::Regex::new(&pages.signed_out_text).map_err(|e| e.to_string())?;
     let says_signed_out = pattern.is_match(&text);
-    let shows_app = browser.has(&pages.signed_in).await.map_err(|e| e.to_string())?;
-    let outcome = if says_signed_out && !shows_app { "shown" } else { "not-shown" };
+    let shows_app = browser
+        .has(&pages.signed_in)
+        .await
+        .map_err(|e| e.to_string())?;
+    let outcome = if says_signed_out && !shows_app {
+        "shown"
+    } else {
+        "not-shown"
+    };
     w.judge(
         Observation::new(RuleId::SignedOutPage, outcome)
-            .evidence(format!("page {}", crate::report::shorten(url.as_str(), 120)))
+            .evidence(format!(
+                "page {}",
+                crate::report::shorten(url.as_str(), 120)
+            ))
             .evidence(format!(
                 "text {} /{}/",
-                if says_signed_out { "matches" } else { "does not match" },
+                if says_signed_out {
+                    "matches"
+                } else {
+                    "does not match"
+                },
                 pages.signed_out_text
             ))
             .evidence(format!(
                 "{} {}",
                 pages.signed_in,
-                if shows_app { "present (the application is still shown)" } else { "absent" }
+                if shows_app {
+                    "present (the application is still shown)"
+                } else {
+                    "absent"
+                }
             )),
     );
     Ok(())
@@ -114,11 +147,17 @@ async fn shows_signed_out_page(w: &mut LogoutWorld) -> Result<(), String> {
 #[then(regex = r"^no CRM authentication cookie is left in the browser$")]
 async fn no_auth_cookie_left(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
-    let jar = w.browser(&person)?.all_cookies().await.map_err(|e| e.to_string())?;
+    let jar = w
+        .browser(&person)?
+        .all_cookies()
+        .await
+        .map_err(|e| e.to_string())?;
     let patterns = &w.ctx.target.pages.auth_cookies;
     let left: Vec<String> = jar
         .iter()
-        .filter(|c| c.applies_to(&w.ctx.crm_url) && patterns.iter().any(|p| name_matches(p, &c.name)))
+        .filter(|c| {
+            c.applies_to(&w.ctx.crm_url) && patterns.iter().any(|p| name_matches(p, &c.name))
+        })
         .map(|c| format!("{c:?}"))
         .collect();
     let outcome = if left.is_empty() { "removed" } else { "left" };
@@ -126,12 +165,18 @@ async fn no_auth_cookie_left(w: &mut LogoutWorld) -> Result<(), String> {
         "auth cookies ({}) for {}: {}",
         patterns.join(", "),
         w.ctx.crm_url,
-        if left.is_empty() { "none".to_string() } else { left.join(", ") }
+        if left.is_empty() {
+            "none".to_string()
+        } else {
+            left.join(", ")
+        }
     ));
     let had: Vec<String> = w
         .before_sign_out
         .iter()
-        .filter(|c| c.applies_to(&w.ctx.crm_url) && patterns.iter().any(|p| name_matches(p, &c.name)))
+        .filter(|c| {
+            c.applies_to(&w.ctx.crm_url) && patterns.iter().any(|p| name_matches(p, &c.name))
+        })
         .map(|c| c.name.clone())
         .collect();
     obs = obs.evidence(format!("before sign-out: {}", had.join(", ")));
@@ -150,9 +195,17 @@ fn name_matches(pattern: &str, name: &str) -> bool {
 #[then(regex = r"^replaying the cookies from before sign-out is refused by the server$")]
 async fn replay_refused(w: &mut LogoutWorld) -> Result<(), String> {
     let url = whoami_url(w)?;
-    let response = w.ctx.probe.get_with_cookies(&url, &w.before_sign_out).await?;
+    let response = w
+        .ctx
+        .probe
+        .get_with_cookies(&url, &w.before_sign_out)
+        .await?;
     w.probe_log.push(format!("after sign-out: {response}"));
-    let outcome = if response.authenticated() { "accepted" } else { "refused" };
+    let outcome = if response.authenticated() {
+        "accepted"
+    } else {
+        "refused"
+    };
     w.judge(Observation::new(RuleId::ReplayRefused, outcome).evidence(response.to_string()));
     Ok(())
 }
@@ -160,7 +213,11 @@ async fn replay_refused(w: &mut LogoutWorld) -> Result<(), String> {
 #[then(regex = r"^the cookies left in the browser match the snapshot$")]
 async fn cookies_match_snapshot(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
-    let jar = w.browser(&person)?.all_cookies().await.map_err(|e| e.to_string())?;
+    let jar = w
+        .browser(&person)?
+        .all_cookies()
+        .await
+        .map_err(|e| e.to_string())?;
     let shapes = snapshot::shapes(&jar);
     let ctx = &w.verdict_context;
     let name = snapshot::snapshot_name(&[&ctx.feature, &ctx.scenario, &ctx.target, &ctx.browser]);
@@ -169,11 +226,17 @@ async fn cookies_match_snapshot(w: &mut LogoutWorld) -> Result<(), String> {
         ctx.scenario, ctx.target, ctx.mode, ctx.browser
     );
     let dir = w.ctx.snapshots.clone();
-    let cmp = tokio::task::spawn_blocking(move || snapshot::compare(&dir, &name, &description, &shapes))
-        .await
-        .map_err(|e| e.to_string())?;
-    let outcome = if cmp.matches { "match-snapshot" } else { "differ" };
-    let mut obs = Observation::new(RuleId::LeftoverCookies, outcome).evidence(format!("snapshot {}", cmp.file.display()));
+    let cmp =
+        tokio::task::spawn_blocking(move || snapshot::compare(&dir, &name, &description, &shapes))
+            .await
+            .map_err(|e| e.to_string())?;
+    let outcome = if cmp.matches {
+        "match-snapshot"
+    } else {
+        "differ"
+    };
+    let mut obs = Observation::new(RuleId::LeftoverCookies, outcome)
+        .evidence(format!("snapshot {}", cmp.file.display()));
     if !cmp.matches {
         obs = obs.detail(format!(
             "{}review with `cargo insta review`, or rerun with --update-snapshots to accept",

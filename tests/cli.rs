@@ -22,7 +22,9 @@ fn text(out: &Output) -> String {
 }
 
 fn artifacts(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/logout-harness/cli-tests").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/logout-harness/cli-tests")
+        .join(name)
 }
 
 /// Chromium processes started by the harness carry its profile prefix; none may outlive a run.
@@ -30,16 +32,25 @@ fn artifacts(name: &str) -> PathBuf {
 fn assert_no_leaked_browsers() {
     let deadline = Instant::now() + Duration::from_secs(8);
     loop {
-        let ps = Command::new("ps").args(["-eo", "pid=,args="]).output().expect("ps");
+        let ps = Command::new("ps")
+            .args(["-eo", "pid=,args="])
+            .output()
+            .expect("ps");
         let leaked: Vec<String> = String::from_utf8_lossy(&ps.stdout)
             .lines()
-            .filter(|l| l.contains("logout-harness-profile-") || l.contains("logout-harness-driver-"))
+            .filter(|l| {
+                l.contains("logout-harness-profile-") || l.contains("logout-harness-driver-")
+            })
             .map(str::to_string)
             .collect();
         if leaked.is_empty() {
             return;
         }
-        assert!(Instant::now() < deadline, "browser processes leaked:\n{}", leaked.join("\n"));
+        assert!(
+            Instant::now() < deadline,
+            "browser processes leaked:\n{}",
+            leaked.join("\n")
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -53,7 +64,10 @@ fn clean_emulator_passes_and_fault_keep_server_session_fails_the_replay_check() 
         .unwrap();
     let clean_text = text(&clean);
     assert_eq!(clean.status.code(), Some(0), "{clean_text}");
-    assert!(clean_text.contains("Verdicts: 4 held, 0 violated"), "{clean_text}");
+    assert!(
+        clean_text.contains("Verdicts: 4 held, 0 violated"),
+        "{clean_text}"
+    );
 
     let junit = artifacts("fault.xml");
     let faulty = bin()
@@ -78,12 +92,25 @@ fn clean_emulator_passes_and_fault_keep_server_session_fails_the_replay_check() 
 
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("failures=\"1\""), "{xml}");
-    assert!(xml.contains("<property name=\"requirement\" value=\"ASVS-v5.0.0-7.4.1\"/>"), "{xml}");
-    assert!(xml.contains("[ifd, chromium] sign-out.replay-refused"), "{xml}");
+    assert!(
+        xml.contains("<property name=\"requirement\" value=\"ASVS-v5.0.0-7.4.1\"/>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("[ifd, chromium] sign-out.replay-refused"),
+        "{xml}"
+    );
 
     // The password never reaches any output.
-    for (what, s) in [("clean run", clean_text.as_str()), ("fault run", out.as_str()), ("junit", xml.as_str())] {
-        assert!(!s.contains("Pass@word1"), "the password appears in the {what}");
+    for (what, s) in [
+        ("clean run", clean_text.as_str()),
+        ("fault run", out.as_str()),
+        ("junit", xml.as_str()),
+    ] {
+        assert!(
+            !s.contains("Pass@word1"),
+            "the password appears in the {what}"
+        );
     }
     let mut stack = vec![artifacts("fault")];
     while let Some(dir) = stack.pop() {
@@ -92,7 +119,11 @@ fn clean_emulator_passes_and_fault_keep_server_session_fails_the_replay_check() 
             if p.is_dir() {
                 stack.push(p);
             } else if let Ok(s) = std::fs::read(&p) {
-                assert!(!String::from_utf8_lossy(&s).contains("Pass@word1"), "password in {}", p.display());
+                assert!(
+                    !String::from_utf8_lossy(&s).contains("Pass@word1"),
+                    "password in {}",
+                    p.display()
+                );
             }
         }
     }
@@ -114,12 +145,26 @@ fn broken_policy_is_exit_2_with_file_line_and_key() {
         "name: bad\nrules:\n  sign-out.replay-refused:\n    expect: refused\n    requirments: [WSTG-SESS-06]\n",
     );
     for cmd in ["check", "run"] {
-        let out = bin().arg(cmd).arg("--policy").arg(&policy).output().unwrap();
+        let out = bin()
+            .arg(cmd)
+            .arg("--policy")
+            .arg(&policy)
+            .output()
+            .unwrap();
         let t = text(&out);
         assert_eq!(out.status.code(), Some(2), "{cmd}: {t}");
-        assert!(t.contains("bad.yaml:5:5: key `requirments`: "), "{cmd}: {t}");
-        assert!(t.contains("rules.sign-out.replay-refused: unknown field"), "the path to the key: {t}");
-        assert!(t.contains("expected one of `expect`, `requirements`, `why`"), "{cmd}: {t}");
+        assert!(
+            t.contains("bad.yaml:5:5: key `requirments`: "),
+            "{cmd}: {t}"
+        );
+        assert!(
+            t.contains("rules.sign-out.replay-refused: unknown field"),
+            "the path to the key: {t}"
+        );
+        assert!(
+            t.contains("expected one of `expect`, `requirements`, `why`"),
+            "{cmd}: {t}"
+        );
         assert!(!t.contains("panicked"), "{t}");
     }
 }
@@ -132,29 +177,64 @@ fn broken_target_is_exit_2_with_line_number() {
         "target.yaml",
         "name: prod\ncrm: https://crm.example.com/org/\nmode: ifd\nusers:\n  alice:\n    password: hunter2\n",
     );
-    let out = bin().arg("check").arg("--target").arg(&target).output().unwrap();
+    let out = bin()
+        .arg("check")
+        .arg("--target")
+        .arg(&target)
+        .output()
+        .unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(t.contains("target.yaml:6:5: key `password`"), "{t}");
-    assert!(!t.contains("hunter2"), "a secret written by mistake is echoed back: {t}");
+    assert!(
+        !t.contains("hunter2"),
+        "a secret written by mistake is echoed back: {t}"
+    );
 
-    let wrong_type = write(dir.path(), "t2.yaml", "name: [1, 2]\ncrm: embedded\nmode: ifd\nusers: {alice: {}}\n");
-    let out = bin().arg("check").arg("--target").arg(&wrong_type).output().unwrap();
+    let wrong_type = write(
+        dir.path(),
+        "t2.yaml",
+        "name: [1, 2]\ncrm: embedded\nmode: ifd\nusers: {alice: {}}\n",
+    );
+    let out = bin()
+        .arg("check")
+        .arg("--target")
+        .arg(&wrong_type)
+        .output()
+        .unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(t.contains("t2.yaml:1:"), "{t}");
 
-    let bad_mode = write(dir.path(), "t3.yaml", "name: x\ncrm: embedded\nmode: kerberos\nusers: {alice: {}}\n");
-    let out = bin().arg("check").arg("--target").arg(&bad_mode).output().unwrap();
+    let bad_mode = write(
+        dir.path(),
+        "t3.yaml",
+        "name: x\ncrm: embedded\nmode: kerberos\nusers: {alice: {}}\n",
+    );
+    let out = bin()
+        .arg("check")
+        .arg("--target")
+        .arg(&bad_mode)
+        .output()
+        .unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
-    assert!(t.contains("t3.yaml:3:7") && t.contains("`ifd`, `iwa`, `fba`"), "{t}");
+    assert!(
+        t.contains("t3.yaml:3:7") && t.contains("`ifd`, `iwa`, `fba`"),
+        "{t}"
+    );
 }
 
 #[test]
 fn shipped_configuration_is_valid() {
     let out = bin()
-        .args(["check", "--target", "fixtures/targets/embedded-ifd.yaml", "--policy", "fixtures/policies/default.yaml"])
+        .args([
+            "check",
+            "--target",
+            "fixtures/targets/embedded-ifd.yaml",
+            "--policy",
+            "fixtures/policies/default.yaml",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -162,15 +242,27 @@ fn shipped_configuration_is_valid() {
 
 #[test]
 fn missing_files_and_unknown_faults_are_exit_2_not_panics() {
-    let out = bin().args(["check", "--policy", "no/such/policy.yaml"]).output().unwrap();
+    let out = bin()
+        .args(["check", "--policy", "no/such/policy.yaml"])
+        .output()
+        .unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
-    assert!(t.contains("no/such/policy.yaml") && t.contains("cannot read"), "{t}");
+    assert!(
+        t.contains("no/such/policy.yaml") && t.contains("cannot read"),
+        "{t}"
+    );
 
-    let out = bin().args(["run", "--fault", "no-such-knob"]).output().unwrap();
+    let out = bin()
+        .args(["run", "--fault", "no-such-knob"])
+        .output()
+        .unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
-    assert!(t.contains("keep-server-session"), "the error lists the valid knobs: {t}");
+    assert!(
+        t.contains("keep-server-session"),
+        "the error lists the valid knobs: {t}"
+    );
 }
 
 #[test]
@@ -178,7 +270,10 @@ fn list_faults_names_each_knob_with_its_modes() {
     let out = bin().args(["sim", "--list-faults"]).output().unwrap();
     let t = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0));
-    let first = t.lines().find(|l| l.starts_with("keep-server-session")).expect("knob listed");
+    let first = t
+        .lines()
+        .find(|l| l.starts_with("keep-server-session"))
+        .expect("knob listed");
     let cols: Vec<&str> = first.split('\t').collect();
     assert_eq!(cols.len(), 3, "{first}");
     assert!(cols[1].contains("ifd"), "{first}");
@@ -194,7 +289,9 @@ fn sim_prints_one_ready_line_then_serves_until_interrupted() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let re = regex::Regex::new(r"^ready crm=(https://crm\.contoso\.test:\d+/contoso/) adfs=(https://adfs\.contoso\.test:\d+/\S*)\n$").unwrap();
     assert!(re.is_match(&line), "{line:?}");
     // SAFETY: signalling our own child.

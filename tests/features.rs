@@ -20,7 +20,10 @@ fn main() {
             "--tags" => opts.tags = args.next(),
             "--name" => opts.name = args.next(),
             "--concurrency" | "-c" => {
-                opts.concurrency = args.next().and_then(|n| n.parse().ok()).expect("--concurrency N")
+                opts.concurrency = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--concurrency N")
             }
             // libtest flags cargo may pass along (e.g. --nocapture) mean nothing here.
             _ => {}
@@ -31,9 +34,17 @@ fn main() {
         logout_harness::process::install_signal_handler(|| {});
         match run::run(opts).await {
             Ok(outcome) => {
-                let failed = outcome.findings.verdicts.iter().filter(|v| !v.passed).count();
+                let failed = outcome
+                    .findings
+                    .verdicts
+                    .iter()
+                    .filter(|v| !v.passed)
+                    .count();
                 let held = outcome.findings.verdicts.len() - failed;
-                println!("features: {held} verdicts held, {failed} violated, {} not judged", outcome.findings.errors.len());
+                println!(
+                    "features: {held} verdicts held, {failed} violated, {} not judged",
+                    outcome.findings.errors.len()
+                );
                 outcome.exit_code
             }
             Err(e) => {
