@@ -512,6 +512,27 @@ impl Browser {
             .map_err(|e| BrowserError::Command(format!("waiting for `{css}`: {e}")))
     }
 
+    /// Waits (up to `limit`) until the document has loaded and `gone_css` matches nothing: the end
+    /// of a redirect chain such as sign-out. Returns whether that state was reached.
+    pub async fn wait_settled(&self, gone_css: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            let ready = self
+                .client
+                .execute("return document.readyState", vec![])
+                .await
+                .map(|v| v.as_str() == Some("complete"))
+                .unwrap_or(false);
+            if ready && !self.has(gone_css).await.unwrap_or(true) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Whether `css` matches an element right now.
     pub async fn has(&self, css: &str) -> Result<bool, BrowserError> {
         Ok(!self.client.find_all(Locator::Css(css)).await?.is_empty())

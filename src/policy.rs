@@ -27,15 +27,95 @@ pub enum RuleId {
     /// The cookies left after Sign Out are the reviewed ones (a snapshot).
     #[serde(rename = "sign-out.leftover-cookies")]
     LeftoverCookies,
+    /// After CRM sign-out, opening CRM again asks for credentials (no silent re-login through AD FS).
+    #[serde(rename = "sso.reauthentication")]
+    SsoReauthentication,
+    /// After Sign Out, Back and reload show no CRM data.
+    #[serde(rename = "back-button.data-after-sign-out")]
+    BackButtonData,
+    /// Authenticated pages forbid storing (Cache-Control: no-store).
+    #[serde(rename = "back-button.pages-not-stored")]
+    PagesNotStored,
+    /// After Sign Out in one tab, the other tab is signed out at its next action.
+    #[serde(rename = "tabs.other-tab-after-sign-out")]
+    OtherTabAfterSignOut,
+    /// Closing one tab (not the last) leaves the session as the policy says.
+    #[serde(rename = "tabs.session-after-tab-close")]
+    SessionAfterTabClose,
+    /// After closing the browser and reopening it on the same profile, the session is gone.
+    #[serde(rename = "browser-close.session-after-reopen")]
+    SessionAfterReopen,
+    /// With "continue where you left off", the session after reopening is as the policy says.
+    #[serde(rename = "browser-close.session-after-restore")]
+    SessionAfterRestore,
+    /// After Sign Out on one device, the other device's session is as the policy says.
+    #[serde(rename = "devices.other-device-after-sign-out")]
+    OtherDeviceAfterSignOut,
+    /// The administrator's "end all sessions" ends the sessions on every device.
+    #[serde(rename = "devices.admin-end-all")]
+    AdminEndsAllSessions,
+    /// CRM 4.0: after Log Out and reopening the browser, a fresh login is required.
+    #[serde(rename = "fba.fresh-login-required")]
+    FbaFreshLogin,
+    /// With a Kerberos ticket the browser signs in with no prompt.
+    #[serde(rename = "iwa.silent-sign-in")]
+    IwaSilentSignIn,
+    /// After Sign Out under Windows authentication, opening CRM again signs the user in silently.
+    #[serde(rename = "iwa.relogin-after-sign-out")]
+    IwaReloginAfterSignOut,
+    /// Without a Kerberos ticket the server answers 401 and opens no session.
+    #[serde(rename = "iwa.no-ticket-refused")]
+    IwaNoTicketRefused,
+    /// Inactivity ends the session at the configured idle timeout.
+    #[serde(rename = "timeout.idle")]
+    IdleTimeout,
+    /// The session ends at the configured maximum session length, active or not.
+    #[serde(rename = "timeout.absolute")]
+    AbsoluteTimeout,
+    /// A reminder is shown before the session expires.
+    #[serde(rename = "timeout.reminder")]
+    TimeoutReminder,
+    /// Authentication cookies carry Secure.
+    #[serde(rename = "cookie.auth-secure")]
+    CookieSecure,
+    /// Authentication cookies carry HttpOnly.
+    #[serde(rename = "cookie.auth-httponly")]
+    CookieHttpOnly,
+    /// Authentication cookies carry the SameSite the policy asks for.
+    #[serde(rename = "cookie.auth-samesite")]
+    CookieSameSite,
+    /// Authentication cookies are session cookies (they die with the browser).
+    #[serde(rename = "cookie.auth-lifetime")]
+    CookieLifetime,
 }
 
 impl RuleId {
     /// Every rule, in report order.
-    pub const ALL: [RuleId; 4] = [
+    pub const ALL: [RuleId; 24] = [
         RuleId::SignedOutPage,
         RuleId::AuthCookiesRemoved,
         RuleId::ReplayRefused,
         RuleId::LeftoverCookies,
+        RuleId::SsoReauthentication,
+        RuleId::BackButtonData,
+        RuleId::PagesNotStored,
+        RuleId::OtherTabAfterSignOut,
+        RuleId::SessionAfterTabClose,
+        RuleId::SessionAfterReopen,
+        RuleId::SessionAfterRestore,
+        RuleId::OtherDeviceAfterSignOut,
+        RuleId::AdminEndsAllSessions,
+        RuleId::FbaFreshLogin,
+        RuleId::IwaSilentSignIn,
+        RuleId::IwaReloginAfterSignOut,
+        RuleId::IwaNoTicketRefused,
+        RuleId::IdleTimeout,
+        RuleId::AbsoluteTimeout,
+        RuleId::TimeoutReminder,
+        RuleId::CookieSecure,
+        RuleId::CookieHttpOnly,
+        RuleId::CookieSameSite,
+        RuleId::CookieLifetime,
     ];
 
     /// The rule's name as written in policies and reports.
@@ -45,16 +125,86 @@ impl RuleId {
             RuleId::AuthCookiesRemoved => "sign-out.auth-cookies-removed",
             RuleId::ReplayRefused => "sign-out.replay-refused",
             RuleId::LeftoverCookies => "sign-out.leftover-cookies",
+            RuleId::SsoReauthentication => "sso.reauthentication",
+            RuleId::BackButtonData => "back-button.data-after-sign-out",
+            RuleId::PagesNotStored => "back-button.pages-not-stored",
+            RuleId::OtherTabAfterSignOut => "tabs.other-tab-after-sign-out",
+            RuleId::SessionAfterTabClose => "tabs.session-after-tab-close",
+            RuleId::SessionAfterReopen => "browser-close.session-after-reopen",
+            RuleId::SessionAfterRestore => "browser-close.session-after-restore",
+            RuleId::OtherDeviceAfterSignOut => "devices.other-device-after-sign-out",
+            RuleId::AdminEndsAllSessions => "devices.admin-end-all",
+            RuleId::FbaFreshLogin => "fba.fresh-login-required",
+            RuleId::IwaSilentSignIn => "iwa.silent-sign-in",
+            RuleId::IwaReloginAfterSignOut => "iwa.relogin-after-sign-out",
+            RuleId::IwaNoTicketRefused => "iwa.no-ticket-refused",
+            RuleId::IdleTimeout => "timeout.idle",
+            RuleId::AbsoluteTimeout => "timeout.absolute",
+            RuleId::TimeoutReminder => "timeout.reminder",
+            RuleId::CookieSecure => "cookie.auth-secure",
+            RuleId::CookieHttpOnly => "cookie.auth-httponly",
+            RuleId::CookieSameSite => "cookie.auth-samesite",
+            RuleId::CookieLifetime => "cookie.auth-lifetime",
         }
     }
 
-    /// The outcomes an observation of this rule can have; a policy expects one of them.
+    /// What the rule checks, in a sentence.
+    pub fn description(self) -> &'static str {
+        match self {
+            RuleId::SignedOutPage => "After Sign Out the browser shows a signed-out page, not the application.",
+            RuleId::AuthCookiesRemoved => "After Sign Out no CRM authentication cookie is left in the browser.",
+            RuleId::ReplayRefused => "After Sign Out the server refuses the cookies from before sign-out.",
+            RuleId::LeftoverCookies => "The cookies left after Sign Out are the reviewed ones (a snapshot).",
+            RuleId::SsoReauthentication => "After CRM sign-out, opening CRM again asks for credentials (no silent re-login through AD FS).",
+            RuleId::BackButtonData => "After Sign Out, Back and reload show no CRM data.",
+            RuleId::PagesNotStored => "Authenticated pages forbid storing (Cache-Control: no-store).",
+            RuleId::OtherTabAfterSignOut => "After Sign Out in one tab, the other tab is signed out at its next action.",
+            RuleId::SessionAfterTabClose => "Closing one tab (not the last) leaves the session as the policy says.",
+            RuleId::SessionAfterReopen => "After closing the browser and reopening it on the same profile, the session is gone.",
+            RuleId::SessionAfterRestore => "With \"continue where you left off\", the session after reopening is as the policy says.",
+            RuleId::OtherDeviceAfterSignOut => "After Sign Out on one device, the other device's session is as the policy says.",
+            RuleId::AdminEndsAllSessions => "The administrator's \"end all sessions\" ends the sessions on every device.",
+            RuleId::FbaFreshLogin => "CRM 4.0: after Log Out and reopening the browser, a fresh login is required.",
+            RuleId::IwaSilentSignIn => "With a Kerberos ticket the browser signs in with no prompt.",
+            RuleId::IwaReloginAfterSignOut => "After Sign Out under Windows authentication, opening CRM again signs the user in silently.",
+            RuleId::IwaNoTicketRefused => "Without a Kerberos ticket the server answers 401 and opens no session.",
+            RuleId::IdleTimeout => "Inactivity ends the session at the configured idle timeout.",
+            RuleId::AbsoluteTimeout => "The session ends at the configured maximum session length, active or not.",
+            RuleId::TimeoutReminder => "A reminder is shown before the session expires.",
+            RuleId::CookieSecure => "Authentication cookies carry Secure.",
+            RuleId::CookieHttpOnly => "Authentication cookies carry HttpOnly.",
+            RuleId::CookieSameSite => "Authentication cookies carry the SameSite the policy asks for.",
+            RuleId::CookieLifetime => "Authentication cookies are session cookies (they die with the browser).",
+        }
+    }
+
+    /// The outcomes an observation of this rule can have; a policy expects one or more of them.
     pub fn outcomes(self) -> &'static [&'static str] {
         match self {
             RuleId::SignedOutPage => &["shown", "not-shown"],
             RuleId::AuthCookiesRemoved => &["removed", "left"],
             RuleId::ReplayRefused => &["refused", "accepted"],
             RuleId::LeftoverCookies => &["match-snapshot", "differ"],
+            RuleId::SsoReauthentication => &["credentials-asked", "silent-sign-in"],
+            RuleId::BackButtonData => &["no-data", "data-shown"],
+            RuleId::PagesNotStored => &["no-store", "storable"],
+            RuleId::OtherTabAfterSignOut => &["signed-out", "signed-in"],
+            RuleId::SessionAfterTabClose => &["alive", "ended"],
+            RuleId::SessionAfterReopen => &["ended", "survives"],
+            RuleId::SessionAfterRestore => &["ended", "survives"],
+            RuleId::OtherDeviceAfterSignOut => &["signed-in", "signed-out"],
+            RuleId::AdminEndsAllSessions => &["signed-out", "signed-in"],
+            RuleId::FbaFreshLogin => &["credentials-asked", "signed-in"],
+            RuleId::IwaSilentSignIn => &["silent", "prompted"],
+            RuleId::IwaReloginAfterSignOut => &["silent-sign-in", "credentials-asked"],
+            RuleId::IwaNoTicketRefused => &["refused", "signed-in"],
+            RuleId::IdleTimeout => &["enforced", "early", "not-enforced"],
+            RuleId::AbsoluteTimeout => &["enforced", "early", "not-enforced"],
+            RuleId::TimeoutReminder => &["shown", "not-shown"],
+            RuleId::CookieSecure => &["set", "missing"],
+            RuleId::CookieHttpOnly => &["set", "missing"],
+            RuleId::CookieSameSite => &["strict", "lax", "none", "unset"],
+            RuleId::CookieLifetime => &["session", "persistent"],
         }
     }
 }
@@ -68,8 +218,8 @@ impl fmt::Display for RuleId {
 /// One rule of a policy file.
 #[derive(Clone, Debug, Serialize)]
 pub struct Rule {
-    /// The outcome that must be observed.
-    pub expect: String,
+    /// The outcomes that satisfy the rule (one, or several when the policy accepts either).
+    pub expect: Vec<String>,
     /// Requirement ids this rule checks, with their version (`ASVS-v5.0.0-7.4.1`, `WSTG-SESS-06`).
     pub requirements: Vec<String>,
     /// Why the policy expects this (shown with failures).
@@ -79,10 +229,27 @@ pub struct Rule {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
-    expect: String,
+    expect: OneOrMany,
     requirements: Vec<String>,
     #[serde(default)]
     why: Option<String>,
+}
+
+/// `expect: refused` or `expect: [lax, strict]`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -113,10 +280,16 @@ impl<'de> Deserialize<'de> for RulesMap {
                 let mut rules = BTreeMap::new();
                 while let Some(id) = map.next_key::<RuleId>()? {
                     let raw: RawRule = map.next_value()?;
-                    if !id.outcomes().contains(&raw.expect.as_str()) {
+                    let expect = raw.expect.into_vec();
+                    if expect.is_empty() {
                         return Err(A::Error::custom(format!(
-                            "key `{id}`: expect `{}` is not an outcome of this rule; valid: {}",
-                            raw.expect,
+                            "key `{id}`: expect needs at least one outcome; valid: {}",
+                            id.outcomes().join(", ")
+                        )));
+                    }
+                    if let Some(bad) = expect.iter().find(|e| !id.outcomes().contains(&e.as_str())) {
+                        return Err(A::Error::custom(format!(
+                            "key `{id}`: expect `{bad}` is not an outcome of this rule; valid: {}",
                             id.outcomes().join(", ")
                         )));
                     }
@@ -138,7 +311,7 @@ impl<'de> Deserialize<'de> for RulesMap {
                     rules.insert(
                         id,
                         Rule {
-                            expect: raw.expect,
+                            expect,
                             requirements: raw.requirements,
                             why: raw.why,
                         },
@@ -187,15 +360,20 @@ impl Policy {
         self.rules.get(&id)
     }
 
+    /// Every rule the policy judges.
+    pub fn rules(&self) -> impl Iterator<Item = (RuleId, &Rule)> {
+        self.rules.iter().map(|(id, r)| (*id, r))
+    }
+
     /// Turns an observation into a verdict. `None` when the policy does not judge that rule.
     pub fn judge(&self, observation: &Observation, context: &VerdictContext) -> Option<Verdict> {
         let rule = self.rule(observation.rule)?;
         Some(Verdict {
             rule: observation.rule,
             requirements: rule.requirements.clone(),
-            expected: rule.expect.clone(),
+            expected: rule.expect.join(" or "),
             observed: observation.outcome.clone(),
-            passed: observation.outcome == rule.expect,
+            passed: rule.expect.contains(&observation.outcome),
             evidence: observation.evidence.clone(),
             detail: observation.detail.clone(),
             why: rule.why.clone(),
@@ -333,6 +511,36 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("sign-out.replay-refused"));
         assert!(e.message.contains("refused, accepted"), "{e}");
         assert!(e.line.is_some());
+    }
+
+    #[test]
+    fn expect_may_list_several_outcomes() {
+        let raw = parse("name: x\nrules:\n  cookie.auth-samesite:\n    expect: [lax, strict]\n    requirements: [ASVS-v5.0.0-3.3.2]\n")
+            .unwrap();
+        let policy = Policy {
+            name: raw.name,
+            description: None,
+            file: "p.yaml".into(),
+            rules: raw.rules.0,
+        };
+        let judge = |o: &str| policy.judge(&Observation::new(RuleId::CookieSameSite, o), &VerdictContext::default()).unwrap();
+        assert!(judge("lax").passed && judge("strict").passed);
+        let v = judge("unset");
+        assert!(!v.passed);
+        assert_eq!(v.expected, "lax or strict");
+        let e = parse("name: x\nrules:\n  cookie.auth-samesite:\n    expect: [lax, sometimes]\n    requirements: [ASVS-v5.0.0-3.3.2]\n")
+            .err()
+            .unwrap();
+        assert!(e.message.contains("`sometimes`"), "{e}");
+    }
+
+    #[test]
+    fn every_rule_has_a_name_that_parses_back() {
+        for id in RuleId::ALL {
+            let parsed: RuleId = serde_yaml::from_str(id.name()).unwrap();
+            assert_eq!(parsed, id);
+            assert!(id.outcomes().len() >= 2, "{id}");
+        }
     }
 
     #[test]

@@ -1,8 +1,13 @@
 //! Cucumber step definitions. Thin by design: they drive the engine and record observations; the
 //! policy judges. CRM facts (selectors, URLs, cookie names) come from the target profile.
 
-mod sign_in;
-mod sign_out;
+mod back_button;
+mod browser_close;
+mod cookies;
+mod devices;
+pub mod sign_in;
+pub mod sign_out;
+mod tabs;
 mod world;
 
 pub use world::LogoutWorld;

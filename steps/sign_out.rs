@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+
 use cucumber::{then, when};
 
 use super::world::LogoutWorld;
@@ -11,17 +12,18 @@ use crate::snapshot;
 #[when(regex = r"^(\w+) signs? out through the profile menu$")]
 async fn signs_out(w: &mut LogoutWorld, who: String) -> Result<(), String> {
     let person = w.who(&who)?;
-    let pages = w.ctx.target.pages.clone();
-    let jar = w
-        .browser(&person)?
-        .all_cookies()
-        .await
-        .map_err(|e| e.to_string())?;
+    sign_out_via_menu(w, &person).await
+}
 
-    // The replay check below can only fail if the probe tells a live session from none: prove it
-    // now, while the session is live, or the harness could pass a broken deployment.
-    let whoami = whoami_url(w)?;
-    let live = w.ctx.probe.get_with_cookies(&whoami, &jar).await?;
+/// Saves the jar (after proving the probe sees the live session), then clicks the profile menu's
+/// Sign Out and waits until the sign-out redirects have settled.
+pub async fn sign_out_via_menu(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
+    let pages = w.ctx.target.pages.clone();
+    let jar = w.browser(person)?.all_cookies().await.map_err(|e| e.to_string())?;
+
+    // The replay check can only fail if the probe tells a live session from none: prove it now,
+    // while the session is live, or the harness could pass a broken deployment.
+    let live = w.probe_whoami(&jar).await?;
     w.probe_log.push(format!("before sign-out: {live}"));
     if !live.authenticated() {
         return Err(format!(
@@ -31,38 +33,17 @@ async fn signs_out(w: &mut LogoutWorld, who: String) -> Result<(), String> {
     }
     w.before_sign_out = jar;
 
-    let browser = w.browser(&person)?;
-    let client = browser.client();
+    let browser = w.browser(person)?;
     let menu = browser
         .wait_for(&pages.user_menu, w.ctx.page_timeout)
         .await
         .map_err(|e| format!("the profile menu: {e}"))?;
-    menu.click()
-        .await
-        .map_err(|e| format!("opening the profile menu: {e}"))?;
+    menu.click().await.map_err(|e| format!("opening the profile menu: {e}"))?;
     let item = wait_displayed(browser, &pages.sign_out, w.ctx.page_timeout).await?;
-    item.click()
-        .await
-        .map_err(|e| format!("clicking Sign Out: {e}"))?;
+    item.click().await.map_err(|e| format!("clicking Sign Out: {e}"))?;
     // Sign-out is a chain of redirects (CRM, then AD FS); wait until the application is gone and
-    // the last page has loaded.
-    let deadline = Instant::now() + w.ctx.page_timeout;
-    loop {
-        let ready = client
-            .execute("return document.readyState", vec![])
-            .await
-            .map(|v| v.as_str() == Some("complete"))
-            .unwrap_or(false);
-        let app_gone = !browser.has(&pages.signed_in).await.unwrap_or(true);
-        if ready && app_gone {
-            break;
-        }
-        if Instant::now() > deadline {
-            // Not an error: the signed-out page check judges what is on screen.
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // the last page has loaded. Not an error when it never goes: the checks judge what is there.
+    browser.wait_settled(&pages.signed_in, w.ctx.page_timeout).await;
     Ok(())
 }
 
@@ -85,13 +66,6 @@ async fn wait_displayed(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-fn whoami_url(w: &LogoutWorld) -> Result<url::Url, String> {
-    w.ctx
-        .crm_url
-        .join(&w.ctx.target.spec.whoami)
-        .map_err(|e| format!("whoami `{}`: {e}", w.ctx.target.spec.whoami))
 }
 
 #[then(regex = r"^the browser shows a signed-out page$")]
@@ -153,13 +127,7 @@ async fn no_auth_cookie_left(w: &mut LogoutWorld) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let patterns = &w.ctx.target.pages.auth_cookies;
-    let left: Vec<String> = jar
-        .iter()
-        .filter(|c| {
-            c.applies_to(&w.ctx.crm_url) && patterns.iter().any(|p| name_matches(p, &c.name))
-        })
-        .map(|c| format!("{c:?}"))
-        .collect();
+    let left: Vec<String> = w.auth_cookies(&jar).iter().map(|c| format!("{c:?}")).collect();
     let outcome = if left.is_empty() { "removed" } else { "left" };
     let mut obs = Observation::new(RuleId::AuthCookiesRemoved, outcome).evidence(format!(
         "auth cookies ({}) for {}: {}",
@@ -171,36 +139,17 @@ async fn no_auth_cookie_left(w: &mut LogoutWorld) -> Result<(), String> {
             left.join(", ")
         }
     ));
-    let had: Vec<String> = w
-        .before_sign_out
-        .iter()
-        .filter(|c| {
-            c.applies_to(&w.ctx.crm_url) && patterns.iter().any(|p| name_matches(p, &c.name))
-        })
-        .map(|c| c.name.clone())
-        .collect();
+    let had: Vec<String> = w.auth_cookies(&w.before_sign_out).iter().map(|c| c.name.clone()).collect();
     obs = obs.evidence(format!("before sign-out: {}", had.join(", ")));
     w.judge(obs);
     Ok(())
 }
 
-/// `MSISAuth*` matches `MSISAuth`, `MSISAuth1`, ...; other patterns match exactly.
-fn name_matches(pattern: &str, name: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => name.starts_with(prefix),
-        None => name == pattern,
-    }
-}
 
 #[then(regex = r"^replaying the cookies from before sign-out is refused by the server$")]
 async fn replay_refused(w: &mut LogoutWorld) -> Result<(), String> {
-    let url = whoami_url(w)?;
-    let response = w
-        .ctx
-        .probe
-        .get_with_cookies(&url, &w.before_sign_out)
-        .await?;
-    w.probe_log.push(format!("after sign-out: {response}"));
+    let before = w.before_sign_out.clone();
+    let response = w.probe_whoami(&before).await?;
     let outcome = if response.authenticated() {
         "accepted"
     } else {

@@ -87,6 +87,51 @@ impl LogoutWorld {
             .ok_or_else(|| format!("{person} has no open browser"))
     }
 
+    /// The open browser of `person`, mutably (to close it).
+    pub fn person_mut(&mut self, person: &str) -> Result<&mut Person, String> {
+        self.people.get_mut(person).ok_or_else(|| format!("{person} has no browser"))
+    }
+
+    /// The target's authentication cookies among `jar`: those sent to the organization URL whose
+    /// names match the target's `auth_cookies` patterns (`MSISAuth*` covers the chunks).
+    pub fn auth_cookies<'a>(&self, jar: &'a [JarCookie]) -> Vec<&'a JarCookie> {
+        let patterns = &self.ctx.target.pages.auth_cookies;
+        jar.iter()
+            .filter(|c| c.applies_to(&self.ctx.crm_url))
+            .filter(|c| {
+                patterns.iter().any(|p| match p.strip_suffix('*') {
+                    Some(prefix) => c.name.starts_with(prefix),
+                    None => c.name == *p,
+                })
+            })
+            .collect()
+    }
+
+    /// The probe's WhoAmI URL.
+    pub fn whoami_url(&self) -> Result<url::Url, String> {
+        self.ctx
+            .crm_url
+            .join(&self.ctx.target.spec.whoami)
+            .map_err(|e| format!("whoami `{}`: {e}", self.ctx.target.spec.whoami))
+    }
+
+    /// Asks the server "who am I" with those of `cookies` that apply; the exchange is logged for
+    /// artifacts. `authenticated()` on the answer says whether the session is alive.
+    pub async fn probe_whoami(&mut self, cookies: &[JarCookie]) -> Result<crate::probe::ProbeResponse, String> {
+        let url = self.whoami_url()?;
+        let response = self.ctx.probe.get_with_cookies(&url, cookies).await?;
+        self.probe_log.push(response.to_string());
+        Ok(response)
+    }
+
+    /// Whether `person`'s browser shows CRM signed in right now (the target's signed-in marker).
+    pub async fn shows_app(&self, person: &str) -> Result<bool, String> {
+        self.browser(person)?
+            .has(&self.ctx.target.pages.signed_in)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Judges an observation through the policy and records the verdict. A violated rule fails
     /// the step (cucumber shows the verdict); a rule the policy leaves out is not judged.
     pub fn judge(&mut self, observation: Observation) {

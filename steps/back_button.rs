@@ -1,0 +1,1 @@
+//! Steps for features/back_button.feature (being written).

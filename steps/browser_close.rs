@@ -1,0 +1,1 @@
+//! Steps for features/browser_close.feature (being written).

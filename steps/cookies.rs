@@ -1,0 +1,1 @@
+//! Steps for features/cookies.feature (being written).

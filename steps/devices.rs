@@ -1,0 +1,1 @@
+//! Steps for features/devices.feature (being written).

@@ -1,0 +1,1 @@
+//! Steps for features/tabs.feature (being written).
