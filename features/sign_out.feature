@@ -1,4 +1,4 @@
-@sign_out @ifd
+@sign_out @ifd @fba
 Feature: Sign Out
   Signing out from the profile menu must end the session on the server too, not only in the
   browser (OWASP WSTG-SESS-06; ASVS v5.0.0 7.4.1).

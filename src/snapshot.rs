@@ -135,6 +135,9 @@ pub fn compare(dir: &Path, name: &str, description: &str, shapes: &[CookieShape]
 fn diff_against_file(file: &Path, shapes: &[CookieShape]) -> String {
     let Ok(text) = std::fs::read_to_string(file) else {
         let mut out = format!("no snapshot {} yet; the browser holds:\n", file.display());
+        if shapes.is_empty() {
+            out.push_str("  (no cookies)\n");
+        }
         for s in shapes {
             out.push_str(&format!("+ {}\n", s.line()));
         }
