@@ -105,7 +105,7 @@ impl Driver {
     ///
     /// `env` is given to the driver process only (and so to the browsers it starts): this is how
     /// Kerberos variables reach Chromium without touching the harness's own environment.
-    pub async fn start(env: &[(String, String)]) -> Result<Driver, BrowserError> {
+    pub async fn start(env: &[(std::ffi::OsString, std::ffi::OsString)]) -> Result<Driver, BrowserError> {
         let driver = which("chromedriver").ok_or_else(|| BrowserError::NotInstalled {
             what: "chromedriver".into(),
             hint: "install Debian's chromium-driver (run ci/setup), or pass --webdriver URL".into(),
@@ -174,39 +174,10 @@ impl Driver {
     }
 }
 
-/// Spawns on a thread that lives as long as the process (the main thread is busy running tokio),
-/// because PR_SET_PDEATHSIG fires when the spawning *thread* ends.
 fn spawn_on_main_thread(cmd: Command, what: &str) -> Result<ChildGuard, BrowserError> {
-    use std::sync::OnceLock;
-    use std::sync::mpsc;
-    type Job = (Command, String, mpsc::Sender<std::io::Result<ChildGuard>>);
-    static SPAWNER: OnceLock<std::sync::Mutex<mpsc::Sender<Job>>> = OnceLock::new();
-    let sender = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("logout-harness-spawner".into())
-            .spawn(move || {
-                for (cmd, what, reply) in rx {
-                    let _ = reply.send(ChildGuard::spawn(cmd, &what));
-                }
-            })
-            .expect("spawner thread");
-        std::sync::Mutex::new(tx)
-    });
-    let (tx, rx) = std::sync::mpsc::channel();
-    sender
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .send((cmd, what.to_string(), tx))
-        .map_err(|_| BrowserError::DriverStart("spawner thread is gone".into()))?;
-    rx.recv()
-        .map_err(|_| BrowserError::DriverStart("spawner thread is gone".into()))?
+    let what_owned = what.to_string();
+    crate::process::on_spawner_thread(move || ChildGuard::spawn(cmd, &what_owned))
         .map_err(|e| BrowserError::DriverStart(format!("cannot run {what}: {e}")))
-}
-
-/// Spawns a long-lived helper process (emulator child, KDC) the same way the driver is spawned.
-pub fn spawn_owned(cmd: Command, what: &str) -> std::io::Result<ChildGuard> {
-    spawn_on_main_thread(cmd, what).map_err(|e| std::io::Error::other(e.to_string()))
 }
 
 async fn wait_ready(url: &str, guard: &mut ChildGuard, limit: Duration) -> Result<(), String> {

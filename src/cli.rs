@@ -301,22 +301,21 @@ async fn cmd_sim(args: SimArgs) -> i32 {
         Ok(f) => f,
         Err(e) => return fail(e),
     };
-    let mut settings = crm_sim::Settings {
-        mode: args.mode.into(),
-        faults,
-        listen: args.listen,
-        host_based: args.host_based,
-        idle_timeout: args.idle_timeout,
-        ..crm_sim::Settings::default()
+    let timeouts = crate::embedded::Timeouts {
+        idle: args.idle_timeout,
+        absolute: args.session_timeout,
     };
-    if let Some(t) = args.session_timeout {
-        settings.session_timeout = Some(t);
+    let embedded =
+        match crate::embedded::Embedded::start(args.mode, &faults, timeouts, Some(args.listen), args.host_based).await {
+            Ok(e) => e,
+            Err(e) => return fail(e),
+        };
+    let sim = &embedded.sim;
+    let mut ready = sim.ready_line();
+    if let Some((kdc, config, ccache)) = embedded.kerberos("alice") {
+        ready.push_str(&format!(" kdc={kdc} krb5_config={} ccache={}", config.display(), ccache.display()));
     }
-    let sim = match crm_sim::Sim::start(settings).await {
-        Ok(s) => s,
-        Err(e) => return fail(format!("the emulator did not start: {e}")),
-    };
-    println!("{}", sim.ready_line());
+    println!("{ready}");
     let _ = std::io::stdout().flush();
     let admin = sim.admin_url();
     eprintln!(
@@ -329,8 +328,20 @@ async fn cmd_sim(args: SimArgs) -> i32 {
         spki = sim.spki_sha256_base64(),
         host = admin.host_str().unwrap_or_default(),
     );
-    let _ = tokio::signal::ctrl_c().await;
-    sim.shutdown().await;
+    // Ctrl-C or SIGTERM: shut down in order, so the KDC ends and the temp dirs are removed.
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    embedded.shutdown().await;
     0
 }
 

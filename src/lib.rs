@@ -13,6 +13,7 @@ pub mod artifacts;
 pub mod browser;
 pub mod cli;
 pub mod config;
+pub mod embedded;
 pub mod policy;
 pub mod probe;
 pub mod process;

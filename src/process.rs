@@ -145,6 +145,50 @@ pub fn install_signal_handler(on_signal: impl Fn() + Send + Sync + 'static) {
     });
 }
 
+/// Runs `job` on one long-lived thread of the harness and returns its result.
+///
+/// `PR_SET_PDEATHSIG` fires when the thread that spawned a child ends, not the process; tokio's
+/// blocking threads come and go, so every owned child (driver, KDC) is spawned from here.
+pub fn on_spawner_thread<T: Send + 'static>(job: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+    use std::sync::OnceLock;
+    use std::sync::mpsc;
+    type Job = Box<dyn FnOnce() + Send>;
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    let sender = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("logout-harness-spawner".into())
+            .spawn(move || {
+                for job in rx {
+                    job();
+                }
+            })
+            .expect("spawner thread");
+        Mutex::new(tx)
+    });
+    let (tx, rx) = mpsc::channel();
+    let gone = || io::Error::other("the spawner thread is gone");
+    sender
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send(Box::new(move || {
+            let _ = tx.send(job());
+        }))
+        .map_err(|_| gone())?;
+    rx.recv().map_err(|_| gone())?
+}
+
+/// Adds a process group the harness did not spawn through [`ChildGuard`] (the KDC) to those the
+/// signal handler ends.
+pub fn adopt_group(pgid: i32) {
+    LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()).push(pgid);
+}
+
+/// Removes a group added by [`adopt_group`] once its owner has ended it.
+pub fn forget_group(pgid: i32) {
+    LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()).retain(|g| *g != pgid);
+}
+
 /// Finds a program on PATH (or at an absolute path).
 pub fn which(program: &str) -> Option<std::path::PathBuf> {
     let p = std::path::Path::new(program);

@@ -8,6 +8,7 @@ use cucumber::World as _;
 use cucumber::tag::Ext as _;
 
 use crate::browser::{BrowserError, BrowserKind, Driver, LaunchOptions};
+use crate::embedded::{Embedded, Timeouts};
 use crate::policy::Policy;
 use crate::probe::{HttpTrust, Probe};
 use crate::report::{self, Collector, Findings};
@@ -129,8 +130,10 @@ pub struct RunContext {
     pub crm_url: url::Url,
     /// The administrator's endpoint of the embedded emulator, when there is one.
     pub admin_url: Option<url::Url>,
-    /// The WebDriver server.
+    /// The WebDriver server for browsers with no special environment.
     pub webdriver_url: String,
+    /// WebDriver servers for particular users (IWA: a driver holding that user's Kerberos ticket).
+    pub user_drivers: std::collections::BTreeMap<String, String>,
     /// How browsers are launched.
     pub launch: LaunchOptions,
     /// Direct HTTP probes.
@@ -145,6 +148,13 @@ pub struct RunContext {
     pub findings: Arc<Collector>,
     /// How long to wait for a page or an element.
     pub page_timeout: Duration,
+}
+
+impl RunContext {
+    /// The WebDriver server a browser of `person` is started through.
+    pub fn webdriver_for(&self, person: &str) -> &str {
+        self.user_drivers.get(person).unwrap_or(&self.webdriver_url)
+    }
 }
 
 static CURRENT: RwLock<Option<Arc<RunContext>>> = RwLock::new(None);
@@ -202,64 +212,93 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         ));
     }
 
-    let driver = match &opts.webdriver {
+    // One chromedriver for every browser that needs no special environment; IWA passes start
+    // their own, one per user, with that user's Kerberos credential cache.
+    let shared_driver = match &opts.webdriver {
         Some(_) => None,
         None => Some(Driver::start(&[]).await.map_err(RunError::Browser)?),
     };
-    let webdriver_url = opts
+    let shared_url = opts
         .webdriver
         .clone()
-        .or_else(|| driver.as_ref().map(|d| d.url().to_string()))
+        .or_else(|| shared_driver.as_ref().map(|d| d.url().to_string()))
         .unwrap_or_default();
+    let browser_binary = shared_driver.as_ref().map(|d| d.browser_binary().to_path_buf());
 
     let findings = Arc::new(Collector::default());
-    let passes: Vec<(Target, AuthMode)> = match &file_target {
-        Some(t) => vec![(t.clone(), t.spec.mode)],
-        None => opts
-            .modes
-            .iter()
-            .map(|m| (Target::embedded(*m), *m))
-            .collect(),
-    };
-    for (target, mode) in passes {
-        let (sim, crm_url, admin_url, launch_extra, trust) = match &target.spec.crm {
+    for pass in passes(&opts, file_target.as_ref()) {
+        let Pass { target, mode, timeout_scenarios } = pass;
+        let mut embedded = None;
+        let (crm_url, admin_url, host_rules, spki, trust) = match &target.spec.crm {
             CrmLocation::Embedded => {
-                let sim = start_sim(mode, &opts.faults).await?;
-                let crm_url = sim.crm_url().clone();
-                let admin = sim.admin_url();
-                let hosts = sim.host_names();
-                let rules = vec![format!("MAP *.contoso.test {}", sim.addr().ip())];
-                let trust = HttpTrust {
-                    roots_pem: vec![sim.ca_pem().to_string()],
-                    resolve: hosts.iter().map(|h| (h.clone(), sim.addr())).collect(),
+                // Timeout scenarios get an emulator of their own, with the target's short
+                // timeouts; every other scenario gets CRM's defaults.
+                let timeouts = if timeout_scenarios {
+                    Timeouts {
+                        idle: target.spec.timeouts.idle,
+                        absolute: target.spec.timeouts.absolute,
+                    }
+                } else {
+                    Timeouts::default()
                 };
-                let spki = vec![sim.spki_sha256_base64().to_string()];
-                (Some(sim), crm_url, Some(admin), (rules, spki), trust)
+                let e = Embedded::start(mode, &opts.faults, timeouts, None, false)
+                    .await
+                    .map_err(RunError::Target)?;
+                let sim = &e.sim;
+                let out = (
+                    sim.crm_url().clone(),
+                    Some(sim.admin_url()),
+                    vec![format!("MAP *.contoso.test {}", sim.addr().ip())],
+                    vec![sim.spki_sha256_base64().to_string()],
+                    HttpTrust {
+                        roots_pem: vec![sim.ca_pem().to_string()],
+                        resolve: sim.host_names().iter().map(|h| (h.clone(), sim.addr())).collect(),
+                    },
+                );
+                embedded = Some(e);
+                out
             }
             CrmLocation::Url(url) => {
                 let mut trust = HttpTrust::default();
                 if let Some(ca) = &target.spec.tls.ca_file {
-                    trust
-                        .roots_pem
-                        .push(std::fs::read_to_string(ca).map_err(|e| {
-                            RunError::Target(format!(
-                                "cannot read tls.ca_file {}: {e}",
-                                ca.display()
-                            ))
-                        })?);
+                    trust.roots_pem.push(std::fs::read_to_string(ca).map_err(|e| {
+                        RunError::Target(format!("cannot read tls.ca_file {}: {e}", ca.display()))
+                    })?);
                 }
-                (None, url.clone(), None, (vec![], vec![]), trust)
+                (url.clone(), None, vec![], vec![], trust)
             }
         };
         let probe = Probe::new(&trust).map_err(RunError::Target)?;
         probe.reachable(&crm_url).await.map_err(RunError::Target)?;
+
+        // IWA against the emulator: a driver per user with a ticket, and the shared URL replaced
+        // by a driver with an empty credential cache (a machine's own ticket must not leak in).
+        let mut pass_drivers = Vec::new();
+        let mut user_drivers = std::collections::BTreeMap::new();
+        let mut default_url = shared_url.clone();
+        if let (Some(e), None) = (&embedded, &opts.webdriver)
+            && mode == AuthMode::Iwa
+        {
+            for user in target.spec.users.keys() {
+                let env = e.client_env(user);
+                if env.is_empty() {
+                    continue;
+                }
+                let d = Driver::start(&env).await.map_err(RunError::Browser)?;
+                user_drivers.insert(user.clone(), d.url().to_string());
+                pass_drivers.push(d);
+            }
+            let d = Driver::start(&e.no_ticket_env()).await.map_err(RunError::Browser)?;
+            default_url = d.url().to_string();
+            pass_drivers.push(d);
+        }
         let launch = LaunchOptions {
             kind: opts.browser,
             headed: opts.headed,
-            binary: driver.as_ref().map(|d| d.browser_binary().to_path_buf()),
-            host_rules: launch_extra.0,
-            trusted_spki: launch_extra.1,
-            negotiate_allowlist: None,
+            binary: browser_binary.clone(),
+            host_rules,
+            trusted_spki: spki,
+            negotiate_allowlist: (mode == AuthMode::Iwa).then(|| negotiate_allowlist(&crm_url)),
         };
         let ctx = Arc::new(RunContext {
             target: target.clone(),
@@ -267,7 +306,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             mode,
             crm_url,
             admin_url,
-            webdriver_url: webdriver_url.clone(),
+            webdriver_url: default_url,
+            user_drivers,
             launch,
             probe,
             browser_name: opts.browser.to_string(),
@@ -280,31 +320,29 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         for features in &opts.features {
             let tags = tags.clone();
             let name_filter = name_filter.clone();
-            run_features(
-                features,
-                opts.concurrency,
-                move |feature, rule, scenario| {
-                    let all_tags: Vec<&String> = feature
-                        .tags
-                        .iter()
-                        .chain(rule.map(|r| &r.tags).into_iter().flatten())
-                        .chain(&scenario.tags)
-                        .collect();
-                    applies_to_mode(&all_tags, mode)
-                        && tags.as_ref().is_none_or(|t| t.eval(all_tags.iter()))
-                        && name_filter
-                            .as_ref()
-                            .is_none_or(|r| r.is_match(&scenario.name))
-                },
-            )
+            let embedded_target = embedded.is_some();
+            run_features(features, opts.concurrency, move |feature, rule, scenario| {
+                let all_tags: Vec<&String> = feature
+                    .tags
+                    .iter()
+                    .chain(rule.map(|r| &r.tags).into_iter().flatten())
+                    .chain(&scenario.tags)
+                    .collect();
+                let is_timeout = all_tags.iter().any(|t| t.as_str() == TIMEOUT_TAG);
+                applies_to_mode(&all_tags, mode)
+                    && (!embedded_target || is_timeout == timeout_scenarios)
+                    && tags.as_ref().is_none_or(|t| t.eval(all_tags.iter()))
+                    && name_filter.as_ref().is_none_or(|r| r.is_match(&scenario.name))
+            })
             .await;
         }
         set_current(None);
-        if let Some(sim) = sim {
-            sim.shutdown().await;
+        drop(pass_drivers);
+        if let Some(e) = embedded {
+            e.shutdown().await;
         }
     }
-    drop(driver);
+    drop(shared_driver);
 
     let findings = findings.take();
     print!("{}", report::console(&findings));
@@ -332,15 +370,45 @@ fn applies_to_mode(tags: &[&String], mode: AuthMode) -> bool {
     !has_any || tags.iter().any(|t| t.as_str() == mode.tag())
 }
 
-async fn start_sim(mode: AuthMode, faults: &[crm_sim::Fault]) -> Result<crm_sim::Sim, RunError> {
-    let settings = crm_sim::Settings {
-        mode: mode.into(),
-        faults: faults.to_vec(),
-        ..crm_sim::Settings::default()
-    };
-    crm_sim::Sim::start(settings)
-        .await
-        .map_err(|e| RunError::Target(format!("the embedded emulator did not start: {e}")))
+/// Scenarios with this tag measure timeouts; against the emulator they get one started with the
+/// target's (short) timeouts.
+const TIMEOUT_TAG: &str = "timeout";
+
+/// One emulator (or real target) and the scenarios run against it.
+struct Pass {
+    target: Target,
+    mode: AuthMode,
+    timeout_scenarios: bool,
+}
+
+fn passes(opts: &RunOptions, file_target: Option<&Target>) -> Vec<Pass> {
+    match file_target {
+        Some(t) => vec![Pass {
+            target: t.clone(),
+            mode: t.spec.mode,
+            timeout_scenarios: false,
+        }],
+        None => opts
+            .modes
+            .iter()
+            .flat_map(|m| {
+                [false, true].map(|timeout_scenarios| Pass {
+                    target: Target::embedded(*m),
+                    mode: *m,
+                    timeout_scenarios,
+                })
+            })
+            .collect(),
+    }
+}
+
+/// Kerberos credentials go only to the organization's host and its siblings.
+fn negotiate_allowlist(crm_url: &url::Url) -> String {
+    let host = crm_url.host_str().unwrap_or_default();
+    match host.split_once('.') {
+        Some((_, parent)) if parent.contains('.') => format!("{host},*.{parent}"),
+        _ => host.to_string(),
+    }
 }
 
 async fn run_features<F>(path: &Path, concurrency: usize, filter: F)

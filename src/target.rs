@@ -90,6 +90,26 @@ pub struct TargetFile {
     /// Where the direct HTTP probe asks "who am I", relative to the organization URL.
     #[serde(default = "default_whoami")]
     pub whoami: String,
+    /// The timeouts configured on the deployment, which the timeout scenarios measure.
+    #[serde(default)]
+    pub timeouts: TimeoutSpec,
+}
+
+/// Timeouts as configured in CRM's System Settings (durations such as `30m`, `20s`).
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutSpec {
+    /// InactivityTimeoutInMins.
+    #[serde(default, deserialize_with = "de_duration")]
+    pub idle: Option<std::time::Duration>,
+    /// SessionTimeoutInMins.
+    #[serde(default, deserialize_with = "de_duration")]
+    pub absolute: Option<std::time::Duration>,
+}
+
+fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::cli::parse_duration(&s).map(Some).map_err(serde::de::Error::custom)
 }
 
 fn default_whoami() -> String {
@@ -318,6 +338,11 @@ impl Target {
             pages: PagesOverride::default(),
             tls: TlsSpec::default(),
             whoami: default_whoami(),
+            // Short, so the timeout scenarios finish in seconds; the emulator is started with them.
+            timeouts: TimeoutSpec {
+                idle: Some(std::time::Duration::from_secs(3)),
+                absolute: Some(std::time::Duration::from_secs(12)),
+            },
         };
         Target::from_spec(spec, None).expect("the built-in target is valid")
     }

@@ -16,7 +16,7 @@ async fn signed_in(w: &mut LogoutWorld, user: String) -> Result<(), String> {
 /// Opens a browser on a fresh profile for `person`.
 pub async fn open_browser(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
     let profile = Profile::new().map_err(|e| format!("cannot make a browser profile: {e}"))?;
-    let browser = Browser::launch(&w.ctx.webdriver_url, &w.ctx.launch, &profile, false)
+    let browser = Browser::launch(w.ctx.webdriver_for(person), &w.ctx.launch, &profile, false)
         .await
         .map_err(|e| format!("cannot start a browser for {person}: {e}"))?;
     w.people.insert(

@@ -1,0 +1,161 @@
+//! The embedded CRM emulator for one mode, with what that mode needs around it: for IWA a private
+//! Kerberos realm (a real KDC) whose keytab the emulator validates Negotiate tokens with, and whose
+//! credential caches the browsers' drivers are given.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::target::AuthMode;
+
+/// A running emulator (and KDC, in IWA mode). Ends both when dropped.
+pub struct Embedded {
+    /// The emulator.
+    pub sim: crm_sim::Sim,
+    realm: Option<krb5_realm::Realm>,
+    // An empty credential cache path, for a browser "without a ticket".
+    no_ticket: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedded")
+            .field("crm", &self.sim.crm_url().as_str())
+            .field("kdc", &self.realm.as_ref().map(|r| r.kdc_addr()))
+            .finish()
+    }
+}
+
+/// The emulator's timeout settings, when a pass needs them short.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Timeouts {
+    /// CRM's InactivityTimeoutInMins.
+    pub idle: Option<Duration>,
+    /// CRM's SessionTimeoutInMins.
+    pub absolute: Option<Duration>,
+}
+
+/// Validates Negotiate tokens for the emulator with the realm's keytab (real GSSAPI).
+struct GssAcceptor(krb5_realm::Acceptor);
+
+impl crm_sim::NegotiateAcceptor for GssAcceptor {
+    fn accept(&self, token: &[u8]) -> Result<crm_sim::NegotiateOutcome, String> {
+        self.0
+            .accept(token)
+            .map(|a| crm_sim::NegotiateOutcome {
+                principal: a.principal,
+                reply_token: a.reply_token,
+            })
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Embedded {
+    /// Starts the emulator in `mode` with `faults` (and, in IWA mode, its KDC first).
+    pub async fn start(
+        mode: AuthMode,
+        faults: &[crm_sim::Fault],
+        timeouts: Timeouts,
+        listen: Option<std::net::SocketAddr>,
+        host_based: bool,
+    ) -> Result<Embedded, String> {
+        let mut settings = crm_sim::Settings {
+            mode: mode.into(),
+            faults: faults.to_vec(),
+            host_based,
+            ..crm_sim::Settings::default()
+        };
+        if let Some(listen) = listen {
+            settings.listen = listen;
+        }
+        if timeouts.idle.is_some() {
+            settings.idle_timeout = timeouts.idle;
+        }
+        if timeouts.absolute.is_some() {
+            settings.session_timeout = timeouts.absolute;
+        }
+        let mut realm = None;
+        let mut no_ticket = None;
+        if mode == AuthMode::Iwa {
+            let password = crm_sim::accounts()
+                .first()
+                .map(|a| a.password.to_string())
+                .unwrap_or_default();
+            let mut opts = krb5_realm::RealmOptions::new(password);
+            if host_based {
+                opts = opts.service_host(format!("{}.{}", settings.organization, crm_sim::CRM_HOST));
+            }
+            // The KDC dies with the thread that spawned it (PR_SET_PDEATHSIG): use the harness's
+            // long-lived spawner thread.
+            let r = crate::process::on_spawner_thread(move || {
+                krb5_realm::Realm::start(opts).map_err(|e| std::io::Error::other(e.to_string()))
+            })
+            .map_err(|e| format!("the Kerberos KDC for the iwa mode did not start: {e}"))?;
+            if let Some(pid) = r.kdc_pid() {
+                crate::process::adopt_group(pid as i32);
+            }
+            let acceptor = krb5_realm::Acceptor::new(&r.keytab())
+                .map_err(|e| format!("cannot read the emulator's keytab: {e}"))?;
+            settings.negotiate = Some(Arc::new(GssAcceptor(acceptor)));
+            realm = Some(r);
+            no_ticket = Some(
+                tempfile::Builder::new()
+                    .prefix("logout-harness-noticket-")
+                    .tempdir()
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let sim = crm_sim::Sim::start(settings)
+            .await
+            .map_err(|e| format!("the embedded emulator did not start: {e}"))?;
+        Ok(Embedded {
+            sim,
+            realm,
+            no_ticket,
+        })
+    }
+
+    /// The environment a browser's driver needs to act as `user` with a Kerberos ticket: empty
+    /// outside IWA mode.
+    pub fn client_env(&self, user: &str) -> Vec<(OsString, OsString)> {
+        match &self.realm {
+            Some(realm) if realm.ccache(user).is_some() => realm.env_for_client(user),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The environment of a browser with no Kerberos ticket (the realm's config, an empty cache),
+    /// so that a ticket the machine's own user may hold cannot leak in. Empty outside IWA mode.
+    pub fn no_ticket_env(&self) -> Vec<(OsString, OsString)> {
+        match (&self.realm, &self.no_ticket) {
+            (Some(realm), Some(dir)) => vec![
+                ("KRB5_CONFIG".into(), realm.krb5_config().into_os_string()),
+                (
+                    "KRB5CCNAME".into(),
+                    format!("FILE:{}", dir.path().join("empty").display()).into(),
+                ),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The KDC's address, its krb5.conf and `user`'s credential cache, in IWA mode.
+    pub fn kerberos(&self, user: &str) -> Option<(std::net::SocketAddr, PathBuf, PathBuf)> {
+        let realm = self.realm.as_ref()?;
+        Some((realm.kdc_addr(), realm.krb5_config(), realm.ccache(user)?))
+    }
+
+    /// Stops the emulator, then the KDC.
+    pub async fn shutdown(self) {
+        let Embedded { sim, realm, .. } = self;
+        sim.shutdown().await;
+        if let Some(realm) = realm {
+            let pid = realm.kdc_pid();
+            let _ = realm.shutdown();
+            if let Some(pid) = pid {
+                crate::process::forget_group(pid as i32);
+            }
+        }
+    }
+}
