@@ -44,9 +44,10 @@ struct RunArgs {
     /// A target file, or `embedded` (the default).
     #[arg(long, value_name = "FILE|embedded")]
     target: Option<String>,
-    /// Modes to run against the embedded emulator.
-    #[arg(long, value_enum)]
-    mode: Option<ModeChoice>,
+    /// Modes to run against the embedded emulator (repeat or comma-separate; `all` for every one)
+    /// [default: all].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    mode: Vec<ModeChoice>,
     /// The policy file [default: fixtures/policies/default.yaml].
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
@@ -202,18 +203,21 @@ async fn cmd_run(args: RunArgs) -> i32 {
         None | Some("embedded") => {}
         Some(file) => opts.target = Some(PathBuf::from(file)),
     }
-    if let Some(mode) = args.mode {
+    if !args.mode.is_empty() {
         if opts.target.is_some() {
-            return fail(
-                "--mode chooses the embedded emulator's mode; a target file states its own `mode`",
-            );
+            return fail("--mode chooses the embedded emulator's mode; a target file states its own `mode`");
         }
-        opts.modes = match mode {
-            ModeChoice::Ifd => vec![AuthMode::Ifd],
-            ModeChoice::Iwa => vec![AuthMode::Iwa],
-            ModeChoice::Fba => vec![AuthMode::Fba],
-            ModeChoice::All => AuthMode::ALL.to_vec(),
-        };
+        opts.modes = AuthMode::ALL
+            .into_iter()
+            .filter(|m| {
+                args.mode.iter().any(|c| match c {
+                    ModeChoice::Ifd => *m == AuthMode::Ifd,
+                    ModeChoice::Iwa => *m == AuthMode::Iwa,
+                    ModeChoice::Fba => *m == AuthMode::Fba,
+                    ModeChoice::All => true,
+                })
+            })
+            .collect();
     }
     if let Some(p) = args.policy {
         opts.policy = p;

@@ -95,16 +95,19 @@ impl Embedded {
             if let Some(pid) = r.kdc_pid() {
                 crate::process::adopt_group(pid as i32);
             }
+            if let Some(dir) = r.krb5_config().parent() {
+                crate::process::remove_on_signal(dir);
+            }
             let acceptor = krb5_realm::Acceptor::new(&r.keytab())
                 .map_err(|e| format!("cannot read the emulator's keytab: {e}"))?;
             settings.negotiate = Some(Arc::new(GssAcceptor(acceptor)));
             realm = Some(r);
-            no_ticket = Some(
-                tempfile::Builder::new()
-                    .prefix("logout-harness-noticket-")
-                    .tempdir()
-                    .map_err(|e| e.to_string())?,
-            );
+            let dir = tempfile::Builder::new()
+                .prefix("logout-harness-noticket-")
+                .tempdir()
+                .map_err(|e| e.to_string())?;
+            crate::process::remove_on_signal(dir.path());
+            no_ticket = Some(dir);
         }
         let sim = crm_sim::Sim::start(settings)
             .await
@@ -148,9 +151,15 @@ impl Embedded {
 
     /// Stops the emulator, then the KDC.
     pub async fn shutdown(self) {
-        let Embedded { sim, realm, .. } = self;
+        let Embedded { sim, realm, no_ticket } = self;
+        if let Some(dir) = &no_ticket {
+            crate::process::forget_dir(dir.path());
+        }
         sim.shutdown().await;
         if let Some(realm) = realm {
+            if let Some(dir) = realm.krb5_config().parent() {
+                crate::process::forget_dir(dir);
+            }
             let pid = realm.kdc_pid();
             let _ = realm.shutdown();
             if let Some(pid) = pid {

@@ -14,6 +14,19 @@ use std::time::{Duration, Instant};
 /// Process groups that are alive right now, for the signal handler.
 static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
+/// Temp dirs (profiles, KDC) that the signal handler removes, since `exit` runs no destructors.
+static TEMP_DIRS: Mutex<Vec<std::path::PathBuf>> = Mutex::new(Vec::new());
+
+/// Registers a temp dir to remove if the harness is interrupted.
+pub fn remove_on_signal(path: &std::path::Path) {
+    TEMP_DIRS.lock().unwrap_or_else(|e| e.into_inner()).push(path.to_path_buf());
+}
+
+/// Unregisters a temp dir its owner has removed.
+pub fn forget_dir(path: &std::path::Path) {
+    TEMP_DIRS.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| p != path);
+}
+
 /// A child process that is ended, with its whole process group, when this guard drops.
 #[derive(Debug)]
 pub struct ChildGuard {
@@ -113,18 +126,25 @@ fn kill_group(pgid: i32, signal: i32) {
     }
 }
 
-/// Ends every process group the harness started. For the Ctrl-C / SIGTERM handler.
+/// Ends every process group the harness started and removes its temp dirs. For the Ctrl-C /
+/// SIGTERM handler.
 pub fn kill_all() {
     let groups = std::mem::take(&mut *LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()));
     for pgid in groups {
         kill_group(pgid, libc::SIGKILL);
     }
+    let dirs = std::mem::take(&mut *TEMP_DIRS.lock().unwrap_or_else(|e| e.into_inner()));
+    for dir in dirs {
+        // Browsers may still be writing for a moment after SIGKILL; one retry is enough.
+        if std::fs::remove_dir_all(&dir).is_err() {
+            std::thread::sleep(Duration::from_millis(100));
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
 }
 
-/// Installs a task that, on SIGINT or SIGTERM, ends every child group and exits with 130/143.
-///
-/// Temp directories are removed by their owners' `Drop` only on a normal return, so the handler
-/// also runs the `on_signal` cleanup (e.g. removing profile dirs) before it exits.
+/// Installs a task that, on SIGINT or SIGTERM, ends every child group, removes the registered temp
+/// dirs (destructors do not run on `exit`), runs `on_signal`, and exits with 130/143.
 pub fn install_signal_handler(on_signal: impl Fn() + Send + Sync + 'static) {
     use tokio::signal::unix::{SignalKind, signal};
     tokio::spawn(async move {

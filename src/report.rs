@@ -22,6 +22,30 @@ pub struct ScenarioError {
     pub message: String,
 }
 
+/// Where one scenario's time went, for bench/ (figures, never asserted).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ScenarioTiming {
+    /// Where.
+    pub context: VerdictContext,
+    /// Whole scenario, seconds.
+    pub total_s: f64,
+    /// Starting and closing browsers.
+    pub browser_launch_s: f64,
+    /// Page loads: opening CRM, signing in and out (WebDriver navigation and waits for pages).
+    pub navigation_s: f64,
+    /// Waiting on purpose (timeouts being measured).
+    pub deliberate_wait_s: f64,
+}
+
+/// How much the harness itself cost: its own CPU time, browsers and drivers excluded.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunCost {
+    /// Wall time of the run, seconds.
+    pub wall_s: f64,
+    /// CPU seconds the harness process used (user + system), children excluded.
+    pub harness_cpu_s: f64,
+}
+
 /// Everything a run found, in the order found.
 #[derive(Debug, Default, Serialize)]
 pub struct Findings {
@@ -31,6 +55,10 @@ pub struct Findings {
     pub errors: Vec<ScenarioError>,
     /// Scenarios that ran to their end.
     pub scenarios_passed: usize,
+    /// Per-scenario time split.
+    pub timings: Vec<ScenarioTiming>,
+    /// The harness's own cost.
+    pub cost: RunCost,
 }
 
 impl Findings {
@@ -70,6 +98,11 @@ impl Collector {
     /// Counts a scenario that ran to its end.
     pub fn scenario_passed(&self) {
         self.lock().scenarios_passed += 1;
+    }
+
+    /// Records where a scenario's time went.
+    pub fn timing(&self, t: ScenarioTiming) {
+        self.lock().timings.push(t);
     }
 
     /// Takes what was collected.

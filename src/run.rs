@@ -23,6 +23,8 @@ pub enum RunError {
     Browser(BrowserError),
     /// The target could not be reached or started.
     Target(String),
+    /// The embedded emulator (or its KDC) did not start.
+    Emulator(String),
     /// The command line asked for something inconsistent.
     Usage(String),
     /// Writing a report failed.
@@ -44,6 +46,11 @@ impl std::fmt::Display for RunError {
             RunError::Target(e) => write!(
                 f,
                 "{e}\nCheck the target's `crm` URL, the network path to it and its certificate (`tls.ca_file`)."
+            ),
+            RunError::Emulator(e) => write!(
+                f,
+                "{e}\nThe embedded emulator needs the packages ci/setup installs (krb5-kdc, krb5-admin-server, \
+                 krb5-user for the iwa mode): run `ci/setup`, or leave out iwa with --mode ifd,fba."
             ),
             RunError::Usage(e) => write!(f, "{e}"),
             RunError::Report(e) => write!(f, "cannot write the report: {e}"),
@@ -99,7 +106,7 @@ impl RunOptions {
     pub fn defaults(root: &Path) -> RunOptions {
         RunOptions {
             target: None,
-            modes: vec![AuthMode::Ifd],
+            modes: AuthMode::ALL.to_vec(),
             policy: root.join("fixtures/policies/default.yaml"),
             browser: BrowserKind::Chromium,
             webdriver: None,
@@ -180,6 +187,7 @@ pub struct RunOutcome {
 
 /// Runs the features as asked. Errors are "could not judge" (exit 2).
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
+    let started = std::time::Instant::now();
     let policy = Policy::load(&opts.policy)?;
     let file_target = opts.target.as_deref().map(Target::load).transpose()?;
     if opts.concurrency == 0 {
@@ -193,19 +201,22 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             )));
         }
     }
-    let tags = opts
-        .tags
-        .as_deref()
-        .map(|t| {
-            t.parse::<cucumber::gherkin::tagexpr::TagOperation>()
-                .map_err(|e| RunError::Usage(format!("--tags `{t}` is not a tag expression: {e}")))
-        })
-        .transpose()?;
-    let name_filter = opts
-        .name
-        .as_deref()
-        .map(|n| regex::Regex::new(n).map_err(|e| RunError::Usage(format!("--name `{n}`: {e}"))))
-        .transpose()?;
+    let selection = Selection {
+        tags: opts
+            .tags
+            .as_deref()
+            .map(|t| {
+                t.parse::<cucumber::gherkin::tagexpr::TagOperation>()
+                    .map_err(|e| RunError::Usage(format!("--tags `{t}` is not a tag expression: {e}")))
+            })
+            .transpose()?,
+        name: opts
+            .name
+            .as_deref()
+            .map(|n| regex::Regex::new(n).map_err(|e| RunError::Usage(format!("--name `{n}`: {e}"))))
+            .transpose()?,
+    };
+    let features = parse_features(&opts.features)?;
     if file_target.is_some() && !opts.faults.is_empty() {
         return Err(RunError::Usage(
             "--fault applies to the embedded emulator only, not to a target file".into(),
@@ -228,6 +239,12 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     let findings = Arc::new(Collector::default());
     for pass in passes(&opts, file_target.as_ref()) {
         let Pass { target, mode, timeout_scenarios } = pass;
+        let embedded_target = target.spec.crm == CrmLocation::Embedded;
+        let split = embedded_target.then_some(timeout_scenarios);
+        let wanted = |fs: &[cucumber::gherkin::Feature]| fs.iter().map(|f| selection.count(f, mode, split)).sum::<usize>();
+        if features.iter().all(|(_, fs)| wanted(fs) == 0) {
+            continue;
+        }
         let mut embedded = None;
         let (crm_url, admin_url, host_rules, spki, trust) = match &target.spec.crm {
             CrmLocation::Embedded => {
@@ -243,7 +260,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                 };
                 let e = Embedded::start(mode, &opts.faults, timeouts, None, false)
                     .await
-                    .map_err(RunError::Target)?;
+                    .map_err(RunError::Emulator)?;
                 let sim = &e.sim;
                 let out = (
                     sim.crm_url().clone(),
@@ -317,22 +334,13 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             page_timeout: Duration::from_secs(20),
         });
         set_current(Some(ctx));
-        for features in &opts.features {
-            let tags = tags.clone();
-            let name_filter = name_filter.clone();
-            let embedded_target = embedded.is_some();
-            run_features(features, opts.concurrency, move |feature, rule, scenario| {
-                let all_tags: Vec<&String> = feature
-                    .tags
-                    .iter()
-                    .chain(rule.map(|r| &r.tags).into_iter().flatten())
-                    .chain(&scenario.tags)
-                    .collect();
-                let is_timeout = all_tags.iter().any(|t| t.as_str() == TIMEOUT_TAG);
-                applies_to_mode(&all_tags, mode)
-                    && (!embedded_target || is_timeout == timeout_scenarios)
-                    && tags.as_ref().is_none_or(|t| t.eval(all_tags.iter()))
-                    && name_filter.as_ref().is_none_or(|r| r.is_match(&scenario.name))
+        for (path, fs) in &features {
+            if wanted(fs) == 0 {
+                continue;
+            }
+            let selection = selection.clone();
+            run_features(path, opts.concurrency, move |feature, rule, scenario| {
+                selection.selects(feature, rule, scenario, mode, split)
             })
             .await;
         }
@@ -344,7 +352,11 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     }
     drop(shared_driver);
 
-    let findings = findings.take();
+    let mut findings = findings.take();
+    findings.cost = report::RunCost {
+        wall_s: started.elapsed().as_secs_f64(),
+        harness_cpu_s: own_cpu_seconds(),
+    };
     print!("{}", report::console(&findings));
     if let Some(path) = &opts.junit {
         report::write_file(path, &report::junit(&findings))
@@ -360,6 +372,91 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         findings,
         exit_code,
     })
+}
+
+/// CPU seconds (user + system) this process has used, its children excluded.
+fn own_cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct we pass; RUSAGE_SELF is always valid.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// Which scenarios the command line selected.
+#[derive(Clone, Debug)]
+struct Selection {
+    tags: Option<cucumber::gherkin::tagexpr::TagOperation>,
+    name: Option<regex::Regex>,
+}
+
+impl Selection {
+    /// Whether `scenario` runs in a pass of `mode`; `timeout_pass` splits the emulator's passes
+    /// into timeout scenarios and the rest (`None` for a real target: everything in one pass).
+    fn selects(
+        &self,
+        feature: &cucumber::gherkin::Feature,
+        rule: Option<&cucumber::gherkin::Rule>,
+        scenario: &cucumber::gherkin::Scenario,
+        mode: AuthMode,
+        timeout_pass: Option<bool>,
+    ) -> bool {
+        let all_tags: Vec<&String> = feature
+            .tags
+            .iter()
+            .chain(rule.map(|r| &r.tags).into_iter().flatten())
+            .chain(&scenario.tags)
+            .collect();
+        let is_timeout = all_tags.iter().any(|t| t.as_str() == TIMEOUT_TAG);
+        applies_to_mode(&all_tags, mode)
+            && timeout_pass.is_none_or(|p| p == is_timeout)
+            && self.tags.as_ref().is_none_or(|t| t.eval(all_tags.iter()))
+            && self.name.as_ref().is_none_or(|r| r.is_match(&scenario.name))
+    }
+
+    /// How many scenarios of `feature` a pass would run.
+    fn count(&self, feature: &cucumber::gherkin::Feature, mode: AuthMode, timeout_pass: Option<bool>) -> usize {
+        let plain = feature.scenarios.iter().map(|s| (None, s));
+        let ruled = feature.rules.iter().flat_map(|r| r.scenarios.iter().map(move |s| (Some(r), s)));
+        plain
+            .chain(ruled)
+            .filter(|(r, s)| self.selects(feature, *r, s, mode, timeout_pass))
+            .count()
+    }
+}
+
+/// The features under each of `paths` (a file, or a folder of `.feature` files), parsed; a parse
+/// error is a configuration error (exit 2).
+type ParsedPaths = Vec<(PathBuf, Vec<cucumber::gherkin::Feature>)>;
+
+fn parse_features(paths: &[PathBuf]) -> Result<ParsedPaths, RunError> {
+    paths
+        .iter()
+        .map(|p| {
+            let files = if p.is_dir() {
+                let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                    .map_err(|e| RunError::Usage(format!("cannot read {}: {e}", p.display())))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|f| f.extension().is_some_and(|x| x == "feature"))
+                    .collect();
+                found.sort();
+                found
+            } else {
+                vec![p.clone()]
+            };
+            let features = files
+                .iter()
+                .map(|f| {
+                    cucumber::gherkin::Feature::parse_path(f, cucumber::gherkin::GherkinEnv::default())
+                        .map_err(|e| RunError::Usage(format!("{}: not a valid feature file: {e}", f.display())))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((p.clone(), features))
+        })
+        .collect()
 }
 
 /// A scenario applies to `mode` when it (or its feature or rule) carries the mode's tag, or carries
@@ -427,6 +524,8 @@ where
     crate::steps::LogoutWorld::cucumber()
         .with_default_cli()
         .max_concurrent_scenarios(concurrency)
+        // A step no definition matches is a scenario the harness cannot judge, never a pass.
+        .fail_on_skipped()
         .before(|feature, _rule, scenario, world| Box::pin(world.begin(feature, scenario)))
         .after(|_feature, _rule, scenario, finished, world| {
             Box::pin(async move {

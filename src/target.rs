@@ -197,6 +197,8 @@ pub struct PagesOverride {
     pub signed_out_text: Option<String>,
     /// Names of the CRM authentication cookies (`Name*` matches chunks `Name`, `Name1`, ...).
     pub auth_cookies: Option<Vec<String>>,
+    /// The session-expiry reminder dialog.
+    pub reminder: Option<String>,
 }
 
 /// The selectors and pages the steps use, after defaults.
@@ -222,6 +224,8 @@ pub struct Pages {
     pub signed_out_text: String,
     /// See [`PagesOverride::auth_cookies`].
     pub auth_cookies: Vec<String>,
+    /// See [`PagesOverride::reminder`].
+    pub reminder: String,
 }
 
 impl Pages {
@@ -251,6 +255,7 @@ impl Pages {
                 // IWA has no application cookie (S19-S22).
                 AuthMode::Iwa => vec![],
             },
+            reminder: "#sessionReminder".into(),
         }
     }
 
@@ -269,6 +274,7 @@ impl Pages {
         pick(&mut self.sign_out, &o.sign_out);
         pick(&mut self.data, &o.data);
         pick(&mut self.signed_out_text, &o.signed_out_text);
+        pick(&mut self.reminder, &o.reminder);
         if let Some(names) = &o.auth_cookies {
             self.auth_cookies = names.clone();
         }

@@ -27,38 +27,55 @@ fn artifacts(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Chromium processes started by the harness carry its profile prefix; none may outlive a run.
-/// Zygotes linger ~1.5 s after a clean quit (browser-facts), so poll before judging.
-fn assert_no_leaked_browsers() {
+/// A run of the harness with a temp dir of its own, so that its processes (whose profiles, driver
+/// wrapper and KDC live under it) can be told from anyone else's on the machine.
+fn isolated(tmp: &Path) -> Command {
+    let mut cmd = bin();
+    cmd.env("TMPDIR", tmp);
+    cmd
+}
+
+/// Processes whose command line or environment mentions `dir`.
+fn processes_using(dir: &Path) -> Vec<String> {
+    let needle = dir.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let p = entry.path();
+        if !entry.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let cmdline = std::fs::read(p.join("cmdline")).unwrap_or_default();
+        let environ = std::fs::read(p.join("environ")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&needle) || String::from_utf8_lossy(&environ).contains(&needle) {
+            found.push(format!(
+                "{}: {}",
+                entry.file_name().to_string_lossy(),
+                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+            ));
+        }
+    }
+    found
+}
+
+/// None of the processes a run started may outlive it. Zygotes linger ~1.5 s after a clean quit
+/// (browser-facts), so poll before judging.
+fn assert_no_leaked_processes(tmp: &Path) {
     let deadline = Instant::now() + Duration::from_secs(8);
     loop {
-        let ps = Command::new("ps")
-            .args(["-eo", "pid=,args="])
-            .output()
-            .expect("ps");
-        let leaked: Vec<String> = String::from_utf8_lossy(&ps.stdout)
-            .lines()
-            .filter(|l| {
-                l.contains("logout-harness-profile-") || l.contains("logout-harness-driver-")
-            })
-            .map(str::to_string)
-            .collect();
+        let leaked = processes_using(tmp);
         if leaked.is_empty() {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "browser processes leaked:\n{}",
-            leaked.join("\n")
-        );
+        assert!(Instant::now() < deadline, "processes leaked:\n{}", leaked.join("\n"));
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
 #[test]
 fn clean_emulator_passes_and_fault_keep_server_session_fails_the_replay_check() {
-    let clean = bin()
-        .args(["run", "--artifacts"])
+    let tmp = tempfile::tempdir().unwrap();
+    let clean = isolated(tmp.path())
+        .args(["run", "--mode", "ifd", "--tags", "@sign_out", "--artifacts"])
         .arg(artifacts("clean"))
         .output()
         .unwrap();
@@ -70,8 +87,8 @@ fn clean_emulator_passes_and_fault_keep_server_session_fails_the_replay_check() 
     );
 
     let junit = artifacts("fault.xml");
-    let faulty = bin()
-        .args(["run", "--fault", "keep-server-session", "--junit"])
+    let faulty = isolated(tmp.path())
+        .args(["run", "--mode", "ifd", "--tags", "@sign_out", "--fault", "keep-server-session", "--junit"])
         .arg(&junit)
         .arg("--artifacts")
         .arg(artifacts("fault"))
@@ -127,7 +144,7 @@ fn clean_emulator_passes_and_fault_keep_server_session_fails_the_replay_check() 
             }
         }
     }
-    assert_no_leaked_browsers();
+    assert_no_leaked_processes(tmp.path());
 }
 
 fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
@@ -305,4 +322,42 @@ fn sim_prints_one_ready_line_then_serves_until_interrupted() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn ctrl_c_mid_run_ends_every_browser_driver_and_kdc() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = isolated(tmp.path())
+        .args(["run", "--mode", "iwa", "--artifacts"])
+        .arg(artifacts("interrupted"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Interrupt once a browser is up (and so the driver and the KDC are too).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let procs = processes_using(tmp.path());
+        if procs.iter().any(|p| p.contains("logout-harness-profile-")) {
+            assert!(procs.iter().any(|p| p.contains("krb5kdc")), "the iwa run should have its own KDC: {procs:?}");
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before a browser started");
+        assert!(Instant::now() < deadline, "no browser started within 60 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the harness did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
+    assert_no_leaked_processes(tmp.path());
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(left.is_empty(), "temp dirs left behind: {left:?}");
 }

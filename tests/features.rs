@@ -7,12 +7,10 @@
 use std::path::Path;
 
 use logout_harness::run::{self, RunOptions};
-use logout_harness::target::AuthMode;
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut opts = RunOptions::defaults(root);
-    opts.modes = vec![AuthMode::Ifd];
     opts.artifacts = root.join("target/logout-harness/test-artifacts");
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {

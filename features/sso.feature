@@ -1,0 +1,10 @@
+@sso @ifd
+Feature: Single sign-on through AD FS
+  CRM's sign-out must reach AD FS (wa=wsignout1.0). If it does not, the AD FS session cookie signs
+  the user straight back in the next time CRM is opened: the most reported real problem with
+  on-premises sign-out (MicrosoftDocs/dynamics-365-customer-engagement issue 3217).
+
+  Scenario: After signing out, opening CRM again asks for credentials
+    Given alice is signed in to CRM
+    When she signs out through the profile menu
+    Then opening CRM again asks for her credentials

@@ -1,0 +1,171 @@
+//! Idle and absolute timeouts, measured on the server (WSTG-SESS-07: enforced server-side) against
+//! the values the target says are configured, and the reminder shown before expiry.
+//!
+//! Waiting here is the measurement itself: the steps wait for time to pass, then ask the server
+//! whether the session is alive. Each check is bracketed: alive shortly before the configured value
+//! (else "early"), dead shortly after it (else "not-enforced").
+
+use std::time::Duration;
+
+use cucumber::{then, when};
+use tokio::time::{Instant, sleep_until};
+
+use super::world::LogoutWorld;
+use crate::policy::{Observation, RuleId};
+
+/// How far from the configured value the brackets sit: a quarter of it plus half a second, so
+/// scheduling noise on a loaded machine cannot flip a verdict.
+fn margin(configured: Duration) -> Duration {
+    configured / 4 + Duration::from_millis(500)
+}
+
+#[when(regex = r"^(\w+) (?:stays idle|keeps working)$")]
+async fn leaves_the_page(w: &mut LogoutWorld, who: String) -> Result<(), String> {
+    let person = w.who(&who)?;
+    // The page's own timers (the reminder script navigates at expiry) are not the server: leave
+    // the page so only the server decides.
+    w.browser(&person)?.goto("about:blank").await.map_err(|e| e.to_string())
+}
+
+fn configured(w: &LogoutWorld, which: &str) -> Result<Duration, String> {
+    let t = &w.ctx.target.spec.timeouts;
+    match which {
+        "idle" => t.idle,
+        _ => t.absolute,
+    }
+    .ok_or_else(|| format!("the target declares no {which} timeout (timeouts.{which}); nothing to measure against"))
+}
+
+#[then(regex = r"^the session ends at the configured idle timeout$")]
+async fn idle_timeout(w: &mut LogoutWorld) -> Result<(), String> {
+    let person = w.who("she")?;
+    let idle = configured(w, "idle")?;
+    let m = margin(idle);
+    let jar = w.browser(&person)?.all_cookies().await.map_err(|e| e.to_string())?;
+    // The probe itself is activity: each request restarts the idle clock.
+    let start = w.probe_whoami(&jar).await?;
+    let t0 = Instant::now();
+    if !start.authenticated() {
+        return Err(format!("the session was already gone before idling: {start}"));
+    }
+    sleep_until(t0 + idle.saturating_sub(m)).await;
+    let before = w.probe_whoami(&jar).await?;
+    let t1 = Instant::now();
+    let evidence_before = format!("after {:.1}s idle: {before}", (t1 - t0).as_secs_f64());
+    let outcome = if !before.authenticated() {
+        ("early", evidence_before, None)
+    } else {
+        sleep_until(t1 + idle + m).await;
+        let after = w.probe_whoami(&jar).await?;
+        let e = format!("after {:.1}s idle: {after}", (Instant::now() - t1).as_secs_f64());
+        let o = if after.authenticated() { "not-enforced" } else { "enforced" };
+        (o, evidence_before, Some(e))
+    };
+    let mut obs = Observation::new(RuleId::IdleTimeout, outcome.0)
+        .evidence(format!("configured idle timeout {}s", idle.as_secs_f64()))
+        .evidence(outcome.1);
+    if let Some(e) = outcome.2 {
+        obs = obs.evidence(e);
+    }
+    w.judge(obs);
+    Ok(())
+}
+
+#[then(regex = r"^the session ends at the configured maximum session length$")]
+async fn absolute_timeout(w: &mut LogoutWorld) -> Result<(), String> {
+    let person = w.who("she")?;
+    let absolute = configured(w, "absolute")?;
+    let m = margin(absolute);
+    // Stay active well within the idle timeout, so only the absolute limit can end the session.
+    let every = w
+        .ctx
+        .target
+        .spec
+        .timeouts
+        .idle
+        .map(|i| i / 3)
+        .unwrap_or(absolute / 6)
+        .max(Duration::from_millis(200));
+    let jar = w.browser(&person)?.all_cookies().await.map_err(|e| e.to_string())?;
+    // The session began at sign-in, a little before now; the brackets absorb that.
+    let t0 = Instant::now();
+    let mut last_alive = None;
+    let mut first_dead = None;
+    let end = t0 + absolute + m;
+    while Instant::now() < end {
+        let r = w.probe_whoami(&jar).await?;
+        let at = (Instant::now() - t0).as_secs_f64();
+        if r.authenticated() {
+            last_alive = Some((at, r));
+        } else {
+            first_dead = Some((at, r));
+            break;
+        }
+        sleep_until((Instant::now() + every).min(end)).await;
+    }
+    if first_dead.is_none() {
+        let r = w.probe_whoami(&jar).await?;
+        let at = (Instant::now() - t0).as_secs_f64();
+        if !r.authenticated() {
+            first_dead = Some((at, r));
+        } else {
+            last_alive = Some((at, r));
+        }
+    }
+    let limit_early = absolute.saturating_sub(m).as_secs_f64();
+    let outcome = match &first_dead {
+        Some((at, _)) if *at < limit_early => "early",
+        Some(_) => "enforced",
+        None => "not-enforced",
+    };
+    let mut obs = Observation::new(RuleId::AbsoluteTimeout, outcome)
+        .evidence(format!("configured maximum session length {}s, kept active every {:.1}s", absolute.as_secs_f64(), every.as_secs_f64()));
+    if let Some((at, r)) = &last_alive {
+        obs = obs.evidence(format!("alive at {at:.1}s: {r}"));
+    }
+    if let Some((at, r)) = &first_dead {
+        obs = obs.evidence(format!("ended by {at:.1}s: {r}"));
+    }
+    w.judge(obs);
+    Ok(())
+}
+
+#[then(regex = r"^a reminder appears before the session expires$")]
+async fn reminder(w: &mut LogoutWorld) -> Result<(), String> {
+    let person = w.who("she")?;
+    let t = &w.ctx.target.spec.timeouts;
+    let first_expiry = match (t.idle, t.absolute) {
+        (Some(i), Some(a)) => i.min(a),
+        (Some(x), None) | (None, Some(x)) => x,
+        (None, None) => return Err("the target declares no timeouts; no reminder is due".into()),
+    };
+    let css = w.ctx.target.pages.reminder.clone();
+    let browser = w.browser(&person)?;
+    let t0 = Instant::now();
+    let deadline = t0 + first_expiry + margin(first_expiry);
+    let mut shown_at = None;
+    while Instant::now() < deadline {
+        let visible = match browser.client().find(fantoccini::Locator::Css(&css)).await {
+            Ok(el) => el.is_displayed().await.unwrap_or(false),
+            Err(_) => false,
+        };
+        if visible {
+            shown_at = Some(Instant::now() - t0);
+            break;
+        }
+        sleep_until((Instant::now() + Duration::from_millis(100)).min(deadline)).await;
+    }
+    let outcome = match shown_at {
+        Some(at) if at < first_expiry => "shown",
+        _ => "not-shown",
+    };
+    w.judge(
+        Observation::new(RuleId::TimeoutReminder, outcome)
+            .evidence(format!("session expires after {}s", first_expiry.as_secs_f64()))
+            .evidence(match shown_at {
+                Some(at) => format!("{css} visible after {:.1}s", at.as_secs_f64()),
+                None => format!("{css} never visible"),
+            }),
+    );
+    Ok(())
+}
