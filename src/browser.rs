@@ -105,7 +105,9 @@ impl Driver {
     ///
     /// `env` is given to the driver process only (and so to the browsers it starts): this is how
     /// Kerberos variables reach Chromium without touching the harness's own environment.
-    pub async fn start(env: &[(std::ffi::OsString, std::ffi::OsString)]) -> Result<Driver, BrowserError> {
+    pub async fn start(
+        env: &[(std::ffi::OsString, std::ffi::OsString)],
+    ) -> Result<Driver, BrowserError> {
         let driver = which("chromedriver").ok_or_else(|| BrowserError::NotInstalled {
             what: "chromedriver".into(),
             hint: "install Debian's chromium-driver (run ci/setup), or pass --webdriver URL".into(),
@@ -117,6 +119,7 @@ impl Driver {
         let dir = tempfile::Builder::new()
             .prefix("logout-harness-driver-")
             .tempdir()?;
+        crate::process::remove_on_signal(dir.path());
         // setpriv makes the browser die with its driver even if the harness is SIGKILLed
         // (chromedriver itself does not end Chromium on SIGTERM).
         let chromium_wrapper = dir.path().join("chromium");
@@ -143,6 +146,8 @@ impl Driver {
                 .arg("--log-level=OFF")
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null());
+            // Chromium's own scratch dirs go under ours, so nothing of a run outlives it.
+            cmd.env("TMPDIR", dir.path());
             for (k, v) in env {
                 cmd.env(k, v);
             }
@@ -212,6 +217,12 @@ fn free_port() -> std::io::Result<u16> {
         .port())
 }
 
+impl Drop for Driver {
+    fn drop(&mut self) {
+        crate::process::forget_dir(self._dir.path());
+    }
+}
+
 /// Where Chromium lives: Debian puts the real binary behind a shell wrapper in /usr/bin.
 pub fn chromium_binary() -> Option<PathBuf> {
     ["/usr/lib/chromium/chromium"]
@@ -231,16 +242,22 @@ pub struct Profile {
 impl Profile {
     /// A new, empty profile under the system temp dir, named so a leak check can find it.
     pub fn new() -> std::io::Result<Profile> {
-        Ok(Profile {
-            dir: tempfile::Builder::new()
-                .prefix("logout-harness-profile-")
-                .tempdir()?,
-        })
+        let dir = tempfile::Builder::new()
+            .prefix("logout-harness-profile-")
+            .tempdir()?;
+        crate::process::remove_on_signal(dir.path());
+        Ok(Profile { dir })
     }
 
     /// The `--user-data-dir`.
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+}
+
+impl Drop for Profile {
+    fn drop(&mut self) {
+        crate::process::forget_dir(self.dir.path());
     }
 }
 
@@ -499,6 +516,42 @@ impl Browser {
             }
             if Instant::now() > deadline {
                 return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks `element` and waits (up to `limit`) until a new document has replaced the current
+    /// one and finished loading: the end of a navigation however many redirects it took, even
+    /// when it lands on the same URL. Returns whether that happened.
+    pub async fn click_and_wait_new_document(
+        &self,
+        element: fantoccini::elements::Element,
+        limit: Duration,
+    ) -> Result<bool, BrowserError> {
+        self.client
+            .execute(
+                "window.__logoutHarnessOldDocument = true; return true",
+                vec![],
+            )
+            .await?;
+        element.click().await?;
+        let deadline = Instant::now() + limit;
+        loop {
+            let state = self
+                .client
+                .execute(
+                    "return window.__logoutHarnessOldDocument ? 'old' : document.readyState",
+                    vec![],
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string));
+            if state.as_deref() == Some("complete") {
+                return Ok(true);
+            }
+            if Instant::now() > deadline {
+                return Ok(false);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

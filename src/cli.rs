@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the features against a target (the embedded emulator by default) and judge them.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate a target and a policy file; runs nothing.
     Check(CheckArgs),
     /// Run the embedded CRM emulator on its own until Ctrl-C.
@@ -184,7 +184,7 @@ pub fn main() -> i32 {
     };
     runtime.block_on(async move {
         match cli.command {
-            Command::Run(args) => cmd_run(args).await,
+            Command::Run(args) => cmd_run(*args).await,
             Command::Check(args) => cmd_check(args),
             Command::Sim(args) => cmd_sim(args).await,
         }
@@ -205,7 +205,9 @@ async fn cmd_run(args: RunArgs) -> i32 {
     }
     if !args.mode.is_empty() {
         if opts.target.is_some() {
-            return fail("--mode chooses the embedded emulator's mode; a target file states its own `mode`");
+            return fail(
+                "--mode chooses the embedded emulator's mode; a target file states its own `mode`",
+            );
         }
         opts.modes = AuthMode::ALL
             .into_iter()
@@ -309,15 +311,26 @@ async fn cmd_sim(args: SimArgs) -> i32 {
         idle: args.idle_timeout,
         absolute: args.session_timeout,
     };
-    let embedded =
-        match crate::embedded::Embedded::start(args.mode, &faults, timeouts, Some(args.listen), args.host_based).await {
-            Ok(e) => e,
-            Err(e) => return fail(e),
-        };
+    let embedded = match crate::embedded::Embedded::start(
+        args.mode,
+        &faults,
+        timeouts,
+        Some(args.listen),
+        args.host_based,
+    )
+    .await
+    {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
     let sim = &embedded.sim;
     let mut ready = sim.ready_line();
     if let Some((kdc, config, ccache)) = embedded.kerberos("alice") {
-        ready.push_str(&format!(" kdc={kdc} krb5_config={} ccache={}", config.display(), ccache.display()));
+        ready.push_str(&format!(
+            " kdc={kdc} krb5_config={} ccache={}",
+            config.display(),
+            ccache.display()
+        ));
     }
     println!("{ready}");
     let _ = std::io::stdout().flush();

@@ -84,7 +84,8 @@ impl Embedded {
                 .unwrap_or_default();
             let mut opts = krb5_realm::RealmOptions::new(password);
             if host_based {
-                opts = opts.service_host(format!("{}.{}", settings.organization, crm_sim::CRM_HOST));
+                opts =
+                    opts.service_host(format!("{}.{}", settings.organization, crm_sim::CRM_HOST));
             }
             // The KDC dies with the thread that spawned it (PR_SET_PDEATHSIG): use the harness's
             // long-lived spawner thread.
@@ -151,7 +152,11 @@ impl Embedded {
 
     /// Stops the emulator, then the KDC.
     pub async fn shutdown(self) {
-        let Embedded { sim, realm, no_ticket } = self;
+        let Embedded {
+            sim,
+            realm,
+            no_ticket,
+        } = self;
         if let Some(dir) = &no_ticket {
             crate::process::forget_dir(dir.path());
         }

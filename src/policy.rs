@@ -151,30 +151,68 @@ impl RuleId {
     /// What the rule checks, in a sentence.
     pub fn description(self) -> &'static str {
         match self {
-            RuleId::SignedOutPage => "After Sign Out the browser shows a signed-out page, not the application.",
-            RuleId::AuthCookiesRemoved => "After Sign Out no CRM authentication cookie is left in the browser.",
-            RuleId::ReplayRefused => "After Sign Out the server refuses the cookies from before sign-out.",
-            RuleId::LeftoverCookies => "The cookies left after Sign Out are the reviewed ones (a snapshot).",
-            RuleId::SsoReauthentication => "After CRM sign-out, opening CRM again asks for credentials (no silent re-login through AD FS).",
+            RuleId::SignedOutPage => {
+                "After Sign Out the browser shows a signed-out page, not the application."
+            }
+            RuleId::AuthCookiesRemoved => {
+                "After Sign Out no CRM authentication cookie is left in the browser."
+            }
+            RuleId::ReplayRefused => {
+                "After Sign Out the server refuses the cookies from before sign-out."
+            }
+            RuleId::LeftoverCookies => {
+                "The cookies left after Sign Out are the reviewed ones (a snapshot)."
+            }
+            RuleId::SsoReauthentication => {
+                "After CRM sign-out, opening CRM again asks for credentials (no silent re-login through AD FS)."
+            }
             RuleId::BackButtonData => "After Sign Out, Back and reload show no CRM data.",
-            RuleId::PagesNotStored => "Authenticated pages forbid storing (Cache-Control: no-store).",
-            RuleId::OtherTabAfterSignOut => "After Sign Out in one tab, the other tab is signed out at its next action.",
-            RuleId::SessionAfterTabClose => "Closing one tab (not the last) leaves the session as the policy says.",
-            RuleId::SessionAfterReopen => "After closing the browser and reopening it on the same profile, the session is gone.",
-            RuleId::SessionAfterRestore => "With \"continue where you left off\", the session after reopening is as the policy says.",
-            RuleId::OtherDeviceAfterSignOut => "After Sign Out on one device, the other device's session is as the policy says.",
-            RuleId::AdminEndsAllSessions => "The administrator's \"end all sessions\" ends the sessions on every device.",
-            RuleId::FbaFreshLogin => "CRM 4.0: after Log Out and reopening the browser, a fresh login is required.",
-            RuleId::IwaSilentSignIn => "With a Kerberos ticket the browser signs in with no prompt.",
-            RuleId::IwaReloginAfterSignOut => "After Sign Out under Windows authentication, opening CRM again signs the user in silently.",
-            RuleId::IwaNoTicketRefused => "Without a Kerberos ticket the server answers 401 and opens no session.",
+            RuleId::PagesNotStored => {
+                "Authenticated pages forbid storing (Cache-Control: no-store)."
+            }
+            RuleId::OtherTabAfterSignOut => {
+                "After Sign Out in one tab, the other tab is signed out at its next action."
+            }
+            RuleId::SessionAfterTabClose => {
+                "Closing one tab (not the last) leaves the session as the policy says."
+            }
+            RuleId::SessionAfterReopen => {
+                "After closing the browser and reopening it on the same profile, the session is gone."
+            }
+            RuleId::SessionAfterRestore => {
+                "With \"continue where you left off\", the session after reopening is as the policy says."
+            }
+            RuleId::OtherDeviceAfterSignOut => {
+                "After Sign Out on one device, the other device's session is as the policy says."
+            }
+            RuleId::AdminEndsAllSessions => {
+                "The administrator's \"end all sessions\" ends the sessions on every device."
+            }
+            RuleId::FbaFreshLogin => {
+                "CRM 4.0: after Log Out and reopening the browser, a fresh login is required."
+            }
+            RuleId::IwaSilentSignIn => {
+                "With a Kerberos ticket the browser signs in with no prompt."
+            }
+            RuleId::IwaReloginAfterSignOut => {
+                "After Sign Out under Windows authentication, opening CRM again signs the user in silently."
+            }
+            RuleId::IwaNoTicketRefused => {
+                "Without a Kerberos ticket the server answers 401 and opens no session."
+            }
             RuleId::IdleTimeout => "Inactivity ends the session at the configured idle timeout.",
-            RuleId::AbsoluteTimeout => "The session ends at the configured maximum session length, active or not.",
+            RuleId::AbsoluteTimeout => {
+                "The session ends at the configured maximum session length, active or not."
+            }
             RuleId::TimeoutReminder => "A reminder is shown before the session expires.",
             RuleId::CookieSecure => "Authentication cookies carry Secure.",
             RuleId::CookieHttpOnly => "Authentication cookies carry HttpOnly.",
-            RuleId::CookieSameSite => "Authentication cookies carry the SameSite the policy asks for.",
-            RuleId::CookieLifetime => "Authentication cookies are session cookies (they die with the browser).",
+            RuleId::CookieSameSite => {
+                "Authentication cookies carry the SameSite the policy asks for."
+            }
+            RuleId::CookieLifetime => {
+                "Authentication cookies are session cookies (they die with the browser)."
+            }
         }
     }
 
@@ -287,7 +325,8 @@ impl<'de> Deserialize<'de> for RulesMap {
                             id.outcomes().join(", ")
                         )));
                     }
-                    if let Some(bad) = expect.iter().find(|e| !id.outcomes().contains(&e.as_str())) {
+                    if let Some(bad) = expect.iter().find(|e| !id.outcomes().contains(&e.as_str()))
+                    {
                         return Err(A::Error::custom(format!(
                             "key `{id}`: expect `{bad}` is not an outcome of this rule; valid: {}",
                             id.outcomes().join(", ")
@@ -523,7 +562,14 @@ mod tests {
             file: "p.yaml".into(),
             rules: raw.rules.0,
         };
-        let judge = |o: &str| policy.judge(&Observation::new(RuleId::CookieSameSite, o), &VerdictContext::default()).unwrap();
+        let judge = |o: &str| {
+            policy
+                .judge(
+                    &Observation::new(RuleId::CookieSameSite, o),
+                    &VerdictContext::default(),
+                )
+                .unwrap()
+        };
         assert!(judge("lax").passed && judge("strict").passed);
         let v = judge("unset");
         assert!(!v.passed);

@@ -19,12 +19,18 @@ static TEMP_DIRS: Mutex<Vec<std::path::PathBuf>> = Mutex::new(Vec::new());
 
 /// Registers a temp dir to remove if the harness is interrupted.
 pub fn remove_on_signal(path: &std::path::Path) {
-    TEMP_DIRS.lock().unwrap_or_else(|e| e.into_inner()).push(path.to_path_buf());
+    TEMP_DIRS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(path.to_path_buf());
 }
 
 /// Unregisters a temp dir its owner has removed.
 pub fn forget_dir(path: &std::path::Path) {
-    TEMP_DIRS.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| p != path);
+    TEMP_DIRS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|p| p != path);
 }
 
 /// A child process that is ended, with its whole process group, when this guard drops.
@@ -169,7 +175,9 @@ pub fn install_signal_handler(on_signal: impl Fn() + Send + Sync + 'static) {
 ///
 /// `PR_SET_PDEATHSIG` fires when the thread that spawned a child ends, not the process; tokio's
 /// blocking threads come and go, so every owned child (driver, KDC) is spawned from here.
-pub fn on_spawner_thread<T: Send + 'static>(job: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+pub fn on_spawner_thread<T: Send + 'static>(
+    job: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
     use std::sync::OnceLock;
     use std::sync::mpsc;
     type Job = Box<dyn FnOnce() + Send>;
@@ -201,12 +209,18 @@ pub fn on_spawner_thread<T: Send + 'static>(job: impl FnOnce() -> io::Result<T> 
 /// Adds a process group the harness did not spawn through [`ChildGuard`] (the KDC) to those the
 /// signal handler ends.
 pub fn adopt_group(pgid: i32) {
-    LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()).push(pgid);
+    LIVE_GROUPS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(pgid);
 }
 
 /// Removes a group added by [`adopt_group`] once its owner has ended it.
 pub fn forget_group(pgid: i32) {
-    LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()).retain(|g| *g != pgid);
+    LIVE_GROUPS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|g| *g != pgid);
 }
 
 /// Finds a program on PATH (or at an absolute path).

@@ -207,13 +207,17 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             .as_deref()
             .map(|t| {
                 t.parse::<cucumber::gherkin::tagexpr::TagOperation>()
-                    .map_err(|e| RunError::Usage(format!("--tags `{t}` is not a tag expression: {e}")))
+                    .map_err(|e| {
+                        RunError::Usage(format!("--tags `{t}` is not a tag expression: {e}"))
+                    })
             })
             .transpose()?,
         name: opts
             .name
             .as_deref()
-            .map(|n| regex::Regex::new(n).map_err(|e| RunError::Usage(format!("--name `{n}`: {e}"))))
+            .map(|n| {
+                regex::Regex::new(n).map_err(|e| RunError::Usage(format!("--name `{n}`: {e}")))
+            })
             .transpose()?,
     };
     let features = parse_features(&opts.features)?;
@@ -234,14 +238,24 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         .clone()
         .or_else(|| shared_driver.as_ref().map(|d| d.url().to_string()))
         .unwrap_or_default();
-    let browser_binary = shared_driver.as_ref().map(|d| d.browser_binary().to_path_buf());
+    let browser_binary = shared_driver
+        .as_ref()
+        .map(|d| d.browser_binary().to_path_buf());
 
     let findings = Arc::new(Collector::default());
     for pass in passes(&opts, file_target.as_ref()) {
-        let Pass { target, mode, timeout_scenarios } = pass;
+        let Pass {
+            target,
+            mode,
+            timeout_scenarios,
+        } = pass;
         let embedded_target = target.spec.crm == CrmLocation::Embedded;
         let split = embedded_target.then_some(timeout_scenarios);
-        let wanted = |fs: &[cucumber::gherkin::Feature]| fs.iter().map(|f| selection.count(f, mode, split)).sum::<usize>();
+        let wanted = |fs: &[cucumber::gherkin::Feature]| {
+            fs.iter()
+                .map(|f| selection.count(f, mode, split))
+                .sum::<usize>()
+        };
         if features.iter().all(|(_, fs)| wanted(fs) == 0) {
             continue;
         }
@@ -269,7 +283,11 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                     vec![sim.spki_sha256_base64().to_string()],
                     HttpTrust {
                         roots_pem: vec![sim.ca_pem().to_string()],
-                        resolve: sim.host_names().iter().map(|h| (h.clone(), sim.addr())).collect(),
+                        resolve: sim
+                            .host_names()
+                            .iter()
+                            .map(|h| (h.clone(), sim.addr()))
+                            .collect(),
                     },
                 );
                 embedded = Some(e);
@@ -278,9 +296,14 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             CrmLocation::Url(url) => {
                 let mut trust = HttpTrust::default();
                 if let Some(ca) = &target.spec.tls.ca_file {
-                    trust.roots_pem.push(std::fs::read_to_string(ca).map_err(|e| {
-                        RunError::Target(format!("cannot read tls.ca_file {}: {e}", ca.display()))
-                    })?);
+                    trust
+                        .roots_pem
+                        .push(std::fs::read_to_string(ca).map_err(|e| {
+                            RunError::Target(format!(
+                                "cannot read tls.ca_file {}: {e}",
+                                ca.display()
+                            ))
+                        })?);
                 }
                 (url.clone(), None, vec![], vec![], trust)
             }
@@ -305,7 +328,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                 user_drivers.insert(user.clone(), d.url().to_string());
                 pass_drivers.push(d);
             }
-            let d = Driver::start(&e.no_ticket_env()).await.map_err(RunError::Browser)?;
+            let d = Driver::start(&e.no_ticket_env())
+                .await
+                .map_err(RunError::Browser)?;
             default_url = d.url().to_string();
             pass_drivers.push(d);
         }
@@ -414,13 +439,24 @@ impl Selection {
         applies_to_mode(&all_tags, mode)
             && timeout_pass.is_none_or(|p| p == is_timeout)
             && self.tags.as_ref().is_none_or(|t| t.eval(all_tags.iter()))
-            && self.name.as_ref().is_none_or(|r| r.is_match(&scenario.name))
+            && self
+                .name
+                .as_ref()
+                .is_none_or(|r| r.is_match(&scenario.name))
     }
 
     /// How many scenarios of `feature` a pass would run.
-    fn count(&self, feature: &cucumber::gherkin::Feature, mode: AuthMode, timeout_pass: Option<bool>) -> usize {
+    fn count(
+        &self,
+        feature: &cucumber::gherkin::Feature,
+        mode: AuthMode,
+        timeout_pass: Option<bool>,
+    ) -> usize {
         let plain = feature.scenarios.iter().map(|s| (None, s));
-        let ruled = feature.rules.iter().flat_map(|r| r.scenarios.iter().map(move |s| (Some(r), s)));
+        let ruled = feature
+            .rules
+            .iter()
+            .flat_map(|r| r.scenarios.iter().map(move |s| (Some(r), s)));
         plain
             .chain(ruled)
             .filter(|(r, s)| self.selects(feature, *r, s, mode, timeout_pass))
@@ -450,8 +486,13 @@ fn parse_features(paths: &[PathBuf]) -> Result<ParsedPaths, RunError> {
             let features = files
                 .iter()
                 .map(|f| {
-                    cucumber::gherkin::Feature::parse_path(f, cucumber::gherkin::GherkinEnv::default())
-                        .map_err(|e| RunError::Usage(format!("{}: not a valid feature file: {e}", f.display())))
+                    cucumber::gherkin::Feature::parse_path(
+                        f,
+                        cucumber::gherkin::GherkinEnv::default(),
+                    )
+                    .map_err(|e| {
+                        RunError::Usage(format!("{}: not a valid feature file: {e}", f.display()))
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((p.clone(), features))

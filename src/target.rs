@@ -107,9 +107,13 @@ pub struct TimeoutSpec {
     pub absolute: Option<std::time::Duration>,
 }
 
-fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
+fn de_duration<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::time::Duration>, D::Error> {
     let s = String::deserialize(d)?;
-    crate::cli::parse_duration(&s).map(Some).map_err(serde::de::Error::custom)
+    crate::cli::parse_duration(&s)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 fn default_whoami() -> String {

@@ -1,1 +1,141 @@
-//! Steps for features/browser_close.feature (being written).
+//! Closing the browser and opening it again on the same profile (the same `--user-data-dir`):
+//! session cookies die with the browser, persistent ones survive; with "Continue where you left
+//! off" (`--restore-last-session`) Chromium keeps session cookies too (browser-facts §4).
+
+use cucumber::{given, then, when};
+
+use super::sign_in::{open_browser_restoring, sign_in};
+use super::world::LogoutWorld;
+use crate::policy::{Observation, RuleId};
+
+#[given(regex = r"^(\w+) is signed in to CRM in a browser that continues where it left off$")]
+async fn signed_in_restoring(w: &mut LogoutWorld, who: String) -> Result<(), String> {
+    let person = w.who(&who)?;
+    open_browser_restoring(w, &person, true).await?;
+    sign_in(w, &person).await
+}
+
+#[when(
+    regex = r"^(\w+) closes the browser and opens it again( continuing where (?:she|he|they) left off)?$"
+)]
+async fn closes_and_reopens(
+    w: &mut LogoutWorld,
+    who: String,
+    restore: String,
+) -> Result<(), String> {
+    let person = w.who(&who)?;
+    let restore = !restore.is_empty();
+    let mut p = w
+        .people
+        .remove(&person)
+        .ok_or_else(|| format!("{person} has no browser"))?;
+    let closed = match p.browser.take() {
+        Some(browser) => {
+            let t = std::time::Instant::now();
+            let r = browser
+                .close()
+                .await
+                .map_err(|e| format!("closing the browser: {e}"));
+            w.timings.browser_launch += t.elapsed();
+            r
+        }
+        None => Err(format!("{person} has no open browser to close")),
+    };
+    let reopened = match closed {
+        Ok(()) => w
+            .launch_browser(&person, &p.profile, restore)
+            .await
+            .map_err(|e| format!("cannot reopen the browser on the same profile: {e}")),
+        Err(e) => Err(e),
+    };
+    w.people.insert(person.clone(), p);
+    let reopened = reopened?;
+    w.person_mut(&person)?.browser = Some(reopened);
+    Ok(())
+}
+
+/// What the reopened browser gets: the server's answer to the auth cookies that survived (probed
+/// before any page could set new ones), then CRM's start page as the person opens it.
+async fn reopened_session(w: &mut LogoutWorld) -> Result<(bool, Vec<String>), String> {
+    let person = w.who("she")?;
+    let jar = w
+        .browser(&person)?
+        .all_cookies()
+        .await
+        .map_err(|e| e.to_string())?;
+    let auth: Vec<String> = w
+        .auth_cookies(&jar)
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    let probe = w.probe_whoami(&jar).await?;
+    let start = w
+        .ctx
+        .crm_url
+        .join(&w.ctx.target.pages.start)
+        .map_err(|e| e.to_string())?;
+    w.browser(&person)?
+        .goto(start.as_str())
+        .await
+        .map_err(|e| e.to_string())?;
+    let page = w.settle_page(&person).await?;
+    if !page.settled {
+        return Err(format!("opening CRM after reopening the browser: {page}"));
+    }
+    // A page the browser kept in its HTTP cache (`cacheable-pages`) shows CRM without asking the
+    // server: that is back-button.pages-not-stored's finding, not a session that survived.
+    let from_cache = w
+        .browser(&person)?
+        .client()
+        .execute(
+            "const n = performance.getEntriesByType('navigation')[0]; \
+             return !!n && n.transferSize === 0;",
+            vec![],
+        )
+        .await
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let page_note = if page.shows_app && from_cache {
+        " (served from the browser's HTTP cache, not by the server)"
+    } else {
+        ""
+    };
+    Ok((
+        (page.shows_app && !from_cache) || probe.authenticated(),
+        vec![
+            format!(
+                "auth cookies after reopening: {}",
+                if auth.is_empty() {
+                    "none".into()
+                } else {
+                    auth.join(", ")
+                }
+            ),
+            probe.to_string(),
+            format!("opening CRM: {page}{page_note}"),
+        ],
+    ))
+}
+
+#[then(regex = r"^opening CRM does not sign (\w+) in without credentials$")]
+async fn not_signed_in_after_reopen(w: &mut LogoutWorld, _who: String) -> Result<(), String> {
+    let (survives, evidence) = reopened_session(w).await?;
+    judge(w, RuleId::SessionAfterReopen, survives, evidence);
+    Ok(())
+}
+
+#[then(regex = r"^opening CRM after the restored session is as the policy says$")]
+async fn after_restore(w: &mut LogoutWorld) -> Result<(), String> {
+    let (survives, evidence) = reopened_session(w).await?;
+    judge(w, RuleId::SessionAfterRestore, survives, evidence);
+    Ok(())
+}
+
+fn judge(w: &mut LogoutWorld, rule: RuleId, survives: bool, evidence: Vec<String>) {
+    let mut obs = Observation::new(rule, if survives { "survives" } else { "ended" });
+    for e in evidence {
+        obs = obs.evidence(e);
+    }
+    w.judge(obs);
+}

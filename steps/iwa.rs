@@ -13,7 +13,9 @@ async fn has_ticket(w: &mut LogoutWorld, user: String) -> Result<(), String> {
     let person = w.who(&user)?;
     // Against the emulator each user's browser is driven by a driver holding that user's
     // credential cache; against a real target, by the machine's own ticket.
-    if w.ctx.target.spec.crm == crate::target::CrmLocation::Embedded && !w.ctx.user_drivers.contains_key(&person) {
+    if w.ctx.target.spec.crm == crate::target::CrmLocation::Embedded
+        && !w.ctx.user_drivers.contains_key(&person)
+    {
         return Err(format!("the emulator's KDC issued no ticket for {person}"));
     }
     open_browser(w, &person).await
@@ -29,12 +31,14 @@ async fn no_ticket(w: &mut LogoutWorld) -> Result<(), String> {
 async fn silent_sign_in(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
     let opened = open_crm(w, &person).await?;
-    let outcome = if opened.app && !opened.form { "silent" } else { "prompted" };
-    w.judge(Observation::new(RuleId::IwaSilentSignIn, outcome).evidence(format!(
-        "opened {}: {}",
-        crate::report::shorten(&opened.url, 120),
-        if opened.app { "CRM signed in" } else { "CRM not shown" }
-    )));
+    let outcome = if opened.shows_app && !opened.sign_in_form {
+        "silent"
+    } else {
+        "prompted"
+    };
+    w.judge(
+        Observation::new(RuleId::IwaSilentSignIn, outcome).evidence(opened.to_string()),
+    );
     Ok(())
 }
 
@@ -44,14 +48,16 @@ async fn refused_with_challenge(w: &mut LogoutWorld) -> Result<(), String> {
     // The browser's view, then the server's: no session may exist, and the answer is IIS's 401
     // with both challenges (crm-onprem-auth S17, S18).
     let probe = w.probe_whoami(&[]).await?;
-    let challenged = probe.status == 401 && probe.challenges.iter().any(|c| c.starts_with("Negotiate"));
-    let outcome = if !opened.app && challenged { "refused" } else { "signed-in" };
+    let challenged =
+        probe.status == 401 && probe.challenges.iter().any(|c| c.starts_with("Negotiate"));
+    let outcome = if !opened.shows_app && challenged {
+        "refused"
+    } else {
+        "signed-in"
+    };
     w.judge(
         Observation::new(RuleId::IwaNoTicketRefused, outcome)
-            .evidence(format!(
-                "browser: {}",
-                if opened.app { "CRM signed in" } else { "CRM not shown" }
-            ))
+            .evidence(format!("browser: {opened}"))
             .evidence(probe.to_string()),
     );
     Ok(())

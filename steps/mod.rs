@@ -5,9 +5,12 @@ mod back_button;
 mod browser_close;
 mod cookies;
 mod devices;
+mod iwa;
+pub mod reauth;
 pub mod sign_in;
 pub mod sign_out;
 mod tabs;
+mod timeout;
 mod world;
 
 pub use world::LogoutWorld;

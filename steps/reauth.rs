@@ -4,58 +4,40 @@
 
 use cucumber::then;
 
-use super::world::LogoutWorld;
+use super::world::{LogoutWorld, PageState};
 use crate::policy::{Observation, RuleId};
 
-/// What opening CRM's start page showed.
-pub struct Opened {
-    /// The application (signed in).
-    pub app: bool,
-    /// A sign-in form.
-    pub form: bool,
-    /// Where the browser ended.
-    pub url: String,
-}
-
-impl Opened {
-    fn evidence(&self, pages: &crate::target::Pages) -> String {
-        format!(
-            "opened {}: {}",
-            crate::report::shorten(&self.url, 120),
-            match (self.app, self.form) {
-                (true, _) => format!("CRM signed in ({} present), no credentials asked", pages.signed_in),
-                (false, true) => format!("sign-in form ({})", pages.username_input),
-                (false, false) => "neither CRM nor a sign-in form".to_string(),
-            }
-        )
-    }
-}
-
-/// Opens CRM's start page in `person`'s browser and waits for the application, a sign-in form,
-/// or (up to `ctx.page_timeout`) neither.
-pub async fn open_crm(w: &LogoutWorld, person: &str) -> Result<Opened, String> {
-    let pages = &w.ctx.target.pages;
-    let start = w.ctx.crm_url.join(&pages.start).map_err(|e| e.to_string())?;
-    let browser = w.browser(person)?;
-    browser.goto(start.as_str()).await.map_err(|e| e.to_string())?;
-    let either = format!("{}, {}", pages.username_input, pages.signed_in);
-    let _ = browser.wait_for(&either, w.ctx.page_timeout).await;
-    Ok(Opened {
-        app: browser.has(&pages.signed_in).await.map_err(|e| e.to_string())?,
-        form: browser.has(&pages.username_input).await.map_err(|e| e.to_string())?,
-        url: browser.client().current_url().await.map_err(|e| e.to_string())?.to_string(),
-    })
+/// Opens CRM's start page in `person`'s browser and waits until the page has settled: the
+/// application, a sign-in form, a signed-out page, or a final page that is none of them.
+pub async fn open_crm(w: &mut LogoutWorld, person: &str) -> Result<PageState, String> {
+    let navigation = std::time::Instant::now();
+    let start = w
+        .ctx
+        .crm_url
+        .join(&w.ctx.target.pages.start)
+        .map_err(|e| e.to_string())?;
+    w.browser(person)?
+        .goto(start.as_str())
+        .await
+        .map_err(|e| e.to_string())?;
+    let state = w.settle_page(person).await?;
+    w.timings.navigation += navigation.elapsed();
+    Ok(state)
 }
 
 #[then(regex = r"^opening CRM again asks for (?:her|his|their) credentials$")]
 async fn asks_for_credentials(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
     let opened = open_crm(w, &person).await?;
-    if !opened.app && !opened.form {
-        return Err(opened.evidence(&w.ctx.target.pages));
+    if !opened.shows_app && !opened.sign_in_form {
+        return Err(format!("cannot tell whether CRM asks for credentials: {opened}"));
     }
-    let outcome = if opened.app { "silent-sign-in" } else { "credentials-asked" };
-    let evidence = opened.evidence(&w.ctx.target.pages);
+    let outcome = if opened.shows_app {
+        "silent-sign-in"
+    } else {
+        "credentials-asked"
+    };
+    let evidence = opened.to_string();
     w.judge(Observation::new(RuleId::SsoReauthentication, outcome).evidence(evidence));
     Ok(())
 }
@@ -64,11 +46,15 @@ async fn asks_for_credentials(w: &mut LogoutWorld) -> Result<(), String> {
 async fn fresh_login_required(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
     let opened = open_crm(w, &person).await?;
-    if !opened.app && !opened.form {
-        return Err(opened.evidence(&w.ctx.target.pages));
+    if !opened.shows_app && !opened.sign_in_form {
+        return Err(format!("cannot tell whether CRM asks for credentials: {opened}"));
     }
-    let outcome = if opened.app { "signed-in" } else { "credentials-asked" };
-    let evidence = opened.evidence(&w.ctx.target.pages);
+    let outcome = if opened.shows_app {
+        "signed-in"
+    } else {
+        "credentials-asked"
+    };
+    let evidence = opened.to_string();
     w.judge(Observation::new(RuleId::FbaFreshLogin, outcome).evidence(evidence));
     Ok(())
 }
@@ -77,8 +63,12 @@ async fn fresh_login_required(w: &mut LogoutWorld) -> Result<(), String> {
 async fn signs_straight_back_in(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
     let opened = open_crm(w, &person).await?;
-    let outcome = if opened.app && !opened.form { "silent-sign-in" } else { "credentials-asked" };
-    let evidence = opened.evidence(&w.ctx.target.pages);
+    let outcome = if opened.shows_app && !opened.sign_in_form {
+        "silent-sign-in"
+    } else {
+        "credentials-asked"
+    };
+    let evidence = opened.to_string();
     w.judge(Observation::new(RuleId::IwaReloginAfterSignOut, outcome).evidence(evidence));
     Ok(())
 }

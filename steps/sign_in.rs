@@ -15,10 +15,20 @@ async fn signed_in(w: &mut LogoutWorld, user: String) -> Result<(), String> {
 
 /// Opens a browser on a fresh profile for `person`.
 pub async fn open_browser(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
+    open_browser_restoring(w, person, false).await
+}
+
+/// Opens a browser on a fresh profile for `person`; with `restore_last_session` the browser
+/// "continues where it left off" when it is later reopened on that profile.
+pub async fn open_browser_restoring(
+    w: &mut LogoutWorld,
+    person: &str,
+    restore_last_session: bool,
+) -> Result<(), String> {
     let profile = Profile::new().map_err(|e| format!("cannot make a browser profile: {e}"))?;
-    let browser = Browser::launch(w.ctx.webdriver_for(person), &w.ctx.launch, &profile, false)
-        .await
-        .map_err(|e| format!("cannot start a browser for {person}: {e}"))?;
+    let browser = w
+        .launch_browser(person, &profile, restore_last_session)
+        .await?;
     w.people.insert(
         person.to_string(),
         Person {
@@ -39,6 +49,7 @@ pub async fn sign_in(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
         .crm_url
         .join(&pages.start)
         .map_err(|e| format!("start page `{}`: {e}", pages.start))?;
+    let navigation = std::time::Instant::now();
     let browser = w.browser(person)?;
     browser
         .goto(start.as_str())
@@ -82,6 +93,7 @@ pub async fn sign_in(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
         .wait_for(&pages.signed_in, w.ctx.page_timeout)
         .await
         .map_err(|e| format!("signing in {person}: CRM did not show the signed-in page: {e}"))?;
+    w.timings.navigation += navigation.elapsed();
     Ok(())
 }
 

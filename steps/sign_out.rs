@@ -2,7 +2,6 @@
 
 use std::time::{Duration, Instant};
 
-
 use cucumber::{then, when};
 
 use super::world::LogoutWorld;
@@ -19,7 +18,11 @@ async fn signs_out(w: &mut LogoutWorld, who: String) -> Result<(), String> {
 /// Sign Out and waits until the sign-out redirects have settled.
 pub async fn sign_out_via_menu(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
     let pages = w.ctx.target.pages.clone();
-    let jar = w.browser(person)?.all_cookies().await.map_err(|e| e.to_string())?;
+    let jar = w
+        .browser(person)?
+        .all_cookies()
+        .await
+        .map_err(|e| e.to_string())?;
 
     // The replay check can only fail if the probe tells a live session from none: prove it now,
     // while the session is live, or the harness could pass a broken deployment. (Windows
@@ -40,14 +43,18 @@ pub async fn sign_out_via_menu(w: &mut LogoutWorld, person: &str) -> Result<(), 
         .wait_for(&pages.user_menu, w.ctx.page_timeout)
         .await
         .map_err(|e| format!("the profile menu: {e}"))?;
-    menu.click().await.map_err(|e| format!("opening the profile menu: {e}"))?;
+    menu.click()
+        .await
+        .map_err(|e| format!("opening the profile menu: {e}"))?;
     let item = wait_displayed(browser, &pages.sign_out, w.ctx.page_timeout).await?;
     // Sign-out is a chain of redirects (CRM, then AD FS): wait for the last page to load. Not an
     // error when it never does: the checks judge whatever is on screen.
+    let navigation = std::time::Instant::now();
     browser
         .click_and_wait_new_document(item, w.ctx.page_timeout)
         .await
         .map_err(|e| format!("clicking Sign Out: {e}"))?;
+    w.timings.navigation += navigation.elapsed();
     Ok(())
 }
 
@@ -131,7 +138,11 @@ async fn no_auth_cookie_left(w: &mut LogoutWorld) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let patterns = &w.ctx.target.pages.auth_cookies;
-    let left: Vec<String> = w.auth_cookies(&jar).iter().map(|c| format!("{c:?}")).collect();
+    let left: Vec<String> = w
+        .auth_cookies(&jar)
+        .iter()
+        .map(|c| format!("{c:?}"))
+        .collect();
     let outcome = if left.is_empty() { "removed" } else { "left" };
     let mut obs = Observation::new(RuleId::AuthCookiesRemoved, outcome).evidence(format!(
         "auth cookies ({}) for {}: {}",
@@ -143,12 +154,15 @@ async fn no_auth_cookie_left(w: &mut LogoutWorld) -> Result<(), String> {
             left.join(", ")
         }
     ));
-    let had: Vec<String> = w.auth_cookies(&w.before_sign_out).iter().map(|c| c.name.clone()).collect();
+    let had: Vec<String> = w
+        .auth_cookies(&w.before_sign_out)
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
     obs = obs.evidence(format!("before sign-out: {}", had.join(", ")));
     w.judge(obs);
     Ok(())
 }
-
 
 #[then(regex = r"^replaying the cookies from before sign-out is refused by the server$")]
 async fn replay_refused(w: &mut LogoutWorld) -> Result<(), String> {

@@ -1,1 +1,146 @@
-//! Steps for features/tabs.feature (being written).
+//! Tabs: CRM open in two tabs of one browser. Sign Out in one must reach the other at its next
+//! action; closing one tab (never the last: that ends the WebDriver session) is not a sign-out.
+//!
+//! No tab state is kept in the world: a scenario has exactly two tabs, so "the other tab" is the
+//! window handle that is not the current one.
+
+use cucumber::{given, then, when};
+
+use super::world::LogoutWorld;
+use crate::policy::{Observation, RuleId};
+
+#[given(regex = r"^(\w+) opens CRM in a second tab$")]
+async fn opens_second_tab(w: &mut LogoutWorld, who: String) -> Result<(), String> {
+    let person = w.who(&who)?;
+    let start = w
+        .ctx
+        .crm_url
+        .join(&w.ctx.target.pages.start)
+        .map_err(|e| e.to_string())?;
+    let browser = w.browser(&person)?;
+    let tab = browser
+        .client()
+        .new_window(true)
+        .await
+        .map_err(|e| format!("opening a second tab: {e}"))?;
+    browser
+        .client()
+        .switch_to_window(tab.handle)
+        .await
+        .map_err(|e| format!("switching to the second tab: {e}"))?;
+    browser
+        .goto(start.as_str())
+        .await
+        .map_err(|e| e.to_string())?;
+    // Same jar, so no sign-in: CRM must show straight away.
+    browser
+        .wait_for(&w.ctx.target.pages.signed_in, w.ctx.page_timeout)
+        .await
+        .map_err(|e| format!("CRM did not show signed in in the second tab: {e}"))?;
+    Ok(())
+}
+
+/// Switches `person`'s browser to the tab that is not the current one (there are two).
+async fn switch_to_other_tab(w: &LogoutWorld, person: &str) -> Result<(), String> {
+    let client = w.browser(person)?.client();
+    let current = client.window().await.map_err(|e| e.to_string())?;
+    let handles = client.windows().await.map_err(|e| e.to_string())?;
+    let other: Vec<_> = handles.into_iter().filter(|h| *h != current).collect();
+    match other.as_slice() {
+        [one] => client
+            .switch_to_window(one.clone())
+            .await
+            .map_err(|e| format!("switching tabs: {e}")),
+        _ => Err(format!(
+            "expected exactly one other tab, found {}",
+            other.len()
+        )),
+    }
+}
+
+#[when(regex = r"^(\w+) closes the second tab$")]
+async fn closes_second_tab(w: &mut LogoutWorld, who: String) -> Result<(), String> {
+    let person = w.who(&who)?;
+    let client = w.browser(&person)?.client();
+    let before = client.windows().await.map_err(|e| e.to_string())?.len();
+    if before < 2 {
+        return Err("only one tab is open: closing it would end the browser".into());
+    }
+    client
+        .close_window()
+        .await
+        .map_err(|e| format!("closing the tab: {e}"))?;
+    let left = client.windows().await.map_err(|e| e.to_string())?;
+    let [remaining] = left.as_slice() else {
+        return Err(format!("expected one tab left, found {}", left.len()));
+    };
+    client
+        .switch_to_window(remaining.clone())
+        .await
+        .map_err(|e| format!("switching to the remaining tab: {e}"))
+}
+
+/// The session as the current tab sees it at its next action: the server's answer to the jar
+/// (probed first, before the reload could renew anything), then the page after a reload.
+async fn next_action(w: &mut LogoutWorld, person: &str) -> Result<(bool, Vec<String>), String> {
+    let jar = w
+        .browser(person)?
+        .all_cookies()
+        .await
+        .map_err(|e| e.to_string())?;
+    let auth: Vec<String> = w
+        .auth_cookies(&jar)
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    let probe = w.probe_whoami(&jar).await?;
+    w.browser(person)?
+        .client()
+        .refresh()
+        .await
+        .map_err(|e| format!("reloading the tab: {e}"))?;
+    let page = w.settle_page(person).await?;
+    let alive = probe.authenticated() || page.shows_app;
+    Ok((
+        alive,
+        vec![
+            format!(
+                "auth cookies in the jar: {}",
+                if auth.is_empty() {
+                    "none".into()
+                } else {
+                    auth.join(", ")
+                }
+            ),
+            probe.to_string(),
+            format!("after reload: {page}"),
+        ],
+    ))
+}
+
+#[then(regex = r"^the first tab is signed out at its next action$")]
+async fn first_tab_signed_out(w: &mut LogoutWorld) -> Result<(), String> {
+    let person = w.who("she")?;
+    switch_to_other_tab(w, &person).await?;
+    let (alive, evidence) = next_action(w, &person).await?;
+    let outcome = if alive { "signed-in" } else { "signed-out" };
+    let mut obs = Observation::new(RuleId::OtherTabAfterSignOut, outcome);
+    for e in evidence {
+        obs = obs.evidence(e);
+    }
+    w.judge(obs);
+    Ok(())
+}
+
+#[then(regex = r"^(\w+) session in the remaining tab is alive$")]
+async fn remaining_tab_alive(w: &mut LogoutWorld, _whose: String) -> Result<(), String> {
+    let person = w.who("she")?;
+    let (alive, evidence) = next_action(w, &person).await?;
+    let outcome = if alive { "alive" } else { "ended" };
+    let mut obs = Observation::new(RuleId::SessionAfterTabClose, outcome);
+    for e in evidence {
+        obs = obs.evidence(e);
+    }
+    w.judge(obs);
+    Ok(())
+}

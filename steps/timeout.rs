@@ -24,7 +24,17 @@ async fn leaves_the_page(w: &mut LogoutWorld, who: String) -> Result<(), String>
     let person = w.who(&who)?;
     // The page's own timers (the reminder script navigates at expiry) are not the server: leave
     // the page so only the server decides.
-    w.browser(&person)?.goto("about:blank").await.map_err(|e| e.to_string())
+    w.browser(&person)?
+        .goto("about:blank")
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Waits until `deadline` on purpose (the measurement), accounted as deliberate waiting.
+async fn wait_until(w: &mut LogoutWorld, deadline: Instant) {
+    let t = Instant::now();
+    sleep_until(deadline).await;
+    w.timings.deliberate_wait += t.elapsed();
 }
 
 fn configured(w: &LogoutWorld, which: &str) -> Result<Duration, String> {
@@ -33,7 +43,11 @@ fn configured(w: &LogoutWorld, which: &str) -> Result<Duration, String> {
         "idle" => t.idle,
         _ => t.absolute,
     }
-    .ok_or_else(|| format!("the target declares no {which} timeout (timeouts.{which}); nothing to measure against"))
+    .ok_or_else(|| {
+        format!(
+            "the target declares no {which} timeout (timeouts.{which}); nothing to measure against"
+        )
+    })
 }
 
 #[then(regex = r"^the session ends at the configured idle timeout$")]
@@ -41,24 +55,37 @@ async fn idle_timeout(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
     let idle = configured(w, "idle")?;
     let m = margin(idle);
-    let jar = w.browser(&person)?.all_cookies().await.map_err(|e| e.to_string())?;
+    let jar = w
+        .browser(&person)?
+        .all_cookies()
+        .await
+        .map_err(|e| e.to_string())?;
     // The probe itself is activity: each request restarts the idle clock.
     let start = w.probe_whoami(&jar).await?;
     let t0 = Instant::now();
     if !start.authenticated() {
-        return Err(format!("the session was already gone before idling: {start}"));
+        return Err(format!(
+            "the session was already gone before idling: {start}"
+        ));
     }
-    sleep_until(t0 + idle.saturating_sub(m)).await;
+    wait_until(w, t0 + idle.saturating_sub(m)).await;
     let before = w.probe_whoami(&jar).await?;
     let t1 = Instant::now();
     let evidence_before = format!("after {:.1}s idle: {before}", (t1 - t0).as_secs_f64());
     let outcome = if !before.authenticated() {
         ("early", evidence_before, None)
     } else {
-        sleep_until(t1 + idle + m).await;
+        wait_until(w, t1 + idle + m).await;
         let after = w.probe_whoami(&jar).await?;
-        let e = format!("after {:.1}s idle: {after}", (Instant::now() - t1).as_secs_f64());
-        let o = if after.authenticated() { "not-enforced" } else { "enforced" };
+        let e = format!(
+            "after {:.1}s idle: {after}",
+            (Instant::now() - t1).as_secs_f64()
+        );
+        let o = if after.authenticated() {
+            "not-enforced"
+        } else {
+            "enforced"
+        };
         (o, evidence_before, Some(e))
     };
     let mut obs = Observation::new(RuleId::IdleTimeout, outcome.0)
@@ -86,7 +113,11 @@ async fn absolute_timeout(w: &mut LogoutWorld) -> Result<(), String> {
         .map(|i| i / 3)
         .unwrap_or(absolute / 6)
         .max(Duration::from_millis(200));
-    let jar = w.browser(&person)?.all_cookies().await.map_err(|e| e.to_string())?;
+    let jar = w
+        .browser(&person)?
+        .all_cookies()
+        .await
+        .map_err(|e| e.to_string())?;
     // The session began at sign-in, a little before now; the brackets absorb that.
     let t0 = Instant::now();
     let mut last_alive = None;
@@ -101,7 +132,7 @@ async fn absolute_timeout(w: &mut LogoutWorld) -> Result<(), String> {
             first_dead = Some((at, r));
             break;
         }
-        sleep_until((Instant::now() + every).min(end)).await;
+        wait_until(w, (Instant::now() + every).min(end)).await;
     }
     if first_dead.is_none() {
         let r = w.probe_whoami(&jar).await?;
@@ -118,8 +149,11 @@ async fn absolute_timeout(w: &mut LogoutWorld) -> Result<(), String> {
         Some(_) => "enforced",
         None => "not-enforced",
     };
-    let mut obs = Observation::new(RuleId::AbsoluteTimeout, outcome)
-        .evidence(format!("configured maximum session length {}s, kept active every {:.1}s", absolute.as_secs_f64(), every.as_secs_f64()));
+    let mut obs = Observation::new(RuleId::AbsoluteTimeout, outcome).evidence(format!(
+        "configured maximum session length {}s, kept active every {:.1}s",
+        absolute.as_secs_f64(),
+        every.as_secs_f64()
+    ));
     if let Some((at, r)) = &last_alive {
         obs = obs.evidence(format!("alive at {at:.1}s: {r}"));
     }
@@ -140,12 +174,16 @@ async fn reminder(w: &mut LogoutWorld) -> Result<(), String> {
         (None, None) => return Err("the target declares no timeouts; no reminder is due".into()),
     };
     let css = w.ctx.target.pages.reminder.clone();
-    let browser = w.browser(&person)?;
     let t0 = Instant::now();
     let deadline = t0 + first_expiry + margin(first_expiry);
     let mut shown_at = None;
     while Instant::now() < deadline {
-        let visible = match browser.client().find(fantoccini::Locator::Css(&css)).await {
+        let visible = match w
+            .browser(&person)?
+            .client()
+            .find(fantoccini::Locator::Css(&css))
+            .await
+        {
             Ok(el) => el.is_displayed().await.unwrap_or(false),
             Err(_) => false,
         };
@@ -153,7 +191,11 @@ async fn reminder(w: &mut LogoutWorld) -> Result<(), String> {
             shown_at = Some(Instant::now() - t0);
             break;
         }
-        sleep_until((Instant::now() + Duration::from_millis(100)).min(deadline)).await;
+        wait_until(
+            w,
+            (Instant::now() + Duration::from_millis(100)).min(deadline),
+        )
+        .await;
     }
     let outcome = match shown_at {
         Some(at) if at < first_expiry => "shown",
@@ -161,7 +203,10 @@ async fn reminder(w: &mut LogoutWorld) -> Result<(), String> {
     };
     w.judge(
         Observation::new(RuleId::TimeoutReminder, outcome)
-            .evidence(format!("session expires after {}s", first_expiry.as_secs_f64()))
+            .evidence(format!(
+                "session expires after {}s",
+                first_expiry.as_secs_f64()
+            ))
             .evidence(match shown_at {
                 Some(at) => format!("{css} visible after {:.1}s", at.as_secs_f64()),
                 None => format!("{css} never visible"),

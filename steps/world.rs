@@ -39,6 +39,32 @@ pub struct LogoutWorld {
     pub violated: bool,
     /// Probe exchanges of this scenario, for artifacts.
     pub probe_log: Vec<String>,
+    /// Where this scenario's time went (for bench/, never judged).
+    pub timings: Timings,
+}
+
+/// Time spent per kind of work in one scenario.
+#[derive(Debug)]
+pub struct Timings {
+    /// When the scenario began.
+    pub started: std::time::Instant,
+    /// Starting and closing browsers.
+    pub browser_launch: std::time::Duration,
+    /// Page loads the steps wait for (sign-in, sign-out, opening CRM).
+    pub navigation: std::time::Duration,
+    /// Waiting on purpose (a timeout being measured).
+    pub deliberate_wait: std::time::Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            started: std::time::Instant::now(),
+            browser_launch: Default::default(),
+            navigation: Default::default(),
+            deliberate_wait: Default::default(),
+        }
+    }
 }
 
 impl LogoutWorld {
@@ -59,13 +85,36 @@ impl LogoutWorld {
             before_sign_out: Vec::new(),
             violated: false,
             probe_log: Vec::new(),
+            timings: Timings::default(),
         })
+    }
+
+    /// Starts a browser for `person` on `profile` (a new one, or theirs again to "reopen the
+    /// browser"), through the driver that person's browser must use (IWA: their ticket).
+    pub async fn launch_browser(
+        &mut self,
+        person: &str,
+        profile: &Profile,
+        restore_last_session: bool,
+    ) -> Result<Browser, String> {
+        let t = std::time::Instant::now();
+        let browser = Browser::launch(
+            self.ctx.webdriver_for(person),
+            &self.ctx.launch,
+            profile,
+            restore_last_session,
+        )
+        .await
+        .map_err(|e| format!("cannot start a browser for {person}: {e}"));
+        self.timings.browser_launch += t.elapsed();
+        browser
     }
 
     /// Before hook: names the scenario for verdicts and snapshots.
     pub async fn begin(&mut self, feature: &gherkin::Feature, scenario: &gherkin::Scenario) {
         self.verdict_context.feature = feature.name.clone();
         self.verdict_context.scenario = scenario.name.clone();
+        self.timings = Timings::default();
     }
 
     /// Resolves "she", "he", "they" and names to a person's name.
@@ -89,7 +138,9 @@ impl LogoutWorld {
 
     /// The open browser of `person`, mutably (to close it).
     pub fn person_mut(&mut self, person: &str) -> Result<&mut Person, String> {
-        self.people.get_mut(person).ok_or_else(|| format!("{person} has no browser"))
+        self.people
+            .get_mut(person)
+            .ok_or_else(|| format!("{person} has no browser"))
     }
 
     /// The target's authentication cookies among `jar`: those sent to the organization URL whose
@@ -117,7 +168,10 @@ impl LogoutWorld {
 
     /// Asks the server "who am I" with those of `cookies` that apply; the exchange is logged for
     /// artifacts. `authenticated()` on the answer says whether the session is alive.
-    pub async fn probe_whoami(&mut self, cookies: &[JarCookie]) -> Result<crate::probe::ProbeResponse, String> {
+    pub async fn probe_whoami(
+        &mut self,
+        cookies: &[JarCookie],
+    ) -> Result<crate::probe::ProbeResponse, String> {
         let url = self.whoami_url()?;
         let response = self.ctx.probe.get_with_cookies(&url, cookies).await?;
         self.probe_log.push(response.to_string());
@@ -130,6 +184,65 @@ impl LogoutWorld {
             .has(&self.ctx.target.pages.signed_in)
             .await
             .map_err(|e| e.to_string())
+    }
+
+    /// Waits (up to the page timeout) until `person`'s page has settled on something a person can
+    /// read: CRM signed in, a sign-in form, or a page that says "signed out" (redirect chains and
+    /// AD FS's auto-posting forms pass through pages that are none of these). Returns what is
+    /// shown then; `settled` is false when the deadline passed first.
+    pub async fn settle_page(&self, person: &str) -> Result<PageState, String> {
+        let pages = &self.ctx.target.pages;
+        let browser = self.browser(person)?;
+        let signed_out = regex::Regex::new(&pages.signed_out_text).map_err(|e| e.to_string())?;
+        let deadline = std::time::Instant::now() + self.ctx.page_timeout;
+        // A loaded page that is none of the three (IIS's 401 page, an error page) counts as settled
+        // once it has stayed the same, with no WS-Federation form about to post itself, this long.
+        let quiet = std::time::Duration::from_millis(400);
+        let mut last: Option<(String, std::time::Instant)> = None;
+        loop {
+            // Errors while a navigation replaces the document mean "not yet".
+            let complete = browser
+                .client()
+                .execute("return document.readyState", vec![])
+                .await
+                .map(|v| v.as_str() == Some("complete"))
+                .unwrap_or(false);
+            let app = browser.has(&pages.signed_in).await.unwrap_or(false);
+            let form = browser.has(&pages.username_input).await.unwrap_or(false);
+            let says_signed_out = browser
+                .body_text()
+                .await
+                .map(|t| signed_out.is_match(&t))
+                .unwrap_or(false);
+            let url_now = browser.client().current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let posting = browser.has("input[name=wresult]").await.unwrap_or(true);
+            let still = match &last {
+                Some((u, since)) if *u == url_now && complete && !posting => since.elapsed() >= quiet,
+                _ => {
+                    last = Some((url_now, std::time::Instant::now()));
+                    false
+                }
+            };
+            let settled = complete && (app || form || says_signed_out || still);
+            if settled || std::time::Instant::now() > deadline {
+                let data = browser.has(&pages.data).await.unwrap_or(false);
+                let url = browser
+                    .client()
+                    .current_url()
+                    .await
+                    .map(|u| crate::report::shorten(u.as_str(), 120))
+                    .unwrap_or_else(|e| format!("(no URL: {e})"));
+                return Ok(PageState {
+                    url,
+                    settled,
+                    shows_app: app,
+                    shows_data: data,
+                    sign_in_form: form,
+                    says_signed_out,
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// Judges an observation through the policy and records the verdict. A violated rule fails
@@ -179,11 +292,60 @@ impl LogoutWorld {
         if failed_step.is_some() {
             crate::artifacts::save(self).await;
         }
+        let closing = std::time::Instant::now();
         for person in self.people.values_mut() {
             if let Some(browser) = person.browser.take() {
                 let _ = browser.close().await;
             }
         }
+        self.timings.browser_launch += closing.elapsed();
+        let t = &self.timings;
+        self.ctx.findings.timing(crate::report::ScenarioTiming {
+            context: self.verdict_context.clone(),
+            total_s: t.started.elapsed().as_secs_f64(),
+            browser_launch_s: t.browser_launch.as_secs_f64(),
+            navigation_s: t.navigation.as_secs_f64(),
+            deliberate_wait_s: t.deliberate_wait.as_secs_f64(),
+        });
+    }
+}
+
+/// What a page shows once it has settled (see [`LogoutWorld::settle_page`]).
+#[derive(Clone, Debug)]
+pub struct PageState {
+    /// The page's URL (shortened).
+    pub url: String,
+    /// Whether it settled before the deadline.
+    pub settled: bool,
+    /// CRM's signed-in marker is shown.
+    pub shows_app: bool,
+    /// CRM data (the target's `data` selector) is shown.
+    pub shows_data: bool,
+    /// A sign-in form is shown.
+    pub sign_in_form: bool,
+    /// The page says "signed out".
+    pub says_signed_out: bool,
+}
+
+impl std::fmt::Display for PageState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = if self.shows_app {
+            "CRM signed in"
+        } else if self.sign_in_form {
+            "a sign-in form"
+        } else if self.says_signed_out {
+            "a signed-out page"
+        } else {
+            "neither CRM nor a sign-in form"
+        };
+        write!(f, "page {} shows {shown}", self.url)?;
+        if self.shows_data {
+            write!(f, " with CRM data")?;
+        }
+        if !self.settled {
+            write!(f, " (not settled in time)")?;
+        }
+        Ok(())
     }
 }
 

@@ -41,12 +41,19 @@ fn processes_using(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let p = entry.path();
-        if !entry.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()) {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .chars()
+            .all(|c| c.is_ascii_digit())
+        {
             continue;
         }
         let cmdline = std::fs::read(p.join("cmdline")).unwrap_or_default();
         let environ = std::fs::read(p.join("environ")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(&needle) || String::from_utf8_lossy(&environ).contains(&needle) {
+        if String::from_utf8_lossy(&cmdline).contains(&needle)
+            || String::from_utf8_lossy(&environ).contains(&needle)
+        {
             found.push(format!(
                 "{}: {}",
                 entry.file_name().to_string_lossy(),
@@ -66,7 +73,11 @@ fn assert_no_leaked_processes(tmp: &Path) {
         if leaked.is_empty() {
             return;
         }
-        assert!(Instant::now() < deadline, "processes leaked:\n{}", leaked.join("\n"));
+        assert!(
+            Instant::now() < deadline,
+            "processes leaked:\n{}",
+            leaked.join("\n")
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -88,7 +99,16 @@ fn clean_emulator_passes_and_fault_keep_server_session_fails_the_replay_check() 
 
     let junit = artifacts("fault.xml");
     let faulty = isolated(tmp.path())
-        .args(["run", "--mode", "ifd", "--tags", "@sign_out", "--fault", "keep-server-session", "--junit"])
+        .args([
+            "run",
+            "--mode",
+            "ifd",
+            "--tags",
+            "@sign_out",
+            "--fault",
+            "keep-server-session",
+            "--junit",
+        ])
         .arg(&junit)
         .arg("--artifacts")
         .arg(artifacts("fault"))
@@ -339,10 +359,16 @@ fn ctrl_c_mid_run_ends_every_browser_driver_and_kdc() {
     loop {
         let procs = processes_using(tmp.path());
         if procs.iter().any(|p| p.contains("logout-harness-profile-")) {
-            assert!(procs.iter().any(|p| p.contains("krb5kdc")), "the iwa run should have its own KDC: {procs:?}");
+            assert!(
+                procs.iter().any(|p| p.contains("krb5kdc")),
+                "the iwa run should have its own KDC: {procs:?}"
+            );
             break;
         }
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before a browser started");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before a browser started"
+        );
         assert!(Instant::now() < deadline, "no browser started within 60 s");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -353,11 +379,18 @@ fn ctrl_c_mid_run_ends_every_browser_driver_and_kdc() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "the harness did not stop on SIGINT");
+        assert!(
+            Instant::now() < deadline,
+            "the harness did not stop on SIGINT"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(130));
     assert_no_leaked_processes(tmp.path());
-    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().map(|e| e.path()).collect();
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     assert!(left.is_empty(), "temp dirs left behind: {left:?}");
 }

@@ -11,27 +11,54 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// knob -> (mode, scenario, rule) that must fail. Everything else must pass.
-const EXPECTED: &[(&str, &[(&str, &str, &str)])] = &[
+/// A scenario that must fail: (mode, scenario name, rule).
+type Owner = (&'static str, &'static str, &'static str);
+
+/// knob -> the scenarios that must fail. Everything else must pass.
+const EXPECTED: &[(&str, &[Owner])] = &[
     (
         "keep-server-session",
         &[
-            ("ifd", "Sign Out from the profile menu ends the session", "sign-out.replay-refused"),
-            ("fba", "Sign Out from the profile menu ends the session", "sign-out.replay-refused"),
+            (
+                "ifd",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.replay-refused",
+            ),
+            (
+                "fba",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.replay-refused",
+            ),
         ],
     ),
     ("keep-auth-cookie", &[]),
     ("persistent-auth-cookie", &[]),
     (
         "skip-adfs-signout",
-        &[("ifd", "After signing out, opening CRM again asks for credentials", "sso.reauthentication")],
+        &[(
+            "ifd",
+            "After signing out, opening CRM again asks for credentials",
+            "sso.reauthentication",
+        )],
     ),
     (
         "no-idle-timeout",
         &[
-            ("ifd", "Inactivity ends the session at the configured idle timeout", "timeout.idle"),
-            ("ifd", "A reminder appears before the session expires", "timeout.reminder"),
-            ("fba", "Inactivity ends the session at the configured idle timeout", "timeout.idle"),
+            (
+                "ifd",
+                "Inactivity ends the session at the configured idle timeout",
+                "timeout.idle",
+            ),
+            (
+                "ifd",
+                "A reminder appears before the session expires",
+                "timeout.reminder",
+            ),
+            (
+                "fba",
+                "Inactivity ends the session at the configured idle timeout",
+                "timeout.idle",
+            ),
         ],
     ),
     ("cacheable-pages", &[]),
@@ -65,8 +92,13 @@ fn run(args: &[&str], name: &str) -> Outcome {
         .arg(dir.join(name))
         .output()
         .unwrap();
-    let output = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no JSON report ({e}):\n{output}"));
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&json)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{output}"));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let verdicts = v["verdicts"].as_array().cloned().unwrap_or_default();
     let failures = verdicts
@@ -74,8 +106,14 @@ fn run(args: &[&str], name: &str) -> Outcome {
         .filter(|v| v["passed"] == false)
         .map(|v| {
             (
-                v["context"]["mode"].as_str().unwrap_or_default().to_string(),
-                v["context"]["scenario"].as_str().unwrap_or_default().to_string(),
+                v["context"]["mode"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                v["context"]["scenario"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 v["rule"].as_str().unwrap_or_default().to_string(),
             )
         })
@@ -85,7 +123,12 @@ fn run(args: &[&str], name: &str) -> Outcome {
         .cloned()
         .unwrap_or_default()
         .iter()
-        .map(|e| format!("{} ({}): {}", e["context"]["scenario"], e["context"]["mode"], e["message"]))
+        .map(|e| {
+            format!(
+                "{} ({}): {}",
+                e["context"]["scenario"], e["context"]["mode"], e["message"]
+            )
+        })
         .collect();
     Outcome {
         exit: out.status.code(),
@@ -106,20 +149,32 @@ fn knobs() -> Vec<(String, Vec<String>)> {
         .lines()
         .map(|l| {
             let cols: Vec<&str> = l.split('\t').collect();
-            (cols[0].to_string(), cols[1].split(',').map(str::to_string).collect())
+            (
+                cols[0].to_string(),
+                cols[1].split(',').map(str::to_string).collect(),
+            )
         })
         .collect()
 }
 
 fn matrix_markdown(knobs: &[(String, Vec<String>)]) -> String {
-    let mut md = String::from("| knob | modes run | scenarios that fail (mode: rule) |\n|---|---|---|\n");
+    let mut md =
+        String::from("| knob | modes run | scenarios that fail (mode: rule) |\n|---|---|---|\n");
     for (knob, modes) in knobs {
-        let expected = EXPECTED.iter().find(|(k, _)| k == knob).map(|(_, e)| *e).unwrap_or(&[]);
+        let expected = EXPECTED
+            .iter()
+            .find(|(k, _)| k == knob)
+            .map(|(_, e)| *e)
+            .unwrap_or(&[]);
         let cells: Vec<String> = expected
             .iter()
             .map(|(mode, scenario, rule)| format!("{scenario} ({mode}: `{rule}`)"))
             .collect();
-        md.push_str(&format!("| `{knob}` | {} | {} |\n", modes.join(", "), cells.join("<br>")));
+        md.push_str(&format!(
+            "| `{knob}` | {} | {} |\n",
+            modes.join(", "),
+            cells.join("<br>")
+        ));
     }
     md
 }
@@ -128,13 +183,22 @@ fn check_readme(md: &str) {
     let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
     let readme = std::fs::read_to_string(&path).unwrap();
     let (start, end) = ("<!-- fault-matrix:start -->\n", "<!-- fault-matrix:end -->");
-    let a = readme.find(start).expect("README has a fault-matrix section") + start.len();
-    let b = readme.find(end).expect("README has a fault-matrix end marker");
+    let a = readme
+        .find(start)
+        .expect("README has a fault-matrix section")
+        + start.len();
+    let b = readme
+        .find(end)
+        .expect("README has a fault-matrix end marker");
     if std::env::var_os("UPDATE_README").is_some() {
         let updated = format!("{}{md}{}", &readme[..a], &readme[b..]);
         std::fs::write(&path, updated).unwrap();
     } else {
-        assert_eq!(&readme[a..b], md, "README's fault matrix is stale: rerun this test with UPDATE_README=1");
+        assert_eq!(
+            &readme[a..b],
+            md,
+            "README's fault matrix is stale: rerun this test with UPDATE_README=1"
+        );
     }
 }
 
@@ -149,8 +213,17 @@ fn every_knob_fails_exactly_its_owning_scenarios() {
     }
 
     let clean = run(&["--mode", "all"], "clean");
-    assert_eq!(clean.exit, Some(0), "the clean emulator must pass everywhere:\n{}", clean.output);
-    assert!(clean.failures.is_empty() && clean.errors.is_empty(), "{}", clean.output);
+    assert_eq!(
+        clean.exit,
+        Some(0),
+        "the clean emulator must pass everywhere:\n{}",
+        clean.output
+    );
+    assert!(
+        clean.failures.is_empty() && clean.errors.is_empty(),
+        "{}",
+        clean.output
+    );
     assert!(clean.verdicts > 0);
 
     for (knob, modes) in &knobs {
@@ -159,16 +232,33 @@ fn every_knob_fails_exactly_its_owning_scenarios() {
         let expected: BTreeSet<Failure> = EXPECTED
             .iter()
             .find(|(k, _)| k == knob)
-            .map(|(_, e)| e.iter().map(|(m, s, r)| (m.to_string(), s.to_string(), r.to_string())).collect())
+            .map(|(_, e)| {
+                e.iter()
+                    .map(|(m, s, r)| (m.to_string(), s.to_string(), r.to_string()))
+                    .collect()
+            })
             .unwrap_or_default();
-        assert!(outcome.errors.is_empty(), "knob {knob}: scenarios not judged: {:?}\n{}", outcome.errors, outcome.output);
-        assert!(!expected.is_empty(), "knob {knob}: no scenario owns it, so nothing proves it is caught");
+        assert!(
+            outcome.errors.is_empty(),
+            "knob {knob}: scenarios not judged: {:?}\n{}",
+            outcome.errors,
+            outcome.output
+        );
+        assert!(
+            !expected.is_empty(),
+            "knob {knob}: no scenario owns it, so nothing proves it is caught"
+        );
         assert_eq!(
             outcome.failures, expected,
             "knob {knob}: the failed (mode, scenario, rule) differ from the matrix\n{}",
             outcome.output
         );
-        assert_eq!(outcome.exit, Some(1), "knob {knob}: `run --fault` must exit 1\n{}", outcome.output);
+        assert_eq!(
+            outcome.exit,
+            Some(1),
+            "knob {knob}: `run --fault` must exit 1\n{}",
+            outcome.output
+        );
     }
     check_readme(&matrix_markdown(&knobs));
 }
