@@ -9,6 +9,7 @@ Feature: Back button after Sign Out
     When she signs out through the profile menu
     Then pressing Back and reloading shows no CRM data
 
+  @iwa
   Scenario: Signed-in pages forbid storing
     Given alice is signed in to CRM
     Then the signed-in start page forbids storing

@@ -129,54 +129,6 @@ impl Probe {
         })
     }
 
-    /// `GET url` as a browser would ask for a page (HTML accepted), sending those of `cookies` that
-    /// apply, and returning the response headers too (for `Cache-Control` and the like).
-    /// `Set-Cookie` headers are left out of the list: they carry secrets.
-    pub async fn get_headers_with_cookies(
-        &self,
-        url: &url::Url,
-        cookies: &[JarCookie],
-    ) -> Result<(ProbeResponse, Vec<(String, String)>), String> {
-        let sent: Vec<&JarCookie> = cookies.iter().filter(|c| c.applies_to(url)).collect();
-        let header = sent
-            .iter()
-            .map(|c| format!("{}={}", c.name, c.value))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let mut req = self
-            .http
-            .get(url.clone())
-            .header("Accept", "text/html,application/xhtml+xml");
-        if !header.is_empty() {
-            req = req.header("Cookie", header);
-        }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
-        let headers: Vec<(String, String)> = resp
-            .headers()
-            .iter()
-            .filter(|(k, _)| *k != reqwest::header::SET_COOKIE)
-            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-            .collect();
-        let find = |name: &str| {
-            headers
-                .iter()
-                .filter(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-                .collect::<Vec<_>>()
-        };
-        let response = ProbeResponse {
-            request: format!("GET {url}"),
-            cookies_sent: sent.iter().map(|c| c.name.clone()).collect(),
-            status: resp.status().as_u16(),
-            location: find("location").into_iter().next(),
-            challenges: find("www-authenticate"),
-        };
-        Ok((response, headers))
-    }
-
     /// Whether the target answers at all (any HTTP status), for the "target unreachable" check.
     pub async fn reachable(&self, url: &url::Url) -> Result<(), String> {
         self.http

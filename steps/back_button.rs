@@ -10,11 +10,7 @@ use crate::policy::{Observation, RuleId};
 #[given(regex = r"^(\w+) opens (?:her|his|their) active accounts$")]
 async fn opens_accounts(w: &mut LogoutWorld, who: String) -> Result<(), String> {
     let person = w.who(&who)?;
-    let start = w
-        .ctx
-        .crm_url
-        .join(&w.ctx.target.pages.start)
-        .map_err(|e| e.to_string())?;
+    let start = w.start_url()?;
     let browser = w.browser(&person)?;
     browser
         .goto(start.as_str())
@@ -95,44 +91,49 @@ async fn back_navigation_type(w: &LogoutWorld, person: &str) -> String {
 #[then(regex = r"^the signed-in start page forbids storing$")]
 async fn start_page_not_stored(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
-    let jar = w
+    let url = w.start_url()?;
+    // Asked from inside the signed-in browser, so the request carries whatever authenticates it
+    // there: cookies, or a Kerberos ticket under Windows authentication.
+    let answer = w
         .browser(&person)?
-        .all_cookies()
+        .client()
+        .execute(
+            "return fetch(arguments[0], {credentials: 'include', cache: 'no-store'}) \
+               .then(r => ({status: r.status, url: r.url, cacheControl: r.headers.get('cache-control')}));",
+            vec![serde_json::Value::String(url.to_string())],
+        )
         .await
-        .map_err(|e| e.to_string())?;
-    let url = w
-        .ctx
-        .crm_url
-        .join(&w.ctx.target.pages.start)
-        .map_err(|e| e.to_string())?;
-    let (response, headers) = w.ctx.probe.get_headers_with_cookies(&url, &jar).await?;
-    w.probe_log.push(response.to_string());
-    if response.status != 200 {
+        .map_err(|e| format!("fetching the start page from the browser: {e}"))?;
+    let status = answer["status"].as_u64().unwrap_or_default();
+    let fetched = format!(
+        "GET {} from the signed-in browser -> {status}",
+        crate::report::shorten(answer["url"].as_str().unwrap_or(url.as_str()), 120)
+    );
+    w.probe_log.push(fetched.clone());
+    if status != 200 {
         return Err(format!(
-            "the signed-in start page did not answer 200 to the browser's cookies, so its caching cannot be judged: {response}"
+            "the signed-in start page did not answer 200, so its caching cannot be judged: {fetched}"
         ));
     }
-    let cache_control: Vec<&str> = headers
-        .iter()
-        .filter(|(k, _)| k == "cache-control")
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let cache_control = answer["cacheControl"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let no_store = cache_control
-        .iter()
-        .flat_map(|v| v.split(','))
+        .split(',')
         .any(|d| d.trim().eq_ignore_ascii_case("no-store"));
     w.judge(
         Observation::new(
             RuleId::PagesNotStored,
             if no_store { "no-store" } else { "storable" },
         )
-        .evidence(response.to_string())
+        .evidence(fetched)
         .evidence(format!(
             "Cache-Control: {}",
             if cache_control.is_empty() {
-                "(none)".to_string()
+                "(none)"
             } else {
-                cache_control.join(", ")
+                &cache_control
             }
         )),
     );

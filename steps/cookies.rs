@@ -11,11 +11,7 @@ use crate::policy::{Observation, RuleId};
 /// patterns match nothing, or the person is not signed in).
 async fn auth_cookies(w: &LogoutWorld) -> Result<Vec<JarCookie>, String> {
     let person = w.who("she")?;
-    let jar = w
-        .browser(&person)?
-        .all_cookies()
-        .await
-        .map_err(|e| e.to_string())?;
+    let jar = w.jar(&person).await?;
     let auth: Vec<JarCookie> = w.auth_cookies(&jar).into_iter().cloned().collect();
     if auth.is_empty() {
         let names: Vec<&str> = jar.iter().map(|c| c.name.as_str()).collect();

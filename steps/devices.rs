@@ -51,11 +51,7 @@ async fn admin_ends_all(w: &mut LogoutWorld, whose: String) -> Result<(), String
     url.query_pairs_mut().append_pair("user", &username);
     // The jars are taken first, so the Then step can replay what each device held.
     for person in [user.clone(), other_device(&user)] {
-        let jar = w
-            .browser(&person)?
-            .all_cookies()
-            .await
-            .map_err(|e| e.to_string())?;
+        let jar = w.jar(&person).await?;
         let live = w.probe_whoami(&jar).await?;
         if !live.authenticated() {
             return Err(format!(

@@ -36,9 +36,7 @@ async fn silent_sign_in(w: &mut LogoutWorld) -> Result<(), String> {
     } else {
         "prompted"
     };
-    w.judge(
-        Observation::new(RuleId::IwaSilentSignIn, outcome).evidence(opened.to_string()),
-    );
+    w.judge(Observation::new(RuleId::IwaSilentSignIn, outcome).evidence(opened.to_string()));
     Ok(())
 }
 

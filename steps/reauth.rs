@@ -9,54 +9,68 @@ use crate::policy::{Observation, RuleId};
 
 /// Opens CRM's start page in `person`'s browser and waits until the page has settled: the
 /// application, a sign-in form, a signed-out page, or a final page that is none of them.
+///
+/// What the server answers is what these rules judge: a page the browser kept in its HTTP cache
+/// (the `back-button.*` rules' finding) is reloaded, which asks the server.
 pub async fn open_crm(w: &mut LogoutWorld, person: &str) -> Result<PageState, String> {
     let navigation = std::time::Instant::now();
-    let start = w
-        .ctx
-        .crm_url
-        .join(&w.ctx.target.pages.start)
-        .map_err(|e| e.to_string())?;
+    let start = w.start_url()?;
     w.browser(person)?
         .goto(start.as_str())
         .await
         .map_err(|e| e.to_string())?;
-    let state = w.settle_page(person).await?;
+    let mut state = w.settle_page(person).await?;
+    if state.from_cache {
+        w.browser(person)?
+            .client()
+            .refresh()
+            .await
+            .map_err(|e| e.to_string())?;
+        let first = state.to_string();
+        state = w.settle_page(person).await?;
+        state.url = format!("{} (after reloading {first})", state.url);
+    }
     w.timings.navigation += navigation.elapsed();
     Ok(state)
 }
 
-#[then(regex = r"^opening CRM again asks for (?:her|his|their) credentials$")]
-async fn asks_for_credentials(w: &mut LogoutWorld) -> Result<(), String> {
+/// Opens CRM again and judges `rule`: `app` is the outcome when CRM shows signed in, `form` when
+/// it asks for credentials. Anything else cannot be judged.
+async fn judge_reopen(
+    w: &mut LogoutWorld,
+    rule: RuleId,
+    app: &str,
+    form: &str,
+) -> Result<(), String> {
     let person = w.who("she")?;
     let opened = open_crm(w, &person).await?;
-    if !opened.shows_app && !opened.sign_in_form {
-        return Err(format!("cannot tell whether CRM asks for credentials: {opened}"));
-    }
-    let outcome = if opened.shows_app {
-        "silent-sign-in"
-    } else {
-        "credentials-asked"
+    let outcome = match (opened.shows_app, opened.sign_in_form) {
+        (true, _) => app,
+        (false, true) => form,
+        (false, false) => {
+            return Err(format!(
+                "cannot tell whether CRM asks for credentials: {opened}"
+            ));
+        }
     };
-    let evidence = opened.to_string();
-    w.judge(Observation::new(RuleId::SsoReauthentication, outcome).evidence(evidence));
+    w.judge(Observation::new(rule, outcome).evidence(opened.to_string()));
     Ok(())
+}
+
+#[then(regex = r"^opening CRM again asks for (?:her|his|their) credentials$")]
+async fn asks_for_credentials(w: &mut LogoutWorld) -> Result<(), String> {
+    judge_reopen(
+        w,
+        RuleId::SsoReauthentication,
+        "silent-sign-in",
+        "credentials-asked",
+    )
+    .await
 }
 
 #[then(regex = r"^a fresh login is required$")]
 async fn fresh_login_required(w: &mut LogoutWorld) -> Result<(), String> {
-    let person = w.who("she")?;
-    let opened = open_crm(w, &person).await?;
-    if !opened.shows_app && !opened.sign_in_form {
-        return Err(format!("cannot tell whether CRM asks for credentials: {opened}"));
-    }
-    let outcome = if opened.shows_app {
-        "signed-in"
-    } else {
-        "credentials-asked"
-    };
-    let evidence = opened.to_string();
-    w.judge(Observation::new(RuleId::FbaFreshLogin, outcome).evidence(evidence));
-    Ok(())
+    judge_reopen(w, RuleId::FbaFreshLogin, "signed-in", "credentials-asked").await
 }
 
 #[then(regex = r"^opening CRM again signs (?:her|him|them) straight back in$")]

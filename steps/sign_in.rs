@@ -44,11 +44,7 @@ pub async fn open_browser_restoring(
 pub async fn sign_in(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
     let creds = w.ctx.target.credentials(person)?;
     let pages = &w.ctx.target.pages;
-    let start = w
-        .ctx
-        .crm_url
-        .join(&pages.start)
-        .map_err(|e| format!("start page `{}`: {e}", pages.start))?;
+    let start = w.start_url()?;
     let navigation = std::time::Instant::now();
     let browser = w.browser(person)?;
     browser

@@ -132,11 +132,7 @@ async fn shows_signed_out_page(w: &mut LogoutWorld) -> Result<(), String> {
 #[then(regex = r"^no CRM authentication cookie is left in the browser$")]
 async fn no_auth_cookie_left(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
-    let jar = w
-        .browser(&person)?
-        .all_cookies()
-        .await
-        .map_err(|e| e.to_string())?;
+    let jar = w.jar(&person).await?;
     let patterns = &w.ctx.target.pages.auth_cookies;
     let left: Vec<String> = w
         .auth_cookies(&jar)
@@ -180,11 +176,7 @@ async fn replay_refused(w: &mut LogoutWorld) -> Result<(), String> {
 #[then(regex = r"^the cookies left in the browser match the snapshot$")]
 async fn cookies_match_snapshot(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
-    let jar = w
-        .browser(&person)?
-        .all_cookies()
-        .await
-        .map_err(|e| e.to_string())?;
+    let jar = w.jar(&person).await?;
     let shapes = snapshot::shapes(&jar);
     let ctx = &w.verdict_context;
     let name = snapshot::snapshot_name(&[&ctx.feature, &ctx.scenario, &ctx.target, &ctx.browser]);

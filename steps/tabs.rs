@@ -12,11 +12,7 @@ use crate::policy::{Observation, RuleId};
 #[given(regex = r"^(\w+) opens CRM in a second tab$")]
 async fn opens_second_tab(w: &mut LogoutWorld, who: String) -> Result<(), String> {
     let person = w.who(&who)?;
-    let start = w
-        .ctx
-        .crm_url
-        .join(&w.ctx.target.pages.start)
-        .map_err(|e| e.to_string())?;
+    let start = w.start_url()?;
     let browser = w.browser(&person)?;
     let tab = browser
         .client()

@@ -55,11 +55,7 @@ async fn idle_timeout(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
     let idle = configured(w, "idle")?;
     let m = margin(idle);
-    let jar = w
-        .browser(&person)?
-        .all_cookies()
-        .await
-        .map_err(|e| e.to_string())?;
+    let jar = w.jar(&person).await?;
     // The probe itself is activity: each request restarts the idle clock.
     let start = w.probe_whoami(&jar).await?;
     let t0 = Instant::now();
@@ -113,11 +109,7 @@ async fn absolute_timeout(w: &mut LogoutWorld) -> Result<(), String> {
         .map(|i| i / 3)
         .unwrap_or(absolute / 6)
         .max(Duration::from_millis(200));
-    let jar = w
-        .browser(&person)?
-        .all_cookies()
-        .await
-        .map_err(|e| e.to_string())?;
+    let jar = w.jar(&person).await?;
     // The session began at sign-in, a little before now; the brackets absorb that.
     let t0 = Instant::now();
     let mut last_alive = None;

@@ -158,6 +158,23 @@ impl LogoutWorld {
             .collect()
     }
 
+    /// CRM's start page (the target's `start`, relative to the organization URL).
+    pub fn start_url(&self) -> Result<url::Url, String> {
+        let start = &self.ctx.target.pages.start;
+        self.ctx
+            .crm_url
+            .join(start)
+            .map_err(|e| format!("start page `{start}`: {e}"))
+    }
+
+    /// `person`'s whole cookie jar, every host (CDP).
+    pub async fn jar(&self, person: &str) -> Result<Vec<JarCookie>, String> {
+        self.browser(person)?
+            .all_cookies()
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// The probe's WhoAmI URL.
     pub fn whoami_url(&self) -> Result<url::Url, String> {
         self.ctx
@@ -214,10 +231,17 @@ impl LogoutWorld {
                 .await
                 .map(|t| signed_out.is_match(&t))
                 .unwrap_or(false);
-            let url_now = browser.client().current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let url_now = browser
+                .client()
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
             let posting = browser.has("input[name=wresult]").await.unwrap_or(true);
             let still = match &last {
-                Some((u, since)) if *u == url_now && complete && !posting => since.elapsed() >= quiet,
+                Some((u, since)) if *u == url_now && complete && !posting => {
+                    since.elapsed() >= quiet
+                }
                 _ => {
                     last = Some((url_now, std::time::Instant::now()));
                     false
@@ -226,6 +250,18 @@ impl LogoutWorld {
             let settled = complete && (app || form || says_signed_out || still);
             if settled || std::time::Instant::now() > deadline {
                 let data = browser.has(&pages.data).await.unwrap_or(false);
+                // Navigation Timing: a document with no bytes transferred came from the HTTP cache.
+                let from_cache = browser
+                    .client()
+                    .execute(
+                        "const n = performance.getEntriesByType('navigation')[0]; \
+                         return !!n && n.transferSize === 0 && n.decodedBodySize > 0;",
+                        vec![],
+                    )
+                    .await
+                    .ok()
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false);
                 let url = browser
                     .client()
                     .current_url()
@@ -239,6 +275,7 @@ impl LogoutWorld {
                     shows_data: data,
                     sign_in_form: form,
                     says_signed_out,
+                    from_cache,
                 });
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -325,6 +362,8 @@ pub struct PageState {
     pub sign_in_form: bool,
     /// The page says "signed out".
     pub says_signed_out: bool,
+    /// The browser took the page from its HTTP cache instead of asking the server.
+    pub from_cache: bool,
 }
 
 impl std::fmt::Display for PageState {
@@ -341,6 +380,9 @@ impl std::fmt::Display for PageState {
         write!(f, "page {} shows {shown}", self.url)?;
         if self.shows_data {
             write!(f, " with CRM data")?;
+        }
+        if self.from_cache {
+            write!(f, " (from the browser's HTTP cache, not the server)")?;
         }
         if !self.settled {
             write!(f, " (not settled in time)")?;
