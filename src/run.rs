@@ -243,6 +243,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         .map(|d| d.browser_binary().to_path_buf());
 
     let findings = Arc::new(Collector::default());
+    let mut scenarios_selected = 0;
     for pass in passes(&opts, file_target.as_ref()) {
         let Pass {
             target,
@@ -256,7 +257,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                 .map(|f| selection.count(f, mode, split))
                 .sum::<usize>()
         };
-        if features.iter().all(|(_, fs)| wanted(fs) == 0) {
+        let selected: usize = features.iter().map(|(_, fs)| wanted(fs)).sum();
+        scenarios_selected += selected;
+        if selected == 0 {
             continue;
         }
         let mut embedded = None;
@@ -376,6 +379,29 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         }
     }
     drop(shared_driver);
+    if scenarios_selected == 0 {
+        return Err(RunError::Usage(format!(
+            "no scenario of {} matches the selection (modes {}{}{}); nothing was judged",
+            opts.features
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            opts.modes
+                .iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            opts.tags
+                .as_deref()
+                .map(|t| format!(", --tags {t}"))
+                .unwrap_or_default(),
+            opts.name
+                .as_deref()
+                .map(|n| format!(", --name {n}"))
+                .unwrap_or_default(),
+        )));
+    }
 
     let mut findings = findings.take();
     findings.cost = report::RunCost {

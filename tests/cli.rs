@@ -300,6 +300,21 @@ fn missing_files_and_unknown_faults_are_exit_2_not_panics() {
         t.contains("keep-server-session"),
         "the error lists the valid knobs: {t}"
     );
+
+    let out = bin()
+        .args(["run", "--tags", "@no_such_behaviour"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "selecting nothing judges nothing: {t}"
+    );
+    assert!(
+        t.contains("no scenario") && t.contains("@no_such_behaviour"),
+        "{t}"
+    );
 }
 
 #[test]
