@@ -129,6 +129,23 @@ impl Probe {
         })
     }
 
+    /// `POST url` with an empty body (an administrator's action on the emulator's admin endpoint).
+    pub async fn post(&self, url: &url::Url) -> Result<ProbeResponse, String> {
+        let resp = self
+            .http
+            .post(url.clone())
+            .send()
+            .await
+            .map_err(|e| format!("POST {url}: {}", error_chain(&e)))?;
+        Ok(ProbeResponse {
+            request: format!("POST {url}"),
+            cookies_sent: Vec::new(),
+            status: resp.status().as_u16(),
+            location: None,
+            challenges: Vec::new(),
+        })
+    }
+
     /// Whether the target answers at all (any HTTP status), for the "target unreachable" check.
     pub async fn reachable(&self, url: &url::Url) -> Result<(), String> {
         self.http

@@ -10,9 +10,6 @@ use super::sign_in::{open_browser, sign_in};
 use super::world::LogoutWorld;
 use crate::policy::{Observation, RuleId};
 
-/// The world's key for the administrator's own browser.
-const ADMIN: &str = "administrator";
-
 /// The world's key for `user`'s second device.
 fn other_device(user: &str) -> String {
     format!("{user} (second device)")
@@ -59,66 +56,21 @@ async fn admin_ends_all(w: &mut LogoutWorld, whose: String) -> Result<(), String
             ));
         }
     }
-    // The administrator acts from a browser of their own (it trusts the target as the devices do).
-    let list = admin
-        .join("sessions")
-        .map_err(|e| format!("admin URL: {e}"))?;
-    open_browser(w, ADMIN).await?;
     w.current = Some(user);
-    let browser = w.browser(ADMIN)?;
-    browser
-        .goto(list.as_str())
-        .await
-        .map_err(|e| e.to_string())?;
-    let reply = browser
-        .client()
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             fetch(arguments[0], {method: 'POST'})
-               .then(r => r.text().then(t => done(r.status + ' ' + t)))
-               .catch(e => done('error ' + e));",
-            vec![serde_json::json!(url.as_str())],
-        )
-        .await
-        .map_err(|e| format!("POST {url}: {e}"))?;
-    let reply = reply.as_str().unwrap_or_default().to_string();
-    w.probe_log.push(format!("POST {url} -> {reply}"));
-    if !reply.starts_with("200 ") {
+    let reply = w.ctx.probe.post(&url).await?;
+    w.probe_log.push(reply.to_string());
+    if reply.status != 200 {
         return Err(format!(
-            "the administrator could not end all sessions: POST {url} -> {reply}"
+            "the administrator could not end the sessions: {reply}"
         ));
     }
     Ok(())
 }
 
-/// The session on `person`'s device at its next action: the server's answer to its jar (probed
-/// before the reload could renew anything), then its page after a reload.
-async fn device_session(w: &mut LogoutWorld, person: &str) -> Result<(bool, Vec<String>), String> {
-    let jar = w
-        .browser(person)?
-        .all_cookies()
-        .await
-        .map_err(|e| e.to_string())?;
-    let probe = w.probe_whoami(&jar).await?;
-    w.browser(person)?
-        .client()
-        .refresh()
-        .await
-        .map_err(|e| format!("reloading {person}'s page: {e}"))?;
-    let page = w.settle_page(person).await?;
-    Ok((
-        probe.authenticated() || page.shows_app,
-        vec![
-            format!("{person}: {probe}"),
-            format!("{person} after reload: {page}"),
-        ],
-    ))
-}
-
 #[then(regex = r"^(\w+) other device's session is as the policy says$")]
 async fn other_device_session(w: &mut LogoutWorld, _whose: String) -> Result<(), String> {
     let user = w.who("she")?;
-    let (signed_in, evidence) = device_session(w, &other_device(&user)).await?;
+    let (signed_in, evidence) = w.session_at_next_action(&other_device(&user)).await?;
     let mut obs = Observation::new(
         RuleId::OtherDeviceAfterSignOut,
         if signed_in { "signed-in" } else { "signed-out" },
@@ -136,7 +88,7 @@ async fn both_signed_out(w: &mut LogoutWorld, _whose: String) -> Result<(), Stri
     let mut any_signed_in = false;
     let mut evidence = Vec::new();
     for person in [user.clone(), other_device(&user)] {
-        let (signed_in, e) = device_session(w, &person).await?;
+        let (signed_in, e) = w.session_at_next_action(&person).await?;
         any_signed_in |= signed_in;
         evidence.extend(e);
     }

@@ -76,49 +76,11 @@ async fn closes_second_tab(w: &mut LogoutWorld, who: String) -> Result<(), Strin
         .map_err(|e| format!("switching to the remaining tab: {e}"))
 }
 
-/// The session as the current tab sees it at its next action: the server's answer to the jar
-/// (probed first, before the reload could renew anything), then the page after a reload.
-async fn next_action(w: &mut LogoutWorld, person: &str) -> Result<(bool, Vec<String>), String> {
-    let jar = w
-        .browser(person)?
-        .all_cookies()
-        .await
-        .map_err(|e| e.to_string())?;
-    let auth: Vec<String> = w
-        .auth_cookies(&jar)
-        .iter()
-        .map(|c| c.name.clone())
-        .collect();
-    let probe = w.probe_whoami(&jar).await?;
-    w.browser(person)?
-        .client()
-        .refresh()
-        .await
-        .map_err(|e| format!("reloading the tab: {e}"))?;
-    let page = w.settle_page(person).await?;
-    let alive = probe.authenticated() || page.shows_app;
-    Ok((
-        alive,
-        vec![
-            format!(
-                "auth cookies in the jar: {}",
-                if auth.is_empty() {
-                    "none".into()
-                } else {
-                    auth.join(", ")
-                }
-            ),
-            probe.to_string(),
-            format!("after reload: {page}"),
-        ],
-    ))
-}
-
 #[then(regex = r"^the first tab is signed out at its next action$")]
 async fn first_tab_signed_out(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
     switch_to_other_tab(w, &person).await?;
-    let (alive, evidence) = next_action(w, &person).await?;
+    let (alive, evidence) = w.session_at_next_action(&person).await?;
     let outcome = if alive { "signed-in" } else { "signed-out" };
     let mut obs = Observation::new(RuleId::OtherTabAfterSignOut, outcome);
     for e in evidence {
@@ -131,7 +93,7 @@ async fn first_tab_signed_out(w: &mut LogoutWorld) -> Result<(), String> {
 #[then(regex = r"^(\w+) session in the remaining tab is alive$")]
 async fn remaining_tab_alive(w: &mut LogoutWorld, _whose: String) -> Result<(), String> {
     let person = w.who("she")?;
-    let (alive, evidence) = next_action(w, &person).await?;
+    let (alive, evidence) = w.session_at_next_action(&person).await?;
     let outcome = if alive { "alive" } else { "ended" };
     let mut obs = Observation::new(RuleId::SessionAfterTabClose, outcome);
     for e in evidence {

@@ -175,6 +175,43 @@ impl LogoutWorld {
             .map_err(|e| e.to_string())
     }
 
+    /// Whether `person`'s session is alive at their next action, and the evidence: the server's
+    /// answer to their jar (asked first, before a reload could renew anything), then their page
+    /// after a reload.
+    pub async fn session_at_next_action(
+        &mut self,
+        person: &str,
+    ) -> Result<(bool, Vec<String>), String> {
+        let jar = self.jar(person).await?;
+        let auth: Vec<String> = self
+            .auth_cookies(&jar)
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        let probe = self.probe_whoami(&jar).await?;
+        self.browser(person)?
+            .client()
+            .refresh()
+            .await
+            .map_err(|e| format!("reloading {person}'s page: {e}"))?;
+        let page = self.settle_page(person).await?;
+        Ok((
+            probe.authenticated() || page.shows_app,
+            vec![
+                format!(
+                    "{person}'s auth cookies: {}",
+                    if auth.is_empty() {
+                        "none".into()
+                    } else {
+                        auth.join(", ")
+                    }
+                ),
+                format!("{person}: {probe}"),
+                format!("{person} after reload: {page}"),
+            ],
+        ))
+    }
+
     /// The probe's WhoAmI URL.
     pub fn whoami_url(&self) -> Result<url::Url, String> {
         self.ctx
