@@ -8,6 +8,7 @@ Feature: Back button after Sign Out
     And she opens her active accounts
     When she signs out through the profile menu
     Then pressing Back and reloading shows no CRM data
+    And the cookies left in the browser match the snapshot
 
   @iwa
   Scenario: Signed-in pages forbid storing

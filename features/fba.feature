@@ -11,3 +11,4 @@ Feature: CRM 4.0 forms authentication: Log Out
     And she closes the browser and opens it again
     Then a fresh login is required
     And replaying the cookies from before sign-out is refused by the server
+    And the cookies left in the browser match the snapshot

@@ -13,6 +13,7 @@ Feature: Integrated Windows Authentication
     And alice is signed in to CRM
     When she signs out through the profile menu
     Then opening CRM again signs her straight back in
+    And the cookies left in the browser match the snapshot
 
   Scenario: Without a Kerberos ticket the server refuses and opens no session
     Given a browser without a Kerberos ticket

@@ -8,3 +8,4 @@ Feature: Single sign-on through AD FS
     Given alice is signed in to CRM
     When she signs out through the profile menu
     Then opening CRM again asks for her credentials
+    And the cookies left in the browser match the snapshot

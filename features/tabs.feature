@@ -9,6 +9,7 @@ Feature: Tabs
     And she opens CRM in a second tab
     When she signs out through the profile menu
     Then the first tab is signed out at its next action
+    And the cookies left in the browser match the snapshot
 
   Scenario: Closing one of two tabs keeps the session
     Given alice is signed in to CRM
