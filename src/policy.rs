@@ -385,13 +385,16 @@ pub struct Policy {
 impl Policy {
     /// Reads and validates a policy file.
     pub fn load(path: &Path) -> Result<Policy, ConfigError> {
-        let raw: RawPolicy = config::load(path)?;
-        Ok(Policy {
+        Ok(Policy::from_raw(config::load(path)?, path))
+    }
+
+    fn from_raw(raw: RawPolicy, file: &Path) -> Policy {
+        Policy {
             name: raw.name,
             description: raw.description,
-            file: path.to_path_buf(),
+            file: file.to_path_buf(),
             rules: raw.rules.0,
-        })
+        }
     }
 
     /// The rule `id`, if the policy has it (a rule the policy leaves out is not judged).
@@ -556,12 +559,7 @@ mod tests {
     fn expect_may_list_several_outcomes() {
         let raw = parse("name: x\nrules:\n  cookie.auth-samesite:\n    expect: [lax, strict]\n    requirements: [ASVS-v5.0.0-3.3.2]\n")
             .unwrap();
-        let policy = Policy {
-            name: raw.name,
-            description: None,
-            file: "p.yaml".into(),
-            rules: raw.rules.0,
-        };
+        let policy = Policy::from_raw(raw, Path::new("p.yaml"));
         let judge = |o: &str| {
             policy
                 .judge(
@@ -603,12 +601,7 @@ mod tests {
             "name: x\nrules:\n  sign-out.replay-refused:\n    expect: refused\n    requirements: [WSTG-SESS-06, ASVS-v5.0.0-7.4.1]\n",
         )
         .unwrap();
-        let policy = Policy {
-            name: raw.name,
-            description: None,
-            file: "p.yaml".into(),
-            rules: raw.rules.0,
-        };
+        let policy = Policy::from_raw(raw, Path::new("p.yaml"));
         let obs =
             Observation::new(RuleId::ReplayRefused, "accepted").evidence("GET /WhoAmI -> 200");
         let v = policy.judge(&obs, &VerdictContext::default()).unwrap();
