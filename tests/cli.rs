@@ -65,7 +65,7 @@ fn processes_using(dir: &Path) -> Vec<String> {
 }
 
 /// None of the processes a run started may outlive it. Zygotes linger ~1.5 s after a clean quit
-/// (browser-facts), so poll before judging.
+/// (docs/browser-facts.md B3), so poll before judging.
 fn assert_no_leaked_processes(tmp: &Path) {
     let deadline = Instant::now() + Duration::from_secs(8);
     loop {
