@@ -11,6 +11,7 @@ Feature: Several devices
 
   # bob, not alice: scenarios run concurrently against one emulator, and ending alice's sessions
   # would sign out the other scenarios' alice too.
+  @needs-user-bob @needs-admin-end-sessions
   Scenario: The administrator ends all of a user's sessions on every device
     Given bob is signed in to CRM on two devices
     When the administrator ends all of bob's sessions

@@ -4,19 +4,19 @@ Feature: Session timeouts
   (OWASP WSTG-SESS-07; ASVS v5.0.0 7.3.1, 7.3.2). The values come from the target's `timeouts`;
   the embedded emulator is started with short ones (seconds) for these scenarios.
 
-  @ifd @fba
+  @ifd @fba @needs-idle-timeout
   Scenario: Inactivity ends the session at the configured idle timeout
     Given alice is signed in to CRM
     When she stays idle
     Then the session ends at the configured idle timeout
 
-  @ifd @fba
+  @ifd @fba @needs-absolute-timeout
   Scenario: The session ends at the configured maximum length even while in use
     Given alice is signed in to CRM
     When she keeps working
     Then the session ends at the configured maximum session length
 
-  @ifd
+  @ifd @needs-reminder
   Scenario: A reminder appears before the session expires
     Given alice is signed in to CRM
     Then a reminder appears before the session expires

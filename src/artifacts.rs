@@ -11,7 +11,7 @@ use crate::steps::LogoutWorld;
 /// artifact is a help, never a reason to change the verdict).
 pub async fn save(world: &LogoutWorld) {
     let ctx = &world.verdict_context;
-    let dir: PathBuf = world.ctx.artifacts.join(snapshot::snapshot_name(&[
+    let dir: PathBuf = world.ctx().artifacts.join(snapshot::snapshot_name(&[
         &ctx.feature,
         &ctx.scenario,
         &ctx.target,

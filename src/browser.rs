@@ -282,7 +282,7 @@ impl LaunchOptions {
     /// The W3C capabilities for one session on `profile`.
     ///
     /// The prefs fix a measured stall: without them the first navigation waits up to 5 s for
-    /// Chromium's new-tab page (browser-facts P1).
+    /// Chromium's new-tab page (docs/browser-facts.md B1).
     pub fn capabilities(
         &self,
         profile: &Profile,
@@ -331,7 +331,8 @@ impl LaunchOptions {
         });
         if self.negotiate_allowlist.is_some() {
             // Both are Local State prefs; the command-line switch for the CNAME lookup has no
-            // effect, and without the first one the first Negotiate challenge fails (DESIGN.md).
+            // effect, and without the first one the first Negotiate challenge fails
+            // (docs/browser-facts.md B4).
             chrome_options["localState"] = json!({
                 "net.received_http_auth_negotiate_headers": true,
                 "auth.disable_negotiate_cname_lookup": true,

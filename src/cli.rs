@@ -236,7 +236,7 @@ async fn cmd_run(args: RunArgs) -> i32 {
         opts.artifacts = a;
     }
     if let Some(s) = args.snapshots {
-        opts.snapshots = s;
+        opts.snapshots = Some(s);
     }
     opts.faults = match parse_faults(&args.faults) {
         Ok(f) => f,

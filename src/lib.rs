@@ -9,18 +9,23 @@
 
 #![warn(missing_docs)]
 
+pub mod admin;
+pub mod applicability;
 pub mod artifacts;
 pub mod browser;
 pub mod cli;
 pub mod config;
 pub mod embedded;
+pub mod page;
 pub mod policy;
 pub mod probe;
 pub mod process;
 pub mod report;
 pub mod run;
+pub mod secrets;
 pub mod snapshot;
 pub mod target;
+pub mod wait;
 
 /// Cucumber step definitions (they live in the top-level `steps/` folder).
 #[path = "../steps/mod.rs"]

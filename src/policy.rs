@@ -3,6 +3,9 @@
 //! Steps record [`Observation`]s (facts, with evidence). The policy turns each into a [`Verdict`]:
 //! the rule, its requirement ids, what was expected, what was observed, and the evidence.
 //! Nothing else in the harness decides pass or fail.
+//!
+//! Every rule's name, description and possible outcomes live in one table, [`RULES`]; outcomes
+//! are the typed [`Outcome`], so a step cannot observe a word that no rule knows.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,238 +15,411 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{self, ConfigError};
 
-/// The rules the harness knows how to observe. The policy file sets what each must be.
+/// What a step can observe; each rule allows a few of these (see [`RULES`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum RuleId {
-    /// After Sign Out the browser shows a signed-out page, not the application.
-    #[serde(rename = "sign-out.signed-out-page")]
-    SignedOutPage,
-    /// After Sign Out no CRM authentication cookie is left in the browser.
-    #[serde(rename = "sign-out.auth-cookies-removed")]
-    AuthCookiesRemoved,
-    /// After Sign Out the server refuses the cookies from before sign-out.
-    #[serde(rename = "sign-out.replay-refused")]
-    ReplayRefused,
-    /// The cookies left after Sign Out are the reviewed ones (a snapshot).
-    #[serde(rename = "sign-out.leftover-cookies")]
-    LeftoverCookies,
-    /// After CRM sign-out, opening CRM again asks for credentials (no silent re-login through AD FS).
-    #[serde(rename = "sso.reauthentication")]
-    SsoReauthentication,
-    /// After Sign Out, Back and reload show no CRM data.
-    #[serde(rename = "back-button.data-after-sign-out")]
-    BackButtonData,
-    /// Authenticated pages forbid storing (Cache-Control: no-store).
-    #[serde(rename = "back-button.pages-not-stored")]
-    PagesNotStored,
-    /// After Sign Out in one tab, the other tab is signed out at its next action.
-    #[serde(rename = "tabs.other-tab-after-sign-out")]
-    OtherTabAfterSignOut,
-    /// Closing one tab (not the last) leaves the session as the policy says.
-    #[serde(rename = "tabs.session-after-tab-close")]
-    SessionAfterTabClose,
-    /// After closing the browser and reopening it on the same profile, the session is gone.
-    #[serde(rename = "browser-close.session-after-reopen")]
-    SessionAfterReopen,
-    /// With "continue where you left off", the session after reopening is as the policy says.
-    #[serde(rename = "browser-close.session-after-restore")]
-    SessionAfterRestore,
-    /// After Sign Out on one device, the other device's session is as the policy says.
-    #[serde(rename = "devices.other-device-after-sign-out")]
-    OtherDeviceAfterSignOut,
-    /// The administrator's "end all sessions" ends the sessions on every device.
-    #[serde(rename = "devices.admin-end-all")]
-    AdminEndsAllSessions,
-    /// CRM 4.0: after Log Out and reopening the browser, a fresh login is required.
-    #[serde(rename = "fba.fresh-login-required")]
-    FbaFreshLogin,
-    /// With a Kerberos ticket the browser signs in with no prompt.
-    #[serde(rename = "iwa.silent-sign-in")]
-    IwaSilentSignIn,
-    /// After Sign Out under Windows authentication, opening CRM again signs the user in silently.
-    #[serde(rename = "iwa.relogin-after-sign-out")]
-    IwaReloginAfterSignOut,
-    /// Without a Kerberos ticket the server answers 401 and opens no session.
-    #[serde(rename = "iwa.no-ticket-refused")]
-    IwaNoTicketRefused,
-    /// Inactivity ends the session at the configured idle timeout.
-    #[serde(rename = "timeout.idle")]
-    IdleTimeout,
-    /// The session ends at the configured maximum session length, active or not.
-    #[serde(rename = "timeout.absolute")]
-    AbsoluteTimeout,
-    /// A reminder is shown before the session expires.
-    #[serde(rename = "timeout.reminder")]
-    TimeoutReminder,
-    /// Authentication cookies carry Secure.
-    #[serde(rename = "cookie.auth-secure")]
-    CookieSecure,
-    /// Authentication cookies carry HttpOnly.
-    #[serde(rename = "cookie.auth-httponly")]
-    CookieHttpOnly,
-    /// Authentication cookies carry the SameSite the policy asks for.
-    #[serde(rename = "cookie.auth-samesite")]
-    CookieSameSite,
-    /// Authentication cookies are session cookies (they die with the browser).
-    #[serde(rename = "cookie.auth-lifetime")]
-    CookieLifetime,
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// A page or dialog is shown.
+    Shown,
+    /// It is not shown.
+    NotShown,
+    /// No live credential is left.
+    Removed,
+    /// A live credential is left.
+    Left,
+    /// The server refuses.
+    Refused,
+    /// The server accepts.
+    Accepted,
+    /// Equal to the reviewed snapshot.
+    MatchSnapshot,
+    /// Different from the reviewed snapshot.
+    Differ,
+    /// The identity provider asks for credentials.
+    CredentialsAsked,
+    /// The user is signed in without being asked.
+    SilentSignIn,
+    /// No application data is shown.
+    NoData,
+    /// Application data is shown.
+    DataShown,
+    /// Pages carry `Cache-Control: no-store`.
+    NoStore,
+    /// Pages may be stored.
+    Storable,
+    /// Signed out.
+    SignedOut,
+    /// Signed in.
+    SignedIn,
+    /// The session is alive.
+    Alive,
+    /// The session has ended.
+    Ended,
+    /// The session survives.
+    Survives,
+    /// No prompt.
+    Silent,
+    /// A prompt.
+    Prompted,
+    /// The timeout is enforced at the configured value.
+    Enforced,
+    /// The session ends before the configured value.
+    Early,
+    /// The session outlives the configured value.
+    NotEnforced,
+    /// A cookie flag is set.
+    Set,
+    /// A cookie flag is missing.
+    Missing,
+    /// `SameSite=Strict`.
+    Strict,
+    /// `SameSite=Lax`.
+    Lax,
+    /// `SameSite=None`.
+    None,
+    /// No `SameSite` attribute.
+    Unset,
+    /// A session cookie.
+    Session,
+    /// A persistent cookie.
+    Persistent,
+    /// Nothing secret is present.
+    Absent,
+    /// Something secret is present.
+    Present,
 }
+
+impl Outcome {
+    /// The outcome as written in policies and reports (`not-shown`).
+    pub fn name(self) -> &'static str {
+        OUTCOME_NAMES
+            .iter()
+            .find(|(o, _)| *o == self)
+            .map(|(_, n)| *n)
+            .unwrap_or("?")
+    }
+
+    /// The outcome written `name`, if there is one.
+    pub fn parse(name: &str) -> Option<Outcome> {
+        OUTCOME_NAMES
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(o, _)| *o)
+    }
+}
+
+const OUTCOME_NAMES: &[(Outcome, &str)] = &[
+    (Outcome::Shown, "shown"),
+    (Outcome::NotShown, "not-shown"),
+    (Outcome::Removed, "removed"),
+    (Outcome::Left, "left"),
+    (Outcome::Refused, "refused"),
+    (Outcome::Accepted, "accepted"),
+    (Outcome::MatchSnapshot, "match-snapshot"),
+    (Outcome::Differ, "differ"),
+    (Outcome::CredentialsAsked, "credentials-asked"),
+    (Outcome::SilentSignIn, "silent-sign-in"),
+    (Outcome::NoData, "no-data"),
+    (Outcome::DataShown, "data-shown"),
+    (Outcome::NoStore, "no-store"),
+    (Outcome::Storable, "storable"),
+    (Outcome::SignedOut, "signed-out"),
+    (Outcome::SignedIn, "signed-in"),
+    (Outcome::Alive, "alive"),
+    (Outcome::Ended, "ended"),
+    (Outcome::Survives, "survives"),
+    (Outcome::Silent, "silent"),
+    (Outcome::Prompted, "prompted"),
+    (Outcome::Enforced, "enforced"),
+    (Outcome::Early, "early"),
+    (Outcome::NotEnforced, "not-enforced"),
+    (Outcome::Set, "set"),
+    (Outcome::Missing, "missing"),
+    (Outcome::Strict, "strict"),
+    (Outcome::Lax, "lax"),
+    (Outcome::None, "none"),
+    (Outcome::Unset, "unset"),
+    (Outcome::Session, "session"),
+    (Outcome::Persistent, "persistent"),
+    (Outcome::Absent, "absent"),
+    (Outcome::Present, "present"),
+];
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The rules the harness knows how to observe. The policy file sets what each must be; their
+/// names, descriptions and outcomes are in [`RULES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[allow(missing_docs)] // each variant is described in RULES
+pub enum RuleId {
+    SignedOutPage,
+    AuthCookiesRemoved,
+    ReplayRefused,
+    LeftoverCookies,
+    SsoReauthentication,
+    BackButtonData,
+    PagesNotStored,
+    OtherTabAfterSignOut,
+    SessionAfterTabClose,
+    SessionAfterReopen,
+    SessionAfterRestore,
+    OtherDeviceAfterSignOut,
+    AdminEndsAllSessions,
+    FbaFreshLogin,
+    IwaSilentSignIn,
+    IwaReloginAfterSignOut,
+    IwaNoTicketRefused,
+    IdleTimeout,
+    AbsoluteTimeout,
+    TimeoutReminder,
+    CookieSecure,
+    CookieHttpOnly,
+    CookieSameSite,
+    CookieLifetime,
+    CookieNoCredentials,
+}
+
+/// One row of the rule table.
+#[derive(Debug)]
+pub struct RuleSpec {
+    /// The rule.
+    pub id: RuleId,
+    /// Its name in policies and reports.
+    pub name: &'static str,
+    /// What it checks, in a sentence.
+    pub description: &'static str,
+    /// The outcomes an observation of it can have; a policy expects one or more of them.
+    pub outcomes: &'static [Outcome],
+}
+
+macro_rules! rule {
+    ($id:ident, $name:literal, $description:literal, [$($o:ident),+]) => {
+        RuleSpec {
+            id: RuleId::$id,
+            name: $name,
+            description: $description,
+            outcomes: &[$(Outcome::$o),+],
+        }
+    };
+}
+
+/// Every rule, in report order: the one place rule names, descriptions and outcomes are written.
+pub const RULES: &[RuleSpec] = &[
+    rule!(
+        SignedOutPage,
+        "sign-out.signed-out-page",
+        "After Sign Out the browser shows a signed-out page, not the application.",
+        [Shown, NotShown]
+    ),
+    rule!(
+        AuthCookiesRemoved,
+        "sign-out.auth-cookies-removed",
+        "After Sign Out no live authentication cookie is left in the browser (expired, expiring within 2 s, or refused by the server counts as removed).",
+        [Removed, Left]
+    ),
+    rule!(
+        ReplayRefused,
+        "sign-out.replay-refused",
+        "After Sign Out the server refuses the cookies from before sign-out.",
+        [Refused, Accepted]
+    ),
+    rule!(
+        LeftoverCookies,
+        "sign-out.leftover-cookies",
+        "The cookies left after Sign Out are the reviewed ones (a snapshot).",
+        [MatchSnapshot, Differ]
+    ),
+    rule!(
+        SsoReauthentication,
+        "sso.reauthentication",
+        "After sign-out, opening the application again asks for credentials (no silent re-login through AD FS).",
+        [CredentialsAsked, SilentSignIn]
+    ),
+    rule!(
+        BackButtonData,
+        "back-button.data-after-sign-out",
+        "After Sign Out, Back and reload show no application data.",
+        [NoData, DataShown]
+    ),
+    rule!(
+        PagesNotStored,
+        "back-button.pages-not-stored",
+        "Authenticated pages forbid storing (Cache-Control: no-store).",
+        [NoStore, Storable]
+    ),
+    rule!(
+        OtherTabAfterSignOut,
+        "tabs.other-tab-after-sign-out",
+        "After Sign Out in one tab, the other tab is signed out at its next action.",
+        [SignedOut, SignedIn]
+    ),
+    rule!(
+        SessionAfterTabClose,
+        "tabs.session-after-tab-close",
+        "Closing one tab (not the last) leaves the session as the policy says.",
+        [Alive, Ended]
+    ),
+    rule!(
+        SessionAfterReopen,
+        "browser-close.session-after-reopen",
+        "After closing the browser and reopening it on the same profile, the session is gone.",
+        [Ended, Survives]
+    ),
+    rule!(
+        SessionAfterRestore,
+        "browser-close.session-after-restore",
+        "With \"continue where you left off\", the session after reopening is as the policy says.",
+        [Ended, Survives]
+    ),
+    rule!(
+        OtherDeviceAfterSignOut,
+        "devices.other-device-after-sign-out",
+        "After Sign Out on one device, the other device's session is as the policy says.",
+        [SignedIn, SignedOut]
+    ),
+    rule!(
+        AdminEndsAllSessions,
+        "devices.admin-end-all",
+        "The administrator's \"end all sessions\" ends the sessions on every device.",
+        [SignedOut, SignedIn]
+    ),
+    rule!(
+        FbaFreshLogin,
+        "fba.fresh-login-required",
+        "CRM 4.0: after Log Out and reopening the browser, a fresh login is required.",
+        [CredentialsAsked, SignedIn]
+    ),
+    rule!(
+        IwaSilentSignIn,
+        "iwa.silent-sign-in",
+        "With a Kerberos ticket the browser signs in with no prompt.",
+        [Silent, Prompted]
+    ),
+    rule!(
+        IwaReloginAfterSignOut,
+        "iwa.relogin-after-sign-out",
+        "After Sign Out under Windows authentication, opening CRM again signs the user in silently.",
+        [SilentSignIn, CredentialsAsked]
+    ),
+    rule!(
+        IwaNoTicketRefused,
+        "iwa.no-ticket-refused",
+        "Without a Kerberos ticket the server answers 401 and opens no session.",
+        [Refused, SignedIn]
+    ),
+    rule!(
+        IdleTimeout,
+        "timeout.idle",
+        "Inactivity ends the session at the configured idle timeout.",
+        [Enforced, Early, NotEnforced]
+    ),
+    rule!(
+        AbsoluteTimeout,
+        "timeout.absolute",
+        "The session ends at the configured maximum session length, active or not.",
+        [Enforced, Early, NotEnforced]
+    ),
+    rule!(
+        TimeoutReminder,
+        "timeout.reminder",
+        "A reminder is shown before the session expires.",
+        [Shown, NotShown]
+    ),
+    rule!(
+        CookieSecure,
+        "cookie.auth-secure",
+        "Authentication cookies carry Secure.",
+        [Set, Missing]
+    ),
+    rule!(
+        CookieHttpOnly,
+        "cookie.auth-httponly",
+        "Authentication cookies carry HttpOnly.",
+        [Set, Missing]
+    ),
+    rule!(
+        CookieSameSite,
+        "cookie.auth-samesite",
+        "Authentication cookies carry the SameSite the policy asks for.",
+        [Strict, Lax, None, Unset]
+    ),
+    rule!(
+        CookieLifetime,
+        "cookie.auth-lifetime",
+        "Authentication cookies are session cookies (they die with the browser).",
+        [Session, Persistent]
+    ),
+    rule!(
+        CookieNoCredentials,
+        "cookie.no-credentials",
+        "No cookie holds the user's password, in clear, URL-encoded or base64.",
+        [Absent, Present]
+    ),
+];
 
 impl RuleId {
     /// Every rule, in report order.
-    pub const ALL: [RuleId; 24] = [
-        RuleId::SignedOutPage,
-        RuleId::AuthCookiesRemoved,
-        RuleId::ReplayRefused,
-        RuleId::LeftoverCookies,
-        RuleId::SsoReauthentication,
-        RuleId::BackButtonData,
-        RuleId::PagesNotStored,
-        RuleId::OtherTabAfterSignOut,
-        RuleId::SessionAfterTabClose,
-        RuleId::SessionAfterReopen,
-        RuleId::SessionAfterRestore,
-        RuleId::OtherDeviceAfterSignOut,
-        RuleId::AdminEndsAllSessions,
-        RuleId::FbaFreshLogin,
-        RuleId::IwaSilentSignIn,
-        RuleId::IwaReloginAfterSignOut,
-        RuleId::IwaNoTicketRefused,
-        RuleId::IdleTimeout,
-        RuleId::AbsoluteTimeout,
-        RuleId::TimeoutReminder,
-        RuleId::CookieSecure,
-        RuleId::CookieHttpOnly,
-        RuleId::CookieSameSite,
-        RuleId::CookieLifetime,
-    ];
+    pub fn all() -> impl Iterator<Item = RuleId> {
+        RULES.iter().map(|r| r.id)
+    }
+
+    /// The rule's row of [`RULES`].
+    pub fn spec(self) -> &'static RuleSpec {
+        RULES
+            .iter()
+            .find(|r| r.id == self)
+            .expect("every rule has a row in RULES (tested)")
+    }
 
     /// The rule's name as written in policies and reports.
     pub fn name(self) -> &'static str {
-        match self {
-            RuleId::SignedOutPage => "sign-out.signed-out-page",
-            RuleId::AuthCookiesRemoved => "sign-out.auth-cookies-removed",
-            RuleId::ReplayRefused => "sign-out.replay-refused",
-            RuleId::LeftoverCookies => "sign-out.leftover-cookies",
-            RuleId::SsoReauthentication => "sso.reauthentication",
-            RuleId::BackButtonData => "back-button.data-after-sign-out",
-            RuleId::PagesNotStored => "back-button.pages-not-stored",
-            RuleId::OtherTabAfterSignOut => "tabs.other-tab-after-sign-out",
-            RuleId::SessionAfterTabClose => "tabs.session-after-tab-close",
-            RuleId::SessionAfterReopen => "browser-close.session-after-reopen",
-            RuleId::SessionAfterRestore => "browser-close.session-after-restore",
-            RuleId::OtherDeviceAfterSignOut => "devices.other-device-after-sign-out",
-            RuleId::AdminEndsAllSessions => "devices.admin-end-all",
-            RuleId::FbaFreshLogin => "fba.fresh-login-required",
-            RuleId::IwaSilentSignIn => "iwa.silent-sign-in",
-            RuleId::IwaReloginAfterSignOut => "iwa.relogin-after-sign-out",
-            RuleId::IwaNoTicketRefused => "iwa.no-ticket-refused",
-            RuleId::IdleTimeout => "timeout.idle",
-            RuleId::AbsoluteTimeout => "timeout.absolute",
-            RuleId::TimeoutReminder => "timeout.reminder",
-            RuleId::CookieSecure => "cookie.auth-secure",
-            RuleId::CookieHttpOnly => "cookie.auth-httponly",
-            RuleId::CookieSameSite => "cookie.auth-samesite",
-            RuleId::CookieLifetime => "cookie.auth-lifetime",
-        }
+        self.spec().name
     }
 
     /// What the rule checks, in a sentence.
     pub fn description(self) -> &'static str {
-        match self {
-            RuleId::SignedOutPage => {
-                "After Sign Out the browser shows a signed-out page, not the application."
-            }
-            RuleId::AuthCookiesRemoved => {
-                "After Sign Out no CRM authentication cookie is left in the browser."
-            }
-            RuleId::ReplayRefused => {
-                "After Sign Out the server refuses the cookies from before sign-out."
-            }
-            RuleId::LeftoverCookies => {
-                "The cookies left after Sign Out are the reviewed ones (a snapshot)."
-            }
-            RuleId::SsoReauthentication => {
-                "After CRM sign-out, opening CRM again asks for credentials (no silent re-login through AD FS)."
-            }
-            RuleId::BackButtonData => "After Sign Out, Back and reload show no CRM data.",
-            RuleId::PagesNotStored => {
-                "Authenticated pages forbid storing (Cache-Control: no-store)."
-            }
-            RuleId::OtherTabAfterSignOut => {
-                "After Sign Out in one tab, the other tab is signed out at its next action."
-            }
-            RuleId::SessionAfterTabClose => {
-                "Closing one tab (not the last) leaves the session as the policy says."
-            }
-            RuleId::SessionAfterReopen => {
-                "After closing the browser and reopening it on the same profile, the session is gone."
-            }
-            RuleId::SessionAfterRestore => {
-                "With \"continue where you left off\", the session after reopening is as the policy says."
-            }
-            RuleId::OtherDeviceAfterSignOut => {
-                "After Sign Out on one device, the other device's session is as the policy says."
-            }
-            RuleId::AdminEndsAllSessions => {
-                "The administrator's \"end all sessions\" ends the sessions on every device."
-            }
-            RuleId::FbaFreshLogin => {
-                "CRM 4.0: after Log Out and reopening the browser, a fresh login is required."
-            }
-            RuleId::IwaSilentSignIn => {
-                "With a Kerberos ticket the browser signs in with no prompt."
-            }
-            RuleId::IwaReloginAfterSignOut => {
-                "After Sign Out under Windows authentication, opening CRM again signs the user in silently."
-            }
-            RuleId::IwaNoTicketRefused => {
-                "Without a Kerberos ticket the server answers 401 and opens no session."
-            }
-            RuleId::IdleTimeout => "Inactivity ends the session at the configured idle timeout.",
-            RuleId::AbsoluteTimeout => {
-                "The session ends at the configured maximum session length, active or not."
-            }
-            RuleId::TimeoutReminder => "A reminder is shown before the session expires.",
-            RuleId::CookieSecure => "Authentication cookies carry Secure.",
-            RuleId::CookieHttpOnly => "Authentication cookies carry HttpOnly.",
-            RuleId::CookieSameSite => {
-                "Authentication cookies carry the SameSite the policy asks for."
-            }
-            RuleId::CookieLifetime => {
-                "Authentication cookies are session cookies (they die with the browser)."
-            }
-        }
+        self.spec().description
     }
 
     /// The outcomes an observation of this rule can have; a policy expects one or more of them.
-    pub fn outcomes(self) -> &'static [&'static str] {
-        match self {
-            RuleId::SignedOutPage => &["shown", "not-shown"],
-            RuleId::AuthCookiesRemoved => &["removed", "left"],
-            RuleId::ReplayRefused => &["refused", "accepted"],
-            RuleId::LeftoverCookies => &["match-snapshot", "differ"],
-            RuleId::SsoReauthentication => &["credentials-asked", "silent-sign-in"],
-            RuleId::BackButtonData => &["no-data", "data-shown"],
-            RuleId::PagesNotStored => &["no-store", "storable"],
-            RuleId::OtherTabAfterSignOut => &["signed-out", "signed-in"],
-            RuleId::SessionAfterTabClose => &["alive", "ended"],
-            RuleId::SessionAfterReopen => &["ended", "survives"],
-            RuleId::SessionAfterRestore => &["ended", "survives"],
-            RuleId::OtherDeviceAfterSignOut => &["signed-in", "signed-out"],
-            RuleId::AdminEndsAllSessions => &["signed-out", "signed-in"],
-            RuleId::FbaFreshLogin => &["credentials-asked", "signed-in"],
-            RuleId::IwaSilentSignIn => &["silent", "prompted"],
-            RuleId::IwaReloginAfterSignOut => &["silent-sign-in", "credentials-asked"],
-            RuleId::IwaNoTicketRefused => &["refused", "signed-in"],
-            RuleId::IdleTimeout => &["enforced", "early", "not-enforced"],
-            RuleId::AbsoluteTimeout => &["enforced", "early", "not-enforced"],
-            RuleId::TimeoutReminder => &["shown", "not-shown"],
-            RuleId::CookieSecure => &["set", "missing"],
-            RuleId::CookieHttpOnly => &["set", "missing"],
-            RuleId::CookieSameSite => &["strict", "lax", "none", "unset"],
-            RuleId::CookieLifetime => &["session", "persistent"],
-        }
+    pub fn outcomes(self) -> &'static [Outcome] {
+        self.spec().outcomes
+    }
+
+    /// The outcomes as one comma-separated text, for messages.
+    pub fn outcome_names(self) -> String {
+        self.outcomes()
+            .iter()
+            .map(|o| o.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The rule named `name`, if there is one.
+    pub fn parse(name: &str) -> Option<RuleId> {
+        RULES.iter().find(|r| r.name == name).map(|r| r.id)
+    }
+}
+
+impl Serialize for RuleId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for RuleId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        RuleId::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown rule `{s}`, expected one of {}",
+                RULES.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
+            ))
+        })
     }
 }
 
@@ -257,7 +433,7 @@ impl fmt::Display for RuleId {
 #[derive(Clone, Debug, Serialize)]
 pub struct Rule {
     /// The outcomes that satisfy the rule (one, or several when the policy accepts either).
-    pub expect: Vec<String>,
+    pub expect: Vec<Outcome>,
     /// Requirement ids this rule checks, with their version (`ASVS-v5.0.0-7.4.1`, `WSTG-SESS-06`).
     pub requirements: Vec<String>,
     /// Why the policy expects this (shown with failures).
@@ -318,19 +494,24 @@ impl<'de> Deserialize<'de> for RulesMap {
                 let mut rules = BTreeMap::new();
                 while let Some(id) = map.next_key::<RuleId>()? {
                     let raw: RawRule = map.next_value()?;
-                    let expect = raw.expect.into_vec();
-                    if expect.is_empty() {
+                    let written = raw.expect.into_vec();
+                    if written.is_empty() {
                         return Err(A::Error::custom(format!(
                             "key `{id}`: expect needs at least one outcome; valid: {}",
-                            id.outcomes().join(", ")
+                            id.outcome_names()
                         )));
                     }
-                    if let Some(bad) = expect.iter().find(|e| !id.outcomes().contains(&e.as_str()))
-                    {
-                        return Err(A::Error::custom(format!(
-                            "key `{id}`: expect `{bad}` is not an outcome of this rule; valid: {}",
-                            id.outcomes().join(", ")
-                        )));
+                    let mut expect = Vec::new();
+                    for e in &written {
+                        match Outcome::parse(e).filter(|o| id.outcomes().contains(o)) {
+                            Some(o) => expect.push(o),
+                            None => {
+                                return Err(A::Error::custom(format!(
+                                    "key `{id}`: expect `{e}` is not an outcome of this rule; valid: {}",
+                                    id.outcome_names()
+                                )));
+                            }
+                        }
                     }
                     if raw.requirements.is_empty() {
                         return Err(A::Error::custom(format!(
@@ -407,20 +588,41 @@ impl Policy {
         self.rules.iter().map(|(id, r)| (*id, r))
     }
 
-    /// Turns an observation into a verdict. `None` when the policy does not judge that rule.
-    pub fn judge(&self, observation: &Observation, context: &VerdictContext) -> Option<Verdict> {
-        let rule = self.rule(observation.rule)?;
-        Some(Verdict {
-            rule: observation.rule,
+    /// Turns an observation into a verdict. `Ok(None)` when the policy does not judge that rule;
+    /// an error when the outcome is not one of the rule's (a harness bug, reported as "could not
+    /// judge", never as a verdict either way).
+    pub fn judge(
+        &self,
+        observation: &Observation,
+        context: &VerdictContext,
+    ) -> Result<Option<Verdict>, String> {
+        let id = observation.rule;
+        if !id.outcomes().contains(&observation.outcome) {
+            return Err(format!(
+                "internal error: `{}` is not an outcome of {id} (valid: {})",
+                observation.outcome,
+                id.outcome_names()
+            ));
+        }
+        let Some(rule) = self.rule(id) else {
+            return Ok(None);
+        };
+        Ok(Some(Verdict {
+            rule: id,
             requirements: rule.requirements.clone(),
-            expected: rule.expect.join(" or "),
-            observed: observation.outcome.clone(),
+            expected: rule
+                .expect
+                .iter()
+                .map(|o| o.name())
+                .collect::<Vec<_>>()
+                .join(" or "),
+            observed: observation.outcome.name().to_string(),
             passed: rule.expect.contains(&observation.outcome),
             evidence: observation.evidence.clone(),
             detail: observation.detail.clone(),
             why: rule.why.clone(),
             context: context.clone(),
-        })
+        }))
     }
 }
 
@@ -432,7 +634,7 @@ pub struct Observation {
     /// The rule this observation answers.
     pub rule: RuleId,
     /// The outcome, one of [`RuleId::outcomes`].
-    pub outcome: String,
+    pub outcome: Outcome,
     /// Short facts that support the outcome.
     pub evidence: Vec<String>,
     /// A longer text for the report (a snapshot diff), if any.
@@ -441,11 +643,10 @@ pub struct Observation {
 
 impl Observation {
     /// An observation of `rule` with `outcome`.
-    pub fn new(rule: RuleId, outcome: &str) -> Observation {
-        debug_assert!(rule.outcomes().contains(&outcome), "{rule}: {outcome}");
+    pub fn new(rule: RuleId, outcome: Outcome) -> Observation {
         Observation {
             rule,
-            outcome: outcome.to_string(),
+            outcome,
             evidence: Vec::new(),
             detail: None,
         }
@@ -465,7 +666,7 @@ impl Observation {
 }
 
 /// Where a verdict was reached: which scenario, against what.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct VerdictContext {
     /// Feature name.
     pub feature: String,
@@ -563,9 +764,10 @@ mod tests {
         let judge = |o: &str| {
             policy
                 .judge(
-                    &Observation::new(RuleId::CookieSameSite, o),
+                    &Observation::new(RuleId::CookieSameSite, Outcome::parse(o).unwrap()),
                     &VerdictContext::default(),
                 )
+                .unwrap()
                 .unwrap()
         };
         assert!(judge("lax").passed && judge("strict").passed);
@@ -580,10 +782,18 @@ mod tests {
 
     #[test]
     fn every_rule_has_a_name_that_parses_back() {
-        for id in RuleId::ALL {
+        let mut seen = std::collections::BTreeSet::new();
+        for id in RuleId::all() {
             let parsed: RuleId = serde_yaml::from_str(id.name()).unwrap();
             assert_eq!(parsed, id);
             assert!(id.outcomes().len() >= 2, "{id}");
+            assert!(seen.insert(id), "{id} has two rows in RULES");
+        }
+        assert_eq!(seen.len(), RULES.len());
+        for (o, name) in OUTCOME_NAMES {
+            assert_eq!(Outcome::parse(name), Some(*o));
+            let yaml: Outcome = serde_yaml::from_str(name).unwrap();
+            assert_eq!(yaml, *o, "serde and the table agree on {name}");
         }
     }
 
@@ -602,9 +812,12 @@ mod tests {
         )
         .unwrap();
         let policy = Policy::from_raw(raw, Path::new("p.yaml"));
-        let obs =
-            Observation::new(RuleId::ReplayRefused, "accepted").evidence("GET /WhoAmI -> 200");
-        let v = policy.judge(&obs, &VerdictContext::default()).unwrap();
+        let obs = Observation::new(RuleId::ReplayRefused, Outcome::Accepted)
+            .evidence("GET /WhoAmI -> 200");
+        let v = policy
+            .judge(&obs, &VerdictContext::default())
+            .unwrap()
+            .unwrap();
         assert!(!v.passed);
         assert!(
             v.to_string().contains("WSTG-SESS-06, ASVS-v5.0.0-7.4.1"),
@@ -613,18 +826,36 @@ mod tests {
         assert!(v.to_string().contains("GET /WhoAmI -> 200"));
         let ok = policy
             .judge(
-                &Observation::new(RuleId::ReplayRefused, "refused"),
+                &Observation::new(RuleId::ReplayRefused, Outcome::Refused),
                 &VerdictContext::default(),
             )
+            .unwrap()
             .unwrap();
         assert!(ok.passed);
         assert!(
             policy
                 .judge(
-                    &Observation::new(RuleId::SignedOutPage, "shown"),
+                    &Observation::new(RuleId::SignedOutPage, Outcome::Shown),
                     &VerdictContext::default()
                 )
+                .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn an_outcome_the_rule_does_not_have_is_an_error_not_a_verdict() {
+        let raw = parse(
+            "name: x\nrules:\n  sign-out.replay-refused:\n    expect: refused\n    requirements: [WSTG-SESS-06]\n",
+        )
+        .unwrap();
+        let policy = Policy::from_raw(raw, Path::new("p.yaml"));
+        let e = policy
+            .judge(
+                &Observation::new(RuleId::ReplayRefused, Outcome::Shown),
+                &VerdictContext::default(),
+            )
+            .unwrap_err();
+        assert!(e.contains("refused, accepted"), "{e}");
     }
 }

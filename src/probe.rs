@@ -131,14 +131,23 @@ impl Probe {
 
     /// `POST url` with an empty body (an administrator's action on the emulator's admin endpoint).
     pub async fn post(&self, url: &url::Url) -> Result<ProbeResponse, String> {
+        self.send(http::Method::POST, url).await
+    }
+
+    /// A bodiless request with `method` (an administrator's action), no cookies.
+    pub async fn send(
+        &self,
+        method: http::Method,
+        url: &url::Url,
+    ) -> Result<ProbeResponse, String> {
         let resp = self
             .http
-            .post(url.clone())
+            .request(method.clone(), url.clone())
             .send()
             .await
-            .map_err(|e| format!("POST {url}: {}", error_chain(&e)))?;
+            .map_err(|e| format!("{method} {url}: {}", error_chain(&e)))?;
         Ok(ProbeResponse {
-            request: format!("POST {url}"),
+            request: format!("{method} {url}"),
             cookies_sent: Vec::new(),
             status: resp.status().as_u16(),
             location: None,

@@ -22,6 +22,16 @@ pub struct ScenarioError {
     pub message: String,
 }
 
+/// A scenario the target cannot support (no second user, no administrator action, no declared
+/// timeouts): not a failure, and it changes no exit code.
+#[derive(Clone, Debug, Serialize)]
+pub struct NotApplicable {
+    /// Where.
+    pub context: VerdictContext,
+    /// Why, and how to provide what is missing.
+    pub reason: String,
+}
+
 /// Where one scenario's time went, for bench/ (figures, never asserted).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ScenarioTiming {
@@ -53,6 +63,10 @@ pub struct Findings {
     pub verdicts: Vec<Verdict>,
     /// Scenarios that could not be judged.
     pub errors: Vec<ScenarioError>,
+    /// Scenarios the target cannot support, with the reason.
+    pub not_applicable: Vec<NotApplicable>,
+    /// Notes about the whole run every report repeats (e.g. a target not reached over TLS).
+    pub notes: Vec<String>,
     /// Scenarios that ran to their end.
     pub scenarios_passed: usize,
     /// Per-scenario time split.
@@ -95,6 +109,30 @@ impl Collector {
         self.lock().errors.push(e);
     }
 
+    /// Records a scenario the target cannot support.
+    pub fn not_applicable(&self, n: NotApplicable) {
+        self.lock().not_applicable.push(n);
+    }
+
+    /// Records a note every report repeats.
+    pub fn note(&self, note: String) {
+        let mut f = self.lock();
+        if !f.notes.contains(&note) {
+            f.notes.push(note);
+        }
+    }
+
+    /// The verdicts recorded so far for the scenario at `context` (to decide its result at its end).
+    pub fn verdicts_of(&self, context: &VerdictContext) -> (usize, usize) {
+        let f = self.lock();
+        let of: Vec<&Verdict> = f
+            .verdicts
+            .iter()
+            .filter(|v| v.context == *context)
+            .collect();
+        (of.len(), of.iter().filter(|v| !v.passed).count())
+    }
+
     /// Counts a scenario that ran to its end.
     pub fn scenario_passed(&self) {
         self.lock().scenarios_passed += 1;
@@ -129,7 +167,16 @@ pub fn console(findings: &Findings) -> String {
     let mut out = String::new();
     let failed: Vec<&Verdict> = findings.verdicts.iter().filter(|v| !v.passed).collect();
     let passed = findings.verdicts.len() - failed.len();
-    let _ = writeln!(out, "\nVerdicts: {passed} held, {} violated", failed.len());
+    for note in &findings.notes {
+        let _ = writeln!(out, "\nNOTE: {note}");
+    }
+    let _ = writeln!(
+        out,
+        "\nVerdicts: {passed} held, {} violated; {} scenario(s) not applicable, {} not judged",
+        failed.len(),
+        findings.not_applicable.len(),
+        findings.errors.len()
+    );
     for v in &failed {
         let _ = writeln!(out, "  {v}");
         if let Some(detail) = &v.detail {
@@ -137,6 +184,13 @@ pub fn console(findings: &Findings) -> String {
                 let _ = writeln!(out, "      {line}");
             }
         }
+    }
+    for n in &findings.not_applicable {
+        let _ = writeln!(
+            out,
+            "  NOT APPLICABLE ({}/{}) \"{}\": {}",
+            n.context.mode, n.context.browser, n.context.scenario, n.reason
+        );
     }
     for e in &findings.errors {
         let _ = writeln!(
@@ -253,9 +307,31 @@ pub fn junit(findings: &Findings) -> String {
         c.2 += 1;
         suites.entry(&e.context.feature).or_default().push(case);
     }
+    let mut skipped: BTreeMap<&str, usize> = BTreeMap::new();
+    for n in &findings.not_applicable {
+        let case = format!(
+            "    <testcase classname=\"{}\" name=\"{}\">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+            xml_escape(&n.context.feature),
+            xml_escape(&case_name(&n.context, "(not applicable)")),
+            xml_escape(&format!("not applicable: {}", n.reason)),
+        );
+        counts.entry(&n.context.feature).or_default().0 += 1;
+        *skipped.entry(&n.context.feature).or_default() += 1;
+        suites.entry(&n.context.feature).or_default().push(case);
+    }
     let total: (usize, usize, usize) = counts
         .values()
         .fold((0, 0, 0), |a, c| (a.0 + c.0, a.1 + c.1, a.2 + c.2));
+    let notes: String = findings
+        .notes
+        .iter()
+        .map(|n| {
+            format!(
+                "      <property name=\"note\" value=\"{}\"/>\n",
+                xml_escape(n)
+            )
+        })
+        .collect();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -266,9 +342,13 @@ pub fn junit(findings: &Findings) -> String {
         let (tests, failures, errors) = counts[feature];
         let _ = writeln!(
             out,
-            "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\">",
-            xml_escape(feature)
+            "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{}\">",
+            xml_escape(feature),
+            skipped.get(feature).copied().unwrap_or(0)
         );
+        if !notes.is_empty() {
+            let _ = write!(out, "    <properties>\n{notes}    </properties>\n");
+        }
         for c in cases {
             out.push_str(c);
         }

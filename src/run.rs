@@ -1,18 +1,19 @@
 //! A run: configuration -> (embedded emulator) -> browsers -> scenarios -> verdicts -> reports.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use cucumber::World as _;
 use cucumber::tag::Ext as _;
 
+use crate::applicability;
 use crate::browser::{BrowserError, BrowserKind, Driver, LaunchOptions};
 use crate::embedded::{Embedded, Timeouts};
 use crate::policy::Policy;
 use crate::probe::{HttpTrust, Probe};
 use crate::report::{self, Collector, Findings};
-use crate::target::{AuthMode, CrmLocation, Target};
+use crate::target::{AdminAction, AuthMode, CrmLocation, Target};
 
 /// Why a run could not judge anything. Exit code 2, with a message that says what to do.
 #[derive(Debug)]
@@ -97,8 +98,11 @@ pub struct RunOptions {
     pub faults: Vec<crm_sim::Fault>,
     /// Feature files or directories.
     pub features: Vec<PathBuf>,
-    /// Where cookie snapshots live.
-    pub snapshots: PathBuf,
+    /// Where cookie snapshots live (`--snapshots`); by default a `snapshots/` folder beside the
+    /// target file, or [`RunOptions::embedded_snapshots`] for the embedded targets.
+    pub snapshots: Option<PathBuf>,
+    /// Where the embedded targets' snapshots live.
+    pub embedded_snapshots: PathBuf,
 }
 
 impl RunOptions {
@@ -119,7 +123,8 @@ impl RunOptions {
             artifacts: root.join("target/logout-harness/artifacts"),
             faults: Vec::new(),
             features: vec![root.join("features")],
-            snapshots: root.join("features/snapshots"),
+            snapshots: None,
+            embedded_snapshots: root.join("features/snapshots"),
         }
     }
 }
@@ -135,8 +140,8 @@ pub struct RunContext {
     pub mode: AuthMode,
     /// The organization URL (ends in `/`).
     pub crm_url: url::Url,
-    /// The administrator's endpoint of the embedded emulator, when there is one.
-    pub admin_url: Option<url::Url>,
+    /// How the administrator ends a user's sessions, when the target offers it.
+    pub admin_end_sessions: Option<AdminAction>,
     /// The WebDriver server for browsers with no special environment.
     pub webdriver_url: String,
     /// WebDriver servers for particular users (IWA: a driver holding that user's Kerberos ticket).
@@ -164,18 +169,6 @@ impl RunContext {
     }
 }
 
-static CURRENT: RwLock<Option<Arc<RunContext>>> = RwLock::new(None);
-
-/// The context of the pass that is running (for the cucumber World, whose constructor takes no
-/// arguments).
-pub fn current() -> Option<Arc<RunContext>> {
-    CURRENT.read().unwrap_or_else(|e| e.into_inner()).clone()
-}
-
-fn set_current(ctx: Option<Arc<RunContext>>) {
-    *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = ctx;
-}
-
 /// The outcome of a run.
 #[derive(Debug)]
 pub struct RunOutcome {
@@ -185,9 +178,87 @@ pub struct RunOutcome {
     pub exit_code: i32,
 }
 
-/// Runs the features as asked. Errors are "could not judge" (exit 2).
+/// What the configuration stage produced: everything checked before a browser starts.
+struct Prepared {
+    policy: Policy,
+    file_target: Option<Target>,
+    selection: Selection,
+    features: ParsedPaths,
+}
+
+/// Runs the features as asked, as a pipeline: check the configuration, start the shared driver,
+/// then per pass (one target and mode) plan which scenarios apply, open the target, run the
+/// scenarios; then write the reports. Errors are "could not judge" (exit 2).
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     let started = std::time::Instant::now();
+    let prepared = prepare(&opts)?;
+    let (shared_driver, shared_url) = start_shared_driver(&opts).await?;
+    let browser_binary = shared_driver
+        .as_ref()
+        .map(|d| d.browser_binary().to_path_buf());
+
+    let findings = Arc::new(Collector::default());
+    let mut scenarios_selected = 0;
+    for pass in passes(&opts, prepared.file_target.as_ref()) {
+        let plan = plan_pass(&prepared, &pass, &opts, &findings)?;
+        scenarios_selected += plan.selected;
+        if plan.runnable == 0 {
+            continue;
+        }
+        let opened = open_target(&pass, &opts).await?;
+        if opened.crm_url.scheme() == "http" {
+            findings.note(format!(
+                "{} is plain http: nothing between the browser and the server is encrypted, so \
+                 cookies and passwords cross the network in clear",
+                opened.crm_url
+            ));
+        }
+        let drivers = pass_drivers(&pass, &opened, &opts, &shared_url).await?;
+        let launch = LaunchOptions {
+            kind: opts.browser,
+            headed: opts.headed,
+            binary: browser_binary.clone(),
+            host_rules: opened.host_rules.clone(),
+            trusted_spki: opened.spki.clone(),
+            negotiate_allowlist: (pass.mode == AuthMode::Iwa)
+                .then(|| negotiate_allowlist(&opened.crm_url)),
+        };
+        let ctx = Arc::new(RunContext {
+            target: pass.target.clone(),
+            policy: prepared.policy.clone(),
+            mode: pass.mode,
+            crm_url: opened.crm_url.clone(),
+            admin_end_sessions: opened.admin_end_sessions.clone(),
+            webdriver_url: drivers.default_url.clone(),
+            user_drivers: drivers.user_urls.clone(),
+            launch,
+            probe: opened.probe.clone(),
+            browser_name: opts.browser.to_string(),
+            snapshots: snapshot_dir(&opts, &pass.target),
+            artifacts: opts.artifacts.clone(),
+            findings: findings.clone(),
+            page_timeout: Duration::from_secs(20),
+        });
+        run_pass(&prepared, &pass, ctx, opts.concurrency).await;
+        drop(drivers);
+        if let Some(e) = opened.embedded {
+            e.shutdown().await;
+        }
+    }
+    drop(shared_driver);
+    if scenarios_selected == 0 {
+        return Err(nothing_selected(&opts));
+    }
+    let mut findings = findings.take();
+    findings.cost = report::RunCost {
+        wall_s: started.elapsed().as_secs_f64(),
+        harness_cpu_s: own_cpu_seconds(),
+    };
+    write_reports(&opts, findings)
+}
+
+/// Stage 1: the configuration, checked whole before anything starts.
+fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
     let policy = Policy::load(&opts.policy)?;
     let file_target = opts.target.as_deref().map(Target::load).transpose()?;
     if opts.concurrency == 0 {
@@ -226,188 +297,285 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             "--fault applies to the embedded emulator only, not to a target file".into(),
         ));
     }
+    Ok(Prepared {
+        policy,
+        file_target,
+        selection,
+        features,
+    })
+}
 
-    // One chromedriver for every browser that needs no special environment; IWA passes start
-    // their own, one per user, with that user's Kerberos credential cache.
-    let shared_driver = match &opts.webdriver {
+/// Stage 2: one chromedriver for every browser that needs no special environment (IWA passes
+/// start their own, one per user), or the `--webdriver` URL.
+async fn start_shared_driver(opts: &RunOptions) -> Result<(Option<Driver>, String), RunError> {
+    let driver = match &opts.webdriver {
         Some(_) => None,
         None => Some(Driver::start(&[]).await.map_err(RunError::Browser)?),
     };
-    let shared_url = opts
+    let url = opts
         .webdriver
         .clone()
-        .or_else(|| shared_driver.as_ref().map(|d| d.url().to_string()))
+        .or_else(|| driver.as_ref().map(|d| d.url().to_string()))
         .unwrap_or_default();
-    let browser_binary = shared_driver
-        .as_ref()
-        .map(|d| d.browser_binary().to_path_buf());
+    Ok((driver, url))
+}
 
-    let findings = Arc::new(Collector::default());
-    let mut scenarios_selected = 0;
-    for pass in passes(&opts, file_target.as_ref()) {
-        let Pass {
-            target,
-            mode,
-            timeout_scenarios,
-        } = pass;
-        let embedded_target = target.spec.crm == CrmLocation::Embedded;
-        let split = embedded_target.then_some(timeout_scenarios);
-        let wanted = |fs: &[cucumber::gherkin::Feature]| {
-            fs.iter()
-                .map(|f| selection.count(f, mode, split))
-                .sum::<usize>()
-        };
-        let selected: usize = features.iter().map(|(_, fs)| wanted(fs)).sum();
-        scenarios_selected += selected;
-        if selected == 0 {
-            continue;
-        }
-        let mut embedded = None;
-        let (crm_url, admin_url, host_rules, spki, trust) = match &target.spec.crm {
-            CrmLocation::Embedded => {
-                // Timeout scenarios get an emulator of their own, with the target's short
-                // timeouts; every other scenario gets CRM's defaults.
-                let timeouts = if timeout_scenarios {
-                    Timeouts {
-                        idle: target.spec.timeouts.idle,
-                        absolute: target.spec.timeouts.absolute,
-                    }
-                } else {
-                    Timeouts::default()
-                };
-                let e = Embedded::start(mode, &opts.faults, timeouts, None, false)
-                    .await
-                    .map_err(RunError::Emulator)?;
-                let sim = &e.sim;
-                let out = (
-                    sim.crm_url().clone(),
-                    Some(sim.admin_url()),
-                    vec![format!("MAP *.contoso.test {}", sim.addr().ip())],
-                    vec![sim.spki_sha256_base64().to_string()],
-                    HttpTrust {
-                        roots_pem: vec![sim.ca_pem().to_string()],
-                        resolve: sim
-                            .host_names()
-                            .iter()
-                            .map(|h| (h.clone(), sim.addr()))
-                            .collect(),
-                    },
-                );
-                embedded = Some(e);
-                out
-            }
-            CrmLocation::Url(url) => {
-                let mut trust = HttpTrust::default();
-                if let Some(ca) = &target.spec.tls.ca_file {
-                    trust
-                        .roots_pem
-                        .push(std::fs::read_to_string(ca).map_err(|e| {
-                            RunError::Target(format!(
-                                "cannot read tls.ca_file {}: {e}",
-                                ca.display()
-                            ))
-                        })?);
-                }
-                (url.clone(), None, vec![], vec![], trust)
-            }
-        };
-        let probe = Probe::new(&trust).map_err(RunError::Target)?;
-        probe.reachable(&crm_url).await.map_err(RunError::Target)?;
+/// What a pass will run: how many scenarios the selection picks, and how many of those the
+/// target can support (the others are recorded as not applicable, with their reason).
+struct PassPlan {
+    selected: usize,
+    runnable: usize,
+}
 
-        // IWA against the emulator: a driver per user with a ticket, and the shared URL replaced
-        // by a driver with an empty credential cache (a machine's own ticket must not leak in).
-        let mut pass_drivers = Vec::new();
-        let mut user_drivers = std::collections::BTreeMap::new();
-        let mut default_url = shared_url.clone();
-        if let (Some(e), None) = (&embedded, &opts.webdriver)
-            && mode == AuthMode::Iwa
-        {
-            for user in target.spec.users.keys() {
-                let env = e.client_env(user);
-                if env.is_empty() {
+/// Stage 3: which selected scenarios apply to the target; the others are recorded now.
+fn plan_pass(
+    prepared: &Prepared,
+    pass: &Pass,
+    opts: &RunOptions,
+    findings: &Collector,
+) -> Result<PassPlan, RunError> {
+    let split = pass.split();
+    let mut plan = PassPlan {
+        selected: 0,
+        runnable: 0,
+    };
+    for (path, fs) in &prepared.features {
+        for feature in fs {
+            for (rule, scenario) in scenarios_of(feature) {
+                if !prepared
+                    .selection
+                    .selects(feature, rule, scenario, pass.mode, split)
+                {
                     continue;
                 }
-                let d = Driver::start(&env).await.map_err(RunError::Browser)?;
-                user_drivers.insert(user.clone(), d.url().to_string());
-                pass_drivers.push(d);
+                plan.selected += 1;
+                let needs =
+                    applicability::needs_of(all_tags(feature, rule, scenario)).map_err(|e| {
+                        RunError::Usage(format!(
+                            "{}: scenario \"{}\": {e}",
+                            feature.path.as_deref().unwrap_or(path.as_path()).display(),
+                            scenario.name
+                        ))
+                    })?;
+                match applicability::unmet(&pass.target, &needs) {
+                    None => plan.runnable += 1,
+                    Some(reason) => findings.not_applicable(report::NotApplicable {
+                        context: crate::policy::VerdictContext {
+                            feature: feature.name.clone(),
+                            scenario: scenario.name.clone(),
+                            mode: pass.mode.to_string(),
+                            browser: opts.browser.to_string(),
+                            target: pass.target.spec.name.clone(),
+                        },
+                        reason,
+                    }),
+                }
             }
-            let d = Driver::start(&e.no_ticket_env())
-                .await
-                .map_err(RunError::Browser)?;
-            default_url = d.url().to_string();
-            pass_drivers.push(d);
         }
-        let launch = LaunchOptions {
-            kind: opts.browser,
-            headed: opts.headed,
-            binary: browser_binary.clone(),
-            host_rules,
-            trusted_spki: spki,
-            negotiate_allowlist: (mode == AuthMode::Iwa).then(|| negotiate_allowlist(&crm_url)),
-        };
-        let ctx = Arc::new(RunContext {
-            target: target.clone(),
-            policy: policy.clone(),
-            mode,
-            crm_url,
-            admin_url,
-            webdriver_url: default_url,
-            user_drivers,
-            launch,
-            probe,
-            browser_name: opts.browser.to_string(),
-            snapshots: opts.snapshots.clone(),
-            artifacts: opts.artifacts.clone(),
-            findings: findings.clone(),
-            page_timeout: Duration::from_secs(20),
-        });
-        set_current(Some(ctx));
-        for (path, fs) in &features {
-            if wanted(fs) == 0 {
+    }
+    Ok(plan)
+}
+
+/// The target of a pass, reachable: its URLs, how the browser and the probe trust and find it,
+/// and the embedded emulator when it is one.
+struct OpenedTarget {
+    crm_url: url::Url,
+    admin_end_sessions: Option<AdminAction>,
+    host_rules: Vec<String>,
+    spki: Vec<String>,
+    probe: Probe,
+    embedded: Option<Embedded>,
+}
+
+/// Stage 4: start the embedded emulator (timeout scenarios get one of their own, with the
+/// target's short timeouts; every other scenario gets CRM's defaults), or check that the real
+/// target answers.
+async fn open_target(pass: &Pass, opts: &RunOptions) -> Result<OpenedTarget, RunError> {
+    let target = &pass.target;
+    let opened = match &target.spec.crm {
+        CrmLocation::Embedded => {
+            let timeouts = if pass.timeout_scenarios {
+                Timeouts {
+                    idle: target.spec.timeouts.idle,
+                    absolute: target.spec.timeouts.absolute,
+                }
+            } else {
+                Timeouts::default()
+            };
+            let e = Embedded::start(pass.mode, &opts.faults, timeouts, None, false)
+                .await
+                .map_err(RunError::Emulator)?;
+            let sim = &e.sim;
+            let trust = HttpTrust {
+                roots_pem: vec![sim.ca_pem().to_string()],
+                resolve: sim
+                    .host_names()
+                    .iter()
+                    .map(|h| (h.clone(), sim.addr()))
+                    .collect(),
+            };
+            // The emulator's administrator endpoint ends one user's sessions.
+            let end = sim
+                .admin_url()
+                .join("sessions/end?user={username}")
+                .map_err(|e| RunError::Emulator(e.to_string()))?;
+            OpenedTarget {
+                crm_url: sim.crm_url().clone(),
+                admin_end_sessions: Some(AdminAction::Http {
+                    url: end.to_string().replace("%7Busername%7D", "{username}"),
+                    method: "POST".into(),
+                }),
+                host_rules: vec![format!("MAP *.contoso.test {}", sim.addr().ip())],
+                spki: vec![sim.spki_sha256_base64().to_string()],
+                probe: Probe::new(&trust).map_err(RunError::Target)?,
+                embedded: Some(e),
+            }
+        }
+        CrmLocation::Url(url) => {
+            let mut trust = HttpTrust::default();
+            if let Some(ca) = &target.spec.tls.ca_file {
+                trust
+                    .roots_pem
+                    .push(std::fs::read_to_string(ca).map_err(|e| {
+                        RunError::Target(format!("cannot read tls.ca_file {}: {e}", ca.display()))
+                    })?);
+            }
+            OpenedTarget {
+                crm_url: url.clone(),
+                admin_end_sessions: target.spec.admin.end_sessions.clone(),
+                host_rules: vec![],
+                spki: vec![],
+                probe: Probe::new(&trust).map_err(RunError::Target)?,
+                embedded: None,
+            }
+        }
+    };
+    opened
+        .probe
+        .reachable(&opened.crm_url)
+        .await
+        .map_err(RunError::Target)?;
+    Ok(opened)
+}
+
+/// The WebDriver servers of a pass; dropping it ends the ones it started.
+struct PassDrivers {
+    default_url: String,
+    user_urls: std::collections::BTreeMap<String, String>,
+    _owned: Vec<Driver>,
+}
+
+/// Stage 5: IWA against the emulator gets a driver per user with a ticket, and the default
+/// driver replaced by one with an empty credential cache (a machine's own ticket must not leak
+/// in); every other pass uses the shared driver.
+async fn pass_drivers(
+    pass: &Pass,
+    opened: &OpenedTarget,
+    opts: &RunOptions,
+    shared_url: &str,
+) -> Result<PassDrivers, RunError> {
+    let mut drivers = PassDrivers {
+        default_url: shared_url.to_string(),
+        user_urls: Default::default(),
+        _owned: Vec::new(),
+    };
+    if let (Some(e), None) = (&opened.embedded, &opts.webdriver)
+        && pass.mode == AuthMode::Iwa
+    {
+        for user in pass.target.spec.users.keys() {
+            let env = e.client_env(user);
+            if env.is_empty() {
                 continue;
             }
-            let selection = selection.clone();
-            run_features(path, opts.concurrency, move |feature, rule, scenario| {
-                selection.selects(feature, rule, scenario, mode, split)
-            })
-            .await;
+            let d = Driver::start(&env).await.map_err(RunError::Browser)?;
+            drivers.user_urls.insert(user.clone(), d.url().to_string());
+            drivers._owned.push(d);
         }
-        set_current(None);
-        drop(pass_drivers);
-        if let Some(e) = embedded {
-            e.shutdown().await;
-        }
+        let d = Driver::start(&e.no_ticket_env())
+            .await
+            .map_err(RunError::Browser)?;
+        drivers.default_url = d.url().to_string();
+        drivers._owned.push(d);
     }
-    drop(shared_driver);
-    if scenarios_selected == 0 {
-        return Err(RunError::Usage(format!(
-            "no scenario of {} matches the selection (modes {}{}{}); nothing was judged",
-            opts.features
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            opts.modes
-                .iter()
-                .map(|m| m.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            opts.tags
-                .as_deref()
-                .map(|t| format!(", --tags {t}"))
-                .unwrap_or_default(),
-            opts.name
-                .as_deref()
-                .map(|n| format!(", --name {n}"))
-                .unwrap_or_default(),
-        )));
-    }
+    Ok(drivers)
+}
 
-    let mut findings = findings.take();
-    findings.cost = report::RunCost {
-        wall_s: started.elapsed().as_secs_f64(),
-        harness_cpu_s: own_cpu_seconds(),
-    };
+/// Stage 6: the pass's applicable scenarios, through cucumber.
+async fn run_pass(prepared: &Prepared, pass: &Pass, ctx: Arc<RunContext>, concurrency: usize) {
+    let split = pass.split();
+    let mode = pass.mode;
+    for (path, fs) in &prepared.features {
+        let wanted = fs
+            .iter()
+            .map(|f| prepared.selection.count(f, mode, split))
+            .sum::<usize>();
+        if wanted == 0 {
+            continue;
+        }
+        let selection = prepared.selection.clone();
+        let target = pass.target.clone();
+        run_features(
+            path,
+            ctx.clone(),
+            concurrency,
+            move |feature, rule, scenario| {
+                selection.selects(feature, rule, scenario, mode, split)
+                    && applicability::needs_of(all_tags(feature, rule, scenario))
+                        .is_ok_and(|needs| applicability::unmet(&target, &needs).is_none())
+            },
+        )
+        .await;
+    }
+}
+
+/// Where the pass's cookie snapshots live: `--snapshots`, else a `snapshots/` folder beside a
+/// user's target file (a user's snapshots belong to the user), else the embedded targets' own.
+fn snapshot_dir(opts: &RunOptions, target: &Target) -> PathBuf {
+    if let Some(dir) = &opts.snapshots {
+        return dir.clone();
+    }
+    match &target.file {
+        Some(file) => file
+            .parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .unwrap_or(Path::new("."))
+            .join("snapshots"),
+        None => opts.embedded_snapshots.clone(),
+    }
+}
+
+fn nothing_selected(opts: &RunOptions) -> RunError {
+    RunError::Usage(format!(
+        "no scenario of {} matches the selection (modes {}{}{}); nothing was judged",
+        opts.features
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        opts.modes
+            .iter()
+            .map(|m| m.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        opts.tags
+            .as_deref()
+            .map(|t| format!(", --tags {t}"))
+            .unwrap_or_default(),
+        opts.name
+            .as_deref()
+            .map(|n| format!(", --name {n}"))
+            .unwrap_or_default(),
+    ))
+}
+
+/// Stage 7: the console summary, then JUnit and JSON.
+fn write_reports(opts: &RunOptions, findings: Findings) -> Result<RunOutcome, RunError> {
     print!("{}", report::console(&findings));
     if let Some(path) = &opts.junit {
         report::write_file(path, &report::junit(&findings))
@@ -455,12 +623,7 @@ impl Selection {
         mode: AuthMode,
         timeout_pass: Option<bool>,
     ) -> bool {
-        let all_tags: Vec<&String> = feature
-            .tags
-            .iter()
-            .chain(rule.map(|r| &r.tags).into_iter().flatten())
-            .chain(&scenario.tags)
-            .collect();
+        let all_tags: Vec<&String> = all_tags(feature, rule, scenario).collect();
         let is_timeout = all_tags.iter().any(|t| t.as_str() == TIMEOUT_TAG);
         applies_to_mode(&all_tags, mode)
             && timeout_pass.is_none_or(|p| p == is_timeout)
@@ -478,16 +641,40 @@ impl Selection {
         mode: AuthMode,
         timeout_pass: Option<bool>,
     ) -> usize {
-        let plain = feature.scenarios.iter().map(|s| (None, s));
-        let ruled = feature
-            .rules
-            .iter()
-            .flat_map(|r| r.scenarios.iter().map(move |s| (Some(r), s)));
-        plain
-            .chain(ruled)
+        scenarios_of(feature)
             .filter(|(r, s)| self.selects(feature, *r, s, mode, timeout_pass))
             .count()
     }
+}
+
+/// Every scenario of `feature`, with the rule it sits in, if any.
+fn scenarios_of(
+    feature: &cucumber::gherkin::Feature,
+) -> impl Iterator<
+    Item = (
+        Option<&cucumber::gherkin::Rule>,
+        &cucumber::gherkin::Scenario,
+    ),
+> {
+    let plain = feature.scenarios.iter().map(|s| (None, s));
+    let ruled = feature
+        .rules
+        .iter()
+        .flat_map(|r| r.scenarios.iter().map(move |s| (Some(r), s)));
+    plain.chain(ruled)
+}
+
+/// A scenario's tags with its feature's and rule's.
+fn all_tags<'a>(
+    feature: &'a cucumber::gherkin::Feature,
+    rule: Option<&'a cucumber::gherkin::Rule>,
+    scenario: &'a cucumber::gherkin::Scenario,
+) -> impl Iterator<Item = &'a String> {
+    feature
+        .tags
+        .iter()
+        .chain(rule.map(|r| &r.tags).into_iter().flatten())
+        .chain(&scenario.tags)
 }
 
 /// The features under each of `paths` (a file, or a folder of `.feature` files), parsed; a parse
@@ -545,6 +732,15 @@ struct Pass {
     timeout_scenarios: bool,
 }
 
+impl Pass {
+    /// How the pass splits the scenarios: against the emulator, timeout scenarios run in a pass
+    /// of their own (`Some(true)`) and the others in another (`Some(false)`); a real target runs
+    /// everything in one (`None`).
+    fn split(&self) -> Option<bool> {
+        (self.target.spec.crm == CrmLocation::Embedded).then_some(self.timeout_scenarios)
+    }
+}
+
 fn passes(opts: &RunOptions, file_target: Option<&Target>) -> Vec<Pass> {
     match file_target {
         Some(t) => vec![Pass {
@@ -575,7 +771,7 @@ fn negotiate_allowlist(crm_url: &url::Url) -> String {
     }
 }
 
-async fn run_features<F>(path: &Path, concurrency: usize, filter: F)
+async fn run_features<F>(path: &Path, ctx: Arc<RunContext>, concurrency: usize, filter: F)
 where
     F: Fn(
             &cucumber::gherkin::Feature,
@@ -584,16 +780,24 @@ where
         ) -> bool
         + 'static,
 {
-    // Step panics are how failed steps reach cucumber, which prints their message itself; the
-    // default hook would print each one again with a backtrace hint.
+    // Steps report through the world (verdicts, or an error when they cannot observe) and each
+    // scenario's result is printed by its after hook, so cucumber's own writer stays silent; a
+    // panic would be a harness bug, and cucumber reports it as a failed step, which the after
+    // hook turns into "not judged" without the default hook's backtrace hint.
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     crate::steps::LogoutWorld::cucumber()
+        .with_writer(cucumber::writer::Basic::new(
+            std::io::sink(),
+            cucumber::writer::Coloring::Never,
+            cucumber::writer::Verbosity::Default,
+        ))
         .with_default_cli()
         .max_concurrent_scenarios(concurrency)
-        // A step no definition matches is a scenario the harness cannot judge, never a pass.
-        .fail_on_skipped()
-        .before(|feature, _rule, scenario, world| Box::pin(world.begin(feature, scenario)))
+        .before(move |feature, _rule, scenario, world| {
+            let ctx = ctx.clone();
+            Box::pin(async move { world.begin(ctx, feature, scenario).await })
+        })
         .after(|_feature, _rule, scenario, finished, world| {
             Box::pin(async move {
                 if let Some(world) = world {

@@ -81,6 +81,8 @@ pub struct Comparison {
     pub file: PathBuf,
     /// Whether insta accepted the value.
     pub matches: bool,
+    /// Whether a snapshot existed before this comparison (false on a target's first run).
+    pub had_baseline: bool,
     /// A readable diff (`+` new in the browser, `-` in the snapshot only); empty when they match.
     pub diff: String,
 }
@@ -109,8 +111,16 @@ pub fn snapshot_name(parts: &[&str]) -> String {
 ///
 /// insta decides (and, outside CI, writes `.snap.new` for review); a mismatch is reported, not
 /// panicked, so the caller can turn it into a verdict with the diff attached.
-pub fn compare(dir: &Path, name: &str, description: &str, shapes: &[CookieShape]) -> Comparison {
+pub fn compare(
+    dir: &Path,
+    name: &str,
+    description: &str,
+    shapes: &[CookieShape],
+) -> Result<Comparison, String> {
     let file = dir.join(format!("{name}.snap"));
+    let had_baseline = file.exists();
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot make the snapshot folder {}: {e}", dir.display()))?;
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(dir);
     settings.set_prepend_module_to_snapshot(false);
@@ -125,11 +135,12 @@ pub fn compare(dir: &Path, name: &str, description: &str, shapes: &[CookieShape]
     } else {
         diff_against_file(&file, shapes)
     };
-    Comparison {
+    Ok(Comparison {
         file,
         matches,
+        had_baseline,
         diff,
-    }
+    })
 }
 
 fn diff_against_file(file: &Path, shapes: &[CookieShape]) -> String {
@@ -215,13 +226,23 @@ mod tests {
         )
         .unwrap();
         let now = shapes(&[cookie("ReqClientId", false), cookie("MSISAuth", true)]);
-        let c = compare(dir.path(), "jar", "test", &now);
+        let c = compare(dir.path(), "jar", "test", &now).unwrap();
         assert!(!c.matches);
+        assert!(c.had_baseline);
         assert!(
             c.diff.contains("+ MSISAuth@crm.contoso.test/"),
             "{}",
             c.diff
         );
         assert!(!c.diff.contains("ReqClientId"), "{}", c.diff);
+    }
+
+    #[test]
+    fn a_first_run_is_told_apart_from_a_difference() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("snapshots");
+        let now = shapes(&[cookie("ReqClientId", false)]);
+        let c = compare(&sub, "jar", "test", &now).unwrap();
+        assert!(!c.had_baseline, "no snapshot existed");
     }
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{self, ConfigError};
 
-/// The authentication mode of a deployment (DESIGN.md, emulator section).
+/// The authentication mode of a deployment (docs/crm-adfs-facts.md §1).
 #[derive(
     Clone,
     Copy,
@@ -93,6 +93,43 @@ pub struct TargetFile {
     /// The timeouts configured on the deployment, which the timeout scenarios measure.
     #[serde(default)]
     pub timeouts: TimeoutSpec,
+    /// How an administrator acts on the deployment (ending a user's sessions); scenarios that need
+    /// an action the target does not configure are not applicable.
+    #[serde(default)]
+    pub admin: AdminSpec,
+}
+
+/// Administrator actions a real target can offer the scenarios.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSpec {
+    /// Ends every session of one user, on every device.
+    #[serde(default)]
+    pub end_sessions: Option<AdminAction>,
+}
+
+/// One administrator action: an HTTP request or a command. `{username}` in the URL or in an
+/// argument is replaced by the user's sign-in name (URL-encoded in the URL).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, untagged)]
+pub enum AdminAction {
+    /// An HTTP request (`method` defaults to POST); success is a 2xx answer.
+    Http {
+        /// The URL to call.
+        url: String,
+        /// The HTTP method.
+        #[serde(default = "default_admin_method")]
+        method: String,
+    },
+    /// A command and its arguments (no shell); success is exit status 0.
+    Command {
+        /// Program and arguments.
+        command: Vec<String>,
+    },
+}
+
+fn default_admin_method() -> String {
+    "POST".into()
 }
 
 /// Timeouts as configured in CRM's System Settings (durations such as `30m`, `20s`).
@@ -191,9 +228,10 @@ pub struct PagesOverride {
     pub submit: Option<String>,
     /// An element present only when signed in.
     pub signed_in: Option<String>,
-    /// The profile (user info) menu.
-    pub user_menu: Option<String>,
-    /// The Sign Out item of that menu.
+    /// The profile (user info) menu; `null` or `""` when Sign Out is on the page itself.
+    #[serde(default, deserialize_with = "de_optional_selector")]
+    pub user_menu: Option<Option<String>>,
+    /// The Sign Out control: a link, a button, or a form (which is submitted).
     pub sign_out: Option<String>,
     /// An element holding CRM data (a grid), absent when signed out.
     pub data: Option<String>,
@@ -201,8 +239,18 @@ pub struct PagesOverride {
     pub signed_out_text: Option<String>,
     /// Names of the CRM authentication cookies (`Name*` matches chunks `Name`, `Name1`, ...).
     pub auth_cookies: Option<Vec<String>>,
-    /// The session-expiry reminder dialog.
-    pub reminder: Option<String>,
+    /// The session-expiry reminder dialog; `null` or `""` when the application has none.
+    #[serde(default, deserialize_with = "de_optional_selector")]
+    pub reminder: Option<Option<String>>,
+}
+
+/// `key: sel` -> `Some(Some(sel))`; `key: null` or `key: ""` -> `Some(None)` (there is none);
+/// the key left out -> `None` (the mode's default).
+fn de_optional_selector<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    let v: Option<String> = Option::deserialize(d)?;
+    Ok(Some(v.filter(|s| !s.trim().is_empty())))
 }
 
 /// The selectors and pages the steps use, after defaults.
@@ -218,8 +266,8 @@ pub struct Pages {
     pub submit: String,
     /// See [`PagesOverride::signed_in`].
     pub signed_in: String,
-    /// See [`PagesOverride::user_menu`].
-    pub user_menu: String,
+    /// See [`PagesOverride::user_menu`] (`None`: no menu to open first).
+    pub user_menu: Option<String>,
     /// See [`PagesOverride::sign_out`].
     pub sign_out: String,
     /// See [`PagesOverride::data`].
@@ -228,15 +276,15 @@ pub struct Pages {
     pub signed_out_text: String,
     /// See [`PagesOverride::auth_cookies`].
     pub auth_cookies: Vec<String>,
-    /// See [`PagesOverride::reminder`].
-    pub reminder: String,
+    /// See [`PagesOverride::reminder`] (`None`: the application shows none).
+    pub reminder: Option<String>,
 }
 
 impl Pages {
     /// The pages of a stock deployment in `mode` (what the emulator reproduces).
     pub fn defaults(mode: AuthMode) -> Pages {
         let (user, pass, submit) = match mode {
-            // AD FS 3.0+ sign-in form ids (crm-onprem-auth §2.3, S26, S29, S30).
+            // AD FS 3.0+ sign-in form ids (docs/crm-adfs-facts.md §2.3, S26, S29, S30).
             AuthMode::Ifd | AuthMode::Iwa => ("#userNameInput", "#passwordInput", "#submitButton"),
             AuthMode::Fba => ("#txtUserName", "#txtPassword", "#btnSignIn"),
         };
@@ -247,7 +295,7 @@ impl Pages {
             submit: submit.into(),
             signed_in: "#crmTopBar".into(),
             // The classic web client's user menu (S41, S42).
-            user_menu: "#navTabButtonUserInfoLinkId".into(),
+            user_menu: Some("#navTabButtonUserInfoLinkId".into()),
             sign_out: "#navTabButtonUserInfoSignOutId".into(),
             data: "#crmGrid".into(),
             signed_out_text: "(?i)signed out".into(),
@@ -259,7 +307,7 @@ impl Pages {
                 // IWA has no application cookie (S19-S22).
                 AuthMode::Iwa => vec![],
             },
-            reminder: "#sessionReminder".into(),
+            reminder: Some("#sessionReminder".into()),
         }
     }
 
@@ -274,11 +322,15 @@ impl Pages {
         pick(&mut self.password_input, &o.password_input);
         pick(&mut self.submit, &o.submit);
         pick(&mut self.signed_in, &o.signed_in);
-        pick(&mut self.user_menu, &o.user_menu);
         pick(&mut self.sign_out, &o.sign_out);
         pick(&mut self.data, &o.data);
         pick(&mut self.signed_out_text, &o.signed_out_text);
-        pick(&mut self.reminder, &o.reminder);
+        if let Some(menu) = &o.user_menu {
+            self.user_menu = menu.clone();
+        }
+        if let Some(reminder) = &o.reminder {
+            self.reminder = reminder.clone();
+        }
         if let Some(names) = &o.auth_cookies {
             self.auth_cookies = names.clone();
         }
@@ -353,6 +405,7 @@ impl Target {
                 idle: Some(std::time::Duration::from_secs(3)),
                 absolute: Some(std::time::Duration::from_secs(12)),
             },
+            admin: AdminSpec::default(),
         };
         Target::from_spec(spec, None).expect("the built-in target is valid")
     }

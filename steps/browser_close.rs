@@ -1,13 +1,13 @@
 //! Closing the browser and opening it again on the same profile (the same `--user-data-dir`):
 //! session cookies die with the browser, persistent ones survive; with "Continue where you left
-//! off" (`--restore-last-session`) Chromium keeps session cookies too (browser-facts §4).
+//! off" (`--restore-last-session`) Chromium keeps session cookies too (docs/browser-facts.md B2).
 
 use cucumber::{given, then, when};
 
 use super::reauth::open_crm;
 use super::sign_in::{open_browser_restoring, sign_in};
 use super::world::LogoutWorld;
-use crate::policy::{Observation, RuleId};
+use crate::policy::{Observation, Outcome, RuleId};
 
 #[given(regex = r"^(\w+) is signed in to CRM in a browser that continues where it left off$")]
 async fn signed_in_restoring(w: &mut LogoutWorld, who: String) -> Result<(), String> {
@@ -90,21 +90,31 @@ async fn reopened_session(w: &mut LogoutWorld) -> Result<(bool, Vec<String>), St
 #[then(regex = r"^opening CRM does not sign (\w+) in without credentials$")]
 async fn not_signed_in_after_reopen(w: &mut LogoutWorld, _who: String) -> Result<(), String> {
     let (survives, evidence) = reopened_session(w).await?;
-    judge(w, RuleId::SessionAfterReopen, survives, evidence);
-    Ok(())
+    judge(w, RuleId::SessionAfterReopen, survives, evidence)
 }
 
 #[then(regex = r"^opening CRM after the restored session is as the policy says$")]
 async fn after_restore(w: &mut LogoutWorld) -> Result<(), String> {
     let (survives, evidence) = reopened_session(w).await?;
-    judge(w, RuleId::SessionAfterRestore, survives, evidence);
-    Ok(())
+    judge(w, RuleId::SessionAfterRestore, survives, evidence)
 }
 
-fn judge(w: &mut LogoutWorld, rule: RuleId, survives: bool, evidence: Vec<String>) {
-    let mut obs = Observation::new(rule, if survives { "survives" } else { "ended" });
+fn judge(
+    w: &mut LogoutWorld,
+    rule: RuleId,
+    survives: bool,
+    evidence: Vec<String>,
+) -> Result<(), String> {
+    let mut obs = Observation::new(
+        rule,
+        if survives {
+            Outcome::Survives
+        } else {
+            Outcome::Ended
+        },
+    );
     for e in evidence {
         obs = obs.evidence(e);
     }
-    w.judge(obs);
+    w.judge(obs)
 }

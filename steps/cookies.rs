@@ -5,7 +5,7 @@ use cucumber::then;
 
 use super::world::LogoutWorld;
 use crate::browser::JarCookie;
-use crate::policy::{Observation, RuleId};
+use crate::policy::{Observation, Outcome, RuleId};
 
 /// The signed-in person's auth cookies; none is "cannot judge" (the target's `auth_cookies`
 /// patterns match nothing, or the person is not signed in).
@@ -17,8 +17,8 @@ async fn auth_cookies(w: &LogoutWorld) -> Result<Vec<JarCookie>, String> {
         let names: Vec<&str> = jar.iter().map(|c| c.name.as_str()).collect();
         return Err(format!(
             "no authentication cookie ({}) for {} in the jar (it holds: {}); check `auth_cookies` in the target profile",
-            w.ctx.target.pages.auth_cookies.join(", "),
-            w.ctx.crm_url,
+            w.ctx().target.pages.auth_cookies.join(", "),
+            w.ctx().crm_url,
             names.join(", ")
         ));
     }
@@ -38,7 +38,11 @@ async fn judge_flag(
         .filter(|c| !has(c))
         .map(|c| format!("{c:?}"))
         .collect();
-    let outcome = if lacking.is_empty() { "set" } else { "missing" };
+    let outcome = if lacking.is_empty() {
+        Outcome::Set
+    } else {
+        Outcome::Missing
+    };
     let mut obs = Observation::new(rule, outcome).evidence(format!(
         "{flag} on: {}",
         cookies
@@ -50,7 +54,7 @@ async fn judge_flag(
     if !lacking.is_empty() {
         obs = obs.evidence(format!("without {flag}: {}", lacking.join(", ")));
     }
-    w.judge(obs);
+    w.judge(obs)?;
     Ok(())
 }
 
@@ -66,18 +70,18 @@ async fn carry_httponly(w: &mut LogoutWorld) -> Result<(), String> {
 
 /// SameSite from weakest to strongest: an explicit `None` sends the cookie on every cross-site
 /// request; unset is Lax-by-default in Chromium (with a short grace period for top-level POSTs).
-fn same_site_rank(c: &JarCookie) -> (u8, &'static str) {
+fn same_site_rank(c: &JarCookie) -> (u8, Outcome) {
     match c
         .same_site
         .as_deref()
         .map(str::to_ascii_lowercase)
         .as_deref()
     {
-        Some("none") => (0, "none"),
-        None | Some("") => (1, "unset"),
-        Some("lax") => (2, "lax"),
-        Some("strict") => (3, "strict"),
-        Some(_) => (1, "unset"),
+        Some("none") => (0, Outcome::None),
+        None | Some("") => (1, Outcome::Unset),
+        Some("lax") => (2, Outcome::Lax),
+        Some("strict") => (3, Outcome::Strict),
+        Some(_) => (1, Outcome::Unset),
     }
 }
 
@@ -89,7 +93,7 @@ async fn carry_samesite(w: &mut LogoutWorld) -> Result<(), String> {
         .map(same_site_rank)
         .min()
         .map(|(_, name)| name)
-        .unwrap_or("unset");
+        .unwrap_or(Outcome::Unset);
     let obs = Observation::new(RuleId::CookieSameSite, weakest).evidence(format!(
         "SameSite (weakest counts): {}",
         cookies
@@ -98,7 +102,7 @@ async fn carry_samesite(w: &mut LogoutWorld) -> Result<(), String> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    w.judge(obs);
+    w.judge(obs)?;
     Ok(())
 }
 
@@ -111,9 +115,9 @@ async fn session_lifetime(w: &mut LogoutWorld) -> Result<(), String> {
         .map(|c| format!("{c:?}"))
         .collect();
     let outcome = if persistent.is_empty() {
-        "session"
+        Outcome::Session
     } else {
-        "persistent"
+        Outcome::Persistent
     };
     let mut obs = Observation::new(RuleId::CookieLifetime, outcome).evidence(format!(
         "session cookies: {}",
@@ -136,6 +140,38 @@ async fn session_lifetime(w: &mut LogoutWorld) -> Result<(), String> {
                 .join(", ")
         ));
     }
-    w.judge(obs);
+    w.judge(obs)?;
     Ok(())
+}
+
+#[then(regex = r"^no cookie in (?:her|his|their) browser holds (?:her|his|their) password$")]
+async fn no_credentials(w: &mut LogoutWorld) -> Result<(), String> {
+    let person = w.who("she")?;
+    let password = w
+        .ctx()
+        .target
+        .credentials(&person)?
+        .password
+        .ok_or_else(|| format!("the target gives no password for {person} to look for"))?;
+    let jar = w.jar(&person).await?;
+    let holding: Vec<String> = jar
+        .iter()
+        .filter_map(|c| {
+            crate::secrets::find_in(&c.value, password.expose()).map(|how| format!("{c:?} ({how})"))
+        })
+        .collect();
+    let outcome = if holding.is_empty() {
+        Outcome::Absent
+    } else {
+        Outcome::Present
+    };
+    let mut obs = Observation::new(RuleId::CookieNoCredentials, outcome).evidence(format!(
+        "looked for {person}'s password in clear, URL-encoded and base64 in {} cookie(s) of every host",
+        jar.len()
+    ));
+    if !holding.is_empty() {
+        // Names where, never the value or the password.
+        obs = obs.evidence(format!("holding it: {}", holding.join(", ")));
+    }
+    w.judge(obs)
 }

@@ -8,7 +8,7 @@ use cucumber::{given, then, when};
 
 use super::sign_in::{open_browser, sign_in};
 use super::world::LogoutWorld;
-use crate::policy::{Observation, RuleId};
+use crate::policy::{Observation, Outcome, RuleId};
 
 /// The world's key for `user`'s second device.
 fn other_device(user: &str) -> String {
@@ -31,21 +31,19 @@ async fn signed_in_on_two_devices(w: &mut LogoutWorld, who: String) -> Result<()
     sign_in(w, &user).await
 }
 
-/// Ends every session of one user (not `end-all`: scenarios run concurrently against the same
-/// emulator, and ending everyone's sessions would sign out the other scenarios' people too).
+/// Ends every session of one user (not everyone's: scenarios run concurrently against the same
+/// target, and ending everyone's sessions would sign out the other scenarios' people too), through
+/// the target's administrator action.
 #[when(regex = r"^the administrator ends all of (\w+)'s sessions$")]
 async fn admin_ends_all(w: &mut LogoutWorld, whose: String) -> Result<(), String> {
-    let admin = w.ctx.admin_url.clone().ok_or_else(|| {
-        "this target has no administrator endpoint to end a user's sessions (only the embedded \
-         emulator has one), so devices.admin-end-all cannot be judged"
-            .to_string()
-    })?;
+    // Applicability (`@needs-admin-end-sessions`) guarantees the action exists.
+    let action = w
+        .ctx()
+        .admin_end_sessions
+        .clone()
+        .ok_or("the target configures no administrator action to end a user's sessions")?;
     let user = w.who(&whose)?;
-    let username = w.ctx.target.credentials(&user)?.username;
-    let mut url = admin
-        .join("sessions/end")
-        .map_err(|e| format!("admin URL: {e}"))?;
-    url.query_pairs_mut().append_pair("user", &username);
+    let username = w.ctx().target.credentials(&user)?.username;
     // The jars are taken first, so the Then step can replay what each device held.
     for person in [user.clone(), other_device(&user)] {
         let jar = w.jar(&person).await?;
@@ -57,13 +55,8 @@ async fn admin_ends_all(w: &mut LogoutWorld, whose: String) -> Result<(), String
         }
     }
     w.current = Some(user);
-    let reply = w.ctx.probe.post(&url).await?;
-    w.probe_log.push(reply.to_string());
-    if reply.status != 200 {
-        return Err(format!(
-            "the administrator could not end the sessions: {reply}"
-        ));
-    }
+    let done = crate::admin::perform(&action, &username, &w.ctx().probe).await?;
+    w.probe_log.push(done);
     Ok(())
 }
 
@@ -73,12 +66,16 @@ async fn other_device_session(w: &mut LogoutWorld, _whose: String) -> Result<(),
     let (signed_in, evidence) = w.session_at_next_action(&other_device(&user)).await?;
     let mut obs = Observation::new(
         RuleId::OtherDeviceAfterSignOut,
-        if signed_in { "signed-in" } else { "signed-out" },
+        if signed_in {
+            Outcome::SignedIn
+        } else {
+            Outcome::SignedOut
+        },
     );
     for e in evidence {
         obs = obs.evidence(e);
     }
-    w.judge(obs);
+    w.judge(obs)?;
     Ok(())
 }
 
@@ -95,14 +92,14 @@ async fn both_signed_out(w: &mut LogoutWorld, _whose: String) -> Result<(), Stri
     let mut obs = Observation::new(
         RuleId::AdminEndsAllSessions,
         if any_signed_in {
-            "signed-in"
+            Outcome::SignedIn
         } else {
-            "signed-out"
+            Outcome::SignedOut
         },
     );
     for e in evidence {
         obs = obs.evidence(e);
     }
-    w.judge(obs);
+    w.judge(obs)?;
     Ok(())
 }

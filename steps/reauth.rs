@@ -5,7 +5,7 @@
 use cucumber::then;
 
 use super::world::{LogoutWorld, PageState};
-use crate::policy::{Observation, RuleId};
+use crate::policy::{Observation, Outcome, RuleId};
 
 /// Opens CRM's start page in `person`'s browser and waits until the page has settled: the
 /// application, a sign-in form, a signed-out page, or a final page that is none of them.
@@ -39,8 +39,8 @@ pub async fn open_crm(w: &mut LogoutWorld, person: &str) -> Result<PageState, St
 async fn judge_reopen(
     w: &mut LogoutWorld,
     rule: RuleId,
-    app: &str,
-    form: &str,
+    app: Outcome,
+    form: Outcome,
 ) -> Result<(), String> {
     let person = w.who("she")?;
     let opened = open_crm(w, &person).await?;
@@ -53,7 +53,7 @@ async fn judge_reopen(
             ));
         }
     };
-    w.judge(Observation::new(rule, outcome).evidence(opened.to_string()));
+    w.judge(Observation::new(rule, outcome).evidence(opened.to_string()))?;
     Ok(())
 }
 
@@ -62,15 +62,21 @@ async fn asks_for_credentials(w: &mut LogoutWorld) -> Result<(), String> {
     judge_reopen(
         w,
         RuleId::SsoReauthentication,
-        "silent-sign-in",
-        "credentials-asked",
+        Outcome::SilentSignIn,
+        Outcome::CredentialsAsked,
     )
     .await
 }
 
 #[then(regex = r"^a fresh login is required$")]
 async fn fresh_login_required(w: &mut LogoutWorld) -> Result<(), String> {
-    judge_reopen(w, RuleId::FbaFreshLogin, "signed-in", "credentials-asked").await
+    judge_reopen(
+        w,
+        RuleId::FbaFreshLogin,
+        Outcome::SignedIn,
+        Outcome::CredentialsAsked,
+    )
+    .await
 }
 
 #[then(regex = r"^opening CRM again signs (?:her|him|them) straight back in$")]
@@ -78,11 +84,11 @@ async fn signs_straight_back_in(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
     let opened = open_crm(w, &person).await?;
     let outcome = if opened.shows_app && !opened.sign_in_form {
-        "silent-sign-in"
+        Outcome::SilentSignIn
     } else {
-        "credentials-asked"
+        Outcome::CredentialsAsked
     };
     let evidence = opened.to_string();
-    w.judge(Observation::new(RuleId::IwaReloginAfterSignOut, outcome).evidence(evidence));
+    w.judge(Observation::new(RuleId::IwaReloginAfterSignOut, outcome).evidence(evidence))?;
     Ok(())
 }

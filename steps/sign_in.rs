@@ -42,8 +42,8 @@ pub async fn open_browser_restoring(
 
 /// Opens CRM's start page in `person`'s browser and signs in, until the signed-in page shows.
 pub async fn sign_in(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
-    let creds = w.ctx.target.credentials(person)?;
-    let pages = &w.ctx.target.pages;
+    let creds = w.ctx().target.credentials(person)?;
+    let pages = &w.ctx().target.pages;
     let start = w.start_url()?;
     let navigation = std::time::Instant::now();
     let browser = w.browser(person)?;
@@ -54,7 +54,7 @@ pub async fn sign_in(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
     // Either a sign-in form, or (single sign-on) the application straight away.
     let form_or_app = format!("{}, {}", pages.username_input, pages.signed_in);
     browser
-        .wait_for(&form_or_app, w.ctx.page_timeout)
+        .wait_for(&form_or_app, w.ctx().page_timeout)
         .await
         .map_err(|e| {
             format!("signing in {person}: neither a sign-in form nor CRM appeared: {e}")
@@ -86,7 +86,7 @@ pub async fn sign_in(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     browser
-        .wait_for(&pages.signed_in, w.ctx.page_timeout)
+        .wait_for(&pages.signed_in, w.ctx().page_timeout)
         .await
         .map_err(|e| format!("signing in {person}: CRM did not show the signed-in page: {e}"))?;
     w.timings.navigation += navigation.elapsed();

@@ -7,7 +7,7 @@
 use cucumber::{given, then, when};
 
 use super::world::LogoutWorld;
-use crate::policy::{Observation, RuleId};
+use crate::policy::{Observation, Outcome, RuleId};
 
 #[given(regex = r"^(\w+) opens CRM in a second tab$")]
 async fn opens_second_tab(w: &mut LogoutWorld, who: String) -> Result<(), String> {
@@ -30,7 +30,7 @@ async fn opens_second_tab(w: &mut LogoutWorld, who: String) -> Result<(), String
         .map_err(|e| e.to_string())?;
     // Same jar, so no sign-in: CRM must show straight away.
     browser
-        .wait_for(&w.ctx.target.pages.signed_in, w.ctx.page_timeout)
+        .wait_for(&w.ctx().target.pages.signed_in, w.ctx().page_timeout)
         .await
         .map_err(|e| format!("CRM did not show signed in in the second tab: {e}"))?;
     Ok(())
@@ -81,12 +81,16 @@ async fn first_tab_signed_out(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
     switch_to_other_tab(w, &person).await?;
     let (alive, evidence) = w.session_at_next_action(&person).await?;
-    let outcome = if alive { "signed-in" } else { "signed-out" };
+    let outcome = if alive {
+        Outcome::SignedIn
+    } else {
+        Outcome::SignedOut
+    };
     let mut obs = Observation::new(RuleId::OtherTabAfterSignOut, outcome);
     for e in evidence {
         obs = obs.evidence(e);
     }
-    w.judge(obs);
+    w.judge(obs)?;
     Ok(())
 }
 
@@ -94,11 +98,15 @@ async fn first_tab_signed_out(w: &mut LogoutWorld) -> Result<(), String> {
 async fn remaining_tab_alive(w: &mut LogoutWorld, _whose: String) -> Result<(), String> {
     let person = w.who("she")?;
     let (alive, evidence) = w.session_at_next_action(&person).await?;
-    let outcome = if alive { "alive" } else { "ended" };
+    let outcome = if alive {
+        Outcome::Alive
+    } else {
+        Outcome::Ended
+    };
     let mut obs = Observation::new(RuleId::SessionAfterTabClose, outcome);
     for e in evidence {
         obs = obs.evidence(e);
     }
-    w.judge(obs);
+    w.judge(obs)?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use cucumber::{then, when};
 use tokio::time::{Instant, sleep_until};
 
 use super::world::LogoutWorld;
-use crate::policy::{Observation, RuleId};
+use crate::policy::{Observation, Outcome, RuleId};
 
 /// How far from the configured value the brackets sit: a quarter of it plus half a second, so
 /// scheduling noise on a loaded machine cannot flip a verdict.
@@ -38,7 +38,7 @@ async fn wait_until(w: &mut LogoutWorld, deadline: Instant) {
 }
 
 fn configured(w: &LogoutWorld, which: &str) -> Result<Duration, String> {
-    let t = &w.ctx.target.spec.timeouts;
+    let t = &w.ctx().target.spec.timeouts;
     match which {
         "idle" => t.idle,
         _ => t.absolute,
@@ -69,7 +69,7 @@ async fn idle_timeout(w: &mut LogoutWorld) -> Result<(), String> {
     let t1 = Instant::now();
     let evidence_before = format!("after {:.1}s idle: {before}", (t1 - t0).as_secs_f64());
     let outcome = if !before.authenticated() {
-        ("early", evidence_before, None)
+        (Outcome::Early, evidence_before, None)
     } else {
         wait_until(w, t1 + idle + m).await;
         let after = w.probe_whoami(&jar).await?;
@@ -78,9 +78,9 @@ async fn idle_timeout(w: &mut LogoutWorld) -> Result<(), String> {
             (Instant::now() - t1).as_secs_f64()
         );
         let o = if after.authenticated() {
-            "not-enforced"
+            Outcome::NotEnforced
         } else {
-            "enforced"
+            Outcome::Enforced
         };
         (o, evidence_before, Some(e))
     };
@@ -90,7 +90,7 @@ async fn idle_timeout(w: &mut LogoutWorld) -> Result<(), String> {
     if let Some(e) = outcome.2 {
         obs = obs.evidence(e);
     }
-    w.judge(obs);
+    w.judge(obs)?;
     Ok(())
 }
 
@@ -101,7 +101,7 @@ async fn absolute_timeout(w: &mut LogoutWorld) -> Result<(), String> {
     let m = margin(absolute);
     // Stay active well within the idle timeout, so only the absolute limit can end the session.
     let every = w
-        .ctx
+        .ctx()
         .target
         .spec
         .timeouts
@@ -137,9 +137,9 @@ async fn absolute_timeout(w: &mut LogoutWorld) -> Result<(), String> {
     }
     let limit_early = absolute.saturating_sub(m).as_secs_f64();
     let outcome = match &first_dead {
-        Some((at, _)) if *at < limit_early => "early",
-        Some(_) => "enforced",
-        None => "not-enforced",
+        Some((at, _)) if *at < limit_early => Outcome::Early,
+        Some(_) => Outcome::Enforced,
+        None => Outcome::NotEnforced,
     };
     let mut obs = Observation::new(RuleId::AbsoluteTimeout, outcome).evidence(format!(
         "configured maximum session length {}s, kept active every {:.1}s",
@@ -152,46 +152,40 @@ async fn absolute_timeout(w: &mut LogoutWorld) -> Result<(), String> {
     if let Some((at, r)) = &first_dead {
         obs = obs.evidence(format!("ended by {at:.1}s: {r}"));
     }
-    w.judge(obs);
+    w.judge(obs)?;
     Ok(())
 }
 
 #[then(regex = r"^a reminder appears before the session expires$")]
 async fn reminder(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
-    let t = &w.ctx.target.spec.timeouts;
+    let t = &w.ctx().target.spec.timeouts;
+    // Applicability (`@needs-reminder`) guarantees a declared timeout and a reminder selector.
     let first_expiry = match (t.idle, t.absolute) {
         (Some(i), Some(a)) => i.min(a),
         (Some(x), None) | (None, Some(x)) => x,
         (None, None) => return Err("the target declares no timeouts; no reminder is due".into()),
     };
-    let css = w.ctx.target.pages.reminder.clone();
+    let css = w
+        .ctx()
+        .target
+        .pages
+        .reminder
+        .clone()
+        .ok_or("the target declares no reminder (`pages.reminder`)")?;
     let t0 = Instant::now();
-    let deadline = t0 + first_expiry + margin(first_expiry);
-    let mut shown_at = None;
-    while Instant::now() < deadline {
-        let visible = match w
-            .browser(&person)?
-            .client()
-            .find(fantoccini::Locator::Css(&css))
+    let limit = first_expiry + margin(first_expiry);
+    let shown_at = {
+        let browser = w.browser(&person)?;
+        crate::page::wait_displayed(browser, &css, limit)
             .await
-        {
-            Ok(el) => el.is_displayed().await.unwrap_or(false),
-            Err(_) => false,
-        };
-        if visible {
-            shown_at = Some(Instant::now() - t0);
-            break;
-        }
-        wait_until(
-            w,
-            (Instant::now() + Duration::from_millis(100)).min(deadline),
-        )
-        .await;
-    }
+            .ok()
+            .map(|_| Instant::now() - t0)
+    };
+    w.timings.deliberate_wait += Instant::now() - t0;
     let outcome = match shown_at {
-        Some(at) if at < first_expiry => "shown",
-        _ => "not-shown",
+        Some(at) if at < first_expiry => Outcome::Shown,
+        _ => Outcome::NotShown,
     };
     w.judge(
         Observation::new(RuleId::TimeoutReminder, outcome)
@@ -203,6 +197,5 @@ async fn reminder(w: &mut LogoutWorld) -> Result<(), String> {
                 Some(at) => format!("{css} visible after {:.1}s", at.as_secs_f64()),
                 None => format!("{css} never visible"),
             }),
-    );
-    Ok(())
+    )
 }

@@ -8,6 +8,8 @@ use cucumber::event::ScenarioFinished;
 use cucumber::gherkin;
 
 use crate::browser::{Browser, JarCookie, Profile};
+pub use crate::page::PageState;
+use crate::page::{self, PageMarkers};
 use crate::policy::{Observation, VerdictContext};
 use crate::report::ScenarioError;
 use crate::run::RunContext;
@@ -25,8 +27,8 @@ pub struct Person {
 #[derive(Debug, cucumber::World)]
 #[world(init = Self::new)]
 pub struct LogoutWorld {
-    /// The run's shared context.
-    pub ctx: Arc<RunContext>,
+    /// The pass's shared context, handed over by the before hook (no global: see `begin`).
+    run: Option<Arc<RunContext>>,
     /// People by the name the feature uses.
     pub people: BTreeMap<String, Person>,
     /// Who "she", "he" or "they" refers to: the last person named.
@@ -35,8 +37,6 @@ pub struct LogoutWorld {
     pub before_sign_out: Vec<JarCookie>,
     /// Where verdicts say they were reached.
     pub verdict_context: VerdictContext,
-    /// Set when a step failed because the policy was violated (not an error of the harness).
-    pub violated: bool,
     /// Probe exchanges of this scenario, for artifacts.
     pub probe_log: Vec<String>,
     /// Where this scenario's time went (for bench/, never judged).
@@ -69,24 +69,22 @@ impl Default for Timings {
 
 impl LogoutWorld {
     async fn new() -> Result<Self, std::io::Error> {
-        let ctx = crate::run::current().ok_or_else(|| {
-            std::io::Error::other("no run context: scenarios run through `logout-harness run`")
-        })?;
         Ok(LogoutWorld {
-            verdict_context: VerdictContext {
-                mode: ctx.mode.to_string(),
-                browser: ctx.browser_name.clone(),
-                target: ctx.target.spec.name.clone(),
-                ..VerdictContext::default()
-            },
-            ctx,
+            run: None,
+            verdict_context: VerdictContext::default(),
             people: BTreeMap::new(),
             current: None,
             before_sign_out: Vec::new(),
-            violated: false,
             probe_log: Vec::new(),
             timings: Timings::default(),
         })
+    }
+
+    /// The pass's context. Set by [`LogoutWorld::begin`] before any step runs.
+    pub fn ctx(&self) -> &Arc<RunContext> {
+        self.run
+            .as_ref()
+            .expect("the before hook hands every world its run context")
     }
 
     /// Starts a browser for `person` on `profile` (a new one, or theirs again to "reopen the
@@ -99,8 +97,8 @@ impl LogoutWorld {
     ) -> Result<Browser, String> {
         let t = std::time::Instant::now();
         let browser = Browser::launch(
-            self.ctx.webdriver_for(person),
-            &self.ctx.launch,
+            self.ctx().webdriver_for(person),
+            &self.ctx().launch,
             profile,
             restore_last_session,
         )
@@ -110,10 +108,23 @@ impl LogoutWorld {
         browser
     }
 
-    /// Before hook: names the scenario for verdicts and snapshots.
-    pub async fn begin(&mut self, feature: &gherkin::Feature, scenario: &gherkin::Scenario) {
-        self.verdict_context.feature = feature.name.clone();
-        self.verdict_context.scenario = scenario.name.clone();
+    /// Before hook: hands the world its pass's context (cucumber builds worlds with no
+    /// arguments; the hook carries the context, as cucumber-rs's own `tests/wait.rs` does) and
+    /// names the scenario for verdicts and snapshots.
+    pub async fn begin(
+        &mut self,
+        ctx: Arc<RunContext>,
+        feature: &gherkin::Feature,
+        scenario: &gherkin::Scenario,
+    ) {
+        self.verdict_context = VerdictContext {
+            feature: feature.name.clone(),
+            scenario: scenario.name.clone(),
+            mode: ctx.mode.to_string(),
+            browser: ctx.browser_name.clone(),
+            target: ctx.target.spec.name.clone(),
+        };
+        self.run = Some(ctx);
         self.timings = Timings::default();
     }
 
@@ -146,9 +157,9 @@ impl LogoutWorld {
     /// The target's authentication cookies among `jar`: those sent to the organization URL whose
     /// names match the target's `auth_cookies` patterns (`MSISAuth*` covers the chunks).
     pub fn auth_cookies<'a>(&self, jar: &'a [JarCookie]) -> Vec<&'a JarCookie> {
-        let patterns = &self.ctx.target.pages.auth_cookies;
+        let patterns = &self.ctx().target.pages.auth_cookies;
         jar.iter()
-            .filter(|c| c.applies_to(&self.ctx.crm_url))
+            .filter(|c| c.applies_to(&self.ctx().crm_url))
             .filter(|c| {
                 patterns.iter().any(|p| match p.strip_suffix('*') {
                     Some(prefix) => c.name.starts_with(prefix),
@@ -160,8 +171,8 @@ impl LogoutWorld {
 
     /// CRM's start page (the target's `start`, relative to the organization URL).
     pub fn start_url(&self) -> Result<url::Url, String> {
-        let start = &self.ctx.target.pages.start;
-        self.ctx
+        let start = &self.ctx().target.pages.start;
+        self.ctx()
             .crm_url
             .join(start)
             .map_err(|e| format!("start page `{start}`: {e}"))
@@ -214,10 +225,10 @@ impl LogoutWorld {
 
     /// The probe's WhoAmI URL.
     pub fn whoami_url(&self) -> Result<url::Url, String> {
-        self.ctx
+        self.ctx()
             .crm_url
-            .join(&self.ctx.target.spec.whoami)
-            .map_err(|e| format!("whoami `{}`: {e}", self.ctx.target.spec.whoami))
+            .join(&self.ctx().target.spec.whoami)
+            .map_err(|e| format!("whoami `{}`: {e}", self.ctx().target.spec.whoami))
     }
 
     /// Asks the server "who am I" with those of `cookies` that apply; the exchange is logged for
@@ -227,7 +238,7 @@ impl LogoutWorld {
         cookies: &[JarCookie],
     ) -> Result<crate::probe::ProbeResponse, String> {
         let url = self.whoami_url()?;
-        let response = self.ctx.probe.get_with_cookies(&url, cookies).await?;
+        let response = self.ctx().probe.get_with_cookies(&url, cookies).await?;
         self.probe_log.push(response.to_string());
         Ok(response)
     }
@@ -235,135 +246,85 @@ impl LogoutWorld {
     /// Whether `person`'s browser shows CRM signed in right now (the target's signed-in marker).
     pub async fn shows_app(&self, person: &str) -> Result<bool, String> {
         self.browser(person)?
-            .has(&self.ctx.target.pages.signed_in)
+            .has(&self.ctx().target.pages.signed_in)
             .await
             .map_err(|e| e.to_string())
     }
 
-    /// Waits (up to the page timeout) until `person`'s page has settled on something a person can
-    /// read: CRM signed in, a sign-in form, or a page that says "signed out" (redirect chains and
-    /// AD FS's auto-posting forms pass through pages that are none of these). Returns what is
-    /// shown then; `settled` is false when the deadline passed first.
+    /// Waits (up to the page timeout) until `person`'s page has settled (see [`page::settle`])
+    /// and says what it shows.
     pub async fn settle_page(&self, person: &str) -> Result<PageState, String> {
-        let pages = &self.ctx.target.pages;
+        let markers = self.markers()?;
         let browser = self.browser(person)?;
-        let signed_out = regex::Regex::new(&pages.signed_out_text).map_err(|e| e.to_string())?;
-        let deadline = std::time::Instant::now() + self.ctx.page_timeout;
-        // A loaded page that is none of the three (IIS's 401 page, an error page) counts as settled
-        // once it has stayed the same, with no WS-Federation form about to post itself, this long.
-        let quiet = std::time::Duration::from_millis(400);
-        let mut last: Option<(String, std::time::Instant)> = None;
-        loop {
-            // Errors while a navigation replaces the document mean "not yet".
-            let complete = browser
-                .client()
-                .execute("return document.readyState", vec![])
-                .await
-                .map(|v| v.as_str() == Some("complete"))
-                .unwrap_or(false);
-            let app = browser.has(&pages.signed_in).await.unwrap_or(false);
-            let form = browser.has(&pages.username_input).await.unwrap_or(false);
-            let says_signed_out = browser
-                .body_text()
-                .await
-                .map(|t| signed_out.is_match(&t))
-                .unwrap_or(false);
-            let url_now = browser
-                .client()
-                .current_url()
-                .await
-                .map(|u| u.to_string())
-                .unwrap_or_default();
-            let posting = browser.has("input[name=wresult]").await.unwrap_or(true);
-            let still = match &last {
-                Some((u, since)) if *u == url_now && complete && !posting => {
-                    since.elapsed() >= quiet
-                }
-                _ => {
-                    last = Some((url_now, std::time::Instant::now()));
-                    false
-                }
-            };
-            let settled = complete && (app || form || says_signed_out || still);
-            if settled || std::time::Instant::now() > deadline {
-                let data = browser.has(&pages.data).await.unwrap_or(false);
-                // Navigation Timing: a document with no bytes transferred came from the HTTP cache.
-                let from_cache = browser
-                    .client()
-                    .execute(
-                        "const n = performance.getEntriesByType('navigation')[0]; \
-                         return !!n && n.transferSize === 0 && n.decodedBodySize > 0;",
-                        vec![],
-                    )
-                    .await
-                    .ok()
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false);
-                let url = browser
-                    .client()
-                    .current_url()
-                    .await
-                    .map(|u| crate::report::shorten(u.as_str(), 120))
-                    .unwrap_or_else(|e| format!("(no URL: {e})"));
-                return Ok(PageState {
-                    url,
-                    settled,
-                    shows_app: app,
-                    shows_data: data,
-                    sign_in_form: form,
-                    says_signed_out,
-                    from_cache,
-                });
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        Ok(page::settle(browser, &markers, self.ctx().page_timeout).await)
     }
 
-    /// Judges an observation through the policy and records the verdict. A violated rule fails
-    /// the step (cucumber shows the verdict); a rule the policy leaves out is not judged.
-    pub fn judge(&mut self, observation: Observation) {
-        let Some(verdict) = self.ctx.policy.judge(&observation, &self.verdict_context) else {
-            return;
-        };
-        let passed = verdict.passed;
-        let text = verdict.to_string();
-        let detail = verdict.detail.clone();
-        self.ctx.findings.verdict(verdict);
-        if !passed {
-            self.violated = true;
-            match detail {
-                Some(d) => panic!("{text}\n{d}"),
-                None => panic!("{text}"),
-            }
-        }
+    /// The target's page markers.
+    pub fn markers(&self) -> Result<PageMarkers, String> {
+        let pages = &self.ctx().target.pages;
+        Ok(PageMarkers {
+            signed_in: pages.signed_in.clone(),
+            sign_in_form: pages.username_input.clone(),
+            signed_out: regex::Regex::new(&pages.signed_out_text).map_err(|e| e.to_string())?,
+            data: pages.data.clone(),
+        })
     }
 
-    /// After hook: records an unjudged scenario, leaves artifacts of a failed one, and closes
+    /// Judges an observation through the policy and records the verdict. A violated rule does
+    /// not stop the scenario: every check after it is judged too, and the scenario's result is
+    /// decided once, at its end ([`LogoutWorld::finish`]). A rule the policy leaves out is not
+    /// judged. The only error is an outcome the rule does not have (a harness bug).
+    pub fn judge(&mut self, observation: Observation) -> Result<(), String> {
+        if let Some(verdict) = self
+            .ctx()
+            .policy
+            .judge(&observation, &self.verdict_context)?
+        {
+            self.ctx().findings.verdict(verdict);
+        }
+        Ok(())
+    }
+
+    /// After hook: decides the scenario's result once, from its verdicts and whether a step
+    /// could not observe; prints one line for it; leaves artifacts of a failed one; and closes
     /// every browser (so none outlives its scenario, whatever happened).
     pub async fn finish(&mut self, scenario: &gherkin::Scenario, finished: &ScenarioFinished) {
-        let failed_step = match finished {
+        let Some(ctx) = self.run.clone() else {
+            return;
+        };
+        let not_observed = match finished {
             ScenarioFinished::StepFailed(_, _, err) => Some(err.to_string()),
             ScenarioFinished::BeforeHookFailed(_) => Some("the before hook failed".to_string()),
-            _ => None,
+            // fail_on_skipped only changes what cucumber's writer prints: a step no definition
+            // matches must not pass silently here either.
+            ScenarioFinished::StepSkipped => {
+                Some("a step matches no step definition (a typo in the feature?)".to_string())
+            }
+            ScenarioFinished::StepPassed => None,
         };
-        match &failed_step {
-            None => self.ctx.findings.scenario_passed(),
-            Some(message) if !self.violated => {
-                let step = scenario
-                    .steps
-                    .iter()
-                    .map(|s| format!("{}{}", s.keyword, s.value))
-                    .next_back()
-                    .unwrap_or_default();
-                self.ctx.findings.error(ScenarioError {
+        let (judged, violated) = ctx.findings.verdicts_of(&self.verdict_context);
+        let c = &self.verdict_context;
+        let label = format!("\"{}\" ({}/{})", c.scenario, c.mode, c.browser);
+        match &not_observed {
+            Some(message) => {
+                let step = failed_step_name(scenario, message)
+                    .unwrap_or_else(|| "(a step; see the message)".to_string());
+                println!("NOT JUDGED {label}: {step}: {}", first_line(message));
+                ctx.findings.error(ScenarioError {
                     context: self.verdict_context.clone(),
-                    step: failed_step_name(scenario, message).unwrap_or(step),
+                    step,
                     message: message.clone(),
                 });
             }
-            Some(_) => {}
+            None if violated > 0 => {
+                println!("FAIL       {label}: {violated} of {judged} verdicts violated")
+            }
+            None => {
+                println!("PASS       {label}: {judged} verdicts held");
+                ctx.findings.scenario_passed();
+            }
         }
-        if failed_step.is_some() {
+        if not_observed.is_some() || violated > 0 {
             crate::artifacts::save(self).await;
         }
         let closing = std::time::Instant::now();
@@ -374,7 +335,7 @@ impl LogoutWorld {
         }
         self.timings.browser_launch += closing.elapsed();
         let t = &self.timings;
-        self.ctx.findings.timing(crate::report::ScenarioTiming {
+        ctx.findings.timing(crate::report::ScenarioTiming {
             context: self.verdict_context.clone(),
             total_s: t.started.elapsed().as_secs_f64(),
             browser_launch_s: t.browser_launch.as_secs_f64(),
@@ -384,48 +345,8 @@ impl LogoutWorld {
     }
 }
 
-/// What a page shows once it has settled (see [`LogoutWorld::settle_page`]).
-#[derive(Clone, Debug)]
-pub struct PageState {
-    /// The page's URL (shortened).
-    pub url: String,
-    /// Whether it settled before the deadline.
-    pub settled: bool,
-    /// CRM's signed-in marker is shown.
-    pub shows_app: bool,
-    /// CRM data (the target's `data` selector) is shown.
-    pub shows_data: bool,
-    /// A sign-in form is shown.
-    pub sign_in_form: bool,
-    /// The page says "signed out".
-    pub says_signed_out: bool,
-    /// The browser took the page from its HTTP cache instead of asking the server.
-    pub from_cache: bool,
-}
-
-impl std::fmt::Display for PageState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown = if self.shows_app {
-            "CRM signed in"
-        } else if self.sign_in_form {
-            "a sign-in form"
-        } else if self.says_signed_out {
-            "a signed-out page"
-        } else {
-            "neither CRM nor a sign-in form"
-        };
-        write!(f, "page {} shows {shown}", self.url)?;
-        if self.shows_data {
-            write!(f, " with CRM data")?;
-        }
-        if self.from_cache {
-            write!(f, " (from the browser's HTTP cache, not the server)")?;
-        }
-        if !self.settled {
-            write!(f, " (not settled in time)")?;
-        }
-        Ok(())
-    }
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or_default()
 }
 
 /// The failed step is not in the event; cucumber's message does not name it either, so we take the

@@ -1,0 +1,133 @@
+//! What a scenario needs from the target, and whether the target has it.
+//!
+//! A scenario states its needs as tags (`@needs-user-bob`, `@needs-admin-end-sessions`,
+//! `@needs-idle-timeout`, `@needs-absolute-timeout`, `@needs-reminder`, `@needs-password`). A
+//! target that lacks one gets the scenario reported as not applicable, with the reason and how to
+//! provide it: not a failure, and no change to the exit code. An unknown `@needs-` tag is a
+//! mistake in a feature file (exit 2), never a silently skipped scenario.
+
+use crate::target::{CrmLocation, Target};
+
+/// One thing a scenario needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// A user of this name in the target's `users`.
+    User(String),
+    /// An administrator action that ends all of a user's sessions.
+    AdminEndSessions,
+    /// A declared idle timeout.
+    IdleTimeout,
+    /// A declared maximum session length.
+    AbsoluteTimeout,
+    /// A session-expiry reminder to look for (and a timeout after which it is due).
+    Reminder,
+    /// A password for `alice`, the user every scenario signs in as.
+    Password,
+}
+
+const PREFIX: &str = "needs-";
+
+/// The needs among `tags` (feature, rule and scenario tags, without `@`).
+pub fn needs_of<'a>(tags: impl IntoIterator<Item = &'a String>) -> Result<Vec<Need>, String> {
+    let mut needs = Vec::new();
+    for tag in tags {
+        let Some(what) = tag.strip_prefix(PREFIX) else {
+            continue;
+        };
+        let need = match what {
+            "admin-end-sessions" => Need::AdminEndSessions,
+            "idle-timeout" => Need::IdleTimeout,
+            "absolute-timeout" => Need::AbsoluteTimeout,
+            "reminder" => Need::Reminder,
+            "password" => Need::Password,
+            w => match w.strip_prefix("user-") {
+                Some(user) if !user.is_empty() => Need::User(user.to_string()),
+                _ => {
+                    return Err(format!(
+                        "unknown tag @{tag}; valid: @needs-user-NAME, @needs-admin-end-sessions, \
+                         @needs-idle-timeout, @needs-absolute-timeout, @needs-reminder, @needs-password"
+                    ));
+                }
+            },
+        };
+        needs.push(need);
+    }
+    Ok(needs)
+}
+
+/// Why `target` cannot support a scenario with `needs`, and how to provide it; `None` when it can.
+pub fn unmet(target: &Target, needs: &[Need]) -> Option<String> {
+    let spec = &target.spec;
+    let embedded = spec.crm == CrmLocation::Embedded;
+    let file = target.source();
+    needs.iter().find_map(|need| match need {
+        Need::User(user) if !spec.users.contains_key(user) => Some(format!(
+            "needs a second user `{user}`; add `users: {{{user}: {{password_env: ...}}}}` to {file}"
+        )),
+        Need::AdminEndSessions if !embedded && spec.admin.end_sessions.is_none() => Some(format!(
+            "needs an administrator action that ends a user's sessions; configure \
+             `admin: {{end_sessions: {{url: ..., method: POST}}}}` or `{{command: [...]}}` in {file}"
+        )),
+        Need::IdleTimeout if spec.timeouts.idle.is_none() => Some(format!(
+            "needs the configured idle timeout; declare `timeouts: {{idle: 30m}}` in {file} \
+             (CRM: System Settings, or IIS / AD FS token lifetimes)"
+        )),
+        Need::AbsoluteTimeout if spec.timeouts.absolute.is_none() => Some(format!(
+            "needs the configured maximum session length; declare `timeouts: {{absolute: 1440m}}` in {file}"
+        )),
+        Need::Reminder if target.pages.reminder.is_none() => Some(format!(
+            "the target declares no session-expiry reminder (`pages.reminder` is empty in {file})"
+        )),
+        Need::Reminder if spec.timeouts.idle.is_none() && spec.timeouts.absolute.is_none() => {
+            Some(format!(
+                "needs a declared timeout to know when the reminder is due; declare `timeouts:` in {file}"
+            ))
+        }
+        Need::Password
+            if !embedded
+                && spec
+                    .users
+                    .get("alice")
+                    .is_some_and(|u| u.password_env.is_none() && u.password_file.is_none()) =>
+        {
+            Some(format!(
+                "needs alice's password (she has `no_password: true` in {file}); give her \
+                 `password_env` or `password_file`"
+            ))
+        }
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::AuthMode;
+
+    fn tags(t: &[&str]) -> Vec<String> {
+        t.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn tags_name_the_needs_and_a_typo_is_an_error() {
+        let n = needs_of(&tags(&["ifd", "needs-user-bob", "needs-idle-timeout"])).unwrap();
+        assert_eq!(n, vec![Need::User("bob".into()), Need::IdleTimeout]);
+        let e = needs_of(&tags(&["needs-idle-timeuot"])).unwrap_err();
+        assert!(e.contains("@needs-idle-timeout"), "{e}");
+    }
+
+    #[test]
+    fn the_embedded_target_meets_every_need() {
+        let t = Target::embedded(AuthMode::Ifd);
+        let all = needs_of(&tags(&[
+            "needs-user-bob",
+            "needs-admin-end-sessions",
+            "needs-idle-timeout",
+            "needs-absolute-timeout",
+            "needs-reminder",
+            "needs-password",
+        ]))
+        .unwrap();
+        assert_eq!(unmet(&t, &all), None);
+    }
+}

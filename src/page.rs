@@ -1,0 +1,268 @@
+//! The vocabulary of a page, on top of [`crate::browser`]: wait until something is visible,
+//! settle after redirects, activate a link, button or form, read how a page was obtained, fetch
+//! from inside the page. Steps compose these; they never poll the browser themselves.
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use fantoccini::elements::Element;
+
+use crate::browser::Browser;
+use crate::wait::Wait;
+
+/// What tells pages apart (from the target profile): signed in, a sign-in form, signed out, data.
+#[derive(Clone, Debug)]
+pub struct PageMarkers {
+    /// An element present only when signed in.
+    pub signed_in: String,
+    /// The sign-in form's user name input.
+    pub sign_in_form: String,
+    /// A pattern the text of a signed-out page matches.
+    pub signed_out: regex::Regex,
+    /// An element holding application data.
+    pub data: String,
+}
+
+/// What a page shows once it has settled (see [`settle`]).
+#[derive(Clone, Debug)]
+pub struct PageState {
+    /// The page's URL (shortened).
+    pub url: String,
+    /// Whether it settled before the deadline.
+    pub settled: bool,
+    /// The signed-in marker is shown.
+    pub shows_app: bool,
+    /// Application data is shown.
+    pub shows_data: bool,
+    /// A sign-in form is shown.
+    pub sign_in_form: bool,
+    /// The page says "signed out".
+    pub says_signed_out: bool,
+    /// The browser took the page from its HTTP cache instead of asking the server.
+    pub from_cache: bool,
+}
+
+impl std::fmt::Display for PageState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = if self.shows_app {
+            "the application signed in"
+        } else if self.sign_in_form {
+            "a sign-in form"
+        } else if self.says_signed_out {
+            "a signed-out page"
+        } else {
+            "neither the application nor a sign-in form"
+        };
+        write!(f, "page {} shows {shown}", self.url)?;
+        if self.shows_data {
+            write!(f, " with data")?;
+        }
+        if self.from_cache {
+            write!(f, " (from the browser's HTTP cache, not the server)")?;
+        }
+        if !self.settled {
+            write!(f, " (not settled in time)")?;
+        }
+        Ok(())
+    }
+}
+
+/// Waits (up to `limit`) until the page has settled on something a person can read: the
+/// application signed in, a sign-in form, or a page that says "signed out" (redirect chains and
+/// AD FS's auto-posting forms pass through pages that are none of these). A loaded page that is
+/// none of the three (IIS's 401 page, an error page) counts as settled once it has stayed the
+/// same, with no WS-Federation form about to post itself, for 400 ms.
+pub async fn settle(browser: &Browser, markers: &PageMarkers, limit: Duration) -> PageState {
+    let quiet = Duration::from_millis(400);
+    let last: std::cell::RefCell<Option<(String, std::time::Instant)>> = Default::default();
+    let (_, settled) = Wait::at_most(limit)
+        .until_or_last(|| {
+            // Errors while a navigation replaces the document mean "not yet".
+            let last = &last;
+            async move {
+                let complete = browser
+                    .client()
+                    .execute("return document.readyState", vec![])
+                    .await
+                    .map(|v| v.as_str() == Some("complete"))
+                    .unwrap_or(false);
+                let app = browser.has(&markers.signed_in).await.unwrap_or(false);
+                let form = browser.has(&markers.sign_in_form).await.unwrap_or(false);
+                let says_signed_out = browser
+                    .body_text()
+                    .await
+                    .map(|t| markers.signed_out.is_match(&t))
+                    .unwrap_or(false);
+                let url_now = current_url(browser).await;
+                let posting = browser.has("input[name=wresult]").await.unwrap_or(true);
+                let mut last = last.borrow_mut();
+                let still = match &*last {
+                    Some((u, since)) if *u == url_now && complete && !posting => {
+                        since.elapsed() >= quiet
+                    }
+                    _ => {
+                        *last = Some((url_now, std::time::Instant::now()));
+                        false
+                    }
+                };
+                (complete && (app || form || says_signed_out || still), ())
+            }
+        })
+        .await;
+    PageState {
+        url: crate::report::shorten(&current_url(browser).await, 120),
+        settled,
+        shows_app: browser.has(&markers.signed_in).await.unwrap_or(false),
+        shows_data: browser.has(&markers.data).await.unwrap_or(false),
+        sign_in_form: browser.has(&markers.sign_in_form).await.unwrap_or(false),
+        says_signed_out: browser
+            .body_text()
+            .await
+            .map(|t| markers.signed_out.is_match(&t))
+            .unwrap_or(false),
+        from_cache: from_http_cache(browser).await,
+    }
+}
+
+async fn current_url(browser: &Browser) -> String {
+    browser
+        .client()
+        .current_url()
+        .await
+        .map(|u| u.to_string())
+        .unwrap_or_else(|e| format!("(no URL: {e})"))
+}
+
+/// Navigation Timing: a document with no bytes transferred came from the HTTP cache.
+pub async fn from_http_cache(browser: &Browser) -> bool {
+    browser
+        .client()
+        .execute(
+            "const n = performance.getEntriesByType('navigation')[0]; \
+             return !!n && n.transferSize === 0 && n.decodedBodySize > 0;",
+            vec![],
+        )
+        .await
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+}
+
+/// Marks the current document in its JavaScript state: only a back/forward-cache restore brings
+/// the same document (and the mark) back; any load, even from the HTTP cache, starts afresh.
+pub async fn mark_document(browser: &Browser) -> Result<(), String> {
+    browser
+        .client()
+        .execute("window.__logoutHarnessMark = true; return true", vec![])
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// How the page shown now was obtained: restored from the back/forward cache (the mark of
+/// [`mark_document`] survived), or fetched (and then whether from the HTTP cache).
+pub async fn navigation_type(browser: &Browser) -> String {
+    let script = "const n = performance.getEntriesByType('navigation')[0];
+        if (window.__logoutHarnessMark) { return 'back/forward cache'; }
+        if (!n) { return 'no navigation entry'; }
+        return n.type + (n.transferSize === 0 ? ', HTTP cache' : ', network');";
+    browser
+        .client()
+        .execute(script, vec![])
+        .await
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The answer to a request made from inside the page (so it carries whatever authenticates the
+/// page: cookies, or a Kerberos ticket under Windows authentication).
+#[derive(Clone, Debug)]
+pub struct InPageAnswer {
+    /// HTTP status.
+    pub status: u16,
+    /// The final URL.
+    pub url: String,
+    /// The `Cache-Control` header, if any.
+    pub cache_control: Option<String>,
+}
+
+/// `GET url` with `fetch` from inside the page, bypassing the HTTP cache.
+pub async fn fetch_in_page(browser: &Browser, url: &url::Url) -> Result<InPageAnswer, String> {
+    let answer = browser
+        .client()
+        .execute(
+            "return fetch(arguments[0], {credentials: 'include', cache: 'no-store'}) \
+               .then(r => ({status: r.status, url: r.url, cacheControl: r.headers.get('cache-control')}));",
+            vec![serde_json::Value::String(url.to_string())],
+        )
+        .await
+        .map_err(|e| format!("fetching {url} from the browser: {e}"))?;
+    Ok(InPageAnswer {
+        status: answer["status"].as_u64().unwrap_or_default() as u16,
+        url: answer["url"].as_str().unwrap_or(url.as_str()).to_string(),
+        cache_control: answer["cacheControl"].as_str().map(str::to_string),
+    })
+}
+
+/// Waits (up to `limit`) until `css` matches a displayed element, and returns it.
+pub async fn wait_displayed(
+    browser: &Browser,
+    css: &str,
+    limit: Duration,
+) -> Result<Element, String> {
+    Wait::at_most(limit)
+        .until(|| async move {
+            let el = browser.client().find(Locator::Css(css)).await.ok()?;
+            el.is_displayed().await.unwrap_or(false).then_some(el)
+        })
+        .await
+        .map_err(|e| format!("`{css}` was not displayed ({e})"))
+}
+
+/// Activates `element` the way a person would: clicks a link or button, submits a form (the
+/// target's sign-out may be any of these). Waits (up to `limit`) until a new document has
+/// replaced the current one and finished loading, however many redirects it took; returns whether
+/// that happened in time.
+pub async fn activate_and_wait_new_document(
+    browser: &Browser,
+    element: Element,
+    limit: Duration,
+) -> Result<bool, String> {
+    let tag = element.tag_name().await.map_err(|e| e.to_string())?;
+    if tag.eq_ignore_ascii_case("form") {
+        browser
+            .client()
+            .execute(
+                "window.__logoutHarnessOldDocument = true; \
+                 const f = arguments[0]; \
+                 if (f.requestSubmit) { f.requestSubmit(); } else { f.submit(); } return true;",
+                vec![serde_json::to_value(&element).map_err(|e| e.to_string())?],
+            )
+            .await
+            .map_err(|e| format!("submitting the form: {e}"))?;
+        return wait_new_document(browser, limit).await;
+    }
+    browser
+        .click_and_wait_new_document(element, limit)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn wait_new_document(browser: &Browser, limit: Duration) -> Result<bool, String> {
+    Ok(Wait::at_most(limit)
+        .until(|| async move {
+            let state = browser
+                .client()
+                .execute(
+                    "return window.__logoutHarnessOldDocument ? 'old' : document.readyState",
+                    vec![],
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string));
+            (state.as_deref() == Some("complete")).then_some(())
+        })
+        .await
+        .is_ok())
+}
