@@ -578,4 +578,75 @@ mod tests {
             "#txtUserName"
         );
     }
+
+    #[test]
+    fn a_real_target_without_bob_admin_or_timeouts_makes_those_scenarios_not_applicable() {
+        use crate::applicability::{Need, needs_of, unmet};
+        let t = parse(
+            "name: p\ncrm: https://crm.example.com/org/\nmode: ifd\nusers:\n  alice: {password_env: X}\n",
+        )
+        .unwrap();
+        let reason = |tags: &[&str]| {
+            let tags: Vec<String> = tags.iter().map(|s| s.to_string()).collect();
+            unmet(&t, &needs_of(&tags).unwrap())
+        };
+        assert!(
+            reason(&["needs-user-bob"])
+                .unwrap()
+                .contains("users: {bob:")
+        );
+        assert!(
+            reason(&["needs-admin-end-sessions"])
+                .unwrap()
+                .contains("admin: {end_sessions:")
+        );
+        assert!(
+            reason(&["needs-idle-timeout"])
+                .unwrap()
+                .contains("timeouts: {idle:")
+        );
+        assert!(
+            reason(&["needs-absolute-timeout"])
+                .unwrap()
+                .contains("absolute")
+        );
+        assert!(reason(&["needs-reminder"]).unwrap().contains("timeouts"));
+        assert_eq!(reason(&["needs-password"]), None, "alice has a password");
+        assert_eq!(reason(&["ifd"]), None);
+
+        let full = parse(
+            "name: p\ncrm: https://crm.example.com/org/\nmode: ifd\nusers:\n  alice: {no_password: true}\n  bob: {password_env: Y}\n\
+             timeouts: {idle: 30m, absolute: 24h}\npages: {reminder: null, user_menu: ''}\n\
+             admin:\n  end_sessions: {command: [/bin/true, '{username}']}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            full.pages.user_menu, None,
+            "an empty menu selector means no menu"
+        );
+        let tags = |t: &[&str]| -> Vec<Need> {
+            needs_of(&t.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+        };
+        assert_eq!(
+            unmet(
+                &full,
+                &tags(&[
+                    "needs-user-bob",
+                    "needs-admin-end-sessions",
+                    "needs-idle-timeout"
+                ])
+            ),
+            None
+        );
+        assert!(
+            unmet(&full, &tags(&["needs-reminder"]))
+                .unwrap()
+                .contains("pages.reminder")
+        );
+        assert!(
+            unmet(&full, &tags(&["needs-password"]))
+                .unwrap()
+                .contains("no_password")
+        );
+    }
 }

@@ -167,6 +167,76 @@ fn clean_emulator_passes_and_fault_keep_server_session_fails_the_replay_check() 
     assert_no_leaked_processes(tmp.path());
 }
 
+/// Observation 1 of the trust issue: a failed check must not hide the ones after it. With
+/// `keep-auth-cookie` the auth-cookie check fails first; the replay check, the page check and the
+/// snapshot after it are still judged, and the scenario fails once, at its end.
+#[test]
+fn a_failed_check_does_not_hide_the_checks_after_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = artifacts("keep-auth-cookie.json");
+    let _ = std::fs::remove_file(&json);
+    let out = isolated(tmp.path())
+        .env("INSTA_UPDATE", "no")
+        .args([
+            "run",
+            "--mode",
+            "fba",
+            "--tags",
+            "@sign_out",
+            "--fault",
+            "keep-auth-cookie",
+            "--json",
+        ])
+        .arg(&json)
+        .arg("--artifacts")
+        .arg(artifacts("keep-auth-cookie"))
+        .output()
+        .unwrap();
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let judged: Vec<(String, bool)> = report["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["context"]["scenario"] == "Sign Out from the profile menu ends the session")
+        .map(|v| {
+            (
+                v["rule"].as_str().unwrap().to_string(),
+                v["passed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let rules: Vec<&str> = judged.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(
+        rules,
+        [
+            "sign-out.signed-out-page",
+            "sign-out.auth-cookies-removed",
+            "sign-out.replay-refused",
+            "sign-out.leftover-cookies"
+        ],
+        "every Then step is judged: {text}"
+    );
+    assert!(
+        judged.contains(&("sign-out.auth-cookies-removed".into(), false)),
+        "{judged:?}"
+    );
+    assert!(
+        judged.contains(&("sign-out.replay-refused".into(), false)),
+        "{judged:?}"
+    );
+    assert!(report["errors"].as_array().unwrap().is_empty(), "{text}");
+    assert!(
+        text.contains(
+            "FAIL       \"Sign Out from the profile menu ends the session\" (fba/chromium)"
+        ),
+        "the scenario fails once, at its end: {text}"
+    );
+    assert_no_leaked_processes(tmp.path());
+}
+
 fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, content).unwrap();
