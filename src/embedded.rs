@@ -52,6 +52,15 @@ impl crm_sim::NegotiateAcceptor for GssAcceptor {
 }
 
 impl Embedded {
+    /// The emulator's administrator action that ends one user's sessions (its
+    /// `POST /_admin/sessions/end?user=` endpoint).
+    pub fn admin_end_sessions(&self) -> crate::target::AdminAction {
+        crate::target::AdminAction::Http {
+            url: format!("{}sessions/end?user={{username}}", self.sim.admin_url()),
+            method: "POST".into(),
+        }
+    }
+
     /// Starts the emulator in `mode` with `faults` (and, in IWA mode, its KDC first).
     pub async fn start(
         mode: AuthMode,

@@ -21,6 +21,8 @@ pub struct PageMarkers {
     pub signed_out: regex::Regex,
     /// An element holding application data.
     pub data: String,
+    /// A form that posts itself on load (a redirect chain still under way).
+    pub auto_post: String,
 }
 
 /// What a page shows once it has settled (see [`settle`]).
@@ -71,7 +73,7 @@ impl std::fmt::Display for PageState {
 /// application signed in, a sign-in form, or a page that says "signed out" (redirect chains and
 /// AD FS's auto-posting forms pass through pages that are none of these). A loaded page that is
 /// none of the three (IIS's 401 page, an error page) counts as settled once it has stayed the
-/// same, with no WS-Federation form about to post itself, for 400 ms.
+/// same, with no form about to post itself (`auto_post`), for 400 ms.
 pub async fn settle(browser: &Browser, markers: &PageMarkers, limit: Duration) -> PageState {
     let quiet = Duration::from_millis(400);
     let last: std::cell::RefCell<Option<(String, std::time::Instant)>> = Default::default();
@@ -94,7 +96,7 @@ pub async fn settle(browser: &Browser, markers: &PageMarkers, limit: Duration) -
                     .map(|t| markers.signed_out.is_match(&t))
                     .unwrap_or(false);
                 let url_now = current_url(browser).await;
-                let posting = browser.has("input[name=wresult]").await.unwrap_or(true);
+                let posting = browser.has(&markers.auto_post).await.unwrap_or(true);
                 let mut last = last.borrow_mut();
                 let still = match &*last {
                     Some((u, since)) if *u == url_now && complete && !posting => {

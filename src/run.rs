@@ -414,17 +414,9 @@ async fn open_target(pass: &Pass, opts: &RunOptions) -> Result<OpenedTarget, Run
                     .map(|h| (h.clone(), sim.addr()))
                     .collect(),
             };
-            // The emulator's administrator endpoint ends one user's sessions.
-            let end = sim
-                .admin_url()
-                .join("sessions/end?user={username}")
-                .map_err(|e| RunError::Emulator(e.to_string()))?;
             OpenedTarget {
                 crm_url: sim.crm_url().clone(),
-                admin_end_sessions: Some(AdminAction::Http {
-                    url: end.to_string().replace("%7Busername%7D", "{username}"),
-                    method: "POST".into(),
-                }),
+                admin_end_sessions: Some(e.admin_end_sessions()),
                 host_rules: vec![format!("MAP *.contoso.test {}", sim.addr().ip())],
                 spki: vec![sim.spki_sha256_base64().to_string()],
                 probe: Probe::new(&trust).map_err(RunError::Target)?,

@@ -69,6 +69,10 @@ impl From<AuthMode> for crm_sim::Mode {
     }
 }
 
+/// The person of the "browser without a Kerberos ticket" scenarios: not a user of the target, so
+/// the run gives their browser the driver with an empty credential cache.
+pub const NO_TICKET_PERSON: &str = "visitor";
+
 /// The target file as written.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -239,6 +243,9 @@ pub struct PagesOverride {
     pub signed_out_text: Option<String>,
     /// Names of the CRM authentication cookies (`Name*` matches chunks `Name`, `Name1`, ...).
     pub auth_cookies: Option<Vec<String>>,
+    /// A form that posts itself on load (AD FS's token form): while it is on the page, a redirect
+    /// chain is still under way.
+    pub auto_post: Option<String>,
     /// The session-expiry reminder dialog; `null` or `""` when the application has none.
     #[serde(default, deserialize_with = "de_optional_selector")]
     pub reminder: Option<Option<String>>,
@@ -276,6 +283,8 @@ pub struct Pages {
     pub signed_out_text: String,
     /// See [`PagesOverride::auth_cookies`].
     pub auth_cookies: Vec<String>,
+    /// See [`PagesOverride::auto_post`].
+    pub auto_post: String,
     /// See [`PagesOverride::reminder`] (`None`: the application shows none).
     pub reminder: Option<String>,
 }
@@ -307,6 +316,8 @@ impl Pages {
                 // IWA has no application cookie (S19-S22).
                 AuthMode::Iwa => vec![],
             },
+            // WS-Federation's token form, which AD FS posts back to CRM by script (docs/crm-adfs-facts.md W1).
+            auto_post: "input[name=wresult]".into(),
             reminder: Some("#sessionReminder".into()),
         }
     }
@@ -325,6 +336,7 @@ impl Pages {
         pick(&mut self.sign_out, &o.sign_out);
         pick(&mut self.data, &o.data);
         pick(&mut self.signed_out_text, &o.signed_out_text);
+        pick(&mut self.auto_post, &o.auto_post);
         if let Some(menu) = &o.user_menu {
             self.user_menu = menu.clone();
         }

@@ -7,6 +7,7 @@ use super::reauth::open_crm;
 use super::sign_in::open_browser;
 use super::world::LogoutWorld;
 use crate::policy::{Observation, Outcome, RuleId};
+use crate::target::NO_TICKET_PERSON;
 
 #[given(regex = r"^(\w+) has a Kerberos ticket$")]
 async fn has_ticket(w: &mut LogoutWorld, user: String) -> Result<(), String> {
@@ -24,7 +25,7 @@ async fn has_ticket(w: &mut LogoutWorld, user: String) -> Result<(), String> {
 #[given(regex = r"^a browser without a Kerberos ticket$")]
 async fn no_ticket(w: &mut LogoutWorld) -> Result<(), String> {
     // Any person without a driver of their own gets the driver with an empty credential cache.
-    open_browser(w, "visitor").await
+    open_browser(w, NO_TICKET_PERSON).await
 }
 
 #[then(regex = r"^opening CRM signs (?:her|him|them) in without a prompt$")]
@@ -42,7 +43,7 @@ async fn silent_sign_in(w: &mut LogoutWorld) -> Result<(), String> {
 
 #[then(regex = r"^the server refuses it with a Windows authentication challenge$")]
 async fn refused_with_challenge(w: &mut LogoutWorld) -> Result<(), String> {
-    let opened = open_crm(w, "visitor").await?;
+    let opened = open_crm(w, NO_TICKET_PERSON).await?;
     // The browser's view, then the server's: no session may exist, and the answer is IIS's 401
     // with both challenges (docs/crm-adfs-facts.md S17, S18).
     let probe = w.probe_whoami(&[]).await?;

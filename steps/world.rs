@@ -267,6 +267,7 @@ impl LogoutWorld {
             sign_in_form: pages.username_input.clone(),
             signed_out: regex::Regex::new(&pages.signed_out_text).map_err(|e| e.to_string())?,
             data: pages.data.clone(),
+            auto_post: pages.auto_post.clone(),
         })
     }
 
