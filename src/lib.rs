@@ -11,8 +11,10 @@
 
 pub mod artifacts;
 pub mod browser;
+pub mod builtin;
 pub mod cli;
 pub mod config;
+pub mod connect;
 pub mod embedded;
 pub mod policy;
 pub mod probe;

@@ -102,7 +102,10 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    /// The defaults of `logout-harness run` with no arguments, rooted at `root` (the project).
+    /// The defaults of `logout-harness run` with no arguments. `root` is laid out like the
+    /// repository (`features/`, `fixtures/policies/`): the checkout itself, or the built-in files
+    /// unpacked for the run ([`crate::builtin::Unpacked`]). Artifacts go under the current
+    /// directory, never under `root`, which may be a temp folder removed after the run.
     pub fn defaults(root: &Path) -> RunOptions {
         RunOptions {
             target: None,
@@ -116,7 +119,7 @@ impl RunOptions {
             name: None,
             junit: None,
             json: None,
-            artifacts: root.join("target/logout-harness/artifacts"),
+            artifacts: PathBuf::from("target/logout-harness/artifacts"),
             faults: Vec::new(),
             features: vec![root.join("features")],
             snapshots: root.join("features/snapshots"),
