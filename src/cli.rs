@@ -393,9 +393,22 @@ async fn cmd_check(args: CheckArgs) -> i32 {
         }
     }
     let missing = connected.missing();
+    let mismatch = connected.mode_mismatch(target.spec.mode);
+    if target.spec.mode == AuthMode::Iwa {
+        return match mismatch {
+            Some(m) => fail(format!("{m} (in {})", target.source())),
+            None => {
+                println!("ok: the target answers and asks for Windows authentication");
+                0
+            }
+        };
+    }
     if missing.is_empty() {
         println!("ok: the target answers and its sign-in page has every configured selector");
         return 0;
+    }
+    if let Some(m) = mismatch {
+        eprintln!("note: {m} (in {})", target.source());
     }
     let url = match &connected.page {
         Ok(Page::SignIn { url, .. }) => url.as_str(),

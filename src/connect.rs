@@ -230,6 +230,33 @@ pub struct Connected {
 }
 
 impl Connected {
+    /// Whether the start page asks for Windows authentication (`Negotiate` or `NTLM`).
+    pub fn asks_for_windows_sign_in(&self) -> bool {
+        self.reached.challenges.iter().any(|c| {
+            let c = c.trim_start().to_ascii_lowercase();
+            c.starts_with("negotiate") || c.starts_with("ntlm")
+        })
+    }
+
+    /// When what the start page did contradicts the target's `mode`, what to say about it.
+    pub fn mode_mismatch(&self, mode: AuthMode) -> Option<String> {
+        let windows = self.asks_for_windows_sign_in();
+        match mode {
+            AuthMode::Iwa if !windows => Some(format!(
+                "the start page did not ask for Windows authentication (status {}, no \
+                 `WWW-Authenticate: Negotiate`), so key `mode: iwa` looks wrong: a redirect to AD FS \
+                 is `mode: ifd`, CRM 4.0's sign-in form `mode: fba`",
+                self.reached.status
+            )),
+            AuthMode::Ifd | AuthMode::Fba if windows => Some(format!(
+                "the start page asks for Windows authentication (`WWW-Authenticate: {}`): if this \
+                 deployment uses it, set key `mode: iwa`",
+                self.reached.challenges.join(" | ")
+            )),
+            _ => None,
+        }
+    }
+
     /// The selectors the sign-in page lacks (or that are not valid CSS).
     pub fn missing(&self) -> Vec<&SelectorCheck> {
         match &self.page {

@@ -230,6 +230,15 @@ fn check_connect_finds_the_embedded_sign_in_form() {
             "{key} not reported found: {t}"
         );
     }
+    // Windows authentication has no form: the check says the start page asks for it.
+    let out = inst
+        .cmd()
+        .args(["check", "--connect", "--mode", "iwa"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("WWW-Authenticate: Negotiate"), "{t}");
     inst.assert_clean();
 }
 
@@ -428,6 +437,34 @@ fn check_of_a_real_target_says_when_the_sign_in_redirect_leads_nowhere() {
     );
     assert!(
         t.contains("ERR_NAME_NOT_RESOLVED") && t.contains("check its DNS"),
+        "{t}"
+    );
+    inst.assert_clean();
+}
+
+#[test]
+fn check_of_an_iwa_target_that_redirects_instead_says_the_mode_looks_wrong() {
+    let inst = Installed::new();
+    let server = Redirector::start("http://adfs.contoso.invalid/adfs/ls/");
+    let target = inst.write(
+        "iwa.yaml",
+        &format!(
+            "name: iwa\ncrm: http://127.0.0.1:{}/org/\nmode: iwa\nusers:\n  alice: {{no_password: true}}\n",
+            server.port
+        ),
+    );
+    let out = inst
+        .cmd()
+        .arg("check")
+        .arg("--target")
+        .arg(&target)
+        .output()
+        .unwrap();
+    drop(server);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("`mode: iwa` looks wrong") && t.contains("iwa.yaml"),
         "{t}"
     );
     inst.assert_clean();
