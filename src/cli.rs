@@ -329,6 +329,8 @@ async fn cmd_run(args: RunArgs) -> i32 {
 }
 
 async fn cmd_check(args: CheckArgs) -> i32 {
+    // --connect starts a browser (and, for the embedded target, the emulator): Ctrl-C ends them.
+    crate::process::install_signal_handler(|| {});
     let builtin = match unpack() {
         Ok(b) => b,
         Err(e) => return fail(e),
