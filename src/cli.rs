@@ -8,9 +8,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::browser::BrowserKind;
+use crate::builtin::Unpacked;
+use crate::connect::{ConnectOptions, Found, Page};
 use crate::policy::Policy;
 use crate::run::{self, RunOptions};
-use crate::target::{AuthMode, Target};
+use crate::target::{AuthMode, CrmLocation, Target};
 
 /// End-to-end logout tests for Microsoft Dynamics CRM on-premises.
 #[derive(Debug, Parser)]
@@ -24,7 +26,8 @@ pub struct Cli {
 enum Command {
     /// Run the features against a target (the embedded emulator by default) and judge them.
     Run(Box<RunArgs>),
-    /// Validate a target and a policy file; runs nothing.
+    /// Validate a target and a policy; for a real target (or with --connect) also reach it and
+    /// check the sign-in page's selectors. Runs no scenario.
     Check(CheckArgs),
     /// Run the embedded CRM emulator on its own until Ctrl-C.
     Sim(SimArgs),
@@ -48,9 +51,9 @@ struct RunArgs {
     /// [default: all].
     #[arg(long, value_enum, value_delimiter = ',')]
     mode: Vec<ModeChoice>,
-    /// The policy file [default: fixtures/policies/default.yaml].
-    #[arg(long, value_name = "FILE")]
-    policy: Option<PathBuf>,
+    /// A built-in policy by name (`default`, `strict`) or a policy file [default: default].
+    #[arg(long, value_name = "NAME|FILE")]
+    policy: Option<String>,
     /// Browser family.
     #[arg(long, value_enum, default_value_t = BrowserKind::Chromium)]
     browser: BrowserKind,
@@ -84,22 +87,40 @@ struct RunArgs {
     /// Accept the cookies seen as the new snapshots (after reviewing an upgrade's diff).
     #[arg(long)]
     update_snapshots: bool,
-    /// Where cookie snapshots live [default: features/snapshots].
+    /// Where cookie snapshots live [default: for a target file, `snapshots/` beside it; for the
+    /// embedded emulator, the repository's features/snapshots when run from the repository, else
+    /// the built-in baseline (compared only)].
     #[arg(long, value_name = "DIR")]
     snapshots: Option<PathBuf>,
-    /// Feature files or directories [default: features/].
+    /// Feature files or directories [default: the built-in features].
     #[arg(value_name = "FEATURE_PATH")]
     features: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
 struct CheckArgs {
-    /// The target file [default: the embedded emulator].
-    #[arg(long, value_name = "FILE")]
-    target: Option<PathBuf>,
-    /// The policy file [default: fixtures/policies/default.yaml].
-    #[arg(long, value_name = "FILE")]
-    policy: Option<PathBuf>,
+    /// A target file, or `embedded` (the default).
+    #[arg(long, value_name = "FILE|embedded")]
+    target: Option<String>,
+    /// The embedded emulator's mode to check (a target file states its own).
+    #[arg(long, value_enum)]
+    mode: Option<AuthMode>,
+    /// A built-in policy by name (`default`, `strict`) or a policy file [default: default].
+    #[arg(long, value_name = "NAME|FILE")]
+    policy: Option<String>,
+    /// Reach the target and check the sign-in page's selectors in a browser (the default for a
+    /// real target; for the embedded emulator it starts one).
+    #[arg(long, conflicts_with = "offline")]
+    connect: bool,
+    /// Only validate the files; do not contact the target.
+    #[arg(long)]
+    offline: bool,
+    /// Browser family (for --connect).
+    #[arg(long, value_enum, default_value_t = BrowserKind::Chromium)]
+    browser: BrowserKind,
+    /// Use this WebDriver server instead of starting chromedriver (for --connect).
+    #[arg(long, value_name = "URL")]
+    webdriver: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -144,15 +165,39 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
-/// The folder relative paths default to: the current directory when it holds `features/`, else
-/// the project the binary was built from.
-fn project_root() -> PathBuf {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    if cwd.join("features").is_dir() {
-        cwd
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+/// The repository's own snapshots folder, when the current directory is a checkout of this
+/// project: the embedded targets keep their baseline there. Decided at run time only; the binary
+/// holds no path of the tree it was built from.
+fn repository_snapshots() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    let manifest = std::fs::read_to_string(cwd.join("Cargo.toml")).ok()?;
+    let snapshots = cwd.join("features/snapshots");
+    (manifest.contains("name = \"logout-harness\"") && snapshots.is_dir()).then_some(snapshots)
+}
+
+/// The policy a `--policy` value names: a built-in one by name, else a file.
+fn policy_choice(value: Option<&str>, builtin: &Unpacked) -> Result<PathBuf, String> {
+    let value = value.unwrap_or("default");
+    if crate::builtin::is_policy_name(value)
+        && let Some(path) = builtin.policy(value)
+    {
+        return Ok(path);
     }
+    let path = PathBuf::from(value);
+    if !path.exists() && !value.contains(['/', '.']) {
+        return Err(format!(
+            "--policy `{value}`: no such file, and not a built-in policy (built-in: {}); \
+             give a name or a path to a policy file",
+            crate::builtin::policy_names().join(", ")
+        ));
+    }
+    Ok(path)
+}
+
+fn unpack() -> Result<Unpacked, String> {
+    Unpacked::new().map_err(|e| {
+        format!("cannot unpack the built-in features and policies into a temp folder: {e}")
+    })
 }
 
 fn parse_faults(names: &[String]) -> Result<Vec<crm_sim::Fault>, String> {
@@ -185,7 +230,7 @@ pub fn main() -> i32 {
     runtime.block_on(async move {
         match cli.command {
             Command::Run(args) => cmd_run(*args).await,
-            Command::Check(args) => cmd_check(args),
+            Command::Check(args) => cmd_check(args).await,
             Command::Sim(args) => cmd_sim(args).await,
         }
     })
@@ -197,8 +242,12 @@ fn fail(message: impl std::fmt::Display) -> i32 {
 }
 
 async fn cmd_run(args: RunArgs) -> i32 {
-    let root = project_root();
-    let mut opts = RunOptions::defaults(&root);
+    // Held for the whole run: the built-in features, policies and baseline snapshots.
+    let builtin = match unpack() {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let mut opts = RunOptions::defaults(builtin.root());
     match args.target.as_deref() {
         None | Some("embedded") => {}
         Some(file) => opts.target = Some(PathBuf::from(file)),
@@ -221,9 +270,10 @@ async fn cmd_run(args: RunArgs) -> i32 {
             })
             .collect();
     }
-    if let Some(p) = args.policy {
-        opts.policy = p;
-    }
+    opts.policy = match policy_choice(args.policy.as_deref(), &builtin) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
     opts.browser = args.browser;
     opts.webdriver = args.webdriver;
     opts.headed = args.headed;
@@ -235,9 +285,20 @@ async fn cmd_run(args: RunArgs) -> i32 {
     if let Some(a) = args.artifacts {
         opts.artifacts = a;
     }
-    if let Some(s) = args.snapshots {
-        opts.snapshots = Some(s);
-    }
+    // --snapshots wins; a user's target keeps its snapshots beside the target file (run.rs); the
+    // embedded targets use the repository's when run from a checkout, else the built-in baseline.
+    opts.snapshots = args.snapshots;
+    opts.embedded_snapshots = match repository_snapshots() {
+        Some(dir) => dir,
+        None if args.update_snapshots && opts.snapshots.is_none() && opts.target.is_none() => {
+            return fail(
+                "--update-snapshots needs --snapshots DIR here: the embedded targets' baseline is \
+                 built into the binary (and kept in the repository's features/snapshots, used \
+                 when run from a checkout); name a folder to record into",
+            );
+        }
+        None => builtin.snapshots(),
+    };
     opts.faults = match parse_faults(&args.faults) {
         Ok(f) => f,
         Err(e) => return fail(e),
@@ -262,14 +323,25 @@ async fn cmd_run(args: RunArgs) -> i32 {
     }
 }
 
-fn cmd_check(args: CheckArgs) -> i32 {
-    let root = project_root();
-    let policy_path = args
-        .policy
-        .unwrap_or_else(|| root.join("fixtures/policies/default.yaml"));
-    let target = match &args.target {
-        Some(path) => Target::load(path),
-        None => Ok(Target::embedded(AuthMode::Ifd)),
+async fn cmd_check(args: CheckArgs) -> i32 {
+    // --connect starts a browser (and, for the embedded target, the emulator): Ctrl-C ends them.
+    crate::process::install_signal_handler(|| {});
+    let builtin = match unpack() {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let policy_path = match policy_choice(args.policy.as_deref(), &builtin) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let target = match args.target.as_deref() {
+        None | Some("embedded") => Ok(Target::embedded(args.mode.unwrap_or(AuthMode::Ifd))),
+        Some(_) if args.mode.is_some() => {
+            return fail(
+                "--mode chooses the embedded emulator's mode; a target file states its own `mode`",
+            );
+        }
+        Some(path) => Target::load(Path::new(path)),
     };
     let target = match target {
         Ok(t) => t,
@@ -286,13 +358,74 @@ fn cmd_check(args: CheckArgs) -> i32 {
         target.spec.mode,
         target.spec.users.len(),
         policy.name,
-        display(&policy.file)
+        builtin.label(&policy.file)
     );
-    0
-}
-
-fn display(p: &Path) -> String {
-    p.display().to_string()
+    let real = target.spec.crm != CrmLocation::Embedded;
+    if !(args.connect || (real && !args.offline)) {
+        return 0;
+    }
+    let opts = ConnectOptions {
+        browser: args.browser,
+        webdriver: args.webdriver,
+        ..ConnectOptions::default()
+    };
+    let connected = match crate::connect::check(&target, &opts).await {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    println!("reach: {}", connected.reached);
+    match &connected.page {
+        Err(e) => return fail(e),
+        Ok(Page::NoForm { reason }) => println!("sign-in page: none ({reason})"),
+        Ok(Page::SignIn { url, selectors }) => {
+            println!("sign-in page: {url}");
+            for s in selectors {
+                let state = match &s.found {
+                    Found::Yes => "found  ".to_string(),
+                    Found::No => "MISSING".to_string(),
+                    Found::Invalid(_) => "INVALID".to_string(),
+                };
+                println!("  {state} pages.{:<15} {}", s.key, s.selector);
+            }
+        }
+    }
+    let missing = connected.missing();
+    let mismatch = connected.mode_mismatch(target.spec.mode);
+    if target.spec.mode == AuthMode::Iwa {
+        return match mismatch {
+            Some(m) => fail(format!("{m} (in {})", target.source())),
+            None => {
+                println!("ok: the target answers and asks for Windows authentication");
+                0
+            }
+        };
+    }
+    if missing.is_empty() {
+        println!("ok: the target answers and its sign-in page has every configured selector");
+        return 0;
+    }
+    if let Some(m) = mismatch {
+        eprintln!("note: {m} (in {})", target.source());
+    }
+    let url = match &connected.page {
+        Ok(Page::SignIn { url, .. }) => url.as_str(),
+        _ => "",
+    };
+    for s in &missing {
+        let why = match &s.found {
+            Found::Invalid(e) => format!("is not a valid CSS selector ({e})"),
+            _ => "matches nothing".to_string(),
+        };
+        eprintln!(
+            "error: pages.{key} `{sel}` {why} on the sign-in page {url}; fix key `{key}` under `pages:` \
+             in {file} (the element's id or a CSS selector that finds it; the browser's developer \
+             tools show it)",
+            key = s.key,
+            sel = s.selector,
+            file = target.source(),
+        );
+    }
+    2
 }
 
 async fn cmd_sim(args: SimArgs) -> i32 {

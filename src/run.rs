@@ -106,7 +106,10 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    /// The defaults of `logout-harness run` with no arguments, rooted at `root` (the project).
+    /// The defaults of `logout-harness run` with no arguments. `root` is laid out like the
+    /// repository (`features/`, `fixtures/policies/`): the checkout itself, or the built-in files
+    /// unpacked for the run ([`crate::builtin::Unpacked`]). Artifacts go under the current
+    /// directory, never under `root`, which may be a temp folder removed after the run.
     pub fn defaults(root: &Path) -> RunOptions {
         RunOptions {
             target: None,
@@ -120,7 +123,7 @@ impl RunOptions {
             name: None,
             junit: None,
             json: None,
-            artifacts: root.join("target/logout-harness/artifacts"),
+            artifacts: PathBuf::from("target/logout-harness/artifacts"),
             faults: Vec::new(),
             features: vec![root.join("features")],
             snapshots: None,
@@ -547,7 +550,7 @@ fn nothing_selected(opts: &RunOptions) -> RunError {
         "no scenario of {} matches the selection (modes {}{}{}); nothing was judged",
         opts.features
             .iter()
-            .map(|f| f.display().to_string())
+            .map(|f| crate::builtin::label(f))
             .collect::<Vec<_>>()
             .join(", "),
         opts.modes
@@ -778,7 +781,9 @@ where
     // hook turns into "not judged" without the default hook's backtrace hint.
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    crate::steps::LogoutWorld::cucumber()
+    crate::steps::LogoutWorld::cucumber::<&Path>()
+        // Built-in features are read from a private temp copy; messages name them as built-in.
+        .with_parser(crate::builtin::Labelled)
         .with_writer(cucumber::writer::Basic::new(
             std::io::sink(),
             cucumber::writer::Coloring::Never,

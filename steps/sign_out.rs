@@ -189,8 +189,8 @@ async fn cookies_match_snapshot(w: &mut LogoutWorld) -> Result<(), String> {
         return Err(format!(
             "first run: there is no baseline snapshot yet at {} (the cookies seen are in {}.new). \
              Review them and record the baseline with `--update-snapshots`; later runs compare against it.",
-            cmp.file.display(),
-            cmp.file.display()
+            crate::builtin::label(&cmp.file),
+            crate::builtin::label(&cmp.file)
         ));
     }
     let outcome = if cmp.matches {
@@ -199,7 +199,7 @@ async fn cookies_match_snapshot(w: &mut LogoutWorld) -> Result<(), String> {
         Outcome::Differ
     };
     let mut obs = Observation::new(RuleId::LeftoverCookies, outcome)
-        .evidence(format!("snapshot {}", cmp.file.display()));
+        .evidence(format!("snapshot {}", crate::builtin::label(&cmp.file)));
     if !cmp.matches {
         obs = obs.detail(format!(
             "{}review with `cargo insta review`, or rerun with --update-snapshots to accept",

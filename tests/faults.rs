@@ -354,7 +354,9 @@ fn every_knob_fails_exactly_its_owning_scenarios() {
         );
     }
 
-    // Without any knob every scenario passes in every mode: that is tests/features.rs.
+    // Without any knob every scenario passes in every mode: that is tests/features.rs. Every knob
+    // runs before anything is asserted, so one run shows every row that differs.
+    let mut problems = Vec::new();
     for (knob, modes) in &knobs {
         let modes = modes.join(",");
         let outcome = run(&["--mode", &modes, "--fault", knob], knob);
@@ -367,27 +369,33 @@ fn every_knob_fails_exactly_its_owning_scenarios() {
                     .collect()
             })
             .unwrap_or_default();
-        assert!(
-            outcome.errors.is_empty(),
-            "knob {knob}: scenarios not judged: {:?}\n{}",
-            outcome.errors,
-            outcome.output
-        );
-        assert!(
-            !expected.is_empty(),
-            "knob {knob}: no scenario owns it, so nothing proves it is caught"
-        );
-        assert_eq!(
-            outcome.failures, expected,
-            "knob {knob}: the failed (mode, scenario, rule) differ from the matrix\n{}",
-            outcome.output
-        );
-        assert_eq!(
-            outcome.exit,
-            Some(1),
-            "knob {knob}: `run --fault` must exit 1\n{}",
-            outcome.output
-        );
+        if !outcome.errors.is_empty() {
+            problems.push(format!(
+                "knob {knob}: scenarios not judged: {:?}\n{}",
+                outcome.errors, outcome.output
+            ));
+        }
+        if expected.is_empty() {
+            problems.push(format!(
+                "knob {knob}: no scenario owns it, so nothing proves it is caught"
+            ));
+        }
+        if outcome.failures != expected {
+            problems.push(format!(
+                "knob {knob}: the failed (mode, scenario, rule) differ from the matrix\n  \
+                 failed but not expected: {:?}\n  expected but did not fail: {:?}\n{}",
+                outcome.failures.difference(&expected).collect::<Vec<_>>(),
+                expected.difference(&outcome.failures).collect::<Vec<_>>(),
+                outcome.output
+            ));
+        }
+        if outcome.exit != Some(1) {
+            problems.push(format!(
+                "knob {knob}: `run --fault` must exit 1, got {:?}\n{}",
+                outcome.exit, outcome.output
+            ));
+        }
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
     check_readme(&matrix_markdown(&knobs));
 }
