@@ -37,6 +37,10 @@ pub enum BrowserError {
     NewSession(String),
     /// A WebDriver command failed.
     Command(String),
+    /// The browser refused the server's certificate (Chromium showed its certificate error page):
+    /// nothing can be observed until the browser trusts the right CA. The text names the host,
+    /// Chromium's error code and the fix.
+    Certificate(String),
     /// Writing the profile or the browser wrapper failed.
     Io(std::io::Error),
 }
@@ -50,6 +54,7 @@ impl fmt::Display for BrowserError {
             BrowserError::DriverStart(m) => write!(f, "the WebDriver server did not start: {m}"),
             BrowserError::NewSession(m) => write!(f, "the browser did not start: {m}"),
             BrowserError::Command(m) => write!(f, "WebDriver command failed: {m}"),
+            BrowserError::Certificate(m) => f.write_str(m),
             BrowserError::Io(e) => write!(f, "browser profile: {e}"),
         }
     }
@@ -480,9 +485,51 @@ impl Browser {
         Ok(cookies)
     }
 
-    /// Navigates and waits for the load to finish.
+    /// Navigates and waits for the load to finish. A page the browser refused for its certificate
+    /// is an error ([`BrowserError::Certificate`]) at once, not a page that never shows a form.
     pub async fn goto(&self, url: &str) -> Result<(), BrowserError> {
-        Ok(self.client.goto(url).await?)
+        self.client.goto(url).await?;
+        match self.certificate_error().await? {
+            Some(message) => Err(BrowserError::Certificate(message)),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the browser is showing Chromium's certificate (or TLS) error page instead of the
+    /// server's page; if so, what to tell the user: the host, Chromium's error code and the fix.
+    ///
+    /// Chromium replaces a refused page with a document at `chrome-error://chromewebdata/` whose
+    /// `loadTimeDataRaw.errorCode` (and visible text) carries the `net::ERR_CERT_*` code, while
+    /// WebDriver still reports the URL that was asked for (Chromium `net/base/net_error_list.h`).
+    pub async fn certificate_error(&self) -> Result<Option<String>, BrowserError> {
+        let page = self
+            .client
+            .execute(
+                "return { url: document.URL, \
+                          code: (typeof loadTimeDataRaw !== 'undefined' && loadTimeDataRaw \
+                                 && loadTimeDataRaw.errorCode) || '', \
+                          text: document.body ? document.body.innerText : '' }",
+                vec![],
+            )
+            .await?;
+        let url = page["url"].as_str().unwrap_or_default();
+        if !url.starts_with("chrome-error://") {
+            return Ok(None);
+        }
+        let text = page["text"].as_str().unwrap_or_default();
+        let code = match page["code"].as_str().filter(|c| !c.is_empty()) {
+            Some(code) => code.trim_start_matches("net::").to_string(),
+            None => match regex::Regex::new(r"(?:NET::)?(ERR_(?:CERT|SSL)_[A-Z_]+)")
+                .ok()
+                .and_then(|re| re.captures(text))
+            {
+                Some(c) => c[1].to_string(),
+                None => return Ok(None),
+            },
+        };
+        let asked = self.client.current_url().await?;
+        let host = asked.host_str().unwrap_or("the server").to_string();
+        Ok(certificate_message(&host, &code))
     }
 
     /// Waits until `css` matches an element, up to `limit`; polls every 50 ms.
@@ -573,6 +620,42 @@ impl Browser {
         self.closed = true;
         Ok(self.client.clone().close().await?)
     }
+}
+
+/// The user-facing text for Chromium's error `code` on `host`, or `None` when the code is not
+/// about the server's certificate or TLS (a refused connection, an unknown host).
+pub fn certificate_message(host: &str, code: &str) -> Option<String> {
+    let why_fix = match code {
+        "ERR_CERT_AUTHORITY_INVALID" => {
+            "its certificate is issued by a CA the browser does not trust. If that is your \
+             organisation's own CA, set `tls.ca_file` in the target file to that CA's PEM file: \
+             the browsers the harness starts then trust exactly that CA (and the probe too; with \
+             --webdriver, install the CA where those browsers run)"
+        }
+        "ERR_CERT_COMMON_NAME_INVALID" => {
+            "its certificate does not name this host. Use in `crm` the host name the certificate \
+             is issued for (and `resolve` to reach it without DNS); `tls.ca_file` does not help here"
+        }
+        "ERR_CERT_DATE_INVALID" => {
+            "its certificate has expired or is not valid yet (or this machine's clock is wrong). \
+             Renew the certificate; `tls.ca_file` does not help here"
+        }
+        c if c.starts_with("ERR_CERT_") => {
+            "the browser refused its certificate. If it is issued by your organisation's own CA, \
+             set `tls.ca_file` in the target file to that CA's PEM file; otherwise fix the \
+             certificate"
+        }
+        c if c.starts_with("ERR_SSL_") => {
+            "the TLS handshake failed (is it an https URL for a server that speaks plain http, or \
+             a server with old TLS settings?). Check the scheme in `crm` and the server's TLS \
+             configuration"
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "the browser refused the TLS certificate of {host} (net::{code}): {why_fix}. The harness \
+         never ignores certificate errors."
+    ))
 }
 
 impl Drop for Browser {

@@ -125,6 +125,9 @@ struct SimArgs {
     /// List the fault knobs (name, modes, what it breaks) and exit.
     #[arg(long)]
     list_faults: bool,
+    /// Write the run's CA certificate (PEM) to FILE, for a target file's `tls.ca_file`.
+    #[arg(long, value_name = "FILE")]
+    write_ca: Option<PathBuf>,
 }
 
 /// Parses `90s`, `5m`, `2h`, `1d` or plain seconds.
@@ -324,6 +327,12 @@ async fn cmd_sim(args: SimArgs) -> i32 {
         Err(e) => return fail(e),
     };
     let sim = &embedded.sim;
+    if let Some(path) = &args.write_ca
+        && let Err(e) = std::fs::write(path, sim.ca_pem())
+    {
+        embedded.shutdown().await;
+        return fail(format!("--write-ca {}: {e}", path.display()));
+    }
     let mut ready = sim.ready_line();
     if let Some((kdc, config, ccache)) = embedded.kerberos("alice") {
         ready.push_str(&format!(

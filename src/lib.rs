@@ -21,6 +21,7 @@ pub mod report;
 pub mod run;
 pub mod snapshot;
 pub mod target;
+pub mod trust;
 
 /// Cucumber step definitions (they live in the top-level `steps/` folder).
 #[path = "../steps/mod.rs"]

@@ -10,9 +10,10 @@ use cucumber::tag::Ext as _;
 use crate::browser::{BrowserError, BrowserKind, Driver, LaunchOptions};
 use crate::embedded::{Embedded, Timeouts};
 use crate::policy::Policy;
-use crate::probe::{HttpTrust, Probe};
+use crate::probe::Probe;
 use crate::report::{self, Collector, Findings};
 use crate::target::{AuthMode, CrmLocation, Target};
+use crate::trust;
 
 /// Why a run could not judge anything. Exit code 2, with a message that says what to do.
 #[derive(Debug)]
@@ -238,9 +239,15 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         .clone()
         .or_else(|| shared_driver.as_ref().map(|d| d.url().to_string()))
         .unwrap_or_default();
-    let browser_binary = shared_driver
-        .as_ref()
-        .map(|d| d.browser_binary().to_path_buf());
+    let browsers = trust::BrowserSetup {
+        kind: opts.browser,
+        headed: opts.headed,
+        binary: shared_driver
+            .as_ref()
+            .map(|d| d.browser_binary().to_path_buf()),
+        webdriver: opts.webdriver.clone(),
+        shared_url: shared_url.clone(),
+    };
 
     let findings = Arc::new(Collector::default());
     let mut scenarios_selected = 0;
@@ -262,8 +269,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         if selected == 0 {
             continue;
         }
-        let mut embedded = None;
-        let (crm_url, admin_url, host_rules, spki, trust) = match &target.spec.crm {
+        let embedded = match &target.spec.crm {
             CrmLocation::Embedded => {
                 // Timeout scenarios get an emulator of their own, with the target's short
                 // timeouts; every other scenario gets CRM's defaults.
@@ -278,83 +284,22 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                 let e = Embedded::start(mode, &opts.faults, timeouts, None, false)
                     .await
                     .map_err(RunError::Emulator)?;
-                let sim = &e.sim;
-                let out = (
-                    sim.crm_url().clone(),
-                    Some(sim.admin_url()),
-                    vec![format!("MAP *.contoso.test {}", sim.addr().ip())],
-                    vec![sim.spki_sha256_base64().to_string()],
-                    HttpTrust {
-                        roots_pem: vec![sim.ca_pem().to_string()],
-                        resolve: sim
-                            .host_names()
-                            .iter()
-                            .map(|h| (h.clone(), sim.addr()))
-                            .collect(),
-                    },
-                );
-                embedded = Some(e);
-                out
+                Some(e)
             }
-            CrmLocation::Url(url) => {
-                let mut trust = HttpTrust::default();
-                if let Some(ca) = &target.spec.tls.ca_file {
-                    trust
-                        .roots_pem
-                        .push(std::fs::read_to_string(ca).map_err(|e| {
-                            RunError::Target(format!(
-                                "cannot read tls.ca_file {}: {e}",
-                                ca.display()
-                            ))
-                        })?);
-                }
-                (url.clone(), None, vec![], vec![], trust)
-            }
+            CrmLocation::Url(_) => None,
         };
-        let probe = Probe::new(&trust).map_err(RunError::Target)?;
-        probe.reachable(&crm_url).await.map_err(RunError::Target)?;
-
-        // IWA against the emulator: a driver per user with a ticket, and the shared URL replaced
-        // by a driver with an empty credential cache (a machine's own ticket must not leak in).
-        let mut pass_drivers = Vec::new();
-        let mut user_drivers = std::collections::BTreeMap::new();
-        let mut default_url = shared_url.clone();
-        if let (Some(e), None) = (&embedded, &opts.webdriver)
-            && mode == AuthMode::Iwa
-        {
-            for user in target.spec.users.keys() {
-                let env = e.client_env(user);
-                if env.is_empty() {
-                    continue;
-                }
-                let d = Driver::start(&env).await.map_err(RunError::Browser)?;
-                user_drivers.insert(user.clone(), d.url().to_string());
-                pass_drivers.push(d);
-            }
-            let d = Driver::start(&e.no_ticket_env())
-                .await
-                .map_err(RunError::Browser)?;
-            default_url = d.url().to_string();
-            pass_drivers.push(d);
-        }
-        let launch = LaunchOptions {
-            kind: opts.browser,
-            headed: opts.headed,
-            binary: browser_binary.clone(),
-            host_rules,
-            trusted_spki: spki,
-            negotiate_allowlist: (mode == AuthMode::Iwa).then(|| negotiate_allowlist(&crm_url)),
-        };
+        // Probe, trust (tls.ca_file, resolve) and the drivers with their Kerberos caches.
+        let pass_setup = trust::prepare_pass(&target, mode, embedded.as_ref(), &browsers).await?;
         let ctx = Arc::new(RunContext {
             target: target.clone(),
             policy: policy.clone(),
             mode,
-            crm_url,
-            admin_url,
-            webdriver_url: default_url,
-            user_drivers,
-            launch,
-            probe,
+            crm_url: pass_setup.crm_url,
+            admin_url: pass_setup.admin_url,
+            webdriver_url: pass_setup.webdriver_url,
+            user_drivers: pass_setup.user_drivers,
+            launch: pass_setup.launch,
+            probe: pass_setup.probe,
             browser_name: opts.browser.to_string(),
             snapshots: opts.snapshots.clone(),
             artifacts: opts.artifacts.clone(),
@@ -373,7 +318,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             .await;
         }
         set_current(None);
-        drop(pass_drivers);
+        drop(pass_setup.resources);
         if let Some(e) = embedded {
             e.shutdown().await;
         }
@@ -563,15 +508,6 @@ fn passes(opts: &RunOptions, file_target: Option<&Target>) -> Vec<Pass> {
                 })
             })
             .collect(),
-    }
-}
-
-/// Kerberos credentials go only to the organization's host and its siblings.
-fn negotiate_allowlist(crm_url: &url::Url) -> String {
-    let host = crm_url.host_str().unwrap_or_default();
-    match host.split_once('.') {
-        Some((_, parent)) if parent.contains('.') => format!("{host},*.{parent}"),
-        _ => host.to_string(),
     }
 }
 
