@@ -489,9 +489,10 @@ impl Browser {
     /// is an error ([`BrowserError::Certificate`]) at once, not a page that never shows a form.
     pub async fn goto(&self, url: &str) -> Result<(), BrowserError> {
         self.client.goto(url).await?;
-        match self.certificate_error().await? {
-            Some(message) => Err(BrowserError::Certificate(message)),
-            None => Ok(()),
+        // A page that cannot be asked (it is navigating on) is no certificate error.
+        match self.certificate_error().await {
+            Ok(Some(message)) => Err(BrowserError::Certificate(message)),
+            _ => Ok(()),
         }
     }
 
@@ -532,19 +533,28 @@ impl Browser {
         Ok(certificate_message(&host, &code))
     }
 
-    /// Waits until `css` matches an element, up to `limit`; polls every 50 ms.
+    /// Waits until `css` matches an element, up to `limit`; polls every 50 ms. When it does not
+    /// appear because the browser refused a certificate, the error is [`BrowserError::Certificate`].
     pub async fn wait_for(
         &self,
         css: &str,
         limit: Duration,
     ) -> Result<fantoccini::elements::Element, BrowserError> {
-        self.client
+        match self
+            .client
             .wait()
             .at_most(limit)
             .every(Duration::from_millis(50))
             .for_element(Locator::Css(css))
             .await
-            .map_err(|e| BrowserError::Command(format!("waiting for `{css}`: {e}")))
+        {
+            Ok(element) => Ok(element),
+            // A redirect (to AD FS, say) may have landed on a refused certificate: say that.
+            Err(e) => match self.certificate_error().await {
+                Ok(Some(message)) => Err(BrowserError::Certificate(message)),
+                _ => Err(BrowserError::Command(format!("waiting for `{css}`: {e}"))),
+            },
+        }
     }
 
     /// Waits (up to `limit`) until the document has loaded and `gone_css` matches nothing: the end
@@ -670,5 +680,33 @@ impl Drop for Browser {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::certificate_message;
+
+    #[test]
+    fn an_unknown_ca_points_at_tls_ca_file() {
+        let m = certificate_message("crm.contoso.com", "ERR_CERT_AUTHORITY_INVALID").unwrap();
+        assert!(m.contains("crm.contoso.com") && m.contains("net::ERR_CERT_AUTHORITY_INVALID"));
+        assert!(m.contains("set `tls.ca_file`"), "{m}");
+    }
+
+    #[test]
+    fn a_wrong_name_or_date_is_not_fixed_by_a_ca_file() {
+        for code in ["ERR_CERT_COMMON_NAME_INVALID", "ERR_CERT_DATE_INVALID"] {
+            let m = certificate_message("crm.contoso.com", code).unwrap();
+            assert!(m.contains("`tls.ca_file` does not help"), "{m}");
+        }
+    }
+
+    #[test]
+    fn other_network_errors_are_not_certificate_errors() {
+        assert_eq!(
+            certificate_message("crm.contoso.com", "ERR_CONNECTION_REFUSED"),
+            None
+        );
     }
 }
