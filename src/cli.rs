@@ -346,7 +346,8 @@ async fn cmd_sim(args: SimArgs) -> i32 {
     let admin = sim.admin_url();
     eprintln!(
         "serving until Ctrl-C. The browser needs --host-resolver-rules=\"MAP *.contoso.test {ip}\" and trusts \
-         the run's certificate with --ignore-certificate-errors-spki-list={spki}.\n\
+         the run's certificate with --ignore-certificate-errors-spki-list={spki} (or, as a target file's \
+         tls.ca_file, the CA that --write-ca FILE writes).\n\
          Administrator: list sessions with `curl -k --resolve {host}:{port}:{ip} {admin}sessions`, end all with \
          `curl -k -X POST --resolve {host}:{port}:{ip} {admin}sessions/end-all` (or `.../end?user=alice`).",
         ip = sim.addr().ip(),
