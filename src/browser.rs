@@ -37,6 +37,10 @@ pub enum BrowserError {
     NewSession(String),
     /// A WebDriver command failed.
     Command(String),
+    /// The browser refused the server's certificate (Chromium showed its certificate error page):
+    /// nothing can be observed until the browser trusts the right CA. The text names the host,
+    /// Chromium's error code and the fix.
+    Certificate(String),
     /// Writing the profile or the browser wrapper failed.
     Io(std::io::Error),
 }
@@ -50,6 +54,7 @@ impl fmt::Display for BrowserError {
             BrowserError::DriverStart(m) => write!(f, "the WebDriver server did not start: {m}"),
             BrowserError::NewSession(m) => write!(f, "the browser did not start: {m}"),
             BrowserError::Command(m) => write!(f, "WebDriver command failed: {m}"),
+            BrowserError::Certificate(m) => f.write_str(m),
             BrowserError::Io(e) => write!(f, "browser profile: {e}"),
         }
     }
@@ -481,24 +486,76 @@ impl Browser {
         Ok(cookies)
     }
 
-    /// Navigates and waits for the load to finish.
+    /// Navigates and waits for the load to finish. A page the browser refused for its certificate
+    /// is an error ([`BrowserError::Certificate`]) at once, not a page that never shows a form.
     pub async fn goto(&self, url: &str) -> Result<(), BrowserError> {
-        Ok(self.client.goto(url).await?)
+        self.client.goto(url).await?;
+        // A page that cannot be asked (it is navigating on) is no certificate error.
+        match self.certificate_error().await {
+            Ok(Some(message)) => Err(BrowserError::Certificate(message)),
+            _ => Ok(()),
+        }
     }
 
-    /// Waits until `css` matches an element, up to `limit`; polls every 50 ms.
+    /// Whether the browser is showing Chromium's certificate (or TLS) error page instead of the
+    /// server's page; if so, what to tell the user: the host, Chromium's error code and the fix.
+    ///
+    /// Chromium replaces a refused page with a document at `chrome-error://chromewebdata/` whose
+    /// `loadTimeDataRaw.errorCode` (and visible text) carries the `net::ERR_CERT_*` code, while
+    /// WebDriver still reports the URL that was asked for (Chromium `net/base/net_error_list.h`).
+    pub async fn certificate_error(&self) -> Result<Option<String>, BrowserError> {
+        let page = self
+            .client
+            .execute(
+                "return { url: document.URL, \
+                          code: (typeof loadTimeDataRaw !== 'undefined' && loadTimeDataRaw \
+                                 && loadTimeDataRaw.errorCode) || '', \
+                          text: document.body ? document.body.innerText : '' }",
+                vec![],
+            )
+            .await?;
+        let url = page["url"].as_str().unwrap_or_default();
+        if !url.starts_with("chrome-error://") {
+            return Ok(None);
+        }
+        let text = page["text"].as_str().unwrap_or_default();
+        let code = match page["code"].as_str().filter(|c| !c.is_empty()) {
+            Some(code) => code.trim_start_matches("net::").to_string(),
+            None => match regex::Regex::new(r"(?:NET::)?(ERR_(?:CERT|SSL)_[A-Z_]+)")
+                .ok()
+                .and_then(|re| re.captures(text))
+            {
+                Some(c) => c[1].to_string(),
+                None => return Ok(None),
+            },
+        };
+        let asked = self.client.current_url().await?;
+        let host = asked.host_str().unwrap_or("the server").to_string();
+        Ok(certificate_message(&host, &code))
+    }
+
+    /// Waits until `css` matches an element, up to `limit`; polls every 50 ms. When it does not
+    /// appear because the browser refused a certificate, the error is [`BrowserError::Certificate`].
     pub async fn wait_for(
         &self,
         css: &str,
         limit: Duration,
     ) -> Result<fantoccini::elements::Element, BrowserError> {
-        self.client
+        match self
+            .client
             .wait()
             .at_most(limit)
             .every(Duration::from_millis(50))
             .for_element(Locator::Css(css))
             .await
-            .map_err(|e| BrowserError::Command(format!("waiting for `{css}`: {e}")))
+        {
+            Ok(element) => Ok(element),
+            // A redirect (to AD FS, say) may have landed on a refused certificate: say that.
+            Err(e) => match self.certificate_error().await {
+                Ok(Some(message)) => Err(BrowserError::Certificate(message)),
+                _ => Err(BrowserError::Command(format!("waiting for `{css}`: {e}"))),
+            },
+        }
     }
 
     /// Waits (up to `limit`) until the document has loaded and `gone_css` matches nothing: the end
@@ -576,6 +633,42 @@ impl Browser {
     }
 }
 
+/// The user-facing text for Chromium's error `code` on `host`, or `None` when the code is not
+/// about the server's certificate or TLS (a refused connection, an unknown host).
+pub fn certificate_message(host: &str, code: &str) -> Option<String> {
+    let why_fix = match code {
+        "ERR_CERT_AUTHORITY_INVALID" => {
+            "its certificate is issued by a CA the browser does not trust. If that is your \
+             organisation's own CA, set `tls.ca_file` in the target file to that CA's PEM file: \
+             the browsers the harness starts then trust exactly that CA (and the probe too; with \
+             --webdriver, install the CA where those browsers run)"
+        }
+        "ERR_CERT_COMMON_NAME_INVALID" => {
+            "its certificate does not name this host. Use in `crm` the host name the certificate \
+             is issued for (and `resolve` to reach it without DNS); `tls.ca_file` does not help here"
+        }
+        "ERR_CERT_DATE_INVALID" => {
+            "its certificate has expired or is not valid yet (or this machine's clock is wrong). \
+             Renew the certificate; `tls.ca_file` does not help here"
+        }
+        c if c.starts_with("ERR_CERT_") => {
+            "the browser refused its certificate. If it is issued by your organisation's own CA, \
+             set `tls.ca_file` in the target file to that CA's PEM file; otherwise fix the \
+             certificate"
+        }
+        c if c.starts_with("ERR_SSL_") => {
+            "the TLS handshake failed (is it an https URL for a server that speaks plain http, or \
+             a server with old TLS settings?). Check the scheme in `crm` and the server's TLS \
+             configuration"
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "the browser refused the TLS certificate of {host} (net::{code}): {why_fix}. The harness \
+         never ignores certificate errors."
+    ))
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
         if !self.closed {
@@ -588,5 +681,33 @@ impl Drop for Browser {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::certificate_message;
+
+    #[test]
+    fn an_unknown_ca_points_at_tls_ca_file() {
+        let m = certificate_message("crm.contoso.com", "ERR_CERT_AUTHORITY_INVALID").unwrap();
+        assert!(m.contains("crm.contoso.com") && m.contains("net::ERR_CERT_AUTHORITY_INVALID"));
+        assert!(m.contains("set `tls.ca_file`"), "{m}");
+    }
+
+    #[test]
+    fn a_wrong_name_or_date_is_not_fixed_by_a_ca_file() {
+        for code in ["ERR_CERT_COMMON_NAME_INVALID", "ERR_CERT_DATE_INVALID"] {
+            let m = certificate_message("crm.contoso.com", code).unwrap();
+            assert!(m.contains("`tls.ca_file` does not help"), "{m}");
+        }
+    }
+
+    #[test]
+    fn other_network_errors_are_not_certificate_errors() {
+        assert_eq!(
+            certificate_message("crm.contoso.com", "ERR_CONNECTION_REFUSED"),
+            None
+        );
     }
 }

@@ -146,6 +146,9 @@ struct SimArgs {
     /// List the fault knobs (name, modes, what it breaks) and exit.
     #[arg(long)]
     list_faults: bool,
+    /// Write the run's CA certificate (PEM) to FILE, for a target file's `tls.ca_file`.
+    #[arg(long, value_name = "FILE")]
+    write_ca: Option<PathBuf>,
 }
 
 /// Parses `90s`, `5m`, `2h`, `1d` or plain seconds.
@@ -457,6 +460,12 @@ async fn cmd_sim(args: SimArgs) -> i32 {
         Err(e) => return fail(e),
     };
     let sim = &embedded.sim;
+    if let Some(path) = &args.write_ca
+        && let Err(e) = std::fs::write(path, sim.ca_pem())
+    {
+        embedded.shutdown().await;
+        return fail(format!("--write-ca {}: {e}", path.display()));
+    }
     let mut ready = sim.ready_line();
     if let Some((kdc, config, ccache)) = embedded.kerberos("alice") {
         ready.push_str(&format!(
@@ -470,7 +479,8 @@ async fn cmd_sim(args: SimArgs) -> i32 {
     let admin = sim.admin_url();
     eprintln!(
         "serving until Ctrl-C. The browser needs --host-resolver-rules=\"MAP *.contoso.test {ip}\" and trusts \
-         the run's certificate with --ignore-certificate-errors-spki-list={spki}.\n\
+         the run's certificate with --ignore-certificate-errors-spki-list={spki} (or, as a target file's \
+         tls.ca_file, the CA that --write-ca FILE writes).\n\
          Administrator: list sessions with `curl -k --resolve {host}:{port}:{ip} {admin}sessions`, end all with \
          `curl -k -X POST --resolve {host}:{port}:{ip} {admin}sessions/end-all` (or `.../end?user=alice`).",
         ip = sim.addr().ip(),

@@ -14,8 +14,8 @@ pub struct Embedded {
     /// The emulator.
     pub sim: crm_sim::Sim,
     realm: Option<krb5_realm::Realm>,
-    // An empty credential cache path, for a browser "without a ticket".
-    no_ticket: Option<tempfile::TempDir>,
+    // An empty credential cache, for a browser "without a ticket".
+    no_ticket: Option<crate::trust::EmptyCcache>,
 }
 
 impl std::fmt::Debug for Embedded {
@@ -112,12 +112,7 @@ impl Embedded {
                 .map_err(|e| format!("cannot read the emulator's keytab: {e}"))?;
             settings.negotiate = Some(Arc::new(GssAcceptor(acceptor)));
             realm = Some(r);
-            let dir = tempfile::Builder::new()
-                .prefix("logout-harness-noticket-")
-                .tempdir()
-                .map_err(|e| e.to_string())?;
-            crate::process::remove_on_signal(dir.path());
-            no_ticket = Some(dir);
+            no_ticket = Some(crate::trust::EmptyCcache::new().map_err(|e| e.to_string())?);
         }
         let sim = crm_sim::Sim::start(settings)
             .await
@@ -142,13 +137,11 @@ impl Embedded {
     /// so that a ticket the machine's own user may hold cannot leak in. Empty outside IWA mode.
     pub fn no_ticket_env(&self) -> Vec<(OsString, OsString)> {
         match (&self.realm, &self.no_ticket) {
-            (Some(realm), Some(dir)) => vec![
-                ("KRB5_CONFIG".into(), realm.krb5_config().into_os_string()),
-                (
-                    "KRB5CCNAME".into(),
-                    format!("FILE:{}", dir.path().join("empty").display()).into(),
-                ),
-            ],
+            (Some(realm), Some(empty)) => {
+                let mut env = vec![("KRB5_CONFIG".into(), realm.krb5_config().into_os_string())];
+                env.extend(empty.env());
+                env
+            }
             _ => Vec::new(),
         }
     }
@@ -166,9 +159,7 @@ impl Embedded {
             realm,
             no_ticket,
         } = self;
-        if let Some(dir) = &no_ticket {
-            crate::process::forget_dir(dir.path());
-        }
+        drop(no_ticket);
         sim.shutdown().await;
         if let Some(realm) = realm {
             if let Some(dir) = realm.krb5_config().parent() {

@@ -27,6 +27,7 @@ pub mod run;
 pub mod secrets;
 pub mod snapshot;
 pub mod target;
+pub mod trust;
 pub mod wait;
 
 /// Cucumber step definitions (they live in the top-level `steps/` folder).

@@ -12,7 +12,8 @@ use crate::browser::JarCookie;
 pub struct HttpTrust {
     /// PEM certificates to trust in addition to the system roots.
     pub roots_pem: Vec<String>,
-    /// Host names resolved to fixed addresses (the embedded emulator's loopback listener).
+    /// Host names resolved to fixed addresses (the embedded emulator's loopback listener, a
+    /// target's `resolve:`); the port is not used, the URL's is.
     pub resolve: Vec<(String, SocketAddr)>,
 }
 
@@ -162,8 +163,26 @@ impl Probe {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| format!("{url} is unreachable: {}", error_chain(&e)))
+            .map_err(|e| {
+                let chain = error_chain(&e);
+                if is_certificate_error(&chain) {
+                    format!(
+                        "the TLS certificate of {} is not trusted ({chain}). If it is issued by \
+                         your organisation's own CA, set `tls.ca_file` in the target file to that \
+                         CA's PEM file; the browsers and the probe then trust exactly that CA",
+                        url.host_str().unwrap_or("the server")
+                    )
+                } else {
+                    format!("{url} is unreachable: {chain}")
+                }
+            })
     }
+}
+
+/// Whether a connection error is rustls refusing the server's certificate (its
+/// `InvalidCertificate` errors read "invalid peer certificate: ...").
+fn is_certificate_error(chain: &str) -> bool {
+    chain.contains("invalid peer certificate") || chain.contains("certificate verify failed")
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

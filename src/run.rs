@@ -11,9 +11,10 @@ use crate::applicability;
 use crate::browser::{BrowserError, BrowserKind, Driver, LaunchOptions};
 use crate::embedded::{Embedded, Timeouts};
 use crate::policy::Policy;
-use crate::probe::{HttpTrust, Probe};
+use crate::probe::Probe;
 use crate::report::{self, Collector, Findings};
 use crate::target::{AdminAction, AuthMode, CrmLocation, Target};
+use crate::trust;
 
 /// Why a run could not judge anything. Exit code 2, with a message that says what to do.
 #[derive(Debug)]
@@ -196,9 +197,15 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     let started = std::time::Instant::now();
     let prepared = prepare(&opts)?;
     let (shared_driver, shared_url) = start_shared_driver(&opts).await?;
-    let browser_binary = shared_driver
-        .as_ref()
-        .map(|d| d.browser_binary().to_path_buf());
+    let browsers = trust::BrowserSetup {
+        kind: opts.browser,
+        headed: opts.headed,
+        binary: shared_driver
+            .as_ref()
+            .map(|d| d.browser_binary().to_path_buf()),
+        webdriver: opts.webdriver.clone(),
+        shared_url,
+    };
 
     let findings = Arc::new(Collector::default());
     let mut scenarios_selected = 0;
@@ -208,34 +215,21 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         if plan.runnable == 0 {
             continue;
         }
-        let opened = open_target(&pass, &opts).await?;
-        if opened.crm_url.scheme() == "http" {
-            findings.note(format!(
-                "{} is plain http: nothing between the browser and the server is encrypted, so \
-                 cookies and passwords cross the network in clear",
-                opened.crm_url
-            ));
+        let opened = open_target(&pass, &opts, &browsers).await?;
+        if let Some(warning) = pass.target.transport_warning() {
+            findings.note(warning);
         }
-        let drivers = pass_drivers(&pass, &opened, &opts, &shared_url).await?;
-        let launch = LaunchOptions {
-            kind: opts.browser,
-            headed: opts.headed,
-            binary: browser_binary.clone(),
-            host_rules: opened.host_rules.clone(),
-            trusted_spki: opened.spki.clone(),
-            negotiate_allowlist: (pass.mode == AuthMode::Iwa)
-                .then(|| negotiate_allowlist(&opened.crm_url)),
-        };
+        let setup = opened.setup;
         let ctx = Arc::new(RunContext {
             target: pass.target.clone(),
             policy: prepared.policy.clone(),
             mode: pass.mode,
-            crm_url: opened.crm_url.clone(),
-            admin_end_sessions: opened.admin_end_sessions.clone(),
-            webdriver_url: drivers.default_url.clone(),
-            user_drivers: drivers.user_urls.clone(),
-            launch,
-            probe: opened.probe.clone(),
+            crm_url: setup.crm_url,
+            admin_end_sessions: opened.admin_end_sessions,
+            webdriver_url: setup.webdriver_url,
+            user_drivers: setup.user_drivers,
+            launch: setup.launch,
+            probe: setup.probe,
             browser_name: opts.browser.to_string(),
             snapshots: snapshot_dir(&opts, &pass.target),
             artifacts: opts.artifacts.clone(),
@@ -243,7 +237,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             page_timeout: Duration::from_secs(20),
         });
         run_pass(&prepared, &pass, ctx, opts.concurrency).await;
-        drop(drivers);
+        // The pass's drivers, trust store and credential caches end before its emulator.
+        drop(setup.resources);
         if let Some(e) = opened.embedded {
             e.shutdown().await;
         }
@@ -379,23 +374,24 @@ fn plan_pass(
     Ok(plan)
 }
 
-/// The target of a pass, reachable: its URLs, how the browser and the probe trust and find it,
-/// and the embedded emulator when it is one.
+/// The target of a pass, reachable: how the browsers and the probe trust and find it, the
+/// drivers its people use, the administrator's action, and the embedded emulator when it is one.
 struct OpenedTarget {
-    crm_url: url::Url,
+    setup: trust::PassSetup,
     admin_end_sessions: Option<AdminAction>,
-    host_rules: Vec<String>,
-    spki: Vec<String>,
-    probe: Probe,
     embedded: Option<Embedded>,
 }
 
 /// Stage 4: start the embedded emulator (timeout scenarios get one of their own, with the
-/// target's short timeouts; every other scenario gets CRM's defaults), or check that the real
-/// target answers.
-async fn open_target(pass: &Pass, opts: &RunOptions) -> Result<OpenedTarget, RunError> {
+/// target's short timeouts; every other scenario gets CRM's defaults), then set up trust, name
+/// resolution and drivers for the target and check that it answers ([`trust::prepare_pass`]).
+async fn open_target(
+    pass: &Pass,
+    opts: &RunOptions,
+    browsers: &trust::BrowserSetup,
+) -> Result<OpenedTarget, RunError> {
     let target = &pass.target;
-    let opened = match &target.spec.crm {
+    let embedded = match &target.spec.crm {
         CrmLocation::Embedded => {
             let timeouts = if pass.timeout_scenarios {
                 Timeouts {
@@ -405,97 +401,27 @@ async fn open_target(pass: &Pass, opts: &RunOptions) -> Result<OpenedTarget, Run
             } else {
                 Timeouts::default()
             };
-            let e = Embedded::start(pass.mode, &opts.faults, timeouts, None, false)
-                .await
-                .map_err(RunError::Emulator)?;
-            let sim = &e.sim;
-            let trust = HttpTrust {
-                roots_pem: vec![sim.ca_pem().to_string()],
-                resolve: sim
-                    .host_names()
-                    .iter()
-                    .map(|h| (h.clone(), sim.addr()))
-                    .collect(),
-            };
-            OpenedTarget {
-                crm_url: sim.crm_url().clone(),
-                admin_end_sessions: Some(e.admin_end_sessions()),
-                host_rules: vec![format!("MAP *.contoso.test {}", sim.addr().ip())],
-                spki: vec![sim.spki_sha256_base64().to_string()],
-                probe: Probe::new(&trust).map_err(RunError::Target)?,
-                embedded: Some(e),
-            }
+            Some(
+                Embedded::start(pass.mode, &opts.faults, timeouts, None, false)
+                    .await
+                    .map_err(RunError::Emulator)?,
+            )
         }
-        CrmLocation::Url(url) => {
-            let mut trust = HttpTrust::default();
-            if let Some(ca) = &target.spec.tls.ca_file {
-                trust
-                    .roots_pem
-                    .push(std::fs::read_to_string(ca).map_err(|e| {
-                        RunError::Target(format!("cannot read tls.ca_file {}: {e}", ca.display()))
-                    })?);
-            }
-            OpenedTarget {
-                crm_url: url.clone(),
-                admin_end_sessions: target.spec.admin.end_sessions.clone(),
-                host_rules: vec![],
-                spki: vec![],
-                probe: Probe::new(&trust).map_err(RunError::Target)?,
-                embedded: None,
-            }
-        }
+        CrmLocation::Url(_) => None,
     };
-    opened
-        .probe
-        .reachable(&opened.crm_url)
-        .await
-        .map_err(RunError::Target)?;
-    Ok(opened)
-}
-
-/// The WebDriver servers of a pass; dropping it ends the ones it started.
-struct PassDrivers {
-    default_url: String,
-    user_urls: std::collections::BTreeMap<String, String>,
-    _owned: Vec<Driver>,
-}
-
-/// Stage 5: IWA against the emulator gets a driver per user with a ticket, and the default
-/// driver replaced by one with an empty credential cache (a machine's own ticket must not leak
-/// in); every other pass uses the shared driver.
-async fn pass_drivers(
-    pass: &Pass,
-    opened: &OpenedTarget,
-    opts: &RunOptions,
-    shared_url: &str,
-) -> Result<PassDrivers, RunError> {
-    let mut drivers = PassDrivers {
-        default_url: shared_url.to_string(),
-        user_urls: Default::default(),
-        _owned: Vec::new(),
+    let setup = trust::prepare_pass(target, pass.mode, embedded.as_ref(), browsers).await?;
+    let admin_end_sessions = match &embedded {
+        Some(e) => Some(e.admin_end_sessions()),
+        None => target.spec.admin.end_sessions.clone(),
     };
-    if let (Some(e), None) = (&opened.embedded, &opts.webdriver)
-        && pass.mode == AuthMode::Iwa
-    {
-        for user in pass.target.spec.users.keys() {
-            let env = e.client_env(user);
-            if env.is_empty() {
-                continue;
-            }
-            let d = Driver::start(&env).await.map_err(RunError::Browser)?;
-            drivers.user_urls.insert(user.clone(), d.url().to_string());
-            drivers._owned.push(d);
-        }
-        let d = Driver::start(&e.no_ticket_env())
-            .await
-            .map_err(RunError::Browser)?;
-        drivers.default_url = d.url().to_string();
-        drivers._owned.push(d);
-    }
-    Ok(drivers)
+    Ok(OpenedTarget {
+        setup,
+        admin_end_sessions,
+        embedded,
+    })
 }
 
-/// Stage 6: the pass's applicable scenarios, through cucumber.
+/// Stage 5: the pass's applicable scenarios, through cucumber.
 async fn run_pass(prepared: &Prepared, pass: &Pass, ctx: Arc<RunContext>, concurrency: usize) {
     let split = pass.split();
     let mode = pass.mode;
@@ -569,7 +495,7 @@ fn nothing_selected(opts: &RunOptions) -> RunError {
     ))
 }
 
-/// Stage 7: the console summary, then JUnit and JSON.
+/// Stage 6: the console summary, then JUnit and JSON.
 fn write_reports(opts: &RunOptions, findings: Findings) -> Result<RunOutcome, RunError> {
     print!("{}", report::console(&findings));
     if let Some(path) = &opts.junit {
@@ -754,15 +680,6 @@ fn passes(opts: &RunOptions, file_target: Option<&Target>) -> Vec<Pass> {
                 })
             })
             .collect(),
-    }
-}
-
-/// Kerberos credentials go only to the organization's host and its siblings.
-fn negotiate_allowlist(crm_url: &url::Url) -> String {
-    let host = crm_url.host_str().unwrap_or_default();
-    match host.split_once('.') {
-        Some((_, parent)) if parent.contains('.') => format!("{host},*.{parent}"),
-        _ => host.to_string(),
     }
 }
 

@@ -101,6 +101,10 @@ pub struct TargetFile {
     /// an action the target does not configure are not applicable.
     #[serde(default)]
     pub admin: AdminSpec,
+    /// Host names pinned to addresses for the browsers and the probe, like curl's `--resolve`
+    /// (a staging server without DNS): `{crm.contoso.test: 10.0.0.5}`.
+    #[serde(default)]
+    pub resolve: ResolveMap,
 }
 
 /// Administrator actions a real target can offer the scenarios.
@@ -134,6 +138,58 @@ pub enum AdminAction {
 
 fn default_admin_method() -> String {
     "POST".into()
+}
+
+/// The target file's `resolve:` map: host name -> IP address, validated while parsing so a bad
+/// entry is reported at its line.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResolveMap(pub BTreeMap<String, std::net::IpAddr>);
+
+impl<'de> Deserialize<'de> for ResolveMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A visitor, so that a bad entry fails while the parser stands at it (its line).
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = ResolveMap;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of host names to IP addresses, e.g. `crm.contoso.com: 10.0.0.5`")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ResolveMap, A::Error> {
+                use serde::de::Error as _;
+                let mut out = BTreeMap::new();
+                while let Some(host) = map.next_key::<String>()? {
+                    let addr: String = map.next_value()?;
+                    if !is_host_name(&host) {
+                        return Err(A::Error::custom(format!(
+                            "key `{host}`: `resolve` maps plain host names (e.g. `crm.contoso.com`, \
+                             no scheme, port or wildcard) to IP addresses"
+                        )));
+                    }
+                    let ip = addr.trim().parse::<std::net::IpAddr>().map_err(|_| {
+                        A::Error::custom(format!(
+                            "key `{host}`: `{addr}` is not an IP address; `resolve` maps a host \
+                             name to an IPv4 or IPv6 address, e.g. `{host}: 127.0.0.1`"
+                        ))
+                    })?;
+                    out.insert(host.to_ascii_lowercase(), ip);
+                }
+                Ok(ResolveMap(out))
+            }
+        }
+        d.deserialize_map(Entries)
+    }
+}
+
+/// A DNS host name: letters, digits, `-` and `.`, not starting or ending with a dot.
+fn is_host_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('.')
+        && !s.ends_with('.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
 }
 
 /// Timeouts as configured in CRM's System Settings (durations such as `30m`, `20s`).
@@ -207,6 +263,10 @@ pub struct UserSpec {
     /// Whether the password is deliberately absent (IWA with Kerberos tickets needs none).
     #[serde(default)]
     pub no_password: bool,
+    /// IWA: a file credential cache holding this user's Kerberos ticket (`kinit -c PATH`). Without
+    /// it the user's browser uses the machine's own ticket (`KRB5CCNAME` or the default cache).
+    #[serde(default)]
+    pub kerberos_ccache: Option<PathBuf>,
 }
 
 /// Extra trust for a real deployment.
@@ -412,6 +472,7 @@ impl Target {
             pages: PagesOverride::default(),
             tls: TlsSpec::default(),
             whoami: default_whoami(),
+            resolve: ResolveMap::default(),
             // Short, so the timeout scenarios finish in seconds; the emulator is started with them.
             timeouts: TimeoutSpec {
                 idle: Some(std::time::Duration::from_secs(3)),
@@ -460,6 +521,7 @@ impl Target {
                 }
             }
         }
+        check_real_target_keys(&spec, &path)?;
         let pages = Pages::defaults(spec.mode).with(&spec.pages);
         regex::Regex::new(&pages.signed_out_text).map_err(|e| ConfigError {
             key: Some("signed_out_text".into()),
@@ -521,6 +583,42 @@ impl Target {
             .join(", ")
     }
 
+    /// A warning every report carries when the target is reached over plain `http://`: nothing is
+    /// encrypted, so what the run judges is not what a user of an https deployment gets.
+    pub fn transport_warning(&self) -> Option<String> {
+        match &self.spec.crm {
+            CrmLocation::Url(url) if url.scheme() == "http" => Some(format!(
+                "{url} is plain http: nothing between the browser and the server is encrypted, so \
+                 cookies and passwords cross the network in clear and Secure cookies are not sent; \
+                 judge a production deployment over https"
+            )),
+            _ => None,
+        }
+    }
+
+    /// `--host-resolver-rules` entries for the target's `resolve:` map (`MAP host ip`).
+    pub fn host_rules(&self) -> Vec<String> {
+        self.spec
+            .resolve
+            .0
+            .iter()
+            .map(|(host, ip)| match ip {
+                std::net::IpAddr::V4(v4) => format!("MAP {host} {v4}"),
+                std::net::IpAddr::V6(v6) => format!("MAP {host} [{v6}]"),
+            })
+            .collect()
+    }
+
+    /// The `resolve:` map for the probe; the port is not used (the URL's port is).
+    pub fn resolved_addrs(&self) -> Vec<(String, std::net::SocketAddr)> {
+        self.spec
+            .resolve
+            .0
+            .iter()
+            .map(|(host, ip)| (host.clone(), std::net::SocketAddr::new(*ip, 0)))
+            .collect()
+    }
+
     /// Where this target came from, for messages.
     pub fn source(&self) -> String {
         match &self.file {
@@ -528,6 +626,41 @@ impl Target {
             None => format!("built-in {}", self.spec.name),
         }
     }
+}
+
+/// Keys that only make sense for some targets: a mistake is an error, not silently ignored.
+fn check_real_target_keys(spec: &TargetFile, path: &Path) -> Result<(), ConfigError> {
+    let at = |key: &str, message: String| {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let line = text
+            .lines()
+            .position(|l| l.trim_start().starts_with(&format!("{key}:")));
+        Err(ConfigError {
+            line: line.map(|l| l + 1),
+            key: Some(key.to_string()),
+            ..ConfigError::file(path, message)
+        })
+    };
+    let embedded = spec.crm == CrmLocation::Embedded;
+    if embedded && !spec.resolve.0.is_empty() {
+        return at(
+            "resolve",
+            "the embedded emulator resolves its own host names; `resolve` is for a real target"
+                .into(),
+        );
+    }
+    for (name, user) in &spec.users {
+        if user.kerberos_ccache.is_some() && (embedded || spec.mode != AuthMode::Iwa) {
+            return at(
+                "kerberos_ccache",
+                format!(
+                    "user `{name}`: `kerberos_ccache` is for a real target in mode iwa (the \
+                     emulator's KDC issues its own tickets)"
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -581,6 +714,79 @@ mod tests {
             parse("name: p\ncrm: crm.example.com\nmode: ifd\nusers:\n  alice: {}\n").unwrap_err();
         assert_eq!(e.line, Some(2), "{e}");
         assert!(e.message.contains("organization URL"), "{e}");
+    }
+
+    const REAL: &str = "name: p\ncrm: https://crm.contoso.test/org/\nmode: ifd\nusers:\n  alice: {password_env: A}\n";
+
+    #[test]
+    fn resolve_maps_host_names_for_browser_and_probe() {
+        let t = parse(&format!(
+            "{REAL}resolve:\n  crm.contoso.test: 127.0.0.1\n  ADFS.contoso.test: '::1'\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            t.host_rules(),
+            [
+                "MAP adfs.contoso.test [::1]",
+                "MAP crm.contoso.test 127.0.0.1"
+            ]
+        );
+        let addrs = t.resolved_addrs();
+        assert_eq!(addrs[1].0, "crm.contoso.test");
+        assert_eq!(addrs[1].1.ip().to_string(), "127.0.0.1");
+    }
+
+    #[test]
+    fn resolve_with_a_bad_address_names_line_and_host() {
+        let e = parse(&format!(
+            "{REAL}resolve:\n  crm.contoso.test: 127.0.0.1\n  adfs.contoso.test: 127.0.0.300\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("adfs.contoso.test"), "{e}");
+        assert_eq!(e.line, Some(8), "{e}");
+        assert!(e.message.contains("not an IP address"), "{e}");
+    }
+
+    #[test]
+    fn resolve_refuses_a_url_as_host() {
+        let e = parse(&format!(
+            "{REAL}resolve: {{'https://crm.contoso.test': 127.0.0.1}}\n"
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("plain host names"), "{e}");
+        assert_eq!(e.line, Some(6), "{e}");
+    }
+
+    #[test]
+    fn plain_http_target_carries_a_transport_warning() {
+        let http = parse(&REAL.replace("https://", "http://")).unwrap();
+        let warning = http.transport_warning().expect("http is not encrypted");
+        assert!(
+            warning.contains("not encrypted") || warning.contains("nothing between"),
+            "{warning}"
+        );
+        assert!(parse(REAL).unwrap().transport_warning().is_none());
+        assert!(
+            Target::embedded(AuthMode::Ifd)
+                .transport_warning()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn kerberos_ccache_is_only_for_a_real_iwa_target() {
+        let iwa = REAL.replace("mode: ifd", "mode: iwa").replace(
+            "alice: {password_env: A}",
+            "alice: {no_password: true, kerberos_ccache: /tmp/alice.cc}",
+        );
+        let t = parse(&iwa).unwrap();
+        assert_eq!(
+            t.spec.users["alice"].kerberos_ccache.as_deref(),
+            Some(Path::new("/tmp/alice.cc"))
+        );
+        let ifd = iwa.replace("mode: iwa", "mode: ifd");
+        let e = parse(&ifd).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("kerberos_ccache"), "{e}");
     }
 
     #[test]

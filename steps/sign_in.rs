@@ -56,8 +56,10 @@ pub async fn sign_in(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
     browser
         .wait_for(&form_or_app, w.ctx().page_timeout)
         .await
-        .map_err(|e| {
-            format!("signing in {person}: neither a sign-in form nor CRM appeared: {e}")
+        .map_err(|e| match e {
+            // The browser refused the server's certificate: say so, with the fix.
+            crate::browser::BrowserError::Certificate(m) => format!("signing in {person}: {m}"),
+            e => format!("signing in {person}: neither a sign-in form nor CRM appeared: {e}"),
         })?;
     if browser
         .has(&pages.username_input)

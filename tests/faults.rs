@@ -80,6 +80,51 @@ const EXPECTED: &[(&str, &[Owner])] = &[
                 "Back after Sign Out shows no CRM data",
                 "back-button.data-after-sign-out",
             ),
+            (
+                "fba",
+                "Back after Sign Out shows no CRM data",
+                "sign-out.leftover-cookies",
+            ),
+            (
+                "fba",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.leftover-cookies",
+            ),
+            (
+                "fba",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.replay-refused",
+            ),
+            (
+                "fba",
+                "Sign Out in one tab signs out the other tab",
+                "sign-out.leftover-cookies",
+            ),
+            (
+                "ifd",
+                "After signing out, opening CRM again asks for credentials",
+                "sign-out.leftover-cookies",
+            ),
+            (
+                "ifd",
+                "Back after Sign Out shows no CRM data",
+                "sign-out.leftover-cookies",
+            ),
+            (
+                "ifd",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.leftover-cookies",
+            ),
+            (
+                "ifd",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.replay-refused",
+            ),
+            (
+                "ifd",
+                "Sign Out in one tab signs out the other tab",
+                "sign-out.leftover-cookies",
+            ),
         ],
     ),
     (
@@ -129,6 +174,21 @@ const EXPECTED: &[(&str, &[Owner])] = &[
                 "ifd",
                 "Back after Sign Out shows no CRM data",
                 "back-button.data-after-sign-out",
+            ),
+            (
+                "ifd",
+                "After signing out, opening CRM again asks for credentials",
+                "sign-out.leftover-cookies",
+            ),
+            (
+                "ifd",
+                "Back after Sign Out shows no CRM data",
+                "sign-out.leftover-cookies",
+            ),
+            (
+                "ifd",
+                "Sign Out in one tab signs out the other tab",
+                "sign-out.leftover-cookies",
             ),
         ],
     ),

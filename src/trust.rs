@@ -1,0 +1,410 @@
+//! What the browsers and the probe of one pass trust and hold: the CA of `tls.ca_file`, the
+//! host names of `resolve`, and, in IWA mode, whose Kerberos ticket each browser carries.
+//!
+//! - The probe (reqwest) is given the CA and the addresses directly.
+//! - Chromium on Linux takes user-added trust anchors from the NSS database at
+//!   `$HOME/.pki/nssdb` (<https://chromium.googlesource.com/chromium/src/+/main/docs/linux/cert_management.md>);
+//!   the Chrome Root Store still honours such locally-trusted roots
+//!   (<https://chromium.googlesource.com/chromium/src/+/main/net/data/ssl/chrome_root_store/faq.md>),
+//!   which `tests/trust.rs` proves against the installed Chromium. Each run gets a
+//!   temp HOME holding an NSS database with exactly the CA of `tls.ca_file`, and the chromedriver
+//!   is started with that HOME (the browser inherits its driver's environment). No certificate
+//!   error is ever ignored.
+//! - A browser "without a Kerberos ticket" always gets an empty credential cache of its own, so a
+//!   ticket of the machine's user (`KRB5CCNAME` or the default `/tmp/krb5cc_UID`) cannot leak in;
+//!   a user with `kerberos_ccache` gets that cache; any other user the machine's own.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::browser::{BrowserKind, Driver, LaunchOptions};
+use crate::embedded::Embedded;
+use crate::probe::{HttpTrust, Probe};
+use crate::run::RunError;
+use crate::target::{AuthMode, CrmLocation, Target};
+
+/// A temp HOME whose NSS database trusts exactly the given CA certificates, for a chromedriver
+/// and the browsers it starts. Removed on drop.
+#[derive(Debug)]
+pub struct BrowserTrustStore {
+    dir: tempfile::TempDir,
+}
+
+impl BrowserTrustStore {
+    /// A store trusting the certificates of `pem` (one or more PEM certificates, as read from
+    /// `source`) as TLS server CAs, and nothing else.
+    pub fn with_ca_pem(pem: &str, source: &Path) -> Result<BrowserTrustStore, String> {
+        let certs = pem_certificates(pem);
+        if certs.is_empty() {
+            return Err(format!(
+                "tls.ca_file {} holds no PEM certificate (`-----BEGIN CERTIFICATE-----`)",
+                source.display()
+            ));
+        }
+        let certutil = crate::process::which("certutil").ok_or_else(|| {
+            "tls.ca_file: the browser is given the CA through an NSS database, which needs \
+             `certutil` (Debian package libnss3-tools; run ci/setup)"
+                .to_string()
+        })?;
+        let dir = tempfile::Builder::new()
+            .prefix("logout-harness-trust-")
+            .tempdir()
+            .map_err(|e| format!("cannot make the browser's trust store: {e}"))?;
+        crate::process::remove_on_signal(dir.path());
+        let store = BrowserTrustStore { dir };
+        let db = store.dir.path().join(".pki/nssdb");
+        std::fs::create_dir_all(&db)
+            .map_err(|e| format!("cannot make the browser's trust store: {e}"))?;
+        let db_arg = format!("sql:{}", db.display());
+        run_certutil(
+            Command::new(&certutil).args(["-N", "-d", &db_arg, "--empty-password"]),
+            "create the NSS database",
+        )?;
+        for (i, cert) in certs.iter().enumerate() {
+            let file = store.dir.path().join(format!("ca-{i}.pem"));
+            std::fs::write(&file, cert)
+                .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            // "C,,": a CA trusted to issue TLS server certificates; nothing for mail or code.
+            run_certutil(
+                Command::new(&certutil)
+                    .args(["-A", "-d", &db_arg, "-t", "C,,", "-n"])
+                    .arg(format!("logout-harness tls.ca_file {i}"))
+                    .arg("-i")
+                    .arg(&file),
+                &format!(
+                    "add certificate {} of tls.ca_file {}",
+                    i + 1,
+                    source.display()
+                ),
+            )?;
+        }
+        Ok(store)
+    }
+
+    /// The environment of a chromedriver whose browsers use this store.
+    pub fn env(&self) -> Vec<(OsString, OsString)> {
+        vec![("HOME".into(), self.dir.path().as_os_str().to_owned())]
+    }
+}
+
+impl Drop for BrowserTrustStore {
+    fn drop(&mut self) {
+        crate::process::forget_dir(self.dir.path());
+    }
+}
+
+fn run_certutil(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run certutil to {what}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "certutil could not {what}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// The PEM certificate blocks of `pem`, each with its BEGIN and END lines.
+fn pem_certificates(pem: &str) -> Vec<String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut out = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(len) = rest[start..].find(END) else {
+            break;
+        };
+        let end = start + len + END.len();
+        out.push(format!("{}\n", &rest[start..end]));
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// An empty Kerberos credential cache of its own, for a browser "without a ticket".
+#[derive(Debug)]
+pub struct EmptyCcache {
+    dir: tempfile::TempDir,
+}
+
+impl EmptyCcache {
+    /// A new temp dir whose `empty` file (never created) is the cache.
+    pub fn new() -> std::io::Result<EmptyCcache> {
+        let dir = tempfile::Builder::new()
+            .prefix("logout-harness-noticket-")
+            .tempdir()?;
+        crate::process::remove_on_signal(dir.path());
+        Ok(EmptyCcache { dir })
+    }
+
+    /// `KRB5CCNAME` for a driver; `KRB5_CONFIG` is inherited from the harness as it is.
+    pub fn env(&self) -> Vec<(OsString, OsString)> {
+        vec![(
+            "KRB5CCNAME".into(),
+            format!("FILE:{}", self.dir.path().join("empty").display()).into(),
+        )]
+    }
+}
+
+impl Drop for EmptyCcache {
+    fn drop(&mut self) {
+        crate::process::forget_dir(self.dir.path());
+    }
+}
+
+/// How the run's browsers are had, as given on the command line.
+#[derive(Clone, Debug)]
+pub struct BrowserSetup {
+    /// Browser family.
+    pub kind: BrowserKind,
+    /// A visible window.
+    pub headed: bool,
+    /// The browser binary of the harness's own drivers (`None` with `--webdriver`).
+    pub binary: Option<PathBuf>,
+    /// `--webdriver URL`: browsers someone else runs, whose environment the harness cannot set.
+    pub webdriver: Option<String>,
+    /// The run's shared driver (or `--webdriver`) for browsers that need nothing special.
+    pub shared_url: String,
+}
+
+/// Everything one pass's scenarios reach the target with.
+#[derive(Debug)]
+pub struct PassSetup {
+    /// The organization URL (ends in `/`).
+    pub crm_url: url::Url,
+    /// The emulator's administrator endpoint, when there is one.
+    pub admin_url: Option<url::Url>,
+    /// The direct HTTP probe, trusting what the browsers trust.
+    pub probe: Probe,
+    /// How browsers are launched.
+    pub launch: LaunchOptions,
+    /// The WebDriver server for anyone without a driver of their own (in IWA mode: the browser
+    /// without a Kerberos ticket).
+    pub webdriver_url: String,
+    /// WebDriver servers of particular users (IWA: each holding that user's ticket).
+    pub user_drivers: BTreeMap<String, String>,
+    /// Drivers, trust store and credential caches of the pass: keep until the pass ends.
+    pub resources: PassResources,
+}
+
+/// What a pass started or made; ended and removed when dropped (drivers first).
+#[derive(Debug, Default)]
+pub struct PassResources {
+    drivers: Vec<Driver>,
+    store: Option<BrowserTrustStore>,
+    no_ticket: Option<EmptyCcache>,
+}
+
+impl Drop for PassResources {
+    fn drop(&mut self) {
+        // The browsers use the store and the caches: end them before the files go.
+        self.drivers.clear();
+        self.store.take();
+        self.no_ticket.take();
+    }
+}
+
+/// Builds one pass's probe, launch options and drivers for `target` in `mode`, against the
+/// started emulator `embedded` or the target's URL, and checks that the target answers.
+pub async fn prepare_pass(
+    target: &Target,
+    mode: AuthMode,
+    embedded: Option<&Embedded>,
+    browsers: &BrowserSetup,
+) -> Result<PassSetup, RunError> {
+    let mut resources = PassResources::default();
+    let mut user_drivers = BTreeMap::new();
+    let mut default_url = browsers.shared_url.clone();
+    let (crm_url, admin_url, host_rules, spki, trust) = match (embedded, &target.spec.crm) {
+        (Some(e), _) => {
+            let sim = &e.sim;
+            (
+                sim.crm_url().clone(),
+                Some(sim.admin_url()),
+                vec![format!("MAP *.contoso.test {}", sim.addr().ip())],
+                vec![sim.spki_sha256_base64().to_string()],
+                HttpTrust {
+                    roots_pem: vec![sim.ca_pem().to_string()],
+                    resolve: sim
+                        .host_names()
+                        .iter()
+                        .map(|h| (h.clone(), sim.addr()))
+                        .collect(),
+                },
+            )
+        }
+        (None, CrmLocation::Url(url)) => {
+            let mut trust = HttpTrust {
+                resolve: target.resolved_addrs(),
+                ..HttpTrust::default()
+            };
+            if let Some(ca) = &target.spec.tls.ca_file {
+                let pem = std::fs::read_to_string(ca).map_err(|e| {
+                    RunError::Target(format!("cannot read tls.ca_file {}: {e}", ca.display()))
+                })?;
+                if browsers.webdriver.is_none() {
+                    resources.store =
+                        Some(BrowserTrustStore::with_ca_pem(&pem, ca).map_err(RunError::Target)?);
+                } else {
+                    eprintln!(
+                        "warning: the browsers of --webdriver are not the harness's: tls.ca_file {} \
+                         reaches the probe only; install that CA where those browsers run",
+                        ca.display()
+                    );
+                }
+                trust.roots_pem.push(pem);
+            }
+            (url.clone(), None, target.host_rules(), vec![], trust)
+        }
+        (None, CrmLocation::Embedded) => {
+            return Err(RunError::Emulator(
+                "the embedded target's pass has no emulator".into(),
+            ));
+        }
+    };
+    let probe = Probe::new(&trust).map_err(RunError::Target)?;
+    probe.reachable(&crm_url).await.map_err(RunError::Target)?;
+
+    let trust_env = resources
+        .store
+        .as_ref()
+        .map(BrowserTrustStore::env)
+        .unwrap_or_default();
+    let start = |env: Vec<(OsString, OsString)>| async move {
+        Driver::start(&env).await.map_err(RunError::Browser)
+    };
+    if browsers.webdriver.is_none() {
+        match (mode, embedded) {
+            // The emulator's KDC: a driver per user holding that user's ticket, and the default
+            // driver with an empty cache.
+            (AuthMode::Iwa, Some(e)) => {
+                for user in target.spec.users.keys() {
+                    let env = e.client_env(user);
+                    if env.is_empty() {
+                        continue;
+                    }
+                    let d = start(env).await?;
+                    user_drivers.insert(user.clone(), d.url().to_string());
+                    resources.drivers.push(d);
+                }
+                let d = start(e.no_ticket_env()).await?;
+                default_url = d.url().to_string();
+                resources.drivers.push(d);
+            }
+            // A real IWA deployment: users' tickets come from their `kerberos_ccache` or the
+            // machine; the browser without a ticket gets an empty cache all the same.
+            (AuthMode::Iwa, None) => {
+                let mut ambient_url = None;
+                for (user, spec) in &target.spec.users {
+                    let url = match &spec.kerberos_ccache {
+                        Some(cc) => {
+                            if !cc.is_file() {
+                                return Err(RunError::Target(format!(
+                                    "user `{user}`: kerberos_ccache {} does not exist; make it \
+                                     with `kinit -c {} {user}@YOUR.REALM`",
+                                    cc.display(),
+                                    cc.display()
+                                )));
+                            }
+                            let mut env = trust_env.clone();
+                            env.push((
+                                "KRB5CCNAME".into(),
+                                format!("FILE:{}", cc.display()).into(),
+                            ));
+                            let d = start(env).await?;
+                            let url = d.url().to_string();
+                            resources.drivers.push(d);
+                            url
+                        }
+                        None if trust_env.is_empty() => browsers.shared_url.clone(),
+                        None => match &ambient_url {
+                            Some(url) => String::clone(url),
+                            None => {
+                                let d = start(trust_env.clone()).await?;
+                                let url = d.url().to_string();
+                                resources.drivers.push(d);
+                                ambient_url = Some(url.clone());
+                                url
+                            }
+                        },
+                    };
+                    user_drivers.insert(user.clone(), url);
+                }
+                let empty = EmptyCcache::new()
+                    .map_err(|e| RunError::Target(format!("cannot make an empty ccache: {e}")))?;
+                let mut env = trust_env.clone();
+                env.extend(empty.env());
+                resources.no_ticket = Some(empty);
+                let d = start(env).await?;
+                default_url = d.url().to_string();
+                resources.drivers.push(d);
+            }
+            _ if !trust_env.is_empty() => {
+                let d = start(trust_env.clone()).await?;
+                default_url = d.url().to_string();
+                resources.drivers.push(d);
+            }
+            _ => {}
+        }
+    } else if mode == AuthMode::Iwa && embedded.is_none() {
+        eprintln!(
+            "warning: with --webdriver the harness cannot give the browser \"without a Kerberos \
+             ticket\" an empty credential cache; iwa.no-ticket-refused then depends on the tickets \
+             of the machine the browsers run on"
+        );
+    }
+    let launch = LaunchOptions {
+        kind: browsers.kind,
+        headed: browsers.headed,
+        binary: browsers.binary.clone(),
+        host_rules,
+        trusted_spki: spki,
+        negotiate_allowlist: (mode == AuthMode::Iwa).then(|| negotiate_allowlist(&crm_url)),
+    };
+    Ok(PassSetup {
+        crm_url,
+        admin_url,
+        probe,
+        launch,
+        webdriver_url: default_url,
+        user_drivers,
+        resources,
+    })
+}
+
+/// Kerberos credentials go only to the organization's host and its siblings.
+pub fn negotiate_allowlist(crm_url: &url::Url) -> String {
+    let host = crm_url.host_str().unwrap_or_default();
+    match host.split_once('.') {
+        Some((_, parent)) if parent.contains('.') => format!("{host},*.{parent}"),
+        _ => host.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_certificate_of_a_bundle_is_found() {
+        let one = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----";
+        let bundle = format!("# comment\n{one}\n\n{}\n", one.replace("AAAA", "BBBB"));
+        let certs = pem_certificates(&bundle);
+        assert_eq!(certs.len(), 2);
+        assert!(certs[1].contains("BBBB") && certs[1].ends_with("-----END CERTIFICATE-----\n"));
+        assert!(pem_certificates("not a certificate").is_empty());
+    }
+
+    #[test]
+    fn negotiate_goes_to_the_host_and_its_siblings_only() {
+        let url = url::Url::parse("https://crm.contoso.test/org/").unwrap();
+        assert_eq!(negotiate_allowlist(&url), "crm.contoso.test,*.contoso.test");
+        let url = url::Url::parse("https://crm/org/").unwrap();
+        assert_eq!(negotiate_allowlist(&url), "crm");
+    }
+}
