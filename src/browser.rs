@@ -12,7 +12,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -195,24 +195,31 @@ async fn wait_ready(url: &str, guard: &mut ChildGuard, limit: Duration) -> Resul
         .timeout(Duration::from_secs(2))
         .build()
         .map_err(|e| e.to_string())?;
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = guard.exited() {
-            return Err(format!("{} exited ({status})", guard.what()));
-        }
-        if let Ok(resp) = http.get(format!("{url}/status")).send().await
-            && let Ok(body) = resp.json::<Value>().await
-            && body["value"]["ready"].as_bool() == Some(true)
-        {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "{} did not report ready within {limit:?}",
-                guard.what()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(15)).await;
+    // A driver that exits while starting is an answer too: stop waiting for it.
+    let exited = std::cell::RefCell::new(None);
+    let ready = crate::wait::Wait::at_most(limit)
+        .every(Duration::from_millis(15))
+        .until(|| {
+            let (http, exited, guard) = (&http, &exited, &mut *guard);
+            let status = guard.exited();
+            async move {
+                if let Some(status) = status {
+                    *exited.borrow_mut() = Some(status);
+                    return Some(());
+                }
+                let resp = http.get(format!("{url}/status")).send().await.ok()?;
+                let body = resp.json::<Value>().await.ok()?;
+                (body["value"]["ready"].as_bool() == Some(true)).then_some(())
+            }
+        })
+        .await;
+    match (exited.into_inner(), ready) {
+        (Some(status), _) => Err(format!("{} exited ({status})", guard.what())),
+        (None, Ok(())) => Ok(()),
+        (None, Err(_)) => Err(format!(
+            "{} did not report ready within {limit:?}",
+            guard.what()
+        )),
     }
 }
 
@@ -555,63 +562,6 @@ impl Browser {
                 Ok(Some(message)) => Err(BrowserError::Certificate(message)),
                 _ => Err(BrowserError::Command(format!("waiting for `{css}`: {e}"))),
             },
-        }
-    }
-
-    /// Waits (up to `limit`) until the document has loaded and `gone_css` matches nothing: the end
-    /// of a redirect chain such as sign-out. Returns whether that state was reached.
-    pub async fn wait_settled(&self, gone_css: &str, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        loop {
-            let ready = self
-                .client
-                .execute("return document.readyState", vec![])
-                .await
-                .map(|v| v.as_str() == Some("complete"))
-                .unwrap_or(false);
-            if ready && !self.has(gone_css).await.unwrap_or(true) {
-                return true;
-            }
-            if Instant::now() > deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Clicks `element` and waits (up to `limit`) until a new document has replaced the current
-    /// one and finished loading: the end of a navigation however many redirects it took, even
-    /// when it lands on the same URL. Returns whether that happened.
-    pub async fn click_and_wait_new_document(
-        &self,
-        element: fantoccini::elements::Element,
-        limit: Duration,
-    ) -> Result<bool, BrowserError> {
-        self.client
-            .execute(
-                "window.__logoutHarnessOldDocument = true; return true",
-                vec![],
-            )
-            .await?;
-        element.click().await?;
-        let deadline = Instant::now() + limit;
-        loop {
-            let state = self
-                .client
-                .execute(
-                    "return window.__logoutHarnessOldDocument ? 'old' : document.readyState",
-                    vec![],
-                )
-                .await
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string));
-            if state.as_deref() == Some("complete") {
-                return Ok(true);
-            }
-            if Instant::now() > deadline {
-                return Ok(false);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 

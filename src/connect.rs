@@ -277,39 +277,46 @@ pub async fn check(target: &Target, opts: &ConnectOptions) -> Result<Connected, 
             let e = Embedded::start(target.spec.mode, &[], Timeouts::default(), None, false)
                 .await
                 .map_err(ConnectError::Emulator)?;
-            let sim = &e.sim;
+            let (host_rules, trusted_spki, trust) = crate::trust::emulator_trust(&e);
             let endpoint = Endpoint {
-                crm: sim.crm_url().clone(),
-                trust: HttpTrust {
-                    roots_pem: vec![sim.ca_pem().to_string()],
-                    resolve: sim
-                        .host_names()
-                        .iter()
-                        .map(|h| (h.clone(), sim.addr()))
-                        .collect(),
-                },
-                host_rules: vec![format!("MAP *.contoso.test {}", sim.addr().ip())],
-                trusted_spki: vec![sim.spki_sha256_base64().to_string()],
+                crm: e.sim.crm_url().clone(),
+                trust,
+                host_rules,
+                trusted_spki,
                 has_ca_file: false,
+                browser_trust: None,
             };
             let result = look(target, &endpoint, opts).await;
             e.shutdown().await;
             result
         }
         CrmLocation::Url(url) => {
-            let mut trust = HttpTrust::default();
+            // The same trust and name resolution as a run: `resolve:` for both, and the CA of
+            // `tls.ca_file` in the probe and in the browser's own certificate store.
+            let mut trust = HttpTrust {
+                resolve: target.resolved_addrs(),
+                ..HttpTrust::default()
+            };
+            let mut browser_trust = None;
             if let Some(ca) = &target.spec.tls.ca_file {
                 let pem = std::fs::read_to_string(ca).map_err(|e| {
                     ConnectError::CaFile(format!("cannot read tls.ca_file {}: {e}", ca.display()))
                 })?;
+                if opts.webdriver.is_none() {
+                    browser_trust = Some(
+                        crate::trust::BrowserTrustStore::with_ca_pem(&pem, ca)
+                            .map_err(ConnectError::CaFile)?,
+                    );
+                }
                 trust.roots_pem.push(pem);
             }
             let endpoint = Endpoint {
                 crm: url.clone(),
                 trust,
-                host_rules: Vec::new(),
+                host_rules: target.host_rules(),
                 trusted_spki: Vec::new(),
                 has_ca_file: target.spec.tls.ca_file.is_some(),
+                browser_trust,
             };
             look(target, &endpoint, opts).await
         }
@@ -323,6 +330,8 @@ struct Endpoint {
     host_rules: Vec<String>,
     trusted_spki: Vec<String>,
     has_ca_file: bool,
+    /// The browser's certificate store holding `tls.ca_file` (kept until the check ends).
+    browser_trust: Option<crate::trust::BrowserTrustStore>,
 }
 
 async fn look(
@@ -450,7 +459,14 @@ async fn sign_in_page(
 ) -> Result<Page, ConnectError> {
     let driver = match &opts.webdriver {
         Some(_) => None,
-        None => Some(Driver::start(&[]).await.map_err(ConnectError::Browser)?),
+        None => {
+            let env = endpoint
+                .browser_trust
+                .as_ref()
+                .map(crate::trust::BrowserTrustStore::env)
+                .unwrap_or_default();
+            Some(Driver::start(&env).await.map_err(ConnectError::Browser)?)
+        }
     };
     let webdriver_url = opts
         .webdriver
@@ -506,35 +522,37 @@ async fn look_at_form(
     limit: Duration,
 ) -> Result<Page, BrowserError> {
     let selectors = form_selectors(target);
-    let deadline = Instant::now() + limit;
     // The page is settled when one of the form's selectors is there, or when it has been loaded
     // and unchanged for a while (then a selector is really missing, not late).
     const STILL: Duration = Duration::from_secs(3);
-    let mut last_url = String::new();
-    let mut unchanged_since = Instant::now();
-    loop {
-        let url = browser.client().current_url().await?.to_string();
-        if url != last_url {
-            last_url = url;
-            unchanged_since = Instant::now();
-        }
-        let complete = browser
-            .client()
-            .execute("return document.readyState", vec![])
-            .await
-            .map(|v| v.as_str() == Some("complete"))
-            .unwrap_or(false);
-        let mut any = false;
-        for (_, css) in &selectors {
-            if browser.has(css).await.unwrap_or(false) {
-                any = true;
+    let last = std::cell::RefCell::new((String::new(), Instant::now()));
+    let _ = crate::wait::Wait::at_most(limit)
+        .every(Duration::from_millis(100))
+        .until(|| {
+            let (last, selectors) = (&last, &selectors);
+            async move {
+                let url = browser.client().current_url().await.ok()?.to_string();
+                {
+                    let mut last = last.borrow_mut();
+                    if last.0 != url {
+                        *last = (url, Instant::now());
+                    }
+                }
+                let complete = browser
+                    .client()
+                    .execute("return document.readyState", vec![])
+                    .await
+                    .map(|v| v.as_str() == Some("complete"))
+                    .unwrap_or(false);
+                let mut any = false;
+                for (_, css) in selectors.iter() {
+                    any |= browser.has(css).await.unwrap_or(false);
+                }
+                let still = last.borrow().1.elapsed() >= STILL;
+                (complete && (any || still)).then_some(())
             }
-        }
-        if (complete && (any || unchanged_since.elapsed() >= STILL)) || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        })
+        .await;
     let url = browser.client().current_url().await?.to_string();
     let mut checks = Vec::new();
     for (key, css) in selectors {
@@ -574,6 +592,7 @@ mod tests {
             host_rules: vec![],
             trusted_spki: vec![],
             has_ca_file: false,
+            browser_trust: None,
         };
         let e = reach(&url, &endpoint).await.unwrap_err();
         assert!(

@@ -246,11 +246,22 @@ pub async fn activate_and_wait_new_document(
         return wait_new_document(browser, limit).await;
     }
     browser
-        .click_and_wait_new_document(element, limit)
+        .client()
+        .execute(
+            "window.__logoutHarnessOldDocument = true; return true",
+            vec![],
+        )
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    element
+        .click()
+        .await
+        .map_err(|e| format!("clicking: {e}"))?;
+    wait_new_document(browser, limit).await
 }
 
+/// Waits (up to `limit`) until the document marked before a navigation has been replaced by a
+/// new one that finished loading, however many redirects it took, even on the same URL.
 async fn wait_new_document(browser: &Browser, limit: Duration) -> Result<bool, String> {
     Ok(Wait::at_most(limit)
         .until(|| async move {

@@ -209,6 +209,25 @@ impl Drop for PassResources {
     }
 }
 
+/// How browsers and the probe find and trust the embedded emulator: its host names mapped to its
+/// loopback address, and only this run's certificate trusted (host rules, SPKI hashes, probe
+/// trust).
+pub fn emulator_trust(e: &Embedded) -> (Vec<String>, Vec<String>, HttpTrust) {
+    let sim = &e.sim;
+    (
+        vec![format!("MAP *.contoso.test {}", sim.addr().ip())],
+        vec![sim.spki_sha256_base64().to_string()],
+        HttpTrust {
+            roots_pem: vec![sim.ca_pem().to_string()],
+            resolve: sim
+                .host_names()
+                .iter()
+                .map(|h| (h.clone(), sim.addr()))
+                .collect(),
+        },
+    )
+}
+
 /// Builds one pass's probe, launch options and drivers for `target` in `mode`, against the
 /// started emulator `embedded` or the target's URL, and checks that the target answers.
 pub async fn prepare_pass(
@@ -222,20 +241,13 @@ pub async fn prepare_pass(
     let mut default_url = browsers.shared_url.clone();
     let (crm_url, admin_url, host_rules, spki, trust) = match (embedded, &target.spec.crm) {
         (Some(e), _) => {
-            let sim = &e.sim;
+            let (host_rules, spki, trust) = emulator_trust(e);
             (
-                sim.crm_url().clone(),
-                Some(sim.admin_url()),
-                vec![format!("MAP *.contoso.test {}", sim.addr().ip())],
-                vec![sim.spki_sha256_base64().to_string()],
-                HttpTrust {
-                    roots_pem: vec![sim.ca_pem().to_string()],
-                    resolve: sim
-                        .host_names()
-                        .iter()
-                        .map(|h| (h.clone(), sim.addr()))
-                        .collect(),
-                },
+                e.sim.crm_url().clone(),
+                Some(e.sim.admin_url()),
+                host_rules,
+                spki,
+                trust,
             )
         }
         (None, CrmLocation::Url(url)) => {
