@@ -1,0 +1,257 @@
+//! The harness against real, third-party web applications with their own sign-in and sign-out,
+//! which nobody in this project wrote: Django's admin (PyPI) and Apache httpd's mod_auth_form
+//! (Debian), each started here on loopback, configured correctly and wrongly. Each test writes a
+//! target file from `fixtures/targets/examples/`, runs the `logout-harness` binary, and checks the
+//! exit code and exactly which rules held and failed. Needs `ci/setup` (it installs both).
+//!
+//! The tests run one at a time: each run drives real browsers, and the machine's cores are few.
+
+mod harness;
+mod pki;
+mod servers;
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use servers::{Apache, ApacheLogout, Django, DjangoProfile};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn set(rules: &[&str]) -> BTreeSet<String> {
+    rules.iter().map(|r| r.to_string()).collect()
+}
+
+/// The rules the sign-out and cookie features judge on a forms target.
+const SIGN_OUT_RULES: [&str; 4] = [
+    "sign-out.signed-out-page",
+    "sign-out.auth-cookies-removed",
+    "sign-out.replay-refused",
+    "sign-out.leftover-cookies",
+];
+const COOKIE_RULES: [&str; 5] = [
+    "cookie.auth-secure",
+    "cookie.auth-httponly",
+    "cookie.auth-samesite",
+    "cookie.auth-lifetime",
+    "cookie.no-credentials",
+];
+
+fn all_rules() -> BTreeSet<String> {
+    SIGN_OUT_RULES
+        .iter()
+        .chain(&COOKIE_RULES)
+        .map(|r| r.to_string())
+        .collect()
+}
+
+/// Judged, and exactly `failing` failed: every other rule of sign-out and cookie held.
+fn assert_exactly_failed(run: &harness::Run, failing: &[&str]) {
+    let failing = set(failing);
+    assert_eq!(run.failed(), failing, "{}", run.explain());
+    let held: BTreeSet<String> = all_rules().difference(&failing).cloned().collect();
+    assert_eq!(run.held(), held, "{}", run.explain());
+}
+
+#[test]
+fn django_admin_correctly_configured_holds_every_rule() {
+    let _one = serial();
+    let password = servers::fresh_password();
+    let server = Django::start(DjangoProfile::Correct, &password).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "django (correct): gunicorn listened after {:?}; setup with migrations {:?}",
+        server.listen_time, server.setup_time
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let target = harness::target_from_example(
+        "django-admin.yaml",
+        dir.path(),
+        &server.url,
+        Some(&server.ca_file),
+        "DJANGO_ALICE_PASSWORD",
+    );
+    let run = harness::run(
+        &target,
+        &[
+            "features/sign_out.feature",
+            "features/cookie.feature",
+            // Django declares no timeouts in the target file: not applicable, not a failure.
+            "features/timeout.feature",
+        ],
+        ("DJANGO_ALICE_PASSWORD", &password),
+        dir.path(),
+    );
+    eprintln!("django (correct): harness run took {:?}", run.took);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_exactly_failed(&run, &[]);
+    // The server, not just the browser, ended the session: the old sessionid is sent to 302.
+    assert_eq!(
+        run.observed("sign-out.replay-refused").as_deref(),
+        Some("refused")
+    );
+    let na = run.not_applicable();
+    assert!(
+        !na.is_empty(),
+        "the timeout scenarios are not applicable: {}",
+        run.explain()
+    );
+    for entry in &na {
+        let reason = entry["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("timeout"),
+            "a not-applicable scenario says why (the target declares no timeout): {entry}"
+        );
+    }
+    run.assert_password_nowhere(&password);
+}
+
+#[test]
+fn django_admin_with_signed_cookie_sessions_fails_replay_lifetime_and_samesite() {
+    let _one = serial();
+    let password = servers::fresh_password();
+    let server =
+        Django::start(DjangoProfile::SignedCookies, &password).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "django (signed cookies): gunicorn listened after {:?}; setup {:?}",
+        server.listen_time, server.setup_time
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let target = harness::target_from_example(
+        "django-admin-signed-cookies.yaml",
+        dir.path(),
+        &server.url,
+        Some(&server.ca_file),
+        "DJANGO_ALICE_PASSWORD",
+    );
+    let run = harness::run(
+        &target,
+        &["features/sign_out.feature", "features/cookie.feature"],
+        ("DJANGO_ALICE_PASSWORD", &password),
+        dir.path(),
+    );
+    eprintln!("django (signed cookies): harness run took {:?}", run.took);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_exactly_failed(
+        &run,
+        &[
+            "sign-out.replay-refused",
+            "cookie.auth-lifetime",
+            "cookie.auth-samesite",
+        ],
+    );
+    // Django deleted the browser's cookie, yet a copy from before still signs in.
+    assert_eq!(
+        run.observed("sign-out.auth-cookies-removed").as_deref(),
+        Some("removed")
+    );
+    assert_eq!(
+        run.observed("sign-out.replay-refused").as_deref(),
+        Some("accepted")
+    );
+    assert_eq!(
+        run.observed("cookie.auth-samesite").as_deref(),
+        Some("none")
+    );
+    run.assert_password_nowhere(&password);
+}
+
+#[test]
+fn apache_auth_form_as_documented_keeps_the_password_in_a_replayable_cookie() {
+    let _one = serial();
+    let password = servers::fresh_password();
+    let server = Apache::start(ApacheLogout::Handler, &password).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "apache (logout handler): httpd listened after {:?}",
+        server.listen_time
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let target = harness::target_from_example(
+        "apache-auth-form.yaml",
+        dir.path(),
+        &server.url,
+        None,
+        "APACHE_ALICE_PASSWORD",
+    );
+    let run = harness::run(
+        &target,
+        &["features/sign_out.feature", "features/cookie.feature"],
+        ("APACHE_ALICE_PASSWORD", &password),
+        dir.path(),
+    );
+    eprintln!("apache (logout handler): harness run took {:?}", run.took);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_exactly_failed(
+        &run,
+        &[
+            "cookie.no-credentials",
+            "sign-out.replay-refused",
+            "cookie.auth-secure",
+            "cookie.auth-httponly",
+        ],
+    );
+    // Apache's logout answers `session=expiry=...;Max-Age=1`: an emptied cookie that the browser
+    // drops a second later is not a credential left behind (and replay is judged on its own).
+    assert_eq!(
+        run.observed("sign-out.auth-cookies-removed").as_deref(),
+        Some("removed")
+    );
+    assert_eq!(
+        run.observed("sign-out.replay-refused").as_deref(),
+        Some("accepted")
+    );
+    // The finding names the cookie; neither its value nor the password is shown anywhere.
+    assert!(
+        run.evidence("cookie.no-credentials").contains("session"),
+        "{}",
+        run.explain()
+    );
+    run.assert_password_nowhere(&password);
+}
+
+#[test]
+fn apache_sign_out_link_without_the_logout_handler_leaves_the_session() {
+    let _one = serial();
+    let password = servers::fresh_password();
+    let server = Apache::start(ApacheLogout::LinkOnly, &password).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "apache (link only): httpd listened after {:?}",
+        server.listen_time
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let target = harness::target_from_example(
+        "apache-auth-form.yaml",
+        dir.path(),
+        &server.url,
+        None,
+        "APACHE_ALICE_PASSWORD",
+    );
+    let run = harness::run(
+        &target,
+        &["features/sign_out.feature"],
+        ("APACHE_ALICE_PASSWORD", &password),
+        dir.path(),
+    );
+    eprintln!("apache (link only): harness run took {:?}", run.took);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    // Every check of the scenario is judged, though the first ones failed (the replay most of all).
+    let failing = set(&[
+        "sign-out.signed-out-page",
+        "sign-out.auth-cookies-removed",
+        "sign-out.replay-refused",
+    ]);
+    assert_eq!(run.failed(), failing, "{}", run.explain());
+    assert_eq!(
+        run.held(),
+        set(&["sign-out.leftover-cookies"]),
+        "{}",
+        run.explain()
+    );
+    assert_eq!(
+        run.observed("sign-out.auth-cookies-removed").as_deref(),
+        Some("left")
+    );
+    run.assert_password_nowhere(&password);
+}
