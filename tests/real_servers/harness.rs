@@ -67,6 +67,16 @@ pub struct Run {
 /// Snapshots go to a fresh directory and are recorded (`--update-snapshots`): these servers have
 /// no baseline, and what the leftover cookies look like is not what these tests judge.
 pub fn run(target: &Path, features: &[&str], env: (&str, &str), dir: &Path) -> Run {
+    run_with_env(target, features, &[(env.0.into(), env.1.into())], dir)
+}
+
+/// [`run`] with any environment for the harness (a Kerberos credential cache, say).
+pub fn run_with_env(
+    target: &Path,
+    features: &[&str],
+    env: &[(std::ffi::OsString, std::ffi::OsString)],
+    dir: &Path,
+) -> Run {
     let json = dir.join("report.json");
     let artifacts = dir.join("artifacts");
     let snapshots = dir.join("snapshots");
@@ -84,7 +94,7 @@ pub fn run(target: &Path, features: &[&str], env: (&str, &str), dir: &Path) -> R
         .arg("--update-snapshots")
         .args(features)
         .current_dir(repo())
-        .env(env.0, env.1)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("starting logout-harness");
     let took = t.elapsed();

@@ -1,6 +1,6 @@
 //! The harness against real, third-party web applications with their own sign-in and sign-out,
-//! which nobody in this project wrote: Django's admin (PyPI) and Apache httpd's mod_auth_form
-//! (Debian), each started here on loopback, configured correctly and wrongly. Each test writes a
+//! which nobody in this project wrote: Django's admin (PyPI), Apache httpd's mod_auth_form and
+//! mod_auth_gssapi (Debian), each started here on loopback, configured correctly and wrongly. Each test writes a
 //! target file from `fixtures/targets/examples/`, runs the `logout-harness` binary, and checks the
 //! exit code and exactly which rules held and failed. Needs `ci/setup` (it installs both).
 //!
@@ -13,7 +13,7 @@ mod servers;
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
-use servers::{Apache, ApacheLogout, Django, DjangoProfile};
+use servers::{Apache, ApacheSite, Django, DjangoProfile};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -164,7 +164,10 @@ fn django_admin_with_signed_cookie_sessions_fails_replay_lifetime_and_samesite()
 fn apache_auth_form_as_documented_keeps_the_password_in_a_replayable_cookie() {
     let _one = serial();
     let password = servers::fresh_password();
-    let server = Apache::start(ApacheLogout::Handler, &password).unwrap_or_else(|e| panic!("{e}"));
+    let server = Apache::start(ApacheSite::FormLogoutHandler {
+        password: &password,
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
         "apache (logout handler): httpd listened after {:?}",
         server.listen_time
@@ -218,7 +221,10 @@ fn apache_auth_form_as_documented_keeps_the_password_in_a_replayable_cookie() {
 fn apache_sign_out_link_without_the_logout_handler_leaves_the_session() {
     let _one = serial();
     let password = servers::fresh_password();
-    let server = Apache::start(ApacheLogout::LinkOnly, &password).unwrap_or_else(|e| panic!("{e}"));
+    let server = Apache::start(ApacheSite::FormLinkOnly {
+        password: &password,
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
         "apache (link only): httpd listened after {:?}",
         server.listen_time
@@ -257,5 +263,56 @@ fn apache_sign_out_link_without_the_logout_handler_leaves_the_session() {
     assert_eq!(
         run.observed("sign-out.auth-cookies-removed").as_deref(),
         Some("left")
+    );
+}
+
+#[test]
+fn apache_kerberos_signs_in_silently_and_refuses_a_browser_without_a_ticket() {
+    let _one = serial();
+    let t = std::time::Instant::now();
+    // The project's private KDC, with a service key for HTTP/localhost (Chromium asks for a ticket
+    // to HTTP/<host of the URL>). Its users' passwords are made for this run.
+    let realm = krb5_realm::Realm::start(
+        krb5_realm::RealmOptions::new(servers::fresh_password()).service_host("localhost"),
+    )
+    .unwrap_or_else(|e| panic!("starting the test KDC: {e}"));
+    let kdc_time = t.elapsed();
+    let server =
+        Apache::start(ApacheSite::Kerberos { realm: &realm }).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "apache (kerberos): KDC ready after {kdc_time:?}; httpd listened after {:?}",
+        server.listen_time
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let source = servers::repo().join("fixtures/targets/examples/apache-kerberos.yaml");
+    let text = std::fs::read_to_string(&source).unwrap();
+    let target = dir.path().join("apache-kerberos.yaml");
+    std::fs::write(&target, text.replace("http://localhost:8080/", &server.url)).unwrap();
+    // alice's ticket is the harness's own credential cache, as on a user's workstation.
+    let run = harness::run_with_env(
+        &target,
+        &["features/iwa.feature"],
+        &realm.env_for_client("alice"),
+        dir.path(),
+    );
+    eprintln!("apache (kerberos): harness run took {:?}", run.took);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(
+        run.held(),
+        set(&[
+            "iwa.silent-sign-in",
+            "iwa.relogin-after-sign-out",
+            "iwa.no-ticket-refused",
+            "sign-out.leftover-cookies",
+        ]),
+        "{}",
+        run.explain()
+    );
+    assert!(run.failed().is_empty(), "{}", run.explain());
+    // The browser without a ticket was refused by the server itself, with its challenge.
+    assert!(
+        run.evidence("iwa.no-ticket-refused").contains("401"),
+        "{}",
+        run.explain()
     );
 }

@@ -253,17 +253,19 @@ impl Django {
     }
 }
 
-/// How Apache's "Sign out" is wired (fixtures/real-servers/apache/httpd.conf).
-#[derive(Clone, Copy, Debug)]
-pub enum ApacheLogout {
-    /// `/logout` is mod_auth_form's form-logout-handler.
-    Handler,
-    /// `/logout` only redirects to the sign-in page (`-D LinkOnlyLogout`).
-    LinkOnly,
+/// Which Apache site to serve (fixtures/real-servers/apache/).
+#[derive(Clone, Copy)]
+pub enum ApacheSite<'a> {
+    /// mod_auth_form (httpd.conf); `/logout` is its form-logout-handler.
+    FormLogoutHandler { password: &'a str },
+    /// mod_auth_form, `/logout` only redirects to the sign-in page (`-D LinkOnlyLogout`).
+    FormLinkOnly { password: &'a str },
+    /// mod_auth_gssapi (gssapi.conf) accepting tickets for `HTTP/localhost` from this realm.
+    Kerberos { realm: &'a krb5_realm::Realm },
 }
 
-/// Apache httpd with mod_auth_form and a clear-text mod_session_cookie session, over HTTP, with
-/// one user `alice` in an htpasswd file made now.
+/// Apache httpd over HTTP: mod_auth_form with a clear-text mod_session_cookie session and one
+/// user `alice` in an htpasswd file made now, or mod_auth_gssapi with a keytab from a test realm.
 pub struct Apache {
     _server: ChildGuard,
     /// The site's root URL, `http://127.0.0.1:PORT/`.
@@ -275,7 +277,7 @@ pub struct Apache {
 
 impl Apache {
     /// Starts `/usr/sbin/apache2` in the foreground (`-X`, one process) on a free port.
-    pub fn start(logout: ApacheLogout, password: &str) -> Result<Apache, String> {
+    pub fn start(site: ApacheSite) -> Result<Apache, String> {
         let httpd = Path::new("/usr/sbin/apache2");
         if !httpd.exists() {
             return Err("/usr/sbin/apache2 is missing: run `ci/setup` (Debian apache2-bin)".into());
@@ -293,46 +295,34 @@ impl Apache {
         mode(dir.path(), 0o711)?;
         let docs = dir.path().join("htdocs");
         copy_dir(&repo().join("fixtures/real-servers/apache/htdocs"), &docs)?;
-        let htpasswd = dir.path().join("htpasswd");
-        // htpasswd -i reads the password from stdin: never on a command line.
-        let mut child = Command::new("htpasswd")
-            .args(["-i", "-B", "-c"])
-            .arg(&htpasswd)
-            .arg("alice")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("htpasswd (Debian apache2-utils; run `ci/setup`): {e}"))?;
-        child
-            .stdin
-            .take()
-            .expect("piped")
-            .write_all(password.as_bytes())
-            .map_err(|e| format!("htpasswd stdin: {e}"))?;
-        let out = child
-            .wait_with_output()
-            .map_err(|e| format!("htpasswd: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "htpasswd: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        mode(&htpasswd, 0o644)?;
-
+        let conf = match site {
+            ApacheSite::FormLogoutHandler { password } | ApacheSite::FormLinkOnly { password } => {
+                write_htpasswd(&dir.path().join("htpasswd"), password)?;
+                "httpd.conf"
+            }
+            ApacheSite::Kerberos { realm } => {
+                // The service key of HTTP/localhost, readable by the serving user.
+                let keytab = realm
+                    .keytab_for("localhost")
+                    .ok_or("the realm has no HTTP/localhost service")?;
+                let copy = dir.path().join("http.keytab");
+                std::fs::copy(&keytab, &copy).map_err(|e| format!("copying the keytab: {e}"))?;
+                mode(&copy, 0o644)?;
+                "gssapi.conf"
+            }
+        };
         let port = free_port()?;
         let mut cmd = Command::new(httpd);
         cmd.arg("-X")
             .arg("-f")
-            .arg(repo().join("fixtures/real-servers/apache/httpd.conf"))
+            .arg(repo().join("fixtures/real-servers/apache").join(conf))
             .env("LH_APACHE_RUN", dir.path())
             .env("LH_APACHE_DOCS", &docs)
             .env("LH_APACHE_LISTEN", format!("127.0.0.1:{port}"));
         if as_root {
             cmd.arg("-DAsRoot");
         }
-        if let ApacheLogout::LinkOnly = logout {
+        if let ApacheSite::FormLinkOnly { .. } = site {
             cmd.arg("-DLinkOnlyLogout");
         }
         let t = Instant::now();
@@ -340,11 +330,47 @@ impl Apache {
         server.wait_listening(port, &dir.path().join("error.log"))?;
         Ok(Apache {
             _server: server,
-            url: format!("http://127.0.0.1:{port}/"),
+            url: match site {
+                // Kerberos names the service by host: HTTP/localhost.
+                ApacheSite::Kerberos { .. } => format!("http://localhost:{port}/"),
+                _ => format!("http://127.0.0.1:{port}/"),
+            },
             listen_time: t.elapsed(),
             _dir: dir,
         })
     }
+}
+
+/// An htpasswd file with `alice` (bcrypt); `htpasswd -i` reads the password from stdin, never
+/// from a command line. Readable by the serving user.
+fn write_htpasswd(path: &Path, password: &str) -> Result<(), String> {
+    let mut child = Command::new("htpasswd")
+        .args(["-i", "-B", "-c"])
+        .arg(path)
+        .arg("alice")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("htpasswd (Debian apache2-utils; run `ci/setup`): {e}"))?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(password.as_bytes())
+        .map_err(|e| format!("htpasswd stdin: {e}"))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("htpasswd: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "htpasswd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+        .map_err(|e| format!("chmod {}: {e}", path.display()))
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
