@@ -1,8 +1,9 @@
 //! The harness against real, third-party web applications with their own sign-in and sign-out,
 //! which nobody in this project wrote: Django's admin (PyPI), Apache httpd's mod_auth_form and
-//! mod_auth_gssapi (Debian), each started here on loopback, configured correctly and wrongly. Each test writes a
-//! target file from `fixtures/targets/examples/`, runs the `logout-harness` binary, and checks the
-//! exit code and exactly which rules held and failed. Needs `ci/setup` (it installs both).
+//! mod_auth_gssapi (Debian), each started here on loopback, configured correctly and wrongly.
+//! Each test writes a target file from `fixtures/targets/examples/`, runs the `logout-harness`
+//! binary, and checks the exit code and exactly which rules held and failed. Needs `ci/setup`
+//! (it installs the servers).
 //!
 //! The tests run one at a time: each run drives real browsers, and the machine's cores are few.
 

@@ -268,7 +268,7 @@ pub enum ApacheSite<'a> {
 /// user `alice` in an htpasswd file made now, or mod_auth_gssapi with a keytab from a test realm.
 pub struct Apache {
     _server: ChildGuard,
-    /// The site's root URL, `http://127.0.0.1:PORT/`.
+    /// The site's root URL, `http://127.0.0.1:PORT/` (`http://localhost:PORT/` for Kerberos).
     pub url: String,
     /// How long from starting httpd until it listened.
     pub listen_time: Duration,
@@ -283,6 +283,7 @@ impl Apache {
             return Err("/usr/sbin/apache2 is missing: run `ci/setup` (Debian apache2-bin)".into());
         }
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        // SAFETY: geteuid(2) has no preconditions and cannot fail.
         let as_root = unsafe { libc::geteuid() } == 0;
         // Run as root, httpd serves as `nobody`, which must reach the htpasswd file and the pages:
         // the directory is traversable, not listable, and the pages are a copy (a checkout under
