@@ -219,6 +219,50 @@ fn apache_auth_form_as_documented_keeps_the_password_in_a_replayable_cookie() {
 }
 
 #[test]
+fn apache_auth_form_with_server_side_sessions_over_https_holds_every_rule() {
+    let _one = serial();
+    let password = servers::fresh_password();
+    let server = Apache::start(ApacheSite::FormServerSession {
+        password: &password,
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "apache (server-side sessions): httpd listened after {:?}",
+        server.listen_time
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let target = harness::target_from_example(
+        "apache-auth-form-server-session.yaml",
+        dir.path(),
+        &server.url,
+        server.ca_file.as_deref(),
+        "APACHE_ALICE_PASSWORD",
+    );
+    let run = harness::run(
+        &target,
+        &["features/sign_out.feature", "features/cookie.feature"],
+        ("APACHE_ALICE_PASSWORD", &password),
+        dir.path(),
+    );
+    eprintln!(
+        "apache (server-side sessions): harness run took {:?}",
+        run.took
+    );
+    run.assert_password_nowhere(&password);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_exactly_failed(&run, &[]);
+    // Logout answers with an empty session's key and Max-Age=1: removed, and the old key refused.
+    assert_eq!(
+        run.observed("sign-out.auth-cookies-removed").as_deref(),
+        Some("removed")
+    );
+    assert_eq!(
+        run.observed("sign-out.replay-refused").as_deref(),
+        Some("refused")
+    );
+}
+
+#[test]
 fn apache_sign_out_link_without_the_logout_handler_leaves_the_session() {
     let _one = serial();
     let password = servers::fresh_password();

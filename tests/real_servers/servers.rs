@@ -260,16 +260,23 @@ pub enum ApacheSite<'a> {
     FormLogoutHandler { password: &'a str },
     /// mod_auth_form, `/logout` only redirects to the sign-in page (`-D LinkOnlyLogout`).
     FormLinkOnly { password: &'a str },
+    /// mod_auth_form done right (`-D ServerSession`): HTTPS with a private CA, the session on the
+    /// server (mod_session_dbd, SQLite), a Secure/HttpOnly/Lax cookie holding only its key.
+    FormServerSession { password: &'a str },
     /// mod_auth_gssapi (gssapi.conf) accepting tickets for `HTTP/localhost` from this realm.
     Kerberos { realm: &'a krb5_realm::Realm },
 }
 
-/// Apache httpd over HTTP: mod_auth_form with a clear-text mod_session_cookie session and one
-/// user `alice` in an htpasswd file made now, or mod_auth_gssapi with a keytab from a test realm.
+/// Apache httpd: mod_auth_form with one user `alice` in an htpasswd file made now (over HTTP with a
+/// clear-text mod_session_cookie session, or over HTTPS with server-side sessions), or
+/// mod_auth_gssapi with a keytab from a test realm.
 pub struct Apache {
     _server: ChildGuard,
-    /// The site's root URL, `http://127.0.0.1:PORT/` (`http://localhost:PORT/` for Kerberos).
+    /// The site's root URL: `http://127.0.0.1:PORT/`, `https://localhost:PORT/` with server-side
+    /// sessions, `http://localhost:PORT/` for Kerberos.
     pub url: String,
+    /// The CA of the server's certificate, when it serves HTTPS.
+    pub ca_file: Option<PathBuf>,
     /// How long from starting httpd until it listened.
     pub listen_time: Duration,
     _dir: tempfile::TempDir,
@@ -296,9 +303,17 @@ impl Apache {
         mode(dir.path(), 0o711)?;
         let docs = dir.path().join("htdocs");
         copy_dir(&repo().join("fixtures/real-servers/apache/htdocs"), &docs)?;
+        let mut ca_file = None;
         let conf = match site {
             ApacheSite::FormLogoutHandler { password } | ApacheSite::FormLinkOnly { password } => {
                 write_htpasswd(&dir.path().join("htpasswd"), password)?;
+                "httpd.conf"
+            }
+            ApacheSite::FormServerSession { password } => {
+                write_htpasswd(&dir.path().join("htpasswd"), password)?;
+                // httpd.conf names these files: server.pem, server.key (read as root, at start).
+                ca_file = Some(pki::make(dir.path())?.ca_file);
+                session_db(&dir.path().join("db"), as_root)?;
                 "httpd.conf"
             }
             ApacheSite::Kerberos { realm } => {
@@ -323,8 +338,14 @@ impl Apache {
         if as_root {
             cmd.arg("-DAsRoot");
         }
-        if let ApacheSite::FormLinkOnly { .. } = site {
-            cmd.arg("-DLinkOnlyLogout");
+        match site {
+            ApacheSite::FormLinkOnly { .. } => {
+                cmd.arg("-DLinkOnlyLogout");
+            }
+            ApacheSite::FormServerSession { .. } => {
+                cmd.arg("-DServerSession");
+            }
+            _ => {}
         }
         let t = Instant::now();
         let mut server = ChildGuard::spawn("apache2", cmd)?;
@@ -332,14 +353,49 @@ impl Apache {
         Ok(Apache {
             _server: server,
             url: match site {
+                // The certificate's name.
+                ApacheSite::FormServerSession { .. } => format!("https://localhost:{port}/"),
                 // Kerberos names the service by host: HTTP/localhost.
                 ApacheSite::Kerberos { .. } => format!("http://localhost:{port}/"),
                 _ => format!("http://127.0.0.1:{port}/"),
             },
+            ca_file,
             listen_time: t.elapsed(),
             _dir: dir,
         })
     }
+}
+
+/// The SQLite database of mod_session_dbd, with the table its documentation gives, in `dir`, which
+/// the serving user (`nobody` when started as root) may write (SQLite writes a journal beside it).
+fn session_db(dir: &Path, as_root: bool) -> Result<(), String> {
+    std::fs::create_dir(dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    let db = dir.join("sessions.db");
+    let python = Path::new("/usr/bin/python3");
+    run_to_end(
+        "creating the session table",
+        Command::new(python).arg("-c").arg(
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
+             c.execute('create table session (key varchar(255) primary key, value text, expiry bigint)'); \
+             c.commit()",
+        ).arg(&db),
+    )?;
+    if as_root {
+        // SAFETY: getpwnam with a NUL-terminated name; the result is read at once, before any
+        // other call could reuse its static buffer.
+        let (uid, gid) = unsafe {
+            let pw = libc::getpwnam(c"nobody".as_ptr());
+            if pw.is_null() {
+                return Err("there is no user `nobody` to serve as".into());
+            }
+            ((*pw).pw_uid, (*pw).pw_gid)
+        };
+        for p in [dir, db.as_path()] {
+            std::os::unix::fs::chown(p, Some(uid), Some(gid))
+                .map_err(|e| format!("chown {}: {e}", p.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// An htpasswd file with `alice` (bcrypt); `htpasswd -i` reads the password from stdin, never
