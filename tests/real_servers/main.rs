@@ -1,0 +1,363 @@
+//! The harness against real, third-party web applications with their own sign-in and sign-out,
+//! which nobody in this project wrote: Django's admin (PyPI), Apache httpd's mod_auth_form and
+//! mod_auth_gssapi (Debian), each started here on loopback, configured correctly and wrongly.
+//! Each test writes a target file from `fixtures/targets/examples/`, runs the `logout-harness`
+//! binary, and checks the exit code and exactly which rules held and failed. Needs `ci/setup`
+//! (it installs the servers).
+//!
+//! The tests run one at a time: each run drives real browsers, and the machine's cores are few.
+
+mod harness;
+mod pki;
+mod servers;
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use servers::{Apache, ApacheSite, Django, DjangoProfile};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn set(rules: &[&str]) -> BTreeSet<String> {
+    rules.iter().map(|r| r.to_string()).collect()
+}
+
+/// The rules the sign-out and cookie features judge on a forms target.
+const SIGN_OUT_RULES: [&str; 4] = [
+    "sign-out.signed-out-page",
+    "sign-out.auth-cookies-removed",
+    "sign-out.replay-refused",
+    "sign-out.leftover-cookies",
+];
+const COOKIE_RULES: [&str; 5] = [
+    "cookie.auth-secure",
+    "cookie.auth-httponly",
+    "cookie.auth-samesite",
+    "cookie.auth-lifetime",
+    "cookie.no-credentials",
+];
+
+fn all_rules() -> BTreeSet<String> {
+    SIGN_OUT_RULES
+        .iter()
+        .chain(&COOKIE_RULES)
+        .map(|r| r.to_string())
+        .collect()
+}
+
+/// Judged, and exactly `failing` failed: every other rule of sign-out and cookie held.
+fn assert_exactly_failed(run: &harness::Run, failing: &[&str]) {
+    let failing = set(failing);
+    assert_eq!(run.failed(), failing, "{}", run.explain());
+    let held: BTreeSet<String> = all_rules().difference(&failing).cloned().collect();
+    assert_eq!(run.held(), held, "{}", run.explain());
+}
+
+#[test]
+fn django_admin_correctly_configured_holds_every_rule() {
+    let _one = serial();
+    let password = servers::fresh_password();
+    let server = Django::start(DjangoProfile::Correct, &password).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "django (correct): gunicorn listened after {:?}; setup with migrations {:?}",
+        server.listen_time, server.setup_time
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let target = harness::target_from_example(
+        "django-admin.yaml",
+        dir.path(),
+        &server.url,
+        Some(&server.ca_file),
+        "DJANGO_ALICE_PASSWORD",
+    );
+    let run = harness::run(
+        &target,
+        &[
+            "features/sign_out.feature",
+            "features/cookie.feature",
+            // Django declares no timeouts in the target file: not applicable, not a failure.
+            "features/timeout.feature",
+        ],
+        ("DJANGO_ALICE_PASSWORD", &password),
+        dir.path(),
+    );
+    eprintln!("django (correct): harness run took {:?}", run.took);
+    // First, as it holds whatever the verdicts: the password never leaves the environment.
+    run.assert_password_nowhere(&password);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_exactly_failed(&run, &[]);
+    // The server, not just the browser, ended the session: the old sessionid is sent to 302.
+    assert_eq!(
+        run.observed("sign-out.replay-refused").as_deref(),
+        Some("refused")
+    );
+    let na = run.not_applicable();
+    assert!(
+        !na.is_empty(),
+        "the timeout scenarios are not applicable: {}",
+        run.explain()
+    );
+    for entry in &na {
+        let reason = entry["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("timeout"),
+            "a not-applicable scenario says why (the target declares no timeout): {entry}"
+        );
+    }
+}
+
+#[test]
+fn django_admin_with_signed_cookie_sessions_fails_replay_lifetime_and_samesite() {
+    let _one = serial();
+    let password = servers::fresh_password();
+    let server =
+        Django::start(DjangoProfile::SignedCookies, &password).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "django (signed cookies): gunicorn listened after {:?}; setup {:?}",
+        server.listen_time, server.setup_time
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let target = harness::target_from_example(
+        "django-admin-signed-cookies.yaml",
+        dir.path(),
+        &server.url,
+        Some(&server.ca_file),
+        "DJANGO_ALICE_PASSWORD",
+    );
+    let run = harness::run(
+        &target,
+        &["features/sign_out.feature", "features/cookie.feature"],
+        ("DJANGO_ALICE_PASSWORD", &password),
+        dir.path(),
+    );
+    eprintln!("django (signed cookies): harness run took {:?}", run.took);
+    // First, as it holds whatever the verdicts: the password never leaves the environment.
+    run.assert_password_nowhere(&password);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_exactly_failed(
+        &run,
+        &[
+            "sign-out.replay-refused",
+            "cookie.auth-lifetime",
+            "cookie.auth-samesite",
+        ],
+    );
+    // Django deleted the browser's cookie, yet a copy from before still signs in.
+    assert_eq!(
+        run.observed("sign-out.auth-cookies-removed").as_deref(),
+        Some("removed")
+    );
+    assert_eq!(
+        run.observed("sign-out.replay-refused").as_deref(),
+        Some("accepted")
+    );
+    assert_eq!(
+        run.observed("cookie.auth-samesite").as_deref(),
+        Some("none")
+    );
+}
+
+#[test]
+fn apache_auth_form_as_documented_keeps_the_password_in_a_replayable_cookie() {
+    let _one = serial();
+    let password = servers::fresh_password();
+    let server = Apache::start(ApacheSite::FormLogoutHandler {
+        password: &password,
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "apache (logout handler): httpd listened after {:?}",
+        server.listen_time
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let target = harness::target_from_example(
+        "apache-auth-form.yaml",
+        dir.path(),
+        &server.url,
+        None,
+        "APACHE_ALICE_PASSWORD",
+    );
+    let run = harness::run(
+        &target,
+        &["features/sign_out.feature", "features/cookie.feature"],
+        ("APACHE_ALICE_PASSWORD", &password),
+        dir.path(),
+    );
+    eprintln!("apache (logout handler): harness run took {:?}", run.took);
+    // First, as it holds whatever the verdicts: the password never leaves the environment.
+    run.assert_password_nowhere(&password);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_exactly_failed(
+        &run,
+        &[
+            "cookie.no-credentials",
+            "sign-out.replay-refused",
+            "cookie.auth-secure",
+            "cookie.auth-httponly",
+        ],
+    );
+    // Apache's logout answers `session=expiry=...;Max-Age=1`: an emptied cookie that the browser
+    // drops a second later is not a credential left behind (and replay is judged on its own).
+    assert_eq!(
+        run.observed("sign-out.auth-cookies-removed").as_deref(),
+        Some("removed")
+    );
+    assert_eq!(
+        run.observed("sign-out.replay-refused").as_deref(),
+        Some("accepted")
+    );
+    // The finding names the cookie; neither its value nor the password is shown anywhere.
+    assert!(
+        run.evidence("cookie.no-credentials").contains("session"),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
+fn apache_auth_form_with_server_side_sessions_over_https_holds_every_rule() {
+    let _one = serial();
+    let password = servers::fresh_password();
+    let server = Apache::start(ApacheSite::FormServerSession {
+        password: &password,
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "apache (server-side sessions): httpd listened after {:?}",
+        server.listen_time
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let target = harness::target_from_example(
+        "apache-auth-form-server-session.yaml",
+        dir.path(),
+        &server.url,
+        server.ca_file.as_deref(),
+        "APACHE_ALICE_PASSWORD",
+    );
+    let run = harness::run(
+        &target,
+        &["features/sign_out.feature", "features/cookie.feature"],
+        ("APACHE_ALICE_PASSWORD", &password),
+        dir.path(),
+    );
+    eprintln!(
+        "apache (server-side sessions): harness run took {:?}",
+        run.took
+    );
+    run.assert_password_nowhere(&password);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_exactly_failed(&run, &[]);
+    // Logout answers with an empty session's key and Max-Age=1: removed, and the old key refused.
+    assert_eq!(
+        run.observed("sign-out.auth-cookies-removed").as_deref(),
+        Some("removed")
+    );
+    assert_eq!(
+        run.observed("sign-out.replay-refused").as_deref(),
+        Some("refused")
+    );
+}
+
+#[test]
+fn apache_sign_out_link_without_the_logout_handler_leaves_the_session() {
+    let _one = serial();
+    let password = servers::fresh_password();
+    let server = Apache::start(ApacheSite::FormLinkOnly {
+        password: &password,
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "apache (link only): httpd listened after {:?}",
+        server.listen_time
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let target = harness::target_from_example(
+        "apache-auth-form.yaml",
+        dir.path(),
+        &server.url,
+        None,
+        "APACHE_ALICE_PASSWORD",
+    );
+    let run = harness::run(
+        &target,
+        &["features/sign_out.feature"],
+        ("APACHE_ALICE_PASSWORD", &password),
+        dir.path(),
+    );
+    eprintln!("apache (link only): harness run took {:?}", run.took);
+    // First, as it holds whatever the verdicts: the password never leaves the environment.
+    run.assert_password_nowhere(&password);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    // Every check of the scenario is judged, though the first ones failed (the replay most of all).
+    let failing = set(&[
+        "sign-out.signed-out-page",
+        "sign-out.auth-cookies-removed",
+        "sign-out.replay-refused",
+    ]);
+    assert_eq!(run.failed(), failing, "{}", run.explain());
+    assert_eq!(
+        run.held(),
+        set(&["sign-out.leftover-cookies"]),
+        "{}",
+        run.explain()
+    );
+    assert_eq!(
+        run.observed("sign-out.auth-cookies-removed").as_deref(),
+        Some("left")
+    );
+}
+
+#[test]
+fn apache_kerberos_signs_in_silently_and_refuses_a_browser_without_a_ticket() {
+    let _one = serial();
+    let t = std::time::Instant::now();
+    // The project's private KDC, with a service key for HTTP/localhost (Chromium asks for a ticket
+    // to HTTP/<host of the URL>). Its users' passwords are made for this run.
+    let realm = krb5_realm::Realm::start(
+        krb5_realm::RealmOptions::new(servers::fresh_password()).service_host("localhost"),
+    )
+    .unwrap_or_else(|e| panic!("starting the test KDC: {e}"));
+    let kdc_time = t.elapsed();
+    let server =
+        Apache::start(ApacheSite::Kerberos { realm: &realm }).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "apache (kerberos): KDC ready after {kdc_time:?}; httpd listened after {:?}",
+        server.listen_time
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let source = servers::repo().join("fixtures/targets/examples/apache-kerberos.yaml");
+    let text = std::fs::read_to_string(&source).unwrap();
+    let target = dir.path().join("apache-kerberos.yaml");
+    std::fs::write(&target, text.replace("http://localhost:8080/", &server.url)).unwrap();
+    // alice's ticket is the harness's own credential cache, as on a user's workstation.
+    let run = harness::run_with_env(
+        &target,
+        &["features/iwa.feature"],
+        &realm.env_for_client("alice"),
+        dir.path(),
+    );
+    eprintln!("apache (kerberos): harness run took {:?}", run.took);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(
+        run.held(),
+        set(&[
+            "iwa.silent-sign-in",
+            "iwa.relogin-after-sign-out",
+            "iwa.no-ticket-refused",
+            "sign-out.leftover-cookies",
+        ]),
+        "{}",
+        run.explain()
+    );
+    assert!(run.failed().is_empty(), "{}", run.explain());
+    // The browser without a ticket was refused by the server itself, with its challenge.
+    assert!(
+        run.evidence("iwa.no-ticket-refused").contains("401"),
+        "{}",
+        run.explain()
+    );
+}
