@@ -195,8 +195,16 @@ pub fn console(findings: &Findings) -> String {
     for e in &findings.errors {
         let _ = writeln!(
             out,
-            "  NOT JUDGED ({}/{}) \"{}\": step \"{}\": {}",
-            e.context.mode, e.context.browser, e.context.scenario, e.step, e.message
+            "  NOT JUDGED ({}/{}) \"{}\"{}: {}",
+            e.context.mode,
+            e.context.browser,
+            e.context.scenario,
+            if e.step.is_empty() {
+                String::new()
+            } else {
+                format!(": step \"{}\"", e.step)
+            },
+            e.message
         );
     }
     out
@@ -299,7 +307,11 @@ pub fn junit(findings: &Findings) -> String {
             "    <testcase classname=\"{}\" name=\"{}\">\n      <error message=\"{}\" type=\"not-judged\">{}</error>\n    </testcase>\n",
             xml_escape(&e.context.feature),
             xml_escape(&case_name(&e.context, "(not judged)")),
-            xml_escape(&format!("step \"{}\" failed", e.step)),
+            xml_escape(&if e.step.is_empty() {
+                "a step could not observe".to_string()
+            } else {
+                format!("step \"{}\" failed", e.step)
+            }),
             xml_escape(&e.message)
         );
         let c = counts.entry(&e.context.feature).or_default();

@@ -292,7 +292,8 @@ pub struct PagesOverride {
     pub submit: Option<String>,
     /// An element present only when signed in.
     pub signed_in: Option<String>,
-    /// The profile (user info) menu; `null` or `""` when Sign Out is on the page itself.
+    /// The profile (user info) menu; `null` or `""` when Sign Out is on the page itself. Left out
+    /// with `sign_out` set, there is no menu; left out with both left out, CRM's menu.
     #[serde(default, deserialize_with = "de_optional_selector")]
     pub user_menu: Option<Option<String>>,
     /// The Sign Out control: a link, a button, or a form (which is submitted).
@@ -397,8 +398,12 @@ impl Pages {
         pick(&mut self.data, &o.data);
         pick(&mut self.signed_out_text, &o.signed_out_text);
         pick(&mut self.auto_post, &o.auto_post);
-        if let Some(menu) = &o.user_menu {
-            self.user_menu = menu.clone();
+        match (&o.user_menu, &o.sign_out) {
+            (Some(menu), _) => self.user_menu = menu.clone(),
+            // CRM's menu goes with CRM's Sign Out item: a Sign Out control of the target's own
+            // with no menu named is on the page itself (a link, a button, a form).
+            (None, Some(_)) => self.user_menu = None,
+            (None, None) => {}
         }
         if let Some(reminder) = &o.reminder {
             self.reminder = reminder.clone();

@@ -308,13 +308,21 @@ impl LogoutWorld {
         let label = format!("\"{}\" ({}/{})", c.scenario, c.mode, c.browser);
         match &not_observed {
             Some(message) => {
-                let step = failed_step_name(scenario, message)
-                    .unwrap_or_else(|| "(a step; see the message)".to_string());
-                println!("NOT JUDGED {label}: {step}: {}", first_line(message));
+                // cucumber wraps a step's error as a panic; the reader needs only the error.
+                let message = message
+                    .strip_prefix("Step panicked. Captured output: ")
+                    .unwrap_or(message);
+                let step = failed_step_name(scenario, message).unwrap_or_default();
+                let at = if step.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at \"{step}\"")
+                };
+                println!("NOT JUDGED {label}{at}: {}", first_line(message));
                 ctx.findings.error(ScenarioError {
                     context: self.verdict_context.clone(),
                     step,
-                    message: message.clone(),
+                    message: message.to_string(),
                 });
             }
             None if violated > 0 => {
