@@ -229,7 +229,10 @@ impl Django {
         let log = dir.path().join("gunicorn.log");
         let mut cmd = Command::new(&gunicorn);
         cmd.args(["--bind", &format!("127.0.0.1:{port}")])
-            .args(["--workers", "1", "--threads", "4"])
+            // gthread gives each connection a thread until its first request: Chromium's
+            // preconnected, still-idle sockets (two browsers at once) starved 4 threads and stalled
+            // the scenarios for seconds each.
+            .args(["--workers", "1", "--threads", "32"])
             .arg("--certfile")
             .arg(&pki.cert_file)
             .arg("--keyfile")
