@@ -26,6 +26,7 @@ pub mod report;
 pub mod run;
 pub mod secrets;
 pub mod snapshot;
+pub mod step_log;
 pub mod target;
 pub mod trust;
 pub mod wait;

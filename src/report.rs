@@ -138,6 +138,18 @@ impl Collector {
         self.lock().scenarios_passed += 1;
     }
 
+    /// Names the failed step of each not-judged scenario that names none yet, from
+    /// `(feature, scenario) -> step` (cucumber's events; see [`crate::step_log`]).
+    pub fn name_failed_steps(&self, failed: &[((String, String), String)]) {
+        let mut f = self.lock();
+        for e in f.errors.iter_mut().filter(|e| e.step.is_empty()) {
+            let key = (e.context.feature.clone(), e.context.scenario.clone());
+            if let Some((_, step)) = failed.iter().find(|(k, _)| *k == key) {
+                e.step = step.clone();
+            }
+        }
+    }
+
     /// Records where a scenario's time went.
     pub fn timing(&self, t: ScenarioTiming) {
         self.lock().timings.push(t);

@@ -13,6 +13,7 @@ use crate::embedded::{Embedded, Timeouts};
 use crate::policy::Policy;
 use crate::probe::Probe;
 use crate::report::{self, Collector, Findings};
+use crate::step_log::{FailedSteps, StepLog};
 use crate::target::{AdminAction, AuthMode, CrmLocation, Target};
 use crate::trust;
 
@@ -692,8 +693,11 @@ where
         ) -> bool
         + 'static,
 {
+    let failed = FailedSteps::default();
+    let findings = ctx.findings.clone();
     // Steps report through the world (verdicts, or an error when they cannot observe) and each
-    // scenario's result is printed by its after hook, so cucumber's own writer stays silent; a
+    // scenario's result is printed by its after hook, so cucumber's own writer is replaced by
+    // one that only notes which step failed (named in the findings once the run ends); a
     // panic would be a harness bug, and cucumber reports it as a failed step, which the after
     // hook turns into "not judged" without the default hook's backtrace hint.
     let previous_hook = std::panic::take_hook();
@@ -701,25 +705,23 @@ where
     crate::steps::LogoutWorld::cucumber::<&Path>()
         // Built-in features are read from a private temp copy; messages name them as built-in.
         .with_parser(crate::builtin::Labelled)
-        .with_writer(cucumber::writer::Basic::new(
-            std::io::sink(),
-            cucumber::writer::Coloring::Never,
-            cucumber::writer::Verbosity::Default,
-        ))
+        .with_writer(cucumber::WriterExt::normalized(StepLog(failed.clone())))
         .with_default_cli()
         .max_concurrent_scenarios(concurrency)
         .before(move |feature, _rule, scenario, world| {
             let ctx = ctx.clone();
             Box::pin(async move { world.begin(ctx, feature, scenario).await })
         })
-        .after(|_feature, _rule, scenario, finished, world| {
+        .after(|_feature, _rule, _scenario, finished, world| {
             Box::pin(async move {
                 if let Some(world) = world {
-                    world.finish(scenario, finished).await;
+                    world.finish(finished).await;
                 }
             })
         })
         .filter_run(path, filter)
         .await;
+    let failed = std::mem::take(&mut *failed.lock().unwrap_or_else(|e| e.into_inner()));
+    findings.name_failed_steps(&failed);
     std::panic::set_hook(previous_hook);
 }

@@ -289,7 +289,7 @@ impl LogoutWorld {
     /// After hook: decides the scenario's result once, from its verdicts and whether a step
     /// could not observe; prints one line for it; leaves artifacts of a failed one; and closes
     /// every browser (so none outlives its scenario, whatever happened).
-    pub async fn finish(&mut self, scenario: &gherkin::Scenario, finished: &ScenarioFinished) {
+    pub async fn finish(&mut self, finished: &ScenarioFinished) {
         let Some(ctx) = self.run.clone() else {
             return;
         };
@@ -312,16 +312,12 @@ impl LogoutWorld {
                 let message = message
                     .strip_prefix("Step panicked. Captured output: ")
                     .unwrap_or(message);
-                let step = failed_step_name(scenario, message).unwrap_or_default();
-                let at = if step.is_empty() {
-                    String::new()
-                } else {
-                    format!(" at \"{step}\"")
-                };
-                println!("NOT JUDGED {label}{at}: {}", first_line(message));
+                println!("NOT JUDGED {label}: {}", first_line(message));
+                // The failed step is not in this event: the run names it from cucumber's events
+                // once the scenarios have ended (see `step_log`).
                 ctx.findings.error(ScenarioError {
                     context: self.verdict_context.clone(),
-                    step,
+                    step: String::new(),
                     message: message.to_string(),
                 });
             }
@@ -356,14 +352,4 @@ impl LogoutWorld {
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or_default()
-}
-
-/// The failed step is not in the event; cucumber's message does not name it either, so we take the
-/// first step whose text appears in it, or nothing.
-fn failed_step_name(scenario: &gherkin::Scenario, message: &str) -> Option<String> {
-    scenario
-        .steps
-        .iter()
-        .find(|s| message.contains(&s.value))
-        .map(|s| format!("{}{}", s.keyword, s.value))
 }

@@ -237,6 +237,52 @@ fn a_failed_check_does_not_hide_the_checks_after_it() {
     assert_no_leaked_processes(tmp.path());
 }
 
+/// A scenario that cannot observe names the step that failed (from cucumber's events), not the
+/// last step of the scenario: here the Sign Out control the target names does not exist.
+#[test]
+fn not_judged_names_the_step_that_failed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let target = write(
+        tmp.path(),
+        "no-sign-out.yaml",
+        "name: no-sign-out\ncrm: embedded\nmode: fba\nusers:\n  alice: {}\npages:\n  sign_out: '#no-such-control'\n",
+    );
+    let json = tmp.path().join("report.json");
+    let out = isolated(tmp.path())
+        .args(["run", "--tags", "@sign_out", "--target"])
+        .arg(&target)
+        .arg("--json")
+        .arg(&json)
+        .arg("--snapshots")
+        .arg(tmp.path().join("snapshots"))
+        .arg("--artifacts")
+        .arg(artifacts("not-judged-step"))
+        .output()
+        .unwrap();
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{text}");
+    assert_eq!(
+        errors[0]["step"], "When she signs out through the profile menu",
+        "{text}"
+    );
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("#no-such-control"),
+        "{text}"
+    );
+    assert!(
+        text.contains("step \"When she signs out through the profile menu\""),
+        "{text}"
+    );
+    assert_no_leaked_processes(tmp.path());
+}
+
 fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, content).unwrap();
