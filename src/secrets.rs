@@ -72,6 +72,38 @@ pub fn redact_known(text: &str) -> String {
     redact(text, &known)
 }
 
+/// `findings` with every [`remember`]ed secret redacted from each text they carry (evidence,
+/// details, messages, reasons, notes), before any report (console, JUnit, JSON) is written from
+/// them: redacting before the report's own escaping means no escaped form can slip through.
+pub fn redact_findings(mut findings: crate::report::Findings) -> crate::report::Findings {
+    let known = KNOWN.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if known.is_empty() {
+        return findings;
+    }
+    let r = |s: &mut String| *s = redact(s, &known);
+    for v in &mut findings.verdicts {
+        v.evidence.iter_mut().for_each(r);
+        v.detail.iter_mut().for_each(r);
+        v.why.iter_mut().for_each(r);
+        r(&mut v.observed);
+        r(&mut v.context.scenario);
+        r(&mut v.context.target);
+    }
+    for e in &mut findings.errors {
+        r(&mut e.step);
+        r(&mut e.message);
+        r(&mut e.context.scenario);
+        r(&mut e.context.target);
+    }
+    for n in &mut findings.not_applicable {
+        r(&mut n.reason);
+        r(&mut n.context.scenario);
+        r(&mut n.context.target);
+    }
+    findings.notes.iter_mut().for_each(r);
+    findings
+}
+
 /// What a redacted secret is replaced with.
 pub const REDACTED: &str = "[redacted]";
 

@@ -312,6 +312,8 @@ impl LogoutWorld {
                 let message = message
                     .strip_prefix("Step panicked. Captured output: ")
                     .unwrap_or(message);
+                // An error may quote a URL or page text that carries a password.
+                let message = &crate::secrets::redact_known(message);
                 let step = failed_step_name(scenario, message).unwrap_or_default();
                 let at = if step.is_empty() {
                     String::new()
