@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use crate::{secrets, snapshot};
 use crate::steps::LogoutWorld;
+use crate::{secrets, snapshot};
 
 /// Saves the artifacts of `world`'s scenario; failures to save are reported on stderr only (an
 /// artifact is a help, never a reason to change the verdict).

@@ -290,7 +290,10 @@ mod tests {
             assert!(!out.contains("word1"), "{case} -> {out}");
             assert!(!out.contains("other-Pw"), "{case} -> {out}");
         }
-        assert_eq!(redact("pw=Pass%40word1+x%2By%2Fz&n=1", &secrets), "pw=[redacted]&n=1");
+        assert_eq!(
+            redact("pw=Pass%40word1+x%2By%2Fz&n=1", &secrets),
+            "pw=[redacted]&n=1"
+        );
         for clean in ["nothing here", "Pass@word", &b64("alice:other"), "x+y/z"] {
             assert_eq!(redact(clean, &secrets), clean);
         }
