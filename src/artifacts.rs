@@ -42,9 +42,15 @@ pub async fn save(world: &LogoutWorld) {
         }
         // Last: blanking the password changes the page.
         match blank_secrets(client).await {
-            Ok(()) => {
+            Ok(blanked) => {
                 if let Ok(png) = client.screenshot().await {
                     let _ = std::fs::write(dir.join(format!("{person}.png")), png);
+                }
+                if blanked > 0 {
+                    notes.push(format!(
+                        "{person} screenshot: taken after {blanked} text(s) showing a password \
+                         were blanked on the page"
+                    ));
                 }
             }
             Err(why) => notes.push(format!("{person} screenshot: not taken, {why}")),
@@ -81,9 +87,9 @@ return true;
 "#;
 
 /// Replaces every known secret the page shows (text, input values, title) with `[redacted]`
-/// so that a screenshot cannot show it, then reads the page again to make sure; `Err` says why
-/// the screenshot must not be taken.
-async fn blank_secrets(client: &fantoccini::Client) -> Result<(), String> {
+/// so that a screenshot cannot show it, then reads the page again to make sure. Returns how many
+/// texts were blanked; `Err` says why the screenshot must not be taken.
+async fn blank_secrets(client: &fantoccini::Client) -> Result<usize, String> {
     let texts = |v: serde_json::Value| -> Result<Vec<String>, String> {
         serde_json::from_value::<Vec<Option<String>>>(v)
             .map(|t| t.into_iter().map(Option::unwrap_or_default).collect())
@@ -107,8 +113,9 @@ async fn blank_secrets(client: &fantoccini::Client) -> Result<(), String> {
         })
         .collect();
     if changes.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
+    let blanked = changes.len();
     client
         .execute(SET_TEXTS, vec![serde_json::Value::Array(changes)])
         .await
@@ -117,7 +124,7 @@ async fn blank_secrets(client: &fantoccini::Client) -> Result<(), String> {
     if after.iter().any(|t| secrets::redact_known(t) != *t) {
         return Err("the page shows a password that could not be blanked".into());
     }
-    Ok(())
+    Ok(blanked)
 }
 
 /// Removes token-bearing form values (`wresult`, passwords) and every known secret from a page

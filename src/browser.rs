@@ -149,8 +149,11 @@ impl Driver {
                 .arg("--log-level=OFF")
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null());
-            // Chromium's own scratch dirs go under ours, so nothing of a run outlives it.
-            cmd.env("TMPDIR", dir.path());
+            // Chromium's own scratch dirs go under ours, so nothing of a run outlives it: the run
+            // dir itself when there is one, since Chromium's SingletonSocket path (under TMPDIR)
+            // must stay within the 108 bytes of a Unix socket address.
+            let scratch = crate::rundir::current().unwrap_or_else(|| dir.path().to_path_buf());
+            cmd.env("TMPDIR", scratch);
             for (k, v) in env {
                 cmd.env(k, v);
             }

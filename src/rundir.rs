@@ -28,6 +28,11 @@ pub fn base() -> PathBuf {
         .unwrap_or_else(std::env::temp_dir)
 }
 
+/// The run dir, while one lives.
+pub fn current() -> Option<PathBuf> {
+    CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 /// A temp dir builder under [`base`], named `prefix` + random.
 pub fn tempdir(prefix: &str) -> io::Result<tempfile::TempDir> {
     tempfile::Builder::new().prefix(prefix).tempdir_in(base())

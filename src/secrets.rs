@@ -155,7 +155,8 @@ fn encoded_pattern(secret: &str) -> Option<regex::Regex> {
             alts.push(format!("(?i:\\\\u{code:04x})"));
         }
         match c {
-            ' ' => alts.push(r"\+".into()),
+            // Form encoding's `+`, and that `+` URL-encoded again (a `next=` parameter).
+            ' ' => alts.extend([r"\+".into(), "(?i:%2B)".into()]),
             '&' => alts.push("&amp;".into()),
             '<' => alts.push("&lt;".into()),
             '>' => alts.push("&gt;".into()),
@@ -274,6 +275,7 @@ mod tests {
             "pw=Pass%40word1+x%2By%2Fz".to_string(),
             "pw=Pass%40word1%20x%2by%2fz".to_string(),
             "pw=Pass%2540word1%2520x%252By%252Fz".to_string(),
+            "next=%2Fsignin%3Fpw%3DPass%2540word1%2Bx%252By%252Fz".to_string(),
             urlenc.to_string(),
             format!("x {} y", b64(PW)),
             format!("Authorization: Basic {}", b64(&format!("alice:{PW}"))),
