@@ -76,7 +76,13 @@ impl Drop for RunDir {
     fn drop(&mut self) {
         *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = None;
         crate::process::forget_dir(&self.path);
-        let _ = std::fs::remove_dir_all(&self.path);
+        // A browser killed a moment ago may still be finishing a write: retry briefly.
+        for _ in 0..10 {
+            if std::fs::remove_dir_all(&self.path).is_ok() || !self.path.exists() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 }
 

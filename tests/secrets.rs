@@ -203,7 +203,13 @@ fn a_password_the_server_echoes_is_written_nowhere() {
     let mut files = Vec::new();
     files_under(&out_dir, &mut files);
     let name = |s: &str| files.iter().any(|f| f.to_string_lossy().ends_with(s));
-    for expected in ["report.json", "report.xml", "alice.html", "probe.txt", "alice.png"] {
+    for expected in [
+        "report.json",
+        "report.xml",
+        "alice.html",
+        "probe.txt",
+        "alice.png",
+    ] {
         assert!(name(expected), "no {expected} in {files:?}\n{console}");
     }
     let needles = needles(&password, &id);
@@ -215,7 +221,11 @@ fn a_password_the_server_echoes_is_written_nowhere() {
             &needles,
         ));
     }
-    assert!(found.is_empty(), "the password leaked:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "the password leaked:\n{}",
+        found.join("\n")
+    );
 
     // The paths were exercised: what the server echoed was there, and was redacted.
     let html_file = files.iter().find(|f| f.ends_with("alice.html")).unwrap();
@@ -352,7 +362,11 @@ fn assert_no_processes(tmp: &Path) {
         if leaked.is_empty() {
             return;
         }
-        assert!(Instant::now() < deadline, "processes leaked:\n{}", leaked.join("\n"));
+        assert!(
+            Instant::now() < deadline,
+            "processes leaked:\n{}",
+            leaked.join("\n")
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -389,8 +403,15 @@ fn a_run_killed_by_sigkill_is_swept_by_the_next_start() {
     let mut inside = Vec::new();
     files_under(&run_dir, &mut inside);
     let text: Vec<String> = inside.iter().map(|p| p.display().to_string()).collect();
-    for part in ["logout-harness-profile-", "logout-harness-driver-", "krb5-realm-"] {
-        assert!(text.iter().any(|p| p.contains(part)), "no {part} in {text:?}");
+    for part in [
+        "logout-harness-profile-",
+        "logout-harness-driver-",
+        "krb5-realm-",
+    ] {
+        assert!(
+            text.iter().any(|p| p.contains(part)),
+            "no {part} in {text:?}"
+        );
     }
 
     child.kill().unwrap(); // SIGKILL: no destructor, no handler runs
@@ -412,7 +433,10 @@ fn a_run_killed_by_sigkill_is_swept_by_the_next_start() {
         String::from_utf8_lossy(&out.stderr)
     );
     let left = left_in(tmp.path());
-    assert!(left.is_empty(), "the dead run's state is still there: {left:?}");
+    assert!(
+        left.is_empty(),
+        "the dead run's state is still there: {left:?}"
+    );
 }
 
 #[test]
