@@ -68,19 +68,18 @@ pub fn remember(secret: &str) {
 
 /// [`redact`] with every secret [`remember`]ed so far.
 pub fn redact_known(text: &str) -> String {
-    let known = KNOWN.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    redact(text, &known)
+    Redactor::known().redact(text)
 }
 
 /// `findings` with every [`remember`]ed secret redacted from each text they carry (evidence,
 /// details, messages, reasons, notes), before any report (console, JUnit, JSON) is written from
 /// them: redacting before the report's own escaping means no escaped form can slip through.
 pub fn redact_findings(mut findings: crate::report::Findings) -> crate::report::Findings {
-    let known = KNOWN.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    if known.is_empty() {
+    let redactor = Redactor::known();
+    if redactor.secrets.is_empty() {
         return findings;
     }
-    let r = |s: &mut String| *s = redact(s, &known);
+    let r = |s: &mut String| *s = redactor.redact(s);
     for v in &mut findings.verdicts {
         v.evidence.iter_mut().for_each(r);
         v.detail.iter_mut().for_each(r);
@@ -120,21 +119,51 @@ pub const REDACTED: &str = "[redacted]";
 /// assert_eq!(redact("Basic YWxpY2U6UGEgc3NAMQ==", &s), "Basic [redacted]");
 /// ```
 pub fn redact<S: AsRef<str>>(text: &str, secrets: &[S]) -> String {
-    let mut out = text.to_string();
-    // Longest first, so a secret that contains another is removed whole.
-    let mut secrets: Vec<&str> = secrets
-        .iter()
-        .map(AsRef::as_ref)
-        .filter(|s| !s.is_empty())
-        .collect();
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for secret in secrets {
-        if let Some(re) = encoded_pattern(secret) {
-            out = re.replace_all(&out, REDACTED).into_owned();
+    Redactor::new(secrets).redact(text)
+}
+
+/// [`redact`] prepared once for a set of secrets (its patterns compiled), for many texts.
+#[derive(Debug)]
+pub struct Redactor {
+    /// Per secret, longest first: its text-encodings pattern and its base64 cores.
+    secrets: Vec<(Option<regex::Regex>, Vec<String>)>,
+}
+
+impl Redactor {
+    /// For `secrets` (empty ones are ignored).
+    pub fn new<S: AsRef<str>>(secrets: &[S]) -> Redactor {
+        let mut list: Vec<&str> = secrets
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|s| !s.is_empty())
+            .collect();
+        // Longest first, so a secret that contains another is removed whole.
+        list.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        list.dedup();
+        Redactor {
+            secrets: list
+                .into_iter()
+                .map(|s| (encoded_pattern(s), base64_cores(s)))
+                .collect(),
         }
-        out = redact_base64(&out, secret);
     }
-    out
+
+    /// For every secret [`remember`]ed so far.
+    pub fn known() -> Redactor {
+        Redactor::new(&KNOWN.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    /// `text` without any of the secrets; see [`redact`].
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (pattern, cores) in &self.secrets {
+            if let Some(re) = pattern {
+                out = re.replace_all(&out, REDACTED).into_owned();
+            }
+            out = redact_base64(&out, cores);
+        }
+        out
+    }
 }
 
 /// A regex matching `secret` with each character in any of the text encodings of [`redact`].
@@ -171,38 +200,74 @@ fn encoded_pattern(secret: &str) -> Option<regex::Regex> {
     regex::Regex::new(&pattern).ok()
 }
 
-/// Removes every base64 word (standard or URL-safe alphabet) that encodes `secret` at any of the
-/// three byte alignments. Only the part of the encoding that depends on the secret alone is
-/// searched for, so a secret inside `user:password` or a JSON blob is found as well.
-fn redact_base64(text: &str, secret: &str) -> String {
+/// The parts of the base64 encodings of `secret` (and of its URL-encoded forms) that depend on
+/// the secret alone, at each of the three byte alignments, in the standard and URL-safe alphabets:
+/// found in any base64 text that encodes it, alone or inside a larger value (`user:password`).
+fn base64_cores(secret: &str) -> Vec<String> {
     let mut cores = Vec::new();
-    for offset in 0..3usize {
-        let mut bytes = vec![0u8; offset];
-        bytes.extend_from_slice(secret.as_bytes());
-        let encoded = STANDARD_NO_PAD.encode(&bytes);
-        // Characters touched by the filler bytes before, or by whatever follows the secret.
-        let skip = (offset * 8).div_ceil(6);
-        let keep = (bytes.len() * 8) / 6;
-        if keep <= skip || keep - skip < 4 {
-            continue; // too short to tell apart from chance; the clear-text pass still applies
+    let forms = [
+        secret.to_string(),
+        url_encode(secret, true),
+        url_encode(secret, false),
+    ];
+    for form in &forms {
+        for offset in 0..3usize {
+            let mut bytes = vec![0u8; offset];
+            bytes.extend_from_slice(form.as_bytes());
+            let encoded = STANDARD_NO_PAD.encode(&bytes);
+            // Characters touched by the filler bytes before, or by whatever follows the secret.
+            let skip = (offset * 8).div_ceil(6);
+            let keep = (bytes.len() * 8) / 6;
+            if keep <= skip || keep - skip < 4 {
+                continue; // too short to tell apart from chance; the clear-text pass still applies
+            }
+            let core = &encoded[skip..keep];
+            cores.push(core.to_string());
+            cores.push(core.replace('+', "-").replace('/', "_"));
         }
-        let core = &encoded[skip..keep];
-        cores.push(core.to_string());
-        cores.push(core.replace('+', "-").replace('/', "_"));
     }
-    if cores.is_empty() || !cores.iter().any(|c| text.contains(c.as_str())) {
+    cores.sort();
+    cores.dedup();
+    cores
+}
+
+/// `s` URL-encoded: every byte but letters, digits and `-._~` as `%XX`; a space as `+` when
+/// `form`.
+fn url_encode(s: &str, form: bool) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b' ' if form => "+".to_string(),
+            b if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => (b as char).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A base64 word with the URL escapes of its `+` and `/` undone.
+fn unescape_base64(w: &str) -> String {
+    w.replace("%2B", "+")
+        .replace("%2b", "+")
+        .replace("%2F", "/")
+        .replace("%2f", "/")
+}
+
+/// Removes every base64 word (standard or URL-safe alphabet, possibly URL-escaped) that holds
+/// one of `cores`.
+fn redact_base64(text: &str, cores: &[String]) -> String {
+    let plain = unescape_base64(text);
+    if !cores.iter().any(|c| plain.contains(c.as_str())) {
         return text.to_string();
     }
-    // Base64 words, possibly with `%2B`/`%2F`/`%3D` escapes (a token in a URL).
-    let word = regex::Regex::new(r"(?i:[A-Za-z0-9+/_\-]|%2B|%2F|%3D|=)+").expect("static regex");
+    static WORD: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let word = WORD.get_or_init(|| {
+        regex::Regex::new(r"(?i:[A-Za-z0-9+/_\-]|%2B|%2F|%3D|=)+").expect("static regex")
+    });
     word.replace_all(text, |m: &regex::Captures| {
         let w = &m[0];
-        let plain = w
-            .replace("%2B", "+")
-            .replace("%2b", "+")
-            .replace("%2F", "/")
-            .replace("%2f", "/");
-        if cores.iter().any(|c| plain.contains(c.as_str())) {
+        if cores
+            .iter()
+            .any(|c| unescape_base64(w).contains(c.as_str()))
+        {
             REDACTED.to_string()
         } else {
             w.to_string()
@@ -281,6 +346,7 @@ mod tests {
             format!("Authorization: Basic {}", b64(&format!("alice:{PW}"))),
             format!("c={}", URL_SAFE_NO_PAD.encode(format!("u=alice&p={PW}"))),
             format!("s={}.sig", b64(&format!("{{\"pw\":\"{PW}\"}}"))),
+            format!("t={}", b64("u=alice&p=Pass%40word1+x%2By%2Fz")).replace('+', "%2B"),
             "<b>Pass&#64;word1 x&#x2B;y&#47;z</b>".to_string(),
             "\"Pass\\u0040word1 x+y\\/z\"".to_string(),
             "other-Pw and other%2DPw".to_string(),
