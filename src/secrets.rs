@@ -103,6 +103,12 @@ pub fn redact_findings(mut findings: crate::report::Findings) -> crate::report::
     findings
 }
 
+/// [`crate::report::shorten`] of `text` redacted first: shortening first could cut a secret
+/// (`...password=Pa...`) so that the redaction no longer recognises what is left of it.
+pub fn shorten_redacted(text: &str, max: usize) -> String {
+    crate::report::shorten(&redact_known(text), max)
+}
+
 /// What a redacted secret is replaced with.
 pub const REDACTED: &str = "[redacted]";
 

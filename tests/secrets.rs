@@ -30,7 +30,7 @@ fn unique_password() -> (String, String) {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    let id = format!("Uq{:x}{:x}", std::process::id(), nanos);
+    let id = format!("Uq{:x}{:x}", nanos, std::process::id());
     (format!("Pw {id} &+/@x"), id)
 }
 
@@ -99,6 +99,8 @@ fn percent_encode(s: &str) -> String {
 fn needles(password: &str, id: &str) -> Vec<String> {
     let mut n = vec![
         id.to_string(),
+        // A secret cut short (a shortened URL) is still a leak.
+        id[..10].to_string(),
         id.to_ascii_lowercase(),
         password.to_string(),
         form_encode(password),
@@ -146,7 +148,7 @@ fn leaks(what: &str, text: &[u8], needles: &[String]) -> Vec<String> {
         .map(|n| format!("{what}: contains {n:?}"))
         .collect();
     // And the library's own detector, token by token (base64 inside larger values).
-    let password = &needles[2];
+    let password = &needles[3];
     for token in text.split(|c: char| c.is_whitespace() || "<>\"'(),".contains(c)) {
         if let Some(how) = logout_harness::secrets::find_in(token, password) {
             found.push(format!("{what}: {how} in {token:?}"));
@@ -234,6 +236,11 @@ fn a_password_the_server_echoes_is_written_nowhere() {
         html.contains("Your password: [redacted]"),
         "the page's echo should be redacted in place: {html}"
     );
+    // The signed-out page's URL (evidence in every report) carries it too, redacted.
+    let json = std::fs::read_to_string(out_dir.join("report.json")).unwrap();
+    assert!(json.contains("password%3D[redacted]"), "{json}");
+    let junit = std::fs::read_to_string(out_dir.join("report.xml")).unwrap();
+    assert!(junit.contains("password%3D[redacted]"), "{junit}");
     let probe_file = files.iter().find(|f| f.ends_with("probe.txt")).unwrap();
     let probe = std::fs::read_to_string(probe_file).unwrap();
     assert!(
