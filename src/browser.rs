@@ -121,9 +121,7 @@ impl Driver {
             what: "Chromium".into(),
             hint: "install Debian's chromium (run ci/setup)".into(),
         })?;
-        let dir = tempfile::Builder::new()
-            .prefix("logout-harness-driver-")
-            .tempdir()?;
+        let dir = crate::rundir::tempdir("logout-harness-driver-")?;
         crate::process::remove_on_signal(dir.path());
         // setpriv makes the browser die with its driver even if the harness is SIGKILLed
         // (chromedriver itself does not end Chromium on SIGTERM).
@@ -151,8 +149,11 @@ impl Driver {
                 .arg("--log-level=OFF")
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null());
-            // Chromium's own scratch dirs go under ours, so nothing of a run outlives it.
-            cmd.env("TMPDIR", dir.path());
+            // Chromium's own scratch dirs go under ours, so nothing of a run outlives it: the run
+            // dir itself when there is one, since Chromium's SingletonSocket path (under TMPDIR)
+            // must stay within the 108 bytes of a Unix socket address.
+            let scratch = crate::rundir::current().unwrap_or_else(|| dir.path().to_path_buf());
+            cmd.env("TMPDIR", scratch);
             for (k, v) in env {
                 cmd.env(k, v);
             }
@@ -252,11 +253,10 @@ pub struct Profile {
 }
 
 impl Profile {
-    /// A new, empty profile under the system temp dir, named so a leak check can find it.
+    /// A new, empty profile under the run's private dir ([`crate::rundir`]), named so a leak
+    /// check can find it.
     pub fn new() -> std::io::Result<Profile> {
-        let dir = tempfile::Builder::new()
-            .prefix("logout-harness-profile-")
-            .tempdir()?;
+        let dir = crate::rundir::tempdir("logout-harness-profile-")?;
         crate::process::remove_on_signal(dir.path());
         Ok(Profile { dir })
     }

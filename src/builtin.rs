@@ -64,7 +64,7 @@ pub struct Unpacked {
 impl Unpacked {
     /// Writes every built-in file under a new temp folder, keeping the repository's layout.
     pub fn new() -> std::io::Result<Unpacked> {
-        let dir = tempfile::Builder::new().prefix(PREFIX).tempdir()?;
+        let dir = crate::rundir::tempdir(PREFIX)?;
         crate::process::remove_on_signal(dir.path());
         for (rel, text) in FILES {
             let path = dir.path().join(rel);

@@ -91,7 +91,7 @@ impl Embedded {
                 .first()
                 .map(|a| a.password.to_string())
                 .unwrap_or_default();
-            let mut opts = krb5_realm::RealmOptions::new(password);
+            let mut opts = krb5_realm::RealmOptions::new(password).temp_in(crate::rundir::base());
             if host_based {
                 opts =
                     opts.service_host(format!("{}.{}", settings.organization, crm_sim::CRM_HOST));

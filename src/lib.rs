@@ -24,6 +24,7 @@ pub mod probe;
 pub mod process;
 pub mod report;
 pub mod run;
+pub mod rundir;
 pub mod secrets;
 pub mod snapshot;
 pub mod step_log;

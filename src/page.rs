@@ -112,7 +112,7 @@ pub async fn settle(browser: &Browser, markers: &PageMarkers, limit: Duration) -
         })
         .await;
     PageState {
-        url: crate::report::shorten(&current_url(browser).await, 120),
+        url: crate::secrets::shorten_redacted(&current_url(browser).await, 120),
         settled,
         shows_app: browser.has(&markers.signed_in).await.unwrap_or(false),
         shows_data: browser.has(&markers.data).await.unwrap_or(false),

@@ -55,7 +55,11 @@ impl fmt::Display for ProbeResponse {
         }
         write!(f, " -> {}", self.status)?;
         if let Some(loc) = &self.location {
-            write!(f, " (Location: {})", crate::report::shorten(loc, 120))?;
+            write!(
+                f,
+                " (Location: {})",
+                crate::secrets::shorten_redacted(loc, 120)
+            )?;
         }
         if !self.challenges.is_empty() {
             write!(f, " (WWW-Authenticate: {})", self.challenges.join(" | "))?;

@@ -3,7 +3,7 @@
 //! Every child is spawned in its own process group with `PR_SET_PDEATHSIG`, so that:
 //! - dropping its [`ChildGuard`] ends the whole group (the driver *and* the browsers it started,
 //!   which inherit the driver's group);
-//! - Ctrl-C / SIGTERM end every live group through [`kill_all`], called from the signal task;
+//! - Ctrl-C / SIGTERM / SIGHUP end every live group through [`kill_all`], called from the signal task;
 //! - even a SIGKILL of the harness takes the driver down (the kernel sends the death signal).
 
 use std::io;
@@ -142,27 +142,31 @@ pub fn kill_all() {
     let dirs = std::mem::take(&mut *TEMP_DIRS.lock().unwrap_or_else(|e| e.into_inner()));
     for dir in dirs {
         // Browsers may still be writing for a moment after SIGKILL; one retry is enough.
-        if std::fs::remove_dir_all(&dir).is_err() {
+        // (A dir inside the run dir is already gone with it.)
+        if std::fs::remove_dir_all(&dir).is_err() && dir.exists() {
             std::thread::sleep(Duration::from_millis(100));
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
 }
 
-/// Installs a task that, on SIGINT or SIGTERM, ends every child group, removes the registered temp
-/// dirs (destructors do not run on `exit`), runs `on_signal`, and exits with 130/143.
+/// Installs a task that, on SIGINT, SIGTERM or SIGHUP (a closed terminal or SSH session), ends
+/// every child group, removes the registered temp dirs (destructors do not run on `exit`), runs
+/// `on_signal`, and exits with 130/143/129.
 pub fn install_signal_handler(on_signal: impl Fn() + Send + Sync + 'static) {
     use tokio::signal::unix::{SignalKind, signal};
     tokio::spawn(async move {
-        let (Ok(mut int), Ok(mut term)) = (
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
         ) else {
             return;
         };
         let code = tokio::select! {
             _ = int.recv() => 130,
             _ = term.recv() => 143,
+            _ = hup.recv() => 129,
         };
         kill_all();
         on_signal();

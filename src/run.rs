@@ -498,6 +498,7 @@ fn nothing_selected(opts: &RunOptions) -> RunError {
 
 /// Stage 6: the console summary, then JUnit and JSON.
 fn write_reports(opts: &RunOptions, findings: Findings) -> Result<RunOutcome, RunError> {
+    let findings = crate::secrets::redact_findings(findings);
     print!("{}", report::console(&findings));
     if let Some(path) = &opts.junit {
         report::write_file(path, &report::junit(&findings))

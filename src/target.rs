@@ -183,6 +183,19 @@ impl<'de> Deserialize<'de> for ResolveMap {
     }
 }
 
+/// `s` with the user-info part of its authority (`user:password@`) replaced by `***@`.
+fn without_userinfo(s: &str) -> String {
+    let (scheme, rest) = match s.find("://") {
+        Some(i) => s.split_at(i + 3),
+        None => ("", s),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}***@{}", &rest[at + 1..]),
+        None => s.to_string(),
+    }
+}
+
 /// A DNS host name: letters, digits, `-` and `.`, not starting or ending with a dot.
 fn is_host_name(s: &str) -> bool {
     !s.is_empty()
@@ -232,12 +245,22 @@ impl<'de> Deserialize<'de> for CrmLocation {
         if s == "embedded" {
             return Ok(CrmLocation::Embedded);
         }
+        // A `user:password@` part is refused, and never echoed: messages show it as `***@`.
+        let shown = without_userinfo(&s);
         let url = url::Url::parse(&s).map_err(|e| {
             serde::de::Error::custom(format!(
-                "key `crm`: `{s}` is neither `embedded` nor an organization URL ({e}); \
+                "key `crm`: `{shown}` is neither `embedded` nor an organization URL ({e}); \
                  write e.g. https://crm.contoso.com/contoso/"
             ))
         })?;
+        if !url.username().is_empty() || url.password().is_some() || shown != s {
+            return Err(serde::de::Error::custom(format!(
+                "key `crm`: `{shown}` carries credentials (`user:password@`); write the URL \
+                 without them (e.g. https://crm.contoso.com/contoso/) and give each user's \
+                 password with `password_env` or `password_file` under `users:`"
+            )));
+        }
+        let s = shown;
         if !matches!(url.scheme(), "https" | "http") || !url.path().ends_with('/') {
             return Err(serde::de::Error::custom(format!(
                 "key `crm`: `{s}` must be an http(s) organization URL ending in `/`"
@@ -420,9 +443,12 @@ impl Pages {
 pub struct Secret(String);
 
 impl Secret {
-    /// Wraps a secret.
+    /// Wraps a secret, and remembers it so that every text the harness writes is redacted of it
+    /// ([`crate::secrets::redact_known`]).
     pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
+        let s = s.into();
+        crate::secrets::remember(&s);
+        Secret(s)
     }
 
     /// The secret itself, to type into a form. Keep the result out of messages.
@@ -711,6 +737,25 @@ mod tests {
             e.message.contains("ifd") && e.message.contains("fba"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn crm_with_credentials_is_refused_without_echoing_them() {
+        for crm in [
+            "https://alice:S3cr%40tPw@crm.example.com/org/",
+            "https://alice@crm.example.com/org/",
+            "https://alice:S3cr%40tPw@bad host/org/",
+            "ftp://alice:S3cr%40tPw@crm.example.com/org",
+        ] {
+            let e = parse(&format!(
+                "name: p\ncrm: {crm}\nmode: ifd\nusers:\n  alice: {{password_env: A}}\n"
+            ))
+            .unwrap_err();
+            let text = e.to_string();
+            assert_eq!(e.line, Some(2), "{text}");
+            assert!(!text.contains("S3cr") && !text.contains("alice@"), "{text}");
+            assert!(text.contains("***@"), "{text}");
+        }
     }
 
     #[test]

@@ -48,9 +48,7 @@ impl BrowserTrustStore {
              `certutil` (Debian package libnss3-tools; run ci/setup)"
                 .to_string()
         })?;
-        let dir = tempfile::Builder::new()
-            .prefix("logout-harness-trust-")
-            .tempdir()
+        let dir = crate::rundir::tempdir("logout-harness-trust-")
             .map_err(|e| format!("cannot make the browser's trust store: {e}"))?;
         crate::process::remove_on_signal(dir.path());
         let store = BrowserTrustStore { dir };
@@ -135,9 +133,7 @@ pub struct EmptyCcache {
 impl EmptyCcache {
     /// A new temp dir whose `empty` file (never created) is the cache.
     pub fn new() -> std::io::Result<EmptyCcache> {
-        let dir = tempfile::Builder::new()
-            .prefix("logout-harness-noticket-")
-            .tempdir()?;
+        let dir = crate::rundir::tempdir("logout-harness-noticket-")?;
         crate::process::remove_on_signal(dir.path());
         Ok(EmptyCcache { dir })
     }

@@ -55,7 +55,7 @@ async fn back_shows_no_data(w: &mut LogoutWorld) -> Result<(), String> {
         Observation::new(RuleId::BackButtonData, outcome)
             .evidence(format!(
                 "signed out at {}",
-                crate::report::shorten(signed_out_at.as_str(), 120)
+                crate::secrets::shorten_redacted(signed_out_at.as_str(), 120)
             ))
             .evidence(format!("after Back ({how}): {after_back}"))
             .evidence(format!("after reload: {after_reload}")),
@@ -79,7 +79,7 @@ async fn start_page_not_stored(w: &mut LogoutWorld) -> Result<(), String> {
     let status = answer.status;
     let fetched = format!(
         "GET {} from the signed-in browser -> {status}",
-        crate::report::shorten(&answer.url, 120)
+        crate::secrets::shorten_redacted(&answer.url, 120)
     );
     w.probe_log.push(fetched.clone());
     if status != 200 {

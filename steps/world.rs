@@ -312,6 +312,8 @@ impl LogoutWorld {
                 let message = message
                     .strip_prefix("Step panicked. Captured output: ")
                     .unwrap_or(message);
+                // An error may quote a URL or page text that carries a password.
+                let message = &crate::secrets::redact_known(message);
                 println!("NOT JUDGED {label}: {}", first_line(message));
                 // The failed step is not in this event: the run names it from cucumber's events
                 // once the scenarios have ended (see `step_log`).

@@ -98,6 +98,7 @@ fn assert_nothing_left(tmp: &Path) {
                         "logout-harness-trust-",
                         "logout-harness-noticket-",
                         "logout-harness-driver-",
+                        "logout-harness-run-",
                         "krb5-realm-",
                     ]
                     .iter()
