@@ -212,7 +212,98 @@ fn parse_faults(names: &[String]) -> Result<Vec<crm_sim::Fault>, String> {
 
 /// Entry point of the binary: parses the command line, runs, and returns the exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version (exit 0) or a usage error (exit 2), printed by clap.
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    let relay = StdoutRelay::start();
+    let code = main_parsed(cli);
+    if let Some(relay) = relay {
+        relay.finish();
+    }
+    code
+}
+
+/// Keeps a closed stdout (`logout-harness run | head -1`) from ending the harness in a panic:
+/// Rust's `println!` panics on EPIPE (exit 101), and restoring SIGPIPE's default would kill the
+/// process before its Drop guards end the browsers and emulators it started. When stdout is a
+/// pipe or socket, the harness's stdout becomes a private pipe that a thread copies to the real
+/// one; once the reader has gone, the thread keeps draining and drops the text, so every print
+/// (ours, cucumber's) succeeds, the run finishes, its reports are written and its exit code is
+/// the verdict's.
+struct StdoutRelay {
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl StdoutRelay {
+    fn start() -> Option<StdoutRelay> {
+        use std::os::fd::FromRawFd as _;
+        // SAFETY: plain libc calls on file descriptors this process owns; every result is checked
+        // and nothing is replaced unless all of them succeeded.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::fstat(1, &mut st) != 0 {
+                return None;
+            }
+            let kind = st.st_mode & libc::S_IFMT;
+            if kind != libc::S_IFIFO && kind != libc::S_IFSOCK {
+                return None;
+            }
+            let mut fds = [0; 2];
+            if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+                return None;
+            }
+            let real = libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3);
+            if real < 0 || libc::dup2(fds[1], 1) < 0 {
+                libc::close(fds[0]);
+                libc::close(fds[1]);
+                if real >= 0 {
+                    libc::close(real);
+                }
+                return None;
+            }
+            libc::close(fds[1]);
+            let mut from = std::fs::File::from_raw_fd(fds[0]);
+            let mut to = std::fs::File::from_raw_fd(real);
+            let (tx, done) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                use std::io::Read as _;
+                let mut open = true;
+                let mut buf = [0u8; 8192];
+                loop {
+                    match from.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) if open => open = to.write_all(&buf[..n]).is_ok(),
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+                let _ = tx.send(());
+            });
+            Some(StdoutRelay { done })
+        }
+    }
+
+    /// Flushes what is left and waits (briefly) for the thread to copy it.
+    fn finish(self) {
+        let _ = std::io::stdout().flush();
+        // Closing our end of the pipe is the thread's end of input; a child that inherited it
+        // could keep it open, hence the bounded wait.
+        if let Ok(null) = std::fs::File::open("/dev/null") {
+            use std::os::fd::AsRawFd as _;
+            // SAFETY: dup2 onto fd 1, which this process owns.
+            unsafe { libc::dup2(null.as_raw_fd(), 1) };
+        }
+        let _ = self.done.recv_timeout(Duration::from_secs(2));
+    }
+}
+
+fn main_parsed(cli: Cli) -> i32 {
     if let Command::Run(args) = &cli.command
         && args.update_snapshots
     {
@@ -346,7 +437,7 @@ async fn cmd_check(args: CheckArgs) -> i32 {
         }
         Some(path) => Target::load(Path::new(path)),
     };
-    let target = match target {
+    let target = match target.and_then(|t| t.preflight().map(|()| t)) {
         Ok(t) => t,
         Err(e) => return fail(e),
     };

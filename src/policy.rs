@@ -475,7 +475,9 @@ impl<'de> Deserialize<'de> for OneOrMany {
                 .map(|i| scalar(i).ok_or_else(|| D::Error::custom(shape)))
                 .collect::<Result<Vec<_>, _>>()
                 .map(OneOrMany::Many),
-            v => scalar(&v).map(OneOrMany::One).ok_or_else(|| D::Error::custom(shape)),
+            v => scalar(&v)
+                .map(OneOrMany::One)
+                .ok_or_else(|| D::Error::custom(shape)),
         }
     }
 }

@@ -377,11 +377,45 @@ pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::fs::write(tmp.path(), text)?;
+    // Written beside the target, synced, then renamed over it: a reader (or a crash) sees the old
+    // report or the new one, never half of one.
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+    tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// Whether a report can be written at `path`, checked before a run starts so a typo does not
+/// cost the whole run: its folder exists and takes a new file, and `path` is not a folder.
+/// Nothing is left behind.
+pub fn check_writable(path: &Path) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(format!(
+            "cannot write {}: the folder {} does not exist; create it or name a file in an \
+             existing folder",
+            path.display(),
+            dir.display()
+        ));
+    }
+    if path.is_dir() {
+        return Err(format!(
+            "{} is a folder; name a file (e.g. {})",
+            path.display(),
+            path.join("report").display()
+        ));
+    }
+    tempfile::NamedTempFile::new_in(dir).map(drop).map_err(|e| {
+        format!(
+            "cannot write {}: the folder {} does not take new files ({e}); name a writable folder",
+            path.display(),
+            dir.display()
+        )
+    })
 }
 
 #[cfg(test)]

@@ -259,6 +259,14 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
 fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
     let policy = Policy::load(&opts.policy)?;
     let file_target = opts.target.as_deref().map(Target::load).transpose()?;
+    if let Some(t) = &file_target {
+        t.preflight()?;
+    }
+    for (flag, path) in [("--junit", &opts.junit), ("--json", &opts.json)] {
+        if let Some(path) = path {
+            report::check_writable(path).map_err(|e| RunError::Usage(format!("{flag}: {e}")))?;
+        }
+    }
     if opts.concurrency == 0 {
         return Err(RunError::Usage("--concurrency must be at least 1".into()));
     }
@@ -307,7 +315,12 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
 /// start their own, one per user), or the `--webdriver` URL.
 async fn start_shared_driver(opts: &RunOptions) -> Result<(Option<Driver>, String), RunError> {
     let driver = match &opts.webdriver {
-        Some(_) => None,
+        // Reached once here, so an unreachable grid is one error naming its URL, not one per
+        // scenario.
+        Some(url) => {
+            webdriver_answers(url).await.map_err(RunError::Browser)?;
+            None
+        }
         None => Some(Driver::start(&[]).await.map_err(RunError::Browser)?),
     };
     let url = opts
@@ -316,6 +329,37 @@ async fn start_shared_driver(opts: &RunOptions) -> Result<(Option<Driver>, Strin
         .or_else(|| driver.as_ref().map(|d| d.url().to_string()))
         .unwrap_or_default();
     Ok((driver, url))
+}
+
+/// Whether the WebDriver server at `url` answers its status endpoint (W3C WebDriver "Status").
+async fn webdriver_answers(url: &str) -> Result<(), BrowserError> {
+    let status = format!("{}/status", url.trim_end_matches('/'));
+    let unreachable = |why: String| {
+        BrowserError::DriverStart(format!(
+            "--webdriver {url} does not answer ({why}); start the WebDriver server or grid there, \
+             fix the URL, or leave out --webdriver to start chromedriver"
+        ))
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| unreachable(e.to_string()))?;
+    http.get(&status)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| unreachable(format!("GET {status}: {}", error_chain(&e))))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// What a pass will run: how many scenarios the selection picks, and how many of those the
@@ -498,14 +542,23 @@ fn nothing_selected(opts: &RunOptions) -> RunError {
 /// Stage 6: the console summary, then JUnit and JSON.
 fn write_reports(opts: &RunOptions, findings: Findings) -> Result<RunOutcome, RunError> {
     print!("{}", report::console(&findings));
-    if let Some(path) = &opts.junit {
-        report::write_file(path, &report::junit(&findings))
-            .map_err(|e| RunError::Report(e.to_string()))?;
+    // Each report is tried even when the other failed: one bad path does not lose both.
+    let mut failed = Vec::new();
+    if let Some(path) = &opts.junit
+        && let Err(e) = report::write_file(path, &report::junit(&findings))
+    {
+        failed.push(format!("--junit {}: {e}", path.display()));
     }
     if let Some(path) = &opts.json {
-        let text =
-            serde_json::to_string_pretty(&findings).map_err(|e| RunError::Report(e.to_string()))?;
-        report::write_file(path, &text).map_err(|e| RunError::Report(e.to_string()))?;
+        let written = serde_json::to_string_pretty(&findings)
+            .map_err(std::io::Error::other)
+            .and_then(|text| report::write_file(path, &text));
+        if let Err(e) = written {
+            failed.push(format!("--json {}: {e}", path.display()));
+        }
+    }
+    if !failed.is_empty() {
+        return Err(RunError::Report(failed.join("; ")));
     }
     let exit_code = findings.exit_code();
     Ok(RunOutcome {
