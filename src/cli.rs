@@ -400,7 +400,7 @@ async fn cmd_run(args: RunArgs) -> i32 {
     if !args.features.is_empty() {
         opts.features = args.features;
     }
-    crate::process::install_signal_handler(|| {});
+    crate::process::install_signal_handler(crate::report::write_interrupted);
     match run::run(opts).await {
         Ok(outcome) => {
             let _ = std::io::stdout().flush();

@@ -3,7 +3,7 @@
 //! names), never cookie values or passwords.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::Serialize;
@@ -73,6 +73,9 @@ pub struct Findings {
     pub timings: Vec<ScenarioTiming>,
     /// The harness's own cost.
     pub cost: RunCost,
+    /// The run was interrupted (Ctrl-C, SIGTERM): these are the findings up to then, and scenarios
+    /// that had not ended are missing.
+    pub incomplete: bool,
 }
 
 impl Findings {
@@ -334,7 +337,7 @@ pub fn junit(findings: &Findings) -> String {
     let total: (usize, usize, usize) = counts
         .values()
         .fold((0, 0, 0), |a, c| (a.0 + c.0, a.1 + c.1, a.2 + c.2));
-    let notes: String = findings
+    let mut notes: String = findings
         .notes
         .iter()
         .map(|n| {
@@ -344,6 +347,12 @@ pub fn junit(findings: &Findings) -> String {
             )
         })
         .collect();
+    if findings.incomplete {
+        notes.insert_str(0, "      <property name=\"incomplete\" value=\"true\"/>\n");
+        // Interrupted before any scenario ended: a suite still carries the mark.
+        suites.entry("(interrupted)").or_default();
+        counts.entry("(interrupted)").or_default();
+    }
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -368,6 +377,59 @@ pub fn junit(findings: &Findings) -> String {
     }
     out.push_str("</testsuites>\n");
     out
+}
+
+/// The findings of the run under way and where its reports go, so an interrupted run can still
+/// write what it judged ([`write_interrupted`]).
+type InFlight = (std::sync::Arc<Collector>, Option<PathBuf>, Option<PathBuf>);
+static IN_FLIGHT: Mutex<Option<InFlight>> = Mutex::new(None);
+
+/// Registers the run under way: its collector, and its `--junit` and `--json` paths.
+pub fn set_in_flight(
+    collector: std::sync::Arc<Collector>,
+    junit: Option<PathBuf>,
+    json: Option<PathBuf>,
+) {
+    *IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner()) = Some((collector, junit, json));
+}
+
+/// On Ctrl-C or SIGTERM: writes the reports of what the run judged so far, marked incomplete
+/// (JSON `"incomplete": true`, a JUnit property `incomplete`). Called from the signal handler
+/// after the browsers have been ended.
+pub fn write_interrupted() {
+    let Some((collector, junit_path, json)) =
+        IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner()).take()
+    else {
+        return;
+    };
+    let mut findings = collector.take();
+    findings.incomplete = true;
+    findings.notes.push(
+        "the run was interrupted: these are the findings up to then; scenarios that had not \
+         ended are missing"
+            .into(),
+    );
+    if let Some(path) = junit_path {
+        match write_file(&path, &junit(&findings)) {
+            Ok(()) => eprintln!(
+                "interrupted: partial JUnit report written to {}",
+                path.display()
+            ),
+            Err(e) => eprintln!("interrupted: cannot write --junit {}: {e}", path.display()),
+        }
+    }
+    if let Some(path) = json {
+        let written = serde_json::to_string_pretty(&findings)
+            .map_err(std::io::Error::other)
+            .and_then(|text| write_file(&path, &text));
+        match written {
+            Ok(()) => eprintln!(
+                "interrupted: partial JSON report written to {}",
+                path.display()
+            ),
+            Err(e) => eprintln!("interrupted: cannot write --json {}: {e}", path.display()),
+        }
+    }
 }
 
 /// Writes `text` to `path` whole: to a temp file beside it, then renamed, so a reader never sees
@@ -457,6 +519,37 @@ mod tests {
         assert_eq!(f.exit_code(), 2);
         f.verdicts.push(verdict(false));
         assert_eq!(f.exit_code(), 1);
+    }
+
+    #[test]
+    fn an_interrupted_run_is_marked_in_both_reports() {
+        let mut f = Findings {
+            incomplete: true,
+            ..Default::default()
+        };
+        let xml = junit(&f);
+        assert!(
+            xml.contains("<property name=\"incomplete\" value=\"true\"/>"),
+            "{xml}"
+        );
+        f.verdicts.push(verdict(true));
+        assert!(junit(&f).contains("name=\"incomplete\""));
+        let json = serde_json::to_value(&f).unwrap();
+        assert_eq!(json["incomplete"], serde_json::json!(true));
+    }
+
+    #[test]
+    fn check_writable_names_a_missing_folder_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = check_writable(&dir.path().join("nope/r.json")).unwrap_err();
+        assert!(e.contains("does not exist"), "{e}");
+        assert!(
+            check_writable(dir.path())
+                .unwrap_err()
+                .contains("is a folder")
+        );
+        check_writable(&dir.path().join("r.json")).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

@@ -208,6 +208,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     };
 
     let findings = Arc::new(Collector::default());
+    // An interrupted run still writes what it judged (report::write_interrupted).
+    report::set_in_flight(findings.clone(), opts.junit.clone(), opts.json.clone());
     let mut scenarios_selected = 0;
     for pass in passes(&opts, prepared.file_target.as_ref()) {
         let plan = plan_pass(&prepared, &pass, &opts, &findings)?;
