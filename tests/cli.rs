@@ -479,3 +479,27 @@ fn ctrl_c_mid_run_ends_every_browser_driver_and_kdc() {
         .collect();
     assert!(left.is_empty(), "temp dirs left behind: {left:?}");
 }
+
+/// `logout-harness ... | head -1`: the reader of stdout is gone before the harness writes. Rust's
+/// `println!` would panic (exit 101); the harness must end as if the text had been read.
+#[test]
+fn a_closed_stdout_is_no_panic() {
+    for args in [
+        &["sim", "--list-faults"][..],
+        &["check", "--offline"][..],
+        &["check", "--offline", "--policy", "strict"][..],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = bin()
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}

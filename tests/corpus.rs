@@ -177,7 +177,9 @@ fn cases() -> Vec<Case> {
         ),
         target(
             "target: second user password_env not set",
-            &with_user("  alice: {password_env: CORPUS_PASSWORD}\n  bob: {password_env: CORPUS_BOB_UNSET}\n"),
+            &with_user(
+                "  alice: {password_env: CORPUS_PASSWORD}\n  bob: {password_env: CORPUS_BOB_UNSET}\n",
+            ),
             vec!["t.yaml:6", "bob", "CORPUS_BOB_UNSET"],
         ),
         target(
@@ -192,7 +194,9 @@ fn cases() -> Vec<Case> {
         ),
         target(
             "target: duplicate user",
-            &with_user("  alice: {password_env: CORPUS_PASSWORD}\n  bob: {no_password: true}\n  alice: {password_env: OTHER}\n"),
+            &with_user(
+                "  alice: {password_env: CORPUS_PASSWORD}\n  bob: {no_password: true}\n  alice: {password_env: OTHER}\n",
+            ),
             vec!["t.yaml:7", "alice", "written twice", "lines 5, 7"],
         ),
         target(
@@ -274,7 +278,12 @@ fn cases() -> Vec<Case> {
         policy(
             "policy: unknown rule",
             "name: mine\nrules:\n  sign-out.everything:\n    expect: refused\n    requirements: [WSTG-SESS-06]\n",
-            vec!["p.yaml:3", "sign-out.everything", "expected one of", "sign-out.replay-refused"],
+            vec![
+                "p.yaml:3",
+                "sign-out.everything",
+                "expected one of",
+                "sign-out.replay-refused",
+            ],
         ),
         policy(
             "policy: expect a number",
@@ -453,7 +462,11 @@ fn cases() -> Vec<Case> {
         command(
             "cli: webdriver unreachable",
             "run --webdriver http://127.0.0.1:9 --json {d}/r.json --junit {d}/r.xml",
-            vec!["--webdriver http://127.0.0.1:9", "does not answer", "leave out --webdriver"],
+            vec![
+                "--webdriver http://127.0.0.1:9",
+                "does not answer",
+                "leave out --webdriver",
+            ],
         ),
         command(
             "cli: policy name unknown",
@@ -495,11 +508,7 @@ fn cases() -> Vec<Case> {
             "sim --idle-timeout 5parsecs",
             vec!["5parsecs", "not one of s, m, h, d"],
         ),
-        command(
-            "cli: unknown subcommand",
-            "judge",
-            vec!["judge", "Usage"],
-        ),
+        command("cli: unknown subcommand", "judge", vec!["judge", "Usage"]),
         command(
             "cli: unknown flag",
             "run --colour",
@@ -520,7 +529,8 @@ fn cases() -> Vec<Case> {
         .iter_mut()
         .filter(|c| c.name == "cli: feature folder with a bad file")
     {
-        c.files.push(("feats/bad.feature", "\nNot gherkin\n".into()));
+        c.files
+            .push(("feats/bad.feature", "\nNot gherkin\n".into()));
     }
     all
 }
