@@ -437,7 +437,7 @@ async fn cmd_check(args: CheckArgs) -> i32 {
         }
         Some(path) => Target::load(Path::new(path)),
     };
-    let target = match target.and_then(|t| t.preflight().map(|()| t)) {
+    let target = match target {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
@@ -445,25 +445,42 @@ async fn cmd_check(args: CheckArgs) -> i32 {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    println!(
-        "ok: target {} ({}; mode {}, {} user(s)); policy {} ({})",
-        target.spec.name,
-        target.source(),
-        target.spec.mode,
-        target.spec.users.len(),
-        policy.name,
-        builtin.label(&policy.file)
-    );
+    // What a run would fail on (an unset password_env, an unreadable password_file or ca_file)
+    // is exit 2 here too; the connection is still checked, so one `check` shows every problem.
+    let preflight_failed = match target.preflight() {
+        Ok(()) => {
+            println!(
+                "ok: target {} ({}; mode {}, {} user(s)); policy {} ({})",
+                target.spec.name,
+                target.source(),
+                target.spec.mode,
+                target.spec.users.len(),
+                policy.name,
+                builtin.label(&policy.file)
+            );
+            false
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            true
+        }
+    };
     let real = target.spec.crm != CrmLocation::Embedded;
     if !(args.connect || (real && !args.offline)) {
-        return 0;
+        return if preflight_failed { 2 } else { 0 };
     }
+    let code = check_connection(&target, args.browser, args.webdriver).await;
+    if preflight_failed { 2 } else { code }
+}
+
+/// `check`'s second half: reach the target and look for the sign-in form's selectors.
+async fn check_connection(target: &Target, browser: BrowserKind, webdriver: Option<String>) -> i32 {
     let opts = ConnectOptions {
-        browser: args.browser,
-        webdriver: args.webdriver,
+        browser,
+        webdriver,
         ..ConnectOptions::default()
     };
-    let connected = match crate::connect::check(&target, &opts).await {
+    let connected = match crate::connect::check(target, &opts).await {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
