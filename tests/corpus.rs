@@ -16,6 +16,8 @@ struct Case {
     args: Vec<String>,
     /// Every one must appear in stderr (the cause, and the way out).
     expect: Vec<&'static str>,
+    /// A `PATH` for the harness instead of the test's own (to hide an installed program).
+    path: Option<&'static str>,
 }
 
 const TARGET_OK: &str = "name: corp\ncrm: https://crm.contoso.test/org/\nmode: ifd\nusers:\n  alice: {password_env: CORPUS_PASSWORD}\n";
@@ -34,12 +36,14 @@ fn target(name: &'static str, text: &str, expect: Vec<&'static str>) -> Vec<Case
             files: vec![("t.yaml", text.to_string())],
             args: args("check --offline --target {d}/t.yaml"),
             expect: expect.clone(),
+            path: None,
         },
         Case {
             name,
             files: vec![("t.yaml", text.to_string())],
             args: args("run --target {d}/t.yaml --json {d}/r.json --junit {d}/r.xml"),
             expect,
+            path: None,
         },
     ]
 }
@@ -52,12 +56,14 @@ fn policy(name: &'static str, text: &str, expect: Vec<&'static str>) -> Vec<Case
             files: vec![("p.yaml", text.to_string())],
             args: args("check --offline --policy {d}/p.yaml"),
             expect: expect.clone(),
+            path: None,
         },
         Case {
             name,
             files: vec![("p.yaml", text.to_string())],
             args: args("run --policy {d}/p.yaml --json {d}/r.json --junit {d}/r.xml"),
             expect,
+            path: None,
         },
     ]
 }
@@ -69,6 +75,7 @@ fn feature(name: &'static str, text: &str, expect: Vec<&'static str>) -> Case {
         files: vec![("f.feature", text.to_string())],
         args: args("run --json {d}/r.json --junit {d}/r.xml {d}/f.feature"),
         expect,
+        path: None,
     }
 }
 
@@ -83,6 +90,7 @@ fn command(name: &'static str, line: &str, expect: Vec<&'static str>) -> Case {
         ],
         args: args(line),
         expect,
+        path: None,
     }
 }
 
@@ -525,6 +533,19 @@ fn cases() -> Vec<Case> {
             vec!["bad.feature:2", "Feature:"],
         ),
     ]);
+    all.push(Case {
+        path: Some("/nonexistent-bin"),
+        ..command(
+            "cli: chromedriver not installed",
+            "run --mode ifd --json {d}/r.json --junit {d}/r.xml",
+            vec![
+                "chromedriver is not installed",
+                "ci/setup",
+                "chromium-driver",
+                "--webdriver",
+            ],
+        )
+    });
     for c in all
         .iter_mut()
         .filter(|c| c.name == "cli: feature folder with a bad file")
@@ -567,7 +588,11 @@ fn check_case(case: &Case) -> Option<String> {
     let before = listing(dir.path());
     let d = dir.path().display().to_string();
     let args: Vec<String> = case.args.iter().map(|a| a.replace("{d}", &d)).collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_logout-harness"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logout-harness"));
+    if let Some(path) = case.path {
+        cmd.env("PATH", path);
+    }
+    let out = cmd
         .args(&args)
         .current_dir(dir.path())
         .env("CORPUS_PASSWORD", "corpus-password")
