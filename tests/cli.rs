@@ -503,3 +503,33 @@ fn a_closed_stdout_is_no_panic() {
         assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
     }
 }
+
+/// chromedriver listens on loopback only: its WebDriver port drives a browser holding the test
+/// users' sessions. Read from the kernel's socket tables, not from the driver's own claims.
+#[tokio::test]
+async fn chromedriver_listens_on_loopback_only() {
+    let driver = logout_harness::browser::Driver::start(&[]).await.unwrap();
+    let port: u16 = driver.url().rsplit(':').next().unwrap().parse().unwrap();
+    let mut listening = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // local_address is ADDR:PORT in hex; state 0A is LISTEN.
+            let (addr, p) = cols[1].split_once(':').unwrap();
+            if cols[3] == "0A" && u16::from_str_radix(p, 16).unwrap() == port {
+                listening.push(addr.to_string());
+            }
+        }
+    }
+    drop(driver);
+    assert!(!listening.is_empty(), "found no listener on port {port}");
+    for addr in &listening {
+        // 127.0.0.1 is 0100007F (little-endian); ::1 is 0...01000000 in the kernel's word order.
+        let loopback = addr == "0100007F" || addr == "00000000000000000000000001000000";
+        assert!(
+            loopback,
+            "chromedriver listens on {addr} (port {port}): {listening:?}"
+        );
+    }
+}
