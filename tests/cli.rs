@@ -533,3 +533,53 @@ async fn chromedriver_listens_on_loopback_only() {
         );
     }
 }
+
+/// A scenario title too long for a file name still gets its cookie snapshot (cut, with a hash);
+/// a snapshot folder that cannot be made is "not judged" (exit 2) with the cause, never a
+/// difference (exit 1).
+#[test]
+fn long_snapshot_names_are_hashed_and_snapshot_errors_are_not_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = dir.path().join("long.feature");
+    std::fs::write(
+        &feature,
+        format!(
+            "@ifd\nFeature: Long\n  Scenario: Sign out with a title far too long {}\n    Given alice is signed in to CRM\n    When she signs out through the profile menu\n    Then the cookies left in the browser match the snapshot\n",
+            "x".repeat(300)
+        ),
+    )
+    .unwrap();
+    let snaps = dir.path().join("snaps");
+    let out = bin()
+        .args(["run", "--mode", "ifd", "--update-snapshots", "--snapshots"])
+        .arg(&snaps)
+        .arg(&feature)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let names: Vec<String> = std::fs::read_dir(&snaps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(
+        names[0].len() <= 255 && names[0].ends_with(".snap"),
+        "{names:?}"
+    );
+
+    let blocked = dir.path().join("a-file");
+    std::fs::write(&blocked, "").unwrap();
+    let out = bin()
+        .args(["run", "--mode", "ifd", "--snapshots"])
+        .arg(blocked.join("snaps"))
+        .arg(&feature)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("NOT JUDGED") && t.contains("snapshot folder"),
+        "{t}"
+    );
+    assert!(!t.contains("FAIL ") && !t.contains("panicked"), "{t}");
+}
