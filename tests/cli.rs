@@ -583,3 +583,47 @@ fn long_snapshot_names_are_hashed_and_snapshot_errors_are_not_judged() {
     );
     assert!(!t.contains("FAIL ") && !t.contains("panicked"), "{t}");
 }
+
+/// Ctrl-C during a run: the browsers end, the exit code is 130, and the reports hold what was
+/// judged until then, marked incomplete.
+#[test]
+fn an_interrupted_run_writes_incomplete_reports() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (json, junit) = (dir.path().join("r.json"), dir.path().join("r.xml"));
+    let mut child = bin()
+        .args(["run", "--mode", "ifd", "--concurrency", "1", "--json"])
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first scenario's result line: something has been judged.
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("PASS") || l.starts_with("FAIL"));
+    assert!(first.is_some(), "no scenario ended");
+    // SAFETY: kill with the pid of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}\n{rest:?}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["incomplete"], serde_json::json!(true));
+    assert!(
+        !report["verdicts"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<property name=\"incomplete\" value=\"true\"/>"),
+        "{xml}"
+    );
+    assert!(xml.contains("<testcase "), "{xml}");
+}
