@@ -220,12 +220,22 @@ pub fn main() -> i32 {
             return e.exit_code();
         }
     };
-    let relay = StdoutRelay::start();
+    *RELAY.lock().unwrap_or_else(|e| e.into_inner()) = StdoutRelay::start();
     let code = main_parsed(cli);
+    finish_stdout();
+    code
+}
+
+/// The stdout relay of this process, if one was started; taken by whoever ends the process first
+/// (the end of `main`, or the signal handler, which exits without returning).
+static RELAY: std::sync::Mutex<Option<StdoutRelay>> = std::sync::Mutex::new(None);
+
+/// Copies what is left of stdout before the process exits.
+fn finish_stdout() {
+    let relay = RELAY.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(relay) = relay {
         relay.finish();
     }
-    code
 }
 
 /// Keeps a closed stdout (`logout-harness run | head -1`) from ending the harness in a panic:
@@ -400,7 +410,10 @@ async fn cmd_run(args: RunArgs) -> i32 {
     if !args.features.is_empty() {
         opts.features = args.features;
     }
-    crate::process::install_signal_handler(crate::report::write_interrupted);
+    crate::process::install_signal_handler(|| {
+        crate::report::write_interrupted();
+        finish_stdout();
+    });
     match run::run(opts).await {
         Ok(outcome) => {
             let _ = std::io::stdout().flush();
