@@ -456,6 +456,13 @@ pub fn check_writable(path: &Path) -> Result<(), String> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!(
+            "cannot write {}: {} is a file, not a folder; name a file in an existing folder",
+            path.display(),
+            dir.display()
+        ));
+    }
     if !dir.is_dir() {
         return Err(format!(
             "cannot write {}: the folder {} does not exist; create it or name a file in an \

@@ -477,6 +477,16 @@ fn cases() -> Vec<Case> {
             ],
         ),
         command(
+            "cli: webdriver not a URL",
+            "run --webdriver not-a-url --json {d}/r.json --junit {d}/r.xml",
+            vec!["--webdriver not-a-url", "does not answer", "fix the URL"],
+        ),
+        command(
+            "cli: json folder is a file",
+            "run --json {d}/t.yaml/r.json --junit {d}/r.xml",
+            vec!["--json", "t.yaml is a file, not a folder"],
+        ),
+        command(
             "cli: policy name unknown",
             "run --policy strictest --json {d}/r.json",
             vec!["strictest", "built-in"],
