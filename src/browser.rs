@@ -115,11 +115,15 @@ impl Driver {
     ) -> Result<Driver, BrowserError> {
         let driver = which("chromedriver").ok_or_else(|| BrowserError::NotInstalled {
             what: "chromedriver".into(),
-            hint: "install Debian's chromium-driver (run ci/setup), or pass --webdriver URL".into(),
+            hint: "looked for `chromedriver` on PATH; install it with `ci/setup` (or \
+                   `apt-get install chromium chromium-driver` on Debian), or pass --webdriver URL"
+                .into(),
         })?;
         let chromium = chromium_binary().ok_or_else(|| BrowserError::NotInstalled {
             what: "Chromium".into(),
-            hint: "install Debian's chromium (run ci/setup)".into(),
+            hint: "looked for /usr/lib/chromium/chromium, then `chromium` and `google-chrome` on PATH; install it with `ci/setup` \
+                   (or `apt-get install chromium chromium-driver` on Debian)"
+                .into(),
         })?;
         let dir = crate::rundir::tempdir("logout-harness-driver-")?;
         crate::process::remove_on_signal(dir.path());
@@ -144,8 +148,9 @@ impl Driver {
         for _attempt in 0..3 {
             let port = free_port()?;
             let mut cmd = Command::new(&driver);
+            // No --allowed-ips: with it chromedriver listens on every interface (it only filters
+            // callers); without it, it binds 127.0.0.1 and ::1 alone (checked with `ss -ltnp`).
             cmd.arg(format!("--port={port}"))
-                .arg("--allowed-ips=127.0.0.1")
                 .arg("--log-level=OFF")
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null());

@@ -212,7 +212,108 @@ fn parse_faults(names: &[String]) -> Result<Vec<crm_sim::Fault>, String> {
 
 /// Entry point of the binary: parses the command line, runs, and returns the exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version (exit 0) or a usage error (exit 2), printed by clap.
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    *RELAY.lock().unwrap_or_else(|e| e.into_inner()) = StdoutRelay::start();
+    let code = main_parsed(cli);
+    finish_stdout();
+    code
+}
+
+/// The stdout relay of this process, if one was started; taken by whoever ends the process first
+/// (the end of `main`, or the signal handler, which exits without returning).
+static RELAY: std::sync::Mutex<Option<StdoutRelay>> = std::sync::Mutex::new(None);
+
+/// Copies what is left of stdout before the process exits.
+fn finish_stdout() {
+    let relay = RELAY.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(relay) = relay {
+        relay.finish();
+    }
+}
+
+/// Keeps a closed stdout (`logout-harness run | head -1`) from ending the harness in a panic:
+/// Rust's `println!` panics on EPIPE (exit 101), and restoring SIGPIPE's default would kill the
+/// process before its Drop guards end the browsers and emulators it started. When stdout is a
+/// pipe or socket, the harness's stdout becomes a private pipe that a thread copies to the real
+/// one; once the reader has gone, the thread keeps draining and drops the text, so every print
+/// (ours, cucumber's) succeeds, the run finishes, its reports are written and its exit code is
+/// the verdict's.
+struct StdoutRelay {
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl StdoutRelay {
+    fn start() -> Option<StdoutRelay> {
+        use std::os::fd::FromRawFd as _;
+        // SAFETY: plain libc calls on file descriptors this process owns; every result is checked
+        // and nothing is replaced unless all of them succeeded.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::fstat(1, &mut st) != 0 {
+                return None;
+            }
+            let kind = st.st_mode & libc::S_IFMT;
+            if kind != libc::S_IFIFO && kind != libc::S_IFSOCK {
+                return None;
+            }
+            let mut fds = [0; 2];
+            if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+                return None;
+            }
+            let real = libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3);
+            if real < 0 || libc::dup2(fds[1], 1) < 0 {
+                libc::close(fds[0]);
+                libc::close(fds[1]);
+                if real >= 0 {
+                    libc::close(real);
+                }
+                return None;
+            }
+            libc::close(fds[1]);
+            let mut from = std::fs::File::from_raw_fd(fds[0]);
+            let mut to = std::fs::File::from_raw_fd(real);
+            let (tx, done) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                use std::io::Read as _;
+                let mut open = true;
+                let mut buf = [0u8; 8192];
+                loop {
+                    match from.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) if open => open = to.write_all(&buf[..n]).is_ok(),
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+                let _ = tx.send(());
+            });
+            Some(StdoutRelay { done })
+        }
+    }
+
+    /// Flushes what is left and waits (briefly) for the thread to copy it.
+    fn finish(self) {
+        let _ = std::io::stdout().flush();
+        // Closing our end of the pipe is the thread's end of input; a child that inherited it
+        // could keep it open, hence the bounded wait.
+        if let Ok(null) = std::fs::File::open("/dev/null") {
+            use std::os::fd::AsRawFd as _;
+            // SAFETY: dup2 onto fd 1, which this process owns.
+            unsafe { libc::dup2(null.as_raw_fd(), 1) };
+        }
+        let _ = self.done.recv_timeout(Duration::from_secs(2));
+    }
+}
+
+fn main_parsed(cli: Cli) -> i32 {
     if let Command::Run(args) = &cli.command
         && args.update_snapshots
     {
@@ -240,7 +341,11 @@ pub fn main() -> i32 {
 }
 
 fn fail(message: impl std::fmt::Display) -> i32 {
-    eprintln!("error: {message}");
+    // An error may quote a URL or a page that carries a known password.
+    eprintln!(
+        "error: {}",
+        crate::secrets::redact_known(&message.to_string())
+    );
     2
 }
 
@@ -309,7 +414,10 @@ async fn cmd_run(args: RunArgs) -> i32 {
     if !args.features.is_empty() {
         opts.features = args.features;
     }
-    crate::process::install_signal_handler(|| {});
+    crate::process::install_signal_handler(|| {
+        crate::report::write_interrupted();
+        finish_stdout();
+    });
     match run::run(opts).await {
         Ok(outcome) => {
             let _ = std::io::stdout().flush();
@@ -354,25 +462,42 @@ async fn cmd_check(args: CheckArgs) -> i32 {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    println!(
-        "ok: target {} ({}; mode {}, {} user(s)); policy {} ({})",
-        target.spec.name,
-        target.source(),
-        target.spec.mode,
-        target.spec.users.len(),
-        policy.name,
-        builtin.label(&policy.file)
-    );
+    // What a run would fail on (an unset password_env, an unreadable password_file or ca_file)
+    // is exit 2 here too; the connection is still checked, so one `check` shows every problem.
+    let preflight_failed = match target.preflight() {
+        Ok(()) => {
+            println!(
+                "ok: target {} ({}; mode {}, {} user(s)); policy {} ({})",
+                target.spec.name,
+                target.source(),
+                target.spec.mode,
+                target.spec.users.len(),
+                policy.name,
+                builtin.label(&policy.file)
+            );
+            false
+        }
+        Err(e) => {
+            eprintln!("error: {}", crate::secrets::redact_known(&e.to_string()));
+            true
+        }
+    };
     let real = target.spec.crm != CrmLocation::Embedded;
     if !(args.connect || (real && !args.offline)) {
-        return 0;
+        return if preflight_failed { 2 } else { 0 };
     }
+    let code = check_connection(&target, args.browser, args.webdriver).await;
+    if preflight_failed { 2 } else { code }
+}
+
+/// `check`'s second half: reach the target and look for the sign-in form's selectors.
+async fn check_connection(target: &Target, browser: BrowserKind, webdriver: Option<String>) -> i32 {
     let opts = ConnectOptions {
-        browser: args.browser,
-        webdriver: args.webdriver,
+        browser,
+        webdriver,
         ..ConnectOptions::default()
     };
-    let connected = match crate::connect::check(&target, &opts).await {
+    let connected = match crate::connect::check(target, &opts).await {
         Ok(c) => c,
         Err(e) => return fail(e),
     };

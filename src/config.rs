@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize as _;
 use serde::de::DeserializeOwned;
 
 /// A configuration file that cannot be used. Always exit code 2.
@@ -65,7 +66,144 @@ pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigEr
     if text.trim().is_empty() {
         return Err(ConfigError::file(path, "the file is empty"));
     }
+    // serde fills a map (users, pages) entry by entry and keeps the last of two equal keys without
+    // a word; YAML's generic value refuses them, so a first pass through it catches a duplicate.
+    if let Err(e) = serde_yaml::from_str::<NoDuplicates>(text)
+        && e.to_string().contains("duplicate entry with key")
+    {
+        return Err(duplicate_key_error(path, text, &e));
+    }
     serde_yaml::from_str(text).map_err(|e| from_yaml_error(path, text, &e))
+}
+
+/// Any YAML document, walked only to refuse a key written twice in one mapping.
+struct NoDuplicates;
+
+impl<'de> serde::Deserialize<'de> for NoDuplicates {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NoDuplicatesVisitor)
+    }
+}
+
+struct NoDuplicatesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicatesVisitor {
+    type Value = NoDuplicates;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_unit<E>(self) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_none<E>(self) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<NoDuplicates, D::Error> {
+        NoDuplicates::deserialize(d)
+    }
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, a: A) -> Result<NoDuplicates, A::Error> {
+        // A tagged value (`!tag x`): its content may hold mappings too.
+        use serde::de::VariantAccess;
+        let (_, variant): (serde::de::IgnoredAny, _) = a.variant()?;
+        variant.newtype_variant::<NoDuplicates>()
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<NoDuplicates, A::Error> {
+        while a.next_element::<NoDuplicates>()?.is_some() {}
+        Ok(NoDuplicates)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<NoDuplicates, A::Error> {
+        let mut seen: Vec<serde_yaml::Value> = Vec::new();
+        while let Some(key) = a.next_key::<serde_yaml::Value>()? {
+            if seen.contains(&key) {
+                let shown = match &key {
+                    serde_yaml::Value::String(s) => format!("{s:?}"),
+                    other => serde_yaml::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                };
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate entry with key {shown}"
+                )));
+            }
+            a.next_value::<NoDuplicates>()?;
+            seen.push(key);
+        }
+        Ok(NoDuplicates)
+    }
+}
+
+/// A key written twice in one mapping: both lines, and that YAML would silently keep only one.
+fn duplicate_key_error(path: &Path, text: &str, e: &serde_yaml::Error) -> ConfigError {
+    let full = e.to_string();
+    let key = full
+        .split("with key ")
+        .nth(1)
+        .map(|rest| {
+            let rest = rest.split(" at line ").next().unwrap_or(rest);
+            rest.trim_matches(|c| c == '"' || c == '`').to_string()
+        })
+        .filter(|k| !k.is_empty());
+    let reported = e.location().map(|l| l.line()).unwrap_or(1);
+    let hits: Vec<(usize, usize)> = match &key {
+        Some(k) => text
+            .lines()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                let trimmed = l.trim_start().trim_start_matches("- ");
+                let rest = trimmed
+                    .strip_prefix(k.as_str())
+                    .or_else(|| trimmed.strip_prefix(&format!("\"{k}\"")))
+                    .or_else(|| trimmed.strip_prefix(&format!("'{k}'")))?;
+                rest.trim_start()
+                    .starts_with(':')
+                    .then(|| (i + 1, l.len() - trimmed.len() + 1))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    // The second occurrence at or after the mapping the parser names is the duplicate.
+    let second = hits
+        .iter()
+        .filter(|(l, _)| *l >= reported.saturating_sub(1))
+        .nth(1)
+        .or_else(|| hits.get(1))
+        .copied();
+    let lines = hits
+        .iter()
+        .map(|(l, _)| l.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    ConfigError {
+        file: path.to_path_buf(),
+        line: second.map(|(l, _)| l).or(e.location().map(|l| l.line())),
+        column: second.map(|(_, c)| c),
+        key: key.clone(),
+        message: format!(
+            "written twice in the same mapping{}; YAML would silently keep only the last one, so \
+             remove or rename one of them",
+            if hits.len() > 1 {
+                format!(" (lines {lines})")
+            } else {
+                String::new()
+            }
+        ),
+    }
 }
 
 fn from_yaml_error(path: &Path, text: &str, e: &serde_yaml::Error) -> ConfigError {
@@ -194,6 +332,23 @@ mod tests {
         let e = parse::<Doc>(Path::new("t.yaml"), "name: x\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("inner"));
         assert!(e.line.is_some(), "{e}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_not_merged() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Users {
+            users: std::collections::BTreeMap<String, u32>,
+        }
+        let e = parse::<Users>(
+            Path::new("t.yaml"),
+            "users:\n  alice: 1\n  bob: 2\n  alice: 3\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("alice"), "{e}");
+        assert_eq!(e.line, Some(4), "{e}");
+        assert!(e.message.contains("lines 2, 4"), "{e}");
     }
 
     #[test]

@@ -449,12 +449,37 @@ struct RawRule {
     why: Option<String>,
 }
 
-/// `expect: refused` or `expect: [lax, strict]`.
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// `expect: refused` or `expect: [lax, strict]`. A number or `true` is taken as written, so the
+/// rule's check can say which outcomes are valid instead of "did not match any variant".
 enum OneOrMany {
     One(String),
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        fn scalar(v: &serde_yaml::Value) -> Option<String> {
+            match v {
+                serde_yaml::Value::String(s) => Some(s.clone()),
+                serde_yaml::Value::Number(n) => Some(n.to_string()),
+                serde_yaml::Value::Bool(b) => Some(b.to_string()),
+                _ => None,
+            }
+        }
+        let shape = "expect is an outcome (e.g. `expect: refused`) or a list of outcomes \
+                     (e.g. `expect: [lax, strict]`)";
+        match serde_yaml::Value::deserialize(d)? {
+            serde_yaml::Value::Sequence(items) => items
+                .iter()
+                .map(|i| scalar(i).ok_or_else(|| D::Error::custom(shape)))
+                .collect::<Result<Vec<_>, _>>()
+                .map(OneOrMany::Many),
+            v => scalar(&v)
+                .map(OneOrMany::One)
+                .ok_or_else(|| D::Error::custom(shape)),
+        }
+    }
 }
 
 impl OneOrMany {
@@ -485,6 +510,10 @@ impl<'de> Deserialize<'de> for RulesMap {
             type Value = RulesMap;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a mapping from rule names to {expect, requirements}")
+            }
+            // `rules:` with nothing under it: empty, refused by `Policy::load` with the rule list.
+            fn visit_unit<E: serde::de::Error>(self) -> Result<RulesMap, E> {
+                Ok(RulesMap(BTreeMap::new()))
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
@@ -566,7 +595,29 @@ pub struct Policy {
 impl Policy {
     /// Reads and validates a policy file.
     pub fn load(path: &Path) -> Result<Policy, ConfigError> {
-        Ok(Policy::from_raw(config::load(path)?, path))
+        let policy = Policy::from_raw(config::load(path)?, path);
+        if policy.rules.is_empty() {
+            // Nothing would be judged: every run would end "not judged" with nothing to show.
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let line = text
+                .lines()
+                .position(|l| l.trim_start().starts_with("rules:"))
+                .map(|l| l + 1);
+            return Err(ConfigError {
+                line,
+                key: Some("rules".into()),
+                ..ConfigError::file(
+                    path,
+                    format!(
+                        "the policy has no rules, so it would judge nothing; list at least one \
+                         (e.g. `sign-out.replay-refused: {{expect: refused, requirements: \
+                         [WSTG-SESS-06]}}`); rules: {}",
+                        RULES.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+            });
+        }
+        Ok(policy)
     }
 
     fn from_raw(raw: RawPolicy, file: &Path) -> Policy {
@@ -754,6 +805,31 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("sign-out.replay-refused"));
         assert!(e.message.contains("refused, accepted"), "{e}");
         assert!(e.line.is_some());
+    }
+
+    #[test]
+    fn a_number_for_expect_names_the_valid_outcomes() {
+        let e = parse("name: x\nrules:\n  sign-out.replay-refused:\n    expect: 7\n    requirements: [WSTG-SESS-06]\n")
+            .err()
+            .unwrap();
+        assert!(e.message.contains("expect `7` is not an outcome"), "{e}");
+        assert!(e.message.contains("valid: "), "{e}");
+        let e = parse("name: x\nrules:\n  sign-out.replay-refused:\n    expect: {a: 1}\n    requirements: [WSTG-SESS-06]\n")
+            .err()
+            .unwrap();
+        assert!(e.message.contains("e.g. `expect: refused`"), "{e}");
+    }
+
+    #[test]
+    fn a_policy_without_rules_is_refused() {
+        for text in ["name: x\nrules: {}\n", "name: x\nrules:\n"] {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("p.yaml");
+            std::fs::write(&file, text).unwrap();
+            let e = Policy::load(&file).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("rules"), "{e}");
+            assert!(e.message.contains("sign-out.replay-refused"), "{e}");
+        }
     }
 
     #[test]

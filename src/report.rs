@@ -3,7 +3,7 @@
 //! names), never cookie values or passwords.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::Serialize;
@@ -73,6 +73,9 @@ pub struct Findings {
     pub timings: Vec<ScenarioTiming>,
     /// The harness's own cost.
     pub cost: RunCost,
+    /// The run was interrupted (Ctrl-C, SIGTERM): these are the findings up to then, and scenarios
+    /// that had not ended are missing.
+    pub incomplete: bool,
 }
 
 impl Findings {
@@ -346,7 +349,7 @@ pub fn junit(findings: &Findings) -> String {
     let total: (usize, usize, usize) = counts
         .values()
         .fold((0, 0, 0), |a, c| (a.0 + c.0, a.1 + c.1, a.2 + c.2));
-    let notes: String = findings
+    let mut notes: String = findings
         .notes
         .iter()
         .map(|n| {
@@ -356,6 +359,12 @@ pub fn junit(findings: &Findings) -> String {
             )
         })
         .collect();
+    if findings.incomplete {
+        notes.insert_str(0, "      <property name=\"incomplete\" value=\"true\"/>\n");
+        // Interrupted before any scenario ended: a suite still carries the mark.
+        suites.entry("(interrupted)").or_default();
+        counts.entry("(interrupted)").or_default();
+    }
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -382,6 +391,60 @@ pub fn junit(findings: &Findings) -> String {
     out
 }
 
+/// The findings of the run under way and where its reports go, so an interrupted run can still
+/// write what it judged ([`write_interrupted`]).
+type InFlight = (std::sync::Arc<Collector>, Option<PathBuf>, Option<PathBuf>);
+static IN_FLIGHT: Mutex<Option<InFlight>> = Mutex::new(None);
+
+/// Registers the run under way: its collector, and its `--junit` and `--json` paths.
+pub fn set_in_flight(
+    collector: std::sync::Arc<Collector>,
+    junit: Option<PathBuf>,
+    json: Option<PathBuf>,
+) {
+    *IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner()) = Some((collector, junit, json));
+}
+
+/// On Ctrl-C or SIGTERM: writes the reports of what the run judged so far, marked incomplete
+/// (JSON `"incomplete": true`, a JUnit property `incomplete`). Called from the signal handler
+/// after the browsers have been ended.
+pub fn write_interrupted() {
+    let Some((collector, junit_path, json)) =
+        IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner()).take()
+    else {
+        return;
+    };
+    // Redacted like every report (an evidence line may quote a URL that carries a password).
+    let mut findings = crate::secrets::redact_findings(collector.take());
+    findings.incomplete = true;
+    findings.notes.push(
+        "the run was interrupted: these are the findings up to then; scenarios that had not \
+         ended are missing"
+            .into(),
+    );
+    if let Some(path) = junit_path {
+        match write_file(&path, &junit(&findings)) {
+            Ok(()) => eprintln!(
+                "interrupted: partial JUnit report written to {}",
+                path.display()
+            ),
+            Err(e) => eprintln!("interrupted: cannot write --junit {}: {e}", path.display()),
+        }
+    }
+    if let Some(path) = json {
+        let written = serde_json::to_string_pretty(&findings)
+            .map_err(std::io::Error::other)
+            .and_then(|text| write_file(&path, &text));
+        match written {
+            Ok(()) => eprintln!(
+                "interrupted: partial JSON report written to {}",
+                path.display()
+            ),
+            Err(e) => eprintln!("interrupted: cannot write --json {}: {e}", path.display()),
+        }
+    }
+}
+
 /// Writes `text` to `path` whole: to a temp file beside it, then renamed, so a reader never sees
 /// half a report.
 pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
@@ -389,11 +452,52 @@ pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::fs::write(tmp.path(), text)?;
+    // Written beside the target, synced, then renamed over it: a reader (or a crash) sees the old
+    // report or the new one, never half of one.
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+    tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// Whether a report can be written at `path`, checked before a run starts so a typo does not
+/// cost the whole run: its folder exists and takes a new file, and `path` is not a folder.
+/// Nothing is left behind.
+pub fn check_writable(path: &Path) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!(
+            "cannot write {}: {} is a file, not a folder; name a file in an existing folder",
+            path.display(),
+            dir.display()
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(format!(
+            "cannot write {}: the folder {} does not exist; create it or name a file in an \
+             existing folder",
+            path.display(),
+            dir.display()
+        ));
+    }
+    if path.is_dir() {
+        return Err(format!(
+            "{} is a folder; name a file (e.g. {})",
+            path.display(),
+            path.join("report").display()
+        ));
+    }
+    tempfile::NamedTempFile::new_in(dir).map(drop).map_err(|e| {
+        format!(
+            "cannot write {}: the folder {} does not take new files ({e}); name a writable folder",
+            path.display(),
+            dir.display()
+        )
+    })
 }
 
 #[cfg(test)]
@@ -435,6 +539,37 @@ mod tests {
         assert_eq!(f.exit_code(), 2);
         f.verdicts.push(verdict(false));
         assert_eq!(f.exit_code(), 1);
+    }
+
+    #[test]
+    fn an_interrupted_run_is_marked_in_both_reports() {
+        let mut f = Findings {
+            incomplete: true,
+            ..Default::default()
+        };
+        let xml = junit(&f);
+        assert!(
+            xml.contains("<property name=\"incomplete\" value=\"true\"/>"),
+            "{xml}"
+        );
+        f.verdicts.push(verdict(true));
+        assert!(junit(&f).contains("name=\"incomplete\""));
+        let json = serde_json::to_value(&f).unwrap();
+        assert_eq!(json["incomplete"], serde_json::json!(true));
+    }
+
+    #[test]
+    fn check_writable_names_a_missing_folder_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = check_writable(&dir.path().join("nope/r.json")).unwrap_err();
+        assert!(e.contains("does not exist"), "{e}");
+        assert!(
+            check_writable(dir.path())
+                .unwrap_err()
+                .contains("is a folder")
+        );
+        check_writable(&dir.path().join("r.json")).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

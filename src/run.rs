@@ -209,6 +209,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     };
 
     let findings = Arc::new(Collector::default());
+    // An interrupted run still writes what it judged (report::write_interrupted).
+    report::set_in_flight(findings.clone(), opts.junit.clone(), opts.json.clone());
     let mut scenarios_selected = 0;
     for pass in passes(&opts, prepared.file_target.as_ref()) {
         let plan = plan_pass(&prepared, &pass, &opts, &findings)?;
@@ -260,6 +262,14 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
 fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
     let policy = Policy::load(&opts.policy)?;
     let file_target = opts.target.as_deref().map(Target::load).transpose()?;
+    if let Some(t) = &file_target {
+        t.preflight()?;
+    }
+    for (flag, path) in [("--junit", &opts.junit), ("--json", &opts.json)] {
+        if let Some(path) = path {
+            report::check_writable(path).map_err(|e| RunError::Usage(format!("{flag}: {e}")))?;
+        }
+    }
     if opts.concurrency == 0 {
         return Err(RunError::Usage("--concurrency must be at least 1".into()));
     }
@@ -308,7 +318,12 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
 /// start their own, one per user), or the `--webdriver` URL.
 async fn start_shared_driver(opts: &RunOptions) -> Result<(Option<Driver>, String), RunError> {
     let driver = match &opts.webdriver {
-        Some(_) => None,
+        // Reached once here, so an unreachable grid is one error naming its URL, not one per
+        // scenario.
+        Some(url) => {
+            webdriver_answers(url).await.map_err(RunError::Browser)?;
+            None
+        }
         None => Some(Driver::start(&[]).await.map_err(RunError::Browser)?),
     };
     let url = opts
@@ -317,6 +332,37 @@ async fn start_shared_driver(opts: &RunOptions) -> Result<(Option<Driver>, Strin
         .or_else(|| driver.as_ref().map(|d| d.url().to_string()))
         .unwrap_or_default();
     Ok((driver, url))
+}
+
+/// Whether the WebDriver server at `url` answers its status endpoint (W3C WebDriver "Status").
+async fn webdriver_answers(url: &str) -> Result<(), BrowserError> {
+    let status = format!("{}/status", url.trim_end_matches('/'));
+    let unreachable = |why: String| {
+        BrowserError::DriverStart(format!(
+            "--webdriver {url} does not answer ({why}); start the WebDriver server or grid there, \
+             fix the URL, or leave out --webdriver to start chromedriver"
+        ))
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| unreachable(e.to_string()))?;
+    http.get(&status)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| unreachable(format!("GET {status}: {}", error_chain(&e))))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// What a pass will run: how many scenarios the selection picks, and how many of those the
@@ -500,14 +546,23 @@ fn nothing_selected(opts: &RunOptions) -> RunError {
 fn write_reports(opts: &RunOptions, findings: Findings) -> Result<RunOutcome, RunError> {
     let findings = crate::secrets::redact_findings(findings);
     print!("{}", report::console(&findings));
-    if let Some(path) = &opts.junit {
-        report::write_file(path, &report::junit(&findings))
-            .map_err(|e| RunError::Report(e.to_string()))?;
+    // Each report is tried even when the other failed: one bad path does not lose both.
+    let mut failed = Vec::new();
+    if let Some(path) = &opts.junit
+        && let Err(e) = report::write_file(path, &report::junit(&findings))
+    {
+        failed.push(format!("--junit {}: {e}", path.display()));
     }
     if let Some(path) = &opts.json {
-        let text =
-            serde_json::to_string_pretty(&findings).map_err(|e| RunError::Report(e.to_string()))?;
-        report::write_file(path, &text).map_err(|e| RunError::Report(e.to_string()))?;
+        let written = serde_json::to_string_pretty(&findings)
+            .map_err(std::io::Error::other)
+            .and_then(|text| report::write_file(path, &text));
+        if let Err(e) = written {
+            failed.push(format!("--json {}: {e}", path.display()));
+        }
+    }
+    if !failed.is_empty() {
+        return Err(RunError::Report(failed.join("; ")));
     }
     let exit_code = findings.exit_code();
     Ok(RunOutcome {
@@ -626,14 +681,137 @@ fn parse_features(paths: &[PathBuf]) -> Result<ParsedPaths, RunError> {
                         f,
                         cucumber::gherkin::GherkinEnv::default(),
                     )
-                    .map_err(|e| {
-                        RunError::Usage(format!("{}: not a valid feature file: {e}", f.display()))
-                    })
+                    .map_err(|e| RunError::Usage(gherkin_error(f, &e)))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((p.clone(), features))
         })
         .collect()
+}
+
+/// A feature file's parse error as `file:line: what is wrong`: the parser's own message names
+/// only the file, and its position for an unknown keyword is often lines off.
+fn gherkin_error(file: &Path, e: &cucumber::gherkin::ParseFileError) -> String {
+    use cucumber::gherkin::ParseFileError;
+    let guide = "a feature file is `Feature: title`, then `Scenario: title` blocks of steps \
+                 starting with Given, When, Then, And or But (https://cucumber.io/docs/gherkin/reference/)";
+    let (error, source) = match e {
+        ParseFileError::Reading { source, .. } => {
+            return format!("{}: cannot read the feature file: {source}", file.display());
+        }
+        ParseFileError::Parsing { error, source, .. } => (error, source),
+    };
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    if text.trim().is_empty() {
+        return format!("{}: the feature file is empty; {guide}", file.display());
+    }
+    if let Some((line, what)) = suspect_gherkin_line(&text) {
+        return format!("{}:{line}: {what}; {guide}", file.display());
+    }
+    // The parser says "Error at LINE:COL: {expected, ...}".
+    let message = source.to_string();
+    let at = regex::Regex::new(r"^Error at (\d+):(\d+)")
+        .ok()
+        .and_then(|r| r.captures(&message))
+        .map(|c| format!(":{}:{}", &c[1], &c[2]))
+        .unwrap_or_default();
+    let what = match error {
+        Some(env) => env.to_string().replace('\n', " "),
+        None => "not valid Gherkin".to_string(),
+    };
+    format!("{}{at}: {what}; {guide}", file.display())
+}
+
+/// The first line a Gherkin parser cannot take, and why: text before `Feature:`, free text among
+/// steps (free text is a description only right under a `Feature:`/`Scenario:`-like line), a
+/// table row of the wrong width, a doc string never closed.
+fn suspect_gherkin_line(text: &str) -> Option<(usize, String)> {
+    const HEADINGS: [&str; 10] = [
+        "Feature:",
+        "Rule:",
+        "Background:",
+        "Scenario:",
+        "Scenario Outline:",
+        "Scenario Template:",
+        "Example:",
+        "Examples:",
+        "Scenarios:",
+        "Ability:",
+    ];
+    const STEPS: [&str; 6] = ["Given ", "When ", "Then ", "And ", "But ", "* "];
+    let (mut seen_feature, mut in_steps, mut doc) = (false, false, None::<(&str, usize)>);
+    let mut table_width = None::<usize>;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some((delimiter, _)) = doc {
+            if t.starts_with(delimiter) {
+                doc = None;
+            }
+            continue;
+        }
+        if t.starts_with('|') {
+            // Every row of a table has as many cells as its first.
+            let width = t.matches('|').count() - t.matches("\\|").count();
+            match table_width {
+                Some(w) if w != width => {
+                    return Some((
+                        i + 1,
+                        format!(
+                            "table row `{t}` has {} cell(s) where the table's first row has {}",
+                            width.saturating_sub(1),
+                            w.saturating_sub(1)
+                        ),
+                    ));
+                }
+                _ => table_width = Some(width),
+            }
+            continue;
+        }
+        table_width = None;
+        if t.is_empty() || t.starts_with('#') || t.starts_with('@') {
+            continue;
+        }
+        if let Some(d) = ["\"\"\"", "```"].into_iter().find(|d| t.starts_with(d)) {
+            doc = Some((d, i + 1));
+            continue;
+        }
+        if HEADINGS.iter().any(|h| t.starts_with(h)) {
+            seen_feature |= t.starts_with("Feature:") || t.starts_with("Ability:");
+            if !seen_feature {
+                return Some((
+                    i + 1,
+                    format!("`{t}` comes before the file's `Feature:` line"),
+                ));
+            }
+            in_steps = false;
+            continue;
+        }
+        if STEPS.iter().any(|s| t.starts_with(s)) && seen_feature {
+            in_steps = true;
+            continue;
+        }
+        if !seen_feature {
+            return Some((
+                i + 1,
+                format!("`{t}` comes before the file's `Feature:` line"),
+            ));
+        }
+        if in_steps {
+            return Some((
+                i + 1,
+                format!(
+                    "`{t}` is not a step, keyword, table row or comment (free text may only \
+                     follow a `Feature:` or `Scenario:` line, as its description)"
+                ),
+            ));
+        }
+    }
+    doc.map(|(d, line)| {
+        (
+            line,
+            format!("`{d}` opens a doc string that is never closed (end it with `{d}`)"),
+        )
+    })
 }
 
 /// A scenario applies to `mode` when it (or its feature or rule) carries the mode's tag, or carries

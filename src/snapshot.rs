@@ -87,8 +87,33 @@ pub struct Comparison {
     pub diff: String,
 }
 
-/// A snapshot name made of its parts, safe as a file name.
+/// The longest snapshot name kept as is: with insta's `.snap.new` it stays well under the 255
+/// bytes a file name may have on Linux file systems.
+const MAX_NAME: usize = 200;
+
+/// A snapshot name made of its parts, safe as a file name. A name longer than [`MAX_NAME`] (a
+/// long target `name:` or scenario title) is cut and ends in a hash of the whole, so it stays
+/// unique and the same from run to run.
 pub fn snapshot_name(parts: &[&str]) -> String {
+    let full = readable_name(parts);
+    if full.len() <= MAX_NAME {
+        return full;
+    }
+    let hash = format!("{:016x}", fnv1a(full.as_bytes()));
+    // The name is ASCII, so any byte index is a character boundary.
+    let keep = MAX_NAME - hash.len() - 2;
+    format!("{}__{hash}", full[..keep].trim_end_matches('_'))
+}
+
+/// FNV-1a, 64 bits: small, and stable across Rust releases (std's hasher is not promised to be),
+/// which a committed file name needs.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn readable_name(parts: &[&str]) -> String {
     parts
         .iter()
         .map(|p| {
@@ -129,6 +154,22 @@ pub fn compare(
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         settings.bind(|| insta::assert_yaml_snapshot!(name, shapes));
     }));
+    // insta panics for a difference ("snapshot assertion for ... failed") and also when it cannot
+    // read or write a file; only the first is a verdict, the other is "could not judge".
+    if let Err(payload) = &outcome {
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("insta failed without a message");
+        if !message.starts_with("snapshot assertion for") {
+            return Err(format!(
+                "cannot compare the cookies with the snapshot {}: {message}; check that the \
+                 snapshot folder (--snapshots) is writable and on a file system that takes the name",
+                file.display()
+            ));
+        }
+    }
     let matches = outcome.is_ok();
     let diff = if matches {
         String::new()
@@ -210,6 +251,36 @@ mod tests {
             ]),
             "sign_out__sign_out_from_the_profile_menu__embedded-ifd__chromium"
         );
+    }
+
+    #[test]
+    fn long_names_are_cut_with_a_stable_hash() {
+        let long = "x".repeat(400);
+        let a = snapshot_name(&["Sign Out", "scenario", &long, "chromium"]);
+        let b = snapshot_name(&["Sign Out", "scenario", &format!("{long}y"), "chromium"]);
+        assert!(a.len() <= MAX_NAME, "{}", a.len());
+        assert_ne!(a, b, "different parts, different names");
+        assert_eq!(
+            a,
+            snapshot_name(&["Sign Out", "scenario", &long, "chromium"])
+        );
+        assert!(a.starts_with("sign_out__scenario__xxx"), "{a}");
+        // A file of that name (plus insta's suffix) can be made.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(format!("{a}.snap.new")), "").unwrap();
+    }
+
+    #[test]
+    fn a_snapshot_folder_that_cannot_be_written_is_an_error_not_a_difference() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the folder should be: nothing can be created under it.
+        let blocked = dir.path().join("blocked");
+        std::fs::write(&blocked, "").unwrap();
+        let now = shapes(&[cookie("ReqClientId", false)]);
+        assert!(compare(&blocked.join("sub"), "jar", "test", &now).is_err());
+        let too_long = "n".repeat(300);
+        let e = compare(dir.path(), &too_long, "test", &now).unwrap_err();
+        assert!(e.contains("cannot compare"), "{e}");
     }
 
     #[test]

@@ -561,6 +561,80 @@ impl Target {
         Ok(Target { file, spec, pages })
     }
 
+    /// What a run would fail on later, checked now (by `check` and before a run starts any
+    /// browser): every user's password source is readable and `tls.ca_file` exists. The
+    /// passwords read are dropped at once; only the cause is reported, never a value.
+    pub fn preflight(&self) -> Result<(), ConfigError> {
+        let path = self
+            .file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("<embedded>"));
+        let text = self
+            .file
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .unwrap_or_default();
+        let line_of = |needle: &str| {
+            text.lines()
+                .position(|l| l.trim_start().starts_with(needle))
+                .map(|l| l + 1)
+        };
+        if self.spec.crm == CrmLocation::Embedded {
+            return Ok(());
+        }
+        for (name, user) in &self.spec.users {
+            if let Some(var) = &user.password_env
+                && std::env::var_os(var).is_none()
+            {
+                return Err(ConfigError {
+                    line: line_of(&format!("{name}:")),
+                    key: Some(name.clone()),
+                    ..ConfigError::file(
+                        &path,
+                        format!(
+                            "password_env names the environment variable {var}, which is not set; \
+                             export {var} with user `{name}`'s password before running, or use \
+                             password_file: PATH"
+                        ),
+                    )
+                });
+            }
+            if let Some(file) = &user.password_file
+                && let Err(e) = std::fs::File::open(file)
+            {
+                return Err(ConfigError {
+                    line: line_of(&format!("{name}:")),
+                    key: Some(name.clone()),
+                    ..ConfigError::file(
+                        &path,
+                        format!(
+                            "password_file {} cannot be read ({e}); give the path of a file whose \
+                             first line is user `{name}`'s password",
+                            file.display()
+                        ),
+                    )
+                });
+            }
+        }
+        if let Some(ca) = &self.spec.tls.ca_file
+            && let Err(e) = std::fs::read(ca)
+        {
+            return Err(ConfigError {
+                line: line_of("ca_file:").or_else(|| line_of("tls:")),
+                key: Some("ca_file".into()),
+                ..ConfigError::file(
+                    &path,
+                    format!(
+                        "tls.ca_file {} cannot be read ({e}); give the PEM file of the CA that \
+                         issued the deployment's certificate, or remove `ca_file`",
+                        ca.display()
+                    ),
+                )
+            });
+        }
+        Ok(())
+    }
+
     /// The credentials of `user` (a key of `users`), read from the environment or a file now.
     ///
     /// For the embedded emulator they are its test accounts.

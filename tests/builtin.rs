@@ -300,6 +300,8 @@ fn check_of_a_real_target_reports_a_closed_port_and_offline_skips_it() {
         .cmd()
         .args(["check", "--offline", "--target"])
         .arg(&target)
+        // check now also proves the password source is there (an unset one is exit 2).
+        .env("CRM_ALICE_PASSWORD", "offline-check")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

@@ -525,3 +525,151 @@ fn ctrl_c_mid_run_ends_every_browser_driver_and_kdc() {
         .collect();
     assert!(left.is_empty(), "temp dirs left behind: {left:?}");
 }
+
+/// `logout-harness ... | head -1`: the reader of stdout is gone before the harness writes. Rust's
+/// `println!` would panic (exit 101); the harness must end as if the text had been read.
+#[test]
+fn a_closed_stdout_is_no_panic() {
+    for args in [
+        &["sim", "--list-faults"][..],
+        &["check", "--offline"][..],
+        &["check", "--offline", "--policy", "strict"][..],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = bin()
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}
+
+/// chromedriver listens on loopback only: its WebDriver port drives a browser holding the test
+/// users' sessions. Read from the kernel's socket tables, not from the driver's own claims.
+#[tokio::test]
+async fn chromedriver_listens_on_loopback_only() {
+    let driver = logout_harness::browser::Driver::start(&[]).await.unwrap();
+    let port: u16 = driver.url().rsplit(':').next().unwrap().parse().unwrap();
+    let mut listening = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // local_address is ADDR:PORT in hex; state 0A is LISTEN.
+            let (addr, p) = cols[1].split_once(':').unwrap();
+            if cols[3] == "0A" && u16::from_str_radix(p, 16).unwrap() == port {
+                listening.push(addr.to_string());
+            }
+        }
+    }
+    drop(driver);
+    assert!(!listening.is_empty(), "found no listener on port {port}");
+    for addr in &listening {
+        // 127.0.0.1 is 0100007F (little-endian); ::1 is 0...01000000 in the kernel's word order.
+        let loopback = addr == "0100007F" || addr == "00000000000000000000000001000000";
+        assert!(
+            loopback,
+            "chromedriver listens on {addr} (port {port}): {listening:?}"
+        );
+    }
+}
+
+/// A scenario title too long for a file name still gets its cookie snapshot (cut, with a hash);
+/// a snapshot folder that cannot be made is "not judged" (exit 2) with the cause, never a
+/// difference (exit 1).
+#[test]
+fn long_snapshot_names_are_hashed_and_snapshot_errors_are_not_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = dir.path().join("long.feature");
+    std::fs::write(
+        &feature,
+        format!(
+            "@ifd\nFeature: Long\n  Scenario: Sign out with a title far too long {}\n    Given alice is signed in to CRM\n    When she signs out through the profile menu\n    Then the cookies left in the browser match the snapshot\n",
+            "x".repeat(300)
+        ),
+    )
+    .unwrap();
+    let snaps = dir.path().join("snaps");
+    let out = bin()
+        .args(["run", "--mode", "ifd", "--update-snapshots", "--snapshots"])
+        .arg(&snaps)
+        .arg(&feature)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let names: Vec<String> = std::fs::read_dir(&snaps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(
+        names[0].len() <= 255 && names[0].ends_with(".snap"),
+        "{names:?}"
+    );
+
+    let blocked = dir.path().join("a-file");
+    std::fs::write(&blocked, "").unwrap();
+    let out = bin()
+        .args(["run", "--mode", "ifd", "--snapshots"])
+        .arg(blocked.join("snaps"))
+        .arg(&feature)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("NOT JUDGED") && t.contains("snapshot folder"),
+        "{t}"
+    );
+    assert!(!t.contains("FAIL ") && !t.contains("panicked"), "{t}");
+}
+
+/// Ctrl-C during a run: the browsers end, the exit code is 130, and the reports hold what was
+/// judged until then, marked incomplete.
+#[test]
+fn an_interrupted_run_writes_incomplete_reports() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (json, junit) = (dir.path().join("r.json"), dir.path().join("r.xml"));
+    let mut child = bin()
+        .args(["run", "--mode", "ifd", "--concurrency", "1", "--json"])
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first scenario's result line: something has been judged.
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("PASS") || l.starts_with("FAIL"));
+    assert!(first.is_some(), "no scenario ended");
+    // SAFETY: kill with the pid of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}\n{rest:?}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["incomplete"], serde_json::json!(true));
+    assert!(
+        !report["verdicts"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<property name=\"incomplete\" value=\"true\"/>"),
+        "{xml}"
+    );
+    assert!(xml.contains("<testcase "), "{xml}");
+}

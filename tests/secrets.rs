@@ -175,6 +175,8 @@ fn a_password_the_server_echoes_is_written_nowhere() {
     )
     .unwrap();
     let out_dir = dir.path().join("out");
+    // Report folders must exist before a run (it checks them first, so no report is lost).
+    std::fs::create_dir_all(&out_dir).unwrap();
     let out = bin()
         .arg("run")
         .arg("--target")

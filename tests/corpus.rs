@@ -1,0 +1,664 @@
+//! The bad-input corpus: target files, policies, feature files and command lines a user gets
+//! wrong. Each must end in exit 2 with a message naming the cause and what to do, with no panic
+//! text, and leave no report behind (each fails before a browser starts, so the corpus is fast).
+//! Target and policy cases run through both `check` and `run`: `check` must catch what `run`
+//! would fail on.
+
+use std::path::Path;
+use std::process::Command;
+
+/// One bad input.
+struct Case {
+    name: &'static str,
+    /// Files written into the case's folder first.
+    files: Vec<(&'static str, String)>,
+    /// Arguments; `{d}` is the case's folder.
+    args: Vec<String>,
+    /// Every one must appear in stderr (the cause, and the way out).
+    expect: Vec<&'static str>,
+    /// A `PATH` for the harness instead of the test's own (to hide an installed program).
+    path: Option<&'static str>,
+}
+
+const TARGET_OK: &str = "name: corp\ncrm: https://crm.contoso.test/org/\nmode: ifd\nusers:\n  alice: {password_env: CORPUS_PASSWORD}\n";
+const POLICY_OK: &str = "name: mine\nrules:\n  sign-out.replay-refused:\n    expect: refused\n    requirements: [WSTG-SESS-06]\n";
+const FEATURE_OK: &str = "Feature: x\n  Scenario: y\n    Given a\n";
+
+fn args(s: &str) -> Vec<String> {
+    s.split_whitespace().map(String::from).collect()
+}
+
+/// A target file case, as `check` and as `run`.
+fn target(name: &'static str, text: &str, expect: Vec<&'static str>) -> Vec<Case> {
+    vec![
+        Case {
+            name,
+            files: vec![("t.yaml", text.to_string())],
+            args: args("check --offline --target {d}/t.yaml"),
+            expect: expect.clone(),
+            path: None,
+        },
+        Case {
+            name,
+            files: vec![("t.yaml", text.to_string())],
+            args: args("run --target {d}/t.yaml --json {d}/r.json --junit {d}/r.xml"),
+            expect,
+            path: None,
+        },
+    ]
+}
+
+/// A policy case, as `check` and as `run`.
+fn policy(name: &'static str, text: &str, expect: Vec<&'static str>) -> Vec<Case> {
+    vec![
+        Case {
+            name,
+            files: vec![("p.yaml", text.to_string())],
+            args: args("check --offline --policy {d}/p.yaml"),
+            expect: expect.clone(),
+            path: None,
+        },
+        Case {
+            name,
+            files: vec![("p.yaml", text.to_string())],
+            args: args("run --policy {d}/p.yaml --json {d}/r.json --junit {d}/r.xml"),
+            expect,
+            path: None,
+        },
+    ]
+}
+
+/// A feature file case (only `run` reads features).
+fn feature(name: &'static str, text: &str, expect: Vec<&'static str>) -> Case {
+    Case {
+        name,
+        files: vec![("f.feature", text.to_string())],
+        args: args("run --json {d}/r.json --junit {d}/r.xml {d}/f.feature"),
+        expect,
+        path: None,
+    }
+}
+
+/// A command line case.
+fn command(name: &'static str, line: &str, expect: Vec<&'static str>) -> Case {
+    Case {
+        name,
+        files: vec![
+            ("t.yaml", TARGET_OK.to_string()),
+            ("p.yaml", POLICY_OK.to_string()),
+            ("f.feature", FEATURE_OK.to_string()),
+        ],
+        args: args(line),
+        expect,
+        path: None,
+    }
+}
+
+fn with_user(user: &str) -> String {
+    format!("name: corp\ncrm: https://crm.contoso.test/org/\nmode: ifd\nusers:\n{user}")
+}
+
+fn with_rule(rule: &str) -> String {
+    format!("name: mine\nrules:\n  sign-out.replay-refused:\n{rule}")
+}
+
+fn cases() -> Vec<Case> {
+    let mut all = Vec::new();
+    // Target files.
+    for c in [
+        target("target: empty file", "\n", vec!["t.yaml", "empty"]),
+        target("target: missing file", "", vec![]),
+        target(
+            "target: YAML syntax",
+            "name: corp\ncrm: [https://x\n",
+            vec!["t.yaml:2", "crm", "expected a string"],
+        ),
+        target(
+            "target: a scalar",
+            "just words\n",
+            vec!["t.yaml", "invalid type"],
+        ),
+        target(
+            "target: unknown top key",
+            &format!("{TARGET_OK}colour: red\n"),
+            vec!["t.yaml:6", "colour", "expected one of"],
+        ),
+        target(
+            "target: missing crm",
+            "name: corp\nmode: ifd\nusers:\n  alice: {password_env: CORPUS_PASSWORD}\n",
+            vec!["t.yaml", "crm"],
+        ),
+        target(
+            "target: missing users",
+            "name: corp\ncrm: https://crm.contoso.test/org/\nmode: ifd\n",
+            vec!["t.yaml", "users"],
+        ),
+        target(
+            "target: no users",
+            "name: corp\ncrm: https://crm.contoso.test/org/\nmode: ifd\nusers: {}\n",
+            vec!["t.yaml", "users", "at least one user"],
+        ),
+        target(
+            "target: users as a list",
+            "name: corp\ncrm: https://crm.contoso.test/org/\nmode: ifd\nusers: [alice]\n",
+            vec!["t.yaml:4", "users"],
+        ),
+        target(
+            "target: unknown mode",
+            "name: corp\ncrm: https://crm.contoso.test/org/\nmode: saml\nusers:\n  alice: {password_env: CORPUS_PASSWORD}\n",
+            vec!["t.yaml:3", "saml", "ifd"],
+        ),
+        target(
+            "target: crm not a URL",
+            "name: corp\ncrm: crm.contoso.test\nmode: ifd\nusers:\n  alice: {password_env: CORPUS_PASSWORD}\n",
+            vec!["t.yaml:2", "crm"],
+        ),
+        target(
+            "target: crm ftp",
+            "name: corp\ncrm: ftp://crm.contoso.test/org/\nmode: ifd\nusers:\n  alice: {password_env: CORPUS_PASSWORD}\n",
+            vec!["t.yaml:2", "crm", "http(s) organization URL"],
+        ),
+        target(
+            "target: password in YAML",
+            &with_user("  alice:\n    password: hunter2\n"),
+            vec!["t.yaml:6", "password", "expected one of"],
+        ),
+        target(
+            "target: user without a password source",
+            &with_user("  alice: {}\n"),
+            vec!["t.yaml:5", "alice", "password_env"],
+        ),
+        target(
+            "target: user with two password sources",
+            &with_user("  alice: {password_env: CORPUS_PASSWORD, password_file: /etc/hostname}\n"),
+            vec!["t.yaml:5", "alice", "exactly one of"],
+        ),
+        target(
+            "target: password_env not set",
+            &with_user("  alice: {password_env: CORPUS_SURELY_UNSET}\n"),
+            vec!["t.yaml:5", "CORPUS_SURELY_UNSET", "is not set", "export"],
+        ),
+        target(
+            "target: password_file missing",
+            &with_user("  alice: {password_file: /nonexistent/corpus/pw}\n"),
+            vec!["t.yaml:5", "/nonexistent/corpus/pw", "cannot be read"],
+        ),
+        target(
+            "target: second user password_env not set",
+            &with_user(
+                "  alice: {password_env: CORPUS_PASSWORD}\n  bob: {password_env: CORPUS_BOB_UNSET}\n",
+            ),
+            vec!["t.yaml:6", "bob", "CORPUS_BOB_UNSET"],
+        ),
+        target(
+            "target: tls.ca_file missing",
+            &format!("{TARGET_OK}tls:\n  ca_file: /nonexistent/corpus/ca.pem\n"),
+            vec!["t.yaml:7", "ca_file", "/nonexistent/corpus/ca.pem", "PEM"],
+        ),
+        target(
+            "target: unknown tls key",
+            &format!("{TARGET_OK}tls:\n  ca: /x.pem\n"),
+            vec!["t.yaml:7", "ca", "ca_file"],
+        ),
+        target(
+            "target: duplicate user",
+            &with_user(
+                "  alice: {password_env: CORPUS_PASSWORD}\n  bob: {no_password: true}\n  alice: {password_env: OTHER}\n",
+            ),
+            vec!["t.yaml:7", "alice", "written twice", "lines 5, 7"],
+        ),
+        target(
+            "target: duplicate top key",
+            &format!("{TARGET_OK}name: again\n"),
+            vec!["t.yaml:6", "name", "written twice"],
+        ),
+        target(
+            "target: duplicate pages key",
+            &format!("{TARGET_OK}pages:\n  submit: '#a'\n  submit: '#b'\n"),
+            vec!["t.yaml:8", "submit", "written twice"],
+        ),
+        target(
+            "target: unknown pages key",
+            &format!("{TARGET_OK}pages:\n  submit_button: '#a'\n"),
+            vec!["t.yaml:7", "submit_button", "expected one of"],
+        ),
+        target(
+            "target: signed_out_text not a regex",
+            &format!("{TARGET_OK}pages:\n  signed_out_text: '(unclosed'\n"),
+            vec!["t.yaml", "signed_out_text", "regular expression"],
+        ),
+        target(
+            "target: bad timeout",
+            &format!("{TARGET_OK}timeouts:\n  idle: five minutes\n"),
+            vec!["t.yaml:7", "timeouts", "five minutes", "write e.g. 30s"],
+        ),
+        target(
+            "target: unknown user key",
+            &with_user("  alice: {password_env: CORPUS_PASSWORD, pasword_file: x}\n"),
+            vec!["t.yaml:5", "pasword_file", "expected one of"],
+        ),
+        target(
+            "target: tab indentation",
+            "name: corp\ncrm: https://crm.contoso.test/org/\nmode: ifd\nusers:\n\talice: {password_env: CORPUS_PASSWORD}\n",
+            vec!["t.yaml:5"],
+        ),
+    ] {
+        all.extend(c);
+    }
+    // "target: missing file" has no file: point at one that is not there.
+    for c in all.iter_mut().filter(|c| c.name == "target: missing file") {
+        c.files.clear();
+        c.args = c
+            .args
+            .iter()
+            .map(|a| a.replace("t.yaml", "absent.yaml"))
+            .collect();
+        c.expect = vec!["absent.yaml", "cannot read"];
+    }
+    // Policies.
+    for c in [
+        policy("policy: empty file", "", vec!["p.yaml", "empty"]),
+        policy(
+            "policy: empty rules",
+            "name: mine\nrules: {}\n",
+            vec!["p.yaml:2", "rules", "no rules", "sign-out.replay-refused"],
+        ),
+        policy(
+            "policy: rules with nothing under",
+            "name: mine\nrules:\n",
+            vec!["p.yaml:2", "rules", "no rules"],
+        ),
+        policy(
+            "policy: missing rules",
+            "name: mine\n",
+            vec!["p.yaml", "rules"],
+        ),
+        policy(
+            "policy: missing name",
+            "rules:\n  sign-out.replay-refused:\n    expect: refused\n    requirements: [WSTG-SESS-06]\n",
+            vec!["p.yaml", "name"],
+        ),
+        policy(
+            "policy: unknown top key",
+            &format!("{POLICY_OK}owner: me\n"),
+            vec!["p.yaml:6", "owner", "expected one of"],
+        ),
+        policy(
+            "policy: unknown rule",
+            "name: mine\nrules:\n  sign-out.everything:\n    expect: refused\n    requirements: [WSTG-SESS-06]\n",
+            vec![
+                "p.yaml:3",
+                "sign-out.everything",
+                "expected one of",
+                "sign-out.replay-refused",
+            ],
+        ),
+        policy(
+            "policy: expect a number",
+            &with_rule("    expect: 7\n    requirements: [WSTG-SESS-06]\n"),
+            vec!["p.yaml:3", "expect `7` is not an outcome", "valid: "],
+        ),
+        policy(
+            "policy: expect a mapping",
+            &with_rule("    expect: {a: 1}\n    requirements: [WSTG-SESS-06]\n"),
+            vec!["p.yaml", "expect: refused"],
+        ),
+        policy(
+            "policy: expect not an outcome",
+            &with_rule("    expect: maybe\n    requirements: [WSTG-SESS-06]\n"),
+            vec!["p.yaml:3", "maybe", "valid: "],
+        ),
+        policy(
+            "policy: expect empty list",
+            &with_rule("    expect: []\n    requirements: [WSTG-SESS-06]\n"),
+            vec!["p.yaml:3", "at least one outcome", "valid: "],
+        ),
+        policy(
+            "policy: missing expect",
+            &with_rule("    requirements: [WSTG-SESS-06]\n"),
+            vec!["p.yaml", "expect"],
+        ),
+        policy(
+            "policy: missing requirements",
+            &with_rule("    expect: refused\n"),
+            vec!["p.yaml", "requirements"],
+        ),
+        policy(
+            "policy: empty requirements",
+            &with_rule("    expect: refused\n    requirements: []\n"),
+            vec!["p.yaml:3", "requirement ids", "WSTG-SESS-06"],
+        ),
+        policy(
+            "policy: bad requirement id",
+            &with_rule("    expect: refused\n    requirements: [OWASP-1]\n"),
+            vec!["p.yaml:3", "OWASP-1", "ASVS-v"],
+        ),
+        policy(
+            "policy: duplicate rule",
+            &format!(
+                "{POLICY_OK}  sign-out.replay-refused:\n    expect: accepted\n    requirements: [WSTG-SESS-06]\n"
+            ),
+            vec!["p.yaml:6", "sign-out.replay-refused", "written twice"],
+        ),
+        policy(
+            "policy: rule key typo",
+            &with_rule("    expect: refused\n    requirements: [WSTG-SESS-06]\n    reason: x\n"),
+            vec!["p.yaml", "reason", "expected one of"],
+        ),
+        policy(
+            "policy: rules as a list",
+            "name: mine\nrules:\n  - sign-out.replay-refused\n",
+            vec!["p.yaml", "rules", "mapping"],
+        ),
+        policy(
+            "policy: YAML syntax",
+            "name: mine\nrules: {sign-out.replay-refused: [\n",
+            vec!["p.yaml:"],
+        ),
+    ] {
+        all.extend(c);
+    }
+    for c in all.iter_mut().filter(|c| c.name == "policy: empty file") {
+        c.files = vec![("p.yaml", "   \n".into())];
+    }
+    // Feature files.
+    all.extend([
+        feature("feature: empty", "", vec!["f.feature", "empty", "Feature:"]),
+        feature(
+            "feature: text before Feature",
+            "Hello\nFeature: x\n",
+            vec!["f.feature:1", "Hello", "Feature:"],
+        ),
+        feature(
+            "feature: free text among steps",
+            "Feature: x\n  Scenario: y\n    Given a\n    Whenever b\n",
+            vec!["f.feature:4", "Whenever b", "Given, When, Then"],
+        ),
+        feature(
+            "feature: table row too short",
+            "Feature: x\n  Scenario Outline: y\n    Given <a>\n    Examples:\n      | a | b |\n      | 1 |\n",
+            vec!["f.feature:6", "1 cell(s)", "first row has 2"],
+        ),
+        feature(
+            "feature: doc string never closed",
+            "Feature: x\n  Scenario: y\n    Given a\n      \"\"\"\n      text\n",
+            vec!["f.feature:4", "never closed"],
+        ),
+        feature(
+            "feature: scenario before Feature",
+            "Scenario: y\n  Given a\n",
+            vec!["f.feature:1", "Feature:"],
+        ),
+        feature(
+            "feature: unknown language",
+            "# language: xx-nowhere\nFeature: x\n  Scenario: y\n    Given a\n",
+            vec!["f.feature", "xx-nowhere"],
+        ),
+        feature(
+            "feature: step without scenario text",
+            "Feature: x\n  Scenario: y\n    Given a\n  Then b\n  And c\n  Oops\n",
+            vec!["f.feature:6", "Oops"],
+        ),
+    ]);
+    // Command lines.
+    all.extend([
+        command(
+            "cli: missing feature path",
+            "run --json {d}/r.json {d}/nothing.feature",
+            vec!["no feature file or directory", "nothing.feature"],
+        ),
+        command(
+            "cli: concurrency 0",
+            "run --concurrency 0 --json {d}/r.json",
+            vec!["--concurrency", "at least 1"],
+        ),
+        command(
+            "cli: concurrency not a number",
+            "run --concurrency many",
+            vec!["--concurrency", "many"],
+        ),
+        command(
+            "cli: bad tag expression",
+            "run --tags ( --json {d}/r.json",
+            vec!["--tags", "not a tag expression"],
+        ),
+        command(
+            "cli: bad name regex",
+            "run --name ( --json {d}/r.json",
+            vec!["--name", "("],
+        ),
+        command(
+            "cli: unknown fault",
+            "run --fault no-such-fault --json {d}/r.json",
+            vec!["no-such-fault", "valid names", "keep-server-session"],
+        ),
+        command(
+            "cli: fault with a target file",
+            "run --target {d}/t.yaml --fault keep-server-session --json {d}/r.json",
+            vec!["--fault", "embedded emulator"],
+        ),
+        command(
+            "cli: mode with a target file",
+            "run --target {d}/t.yaml --mode ifd --json {d}/r.json",
+            vec!["--mode", "states its own"],
+        ),
+        command(
+            "cli: unknown mode",
+            "run --mode saml",
+            vec!["saml", "possible values"],
+        ),
+        command(
+            "cli: unknown browser",
+            "run --browser netscape",
+            vec!["netscape", "possible values"],
+        ),
+        command(
+            "cli: junit folder missing",
+            "run --junit {d}/nope/r.xml --json {d}/r.json",
+            vec!["--junit", "nope", "does not exist"],
+        ),
+        command(
+            "cli: json folder missing",
+            "run --json {d}/nope/r.json --junit {d}/r.xml",
+            vec!["--json", "nope", "does not exist"],
+        ),
+        command(
+            "cli: json is a folder",
+            "run --json {d} --junit {d}/r.xml",
+            vec!["--json", "is a folder"],
+        ),
+        command(
+            "cli: webdriver unreachable",
+            "run --webdriver http://127.0.0.1:9 --json {d}/r.json --junit {d}/r.xml",
+            vec![
+                "--webdriver http://127.0.0.1:9",
+                "does not answer",
+                "leave out --webdriver",
+            ],
+        ),
+        command(
+            "cli: webdriver not a URL",
+            "run --webdriver not-a-url --json {d}/r.json --junit {d}/r.xml",
+            vec!["--webdriver not-a-url", "does not answer", "fix the URL"],
+        ),
+        command(
+            "cli: json folder is a file",
+            "run --json {d}/t.yaml/r.json --junit {d}/r.xml",
+            vec!["--json", "t.yaml is a file, not a folder"],
+        ),
+        command(
+            "cli: policy name unknown",
+            "run --policy strictest --json {d}/r.json",
+            vec!["strictest", "built-in"],
+        ),
+        command(
+            "cli: policy file missing",
+            "run --policy {d}/none.yaml --json {d}/r.json",
+            vec!["none.yaml", "cannot read"],
+        ),
+        command(
+            "cli: target file missing",
+            "run --target {d}/none.yaml --json {d}/r.json",
+            vec!["none.yaml", "cannot read"],
+        ),
+        command(
+            "cli: check connect and offline",
+            "check --connect --offline",
+            vec!["--connect", "--offline"],
+        ),
+        command(
+            "cli: check mode with target",
+            "check --target {d}/t.yaml --mode ifd",
+            vec!["--mode", "states its own"],
+        ),
+        command(
+            "cli: sim unknown fault",
+            "sim --fault no-such-fault",
+            vec!["no-such-fault", "valid names", "keep-server-session"],
+        ),
+        command(
+            "cli: sim bad listen",
+            "sim --listen nowhere",
+            vec!["--listen", "nowhere"],
+        ),
+        command(
+            "cli: sim bad duration",
+            "sim --idle-timeout 5parsecs",
+            vec!["5parsecs", "not one of s, m, h, d"],
+        ),
+        command("cli: unknown subcommand", "judge", vec!["judge", "Usage"]),
+        command(
+            "cli: unknown flag",
+            "run --colour",
+            vec!["--colour", "Usage"],
+        ),
+        command(
+            "cli: update snapshots outside a checkout",
+            "run --update-snapshots --json {d}/r.json",
+            vec!["--update-snapshots", "--snapshots DIR"],
+        ),
+        command(
+            "cli: feature folder with a bad file",
+            "run --json {d}/r.json {d}/feats",
+            vec!["bad.feature:2", "Feature:"],
+        ),
+    ]);
+    all.push(Case {
+        path: Some("/nonexistent-bin"),
+        ..command(
+            "cli: chromedriver not installed",
+            "run --mode ifd --json {d}/r.json --junit {d}/r.xml",
+            vec![
+                "chromedriver is not installed",
+                "ci/setup",
+                "chromium-driver",
+                "--webdriver",
+            ],
+        )
+    });
+    for c in all
+        .iter_mut()
+        .filter(|c| c.name == "cli: feature folder with a bad file")
+    {
+        c.files
+            .push(("feats/bad.feature", "\nNot gherkin\n".into()));
+    }
+    all
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = walk(dir)
+        .into_iter()
+        .map(|p| p.strip_prefix(dir).unwrap().display().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}
+
+/// Runs one case; returns what is wrong with the outcome, if anything.
+fn check_case(case: &Case) -> Option<String> {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in &case.files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let before = listing(dir.path());
+    let d = dir.path().display().to_string();
+    let args: Vec<String> = case.args.iter().map(|a| a.replace("{d}", &d)).collect();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logout-harness"));
+    if let Some(path) = case.path {
+        cmd.env("PATH", path);
+    }
+    let out = cmd
+        .args(&args)
+        .current_dir(dir.path())
+        .env("CORPUS_PASSWORD", "corpus-password")
+        .env_remove("CORPUS_SURELY_UNSET")
+        .env_remove("CORPUS_BOB_UNSET")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut wrong = Vec::new();
+    if out.status.code() != Some(2) {
+        wrong.push(format!("exit {:?}, not 2", out.status.code()));
+    }
+    for e in &case.expect {
+        if !stderr.contains(e) {
+            wrong.push(format!("stderr lacks {e:?}"));
+        }
+    }
+    for panic in ["panicked", "RUST_BACKTRACE", "stack backtrace"] {
+        if stderr.contains(panic) || stdout.contains(panic) {
+            wrong.push(format!("panic text {panic:?}"));
+        }
+    }
+    let after = listing(dir.path());
+    if after != before {
+        wrong.push(format!("files left behind: {before:?} -> {after:?}"));
+    }
+    (!wrong.is_empty()).then(|| {
+        format!(
+            "{} ({}): {}\n  stderr: {}",
+            case.name,
+            args.join(" ").replace(&d, "{d}"),
+            wrong.join("; "),
+            stderr.trim().replace('\n', "\n          ")
+        )
+    })
+}
+
+#[test]
+fn every_bad_input_is_a_clear_exit_2() {
+    let cases = cases();
+    assert!(cases.len() >= 80, "the corpus has {} cases", cases.len());
+    // Two at a time: the machine is shared, and each case is a short-lived process.
+    let (a, b) = cases.split_at(cases.len() / 2);
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let h = s.spawn(|| a.iter().filter_map(check_case).collect::<Vec<_>>());
+        let mut f: Vec<String> = b.iter().filter_map(check_case).collect();
+        f.extend(h.join().unwrap());
+        f
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases wrong:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
