@@ -146,6 +146,17 @@ pub fn compare(
     let had_baseline = file.exists();
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("cannot make the snapshot folder {}: {e}", dir.display()))?;
+    // A snapshot that cannot even be looked for (a name the file system refuses, no permission)
+    // is "could not judge", whether or not insta would write (it does not in CI).
+    if let Err(e) = std::fs::File::open(&file)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(format!(
+            "cannot compare the cookies with the snapshot {}: {e}; check that the snapshot \
+             folder (--snapshots) is readable and on a file system that takes the name",
+            file.display()
+        ));
+    }
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(dir);
     settings.set_prepend_module_to_snapshot(false);

@@ -22,9 +22,10 @@ fn text(out: &Output) -> String {
 }
 
 fn artifacts(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/logout-harness/cli-tests")
-        .join(name)
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/logout-harness/cli-tests");
+    // Reports go into existing folders only (the run checks them first): a fresh clone has none.
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
 }
 
 /// A run of the harness with a temp dir of its own, so that its processes (whose profiles, driver
