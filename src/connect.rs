@@ -538,12 +538,7 @@ async fn look_at_form(
                         *last = (url, Instant::now());
                     }
                 }
-                let complete = browser
-                    .client()
-                    .execute("return document.readyState", vec![])
-                    .await
-                    .map(|v| v.as_str() == Some("complete"))
-                    .unwrap_or(false);
+                let complete = crate::page::document_complete(browser).await;
                 let mut any = false;
                 for (_, css) in selectors.iter() {
                     any |= browser.has(css).await.unwrap_or(false);

@@ -82,12 +82,7 @@ pub async fn settle(browser: &Browser, markers: &PageMarkers, limit: Duration) -
             // Errors while a navigation replaces the document mean "not yet".
             let last = &last;
             async move {
-                let complete = browser
-                    .client()
-                    .execute("return document.readyState", vec![])
-                    .await
-                    .map(|v| v.as_str() == Some("complete"))
-                    .unwrap_or(false);
+                let complete = document_complete(browser).await;
                 let app = browser.has(&markers.signed_in).await.unwrap_or(false);
                 let form = browser.has(&markers.sign_in_form).await.unwrap_or(false);
                 let says_signed_out = browser
@@ -124,6 +119,17 @@ pub async fn settle(browser: &Browser, markers: &PageMarkers, limit: Duration) -
             .unwrap_or(false),
         from_cache: from_http_cache(browser).await,
     }
+}
+
+/// Whether the current document has finished loading (an error while a navigation replaces it
+/// counts as "not yet").
+pub async fn document_complete(browser: &Browser) -> bool {
+    browser
+        .client()
+        .execute("return document.readyState", vec![])
+        .await
+        .map(|v| v.as_str() == Some("complete"))
+        .unwrap_or(false)
 }
 
 async fn current_url(browser: &Browser) -> String {

@@ -189,7 +189,9 @@ fn is_certificate_error(chain: &str) -> bool {
     chain.contains("invalid peer certificate") || chain.contains("certificate verify failed")
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error with its causes, outermost first, joined by `: ` (reqwest hides the useful part in
+/// the innermost).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -351,18 +351,7 @@ async fn webdriver_answers(url: &str) -> Result<(), BrowserError> {
         .send()
         .await
         .map(drop)
-        .map_err(|e| unreachable(format!("GET {status}: {}", error_chain(&e))))
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+        .map_err(|e| unreachable(format!("GET {status}: {}", crate::probe::error_chain(&e))))
 }
 
 /// What a pass will run: how many scenarios the selection picks, and how many of those the
