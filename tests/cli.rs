@@ -5,6 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+#[path = "support/processes.rs"]
+mod processes;
+use processes::{assert_no_processes_left as assert_no_leaked_processes, processes_using};
+
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_logout-harness"));
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
@@ -34,53 +38,6 @@ fn isolated(tmp: &Path) -> Command {
     let mut cmd = bin();
     cmd.env("TMPDIR", tmp);
     cmd
-}
-
-/// Processes whose command line or environment mentions `dir`.
-fn processes_using(dir: &Path) -> Vec<String> {
-    let needle = dir.to_string_lossy().into_owned();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let p = entry.path();
-        if !entry
-            .file_name()
-            .to_string_lossy()
-            .chars()
-            .all(|c| c.is_ascii_digit())
-        {
-            continue;
-        }
-        let cmdline = std::fs::read(p.join("cmdline")).unwrap_or_default();
-        let environ = std::fs::read(p.join("environ")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(&needle)
-            || String::from_utf8_lossy(&environ).contains(&needle)
-        {
-            found.push(format!(
-                "{}: {}",
-                entry.file_name().to_string_lossy(),
-                String::from_utf8_lossy(&cmdline).replace('\0', " ")
-            ));
-        }
-    }
-    found
-}
-
-/// None of the processes a run started may outlive it. Zygotes linger ~1.5 s after a clean quit
-/// (docs/browser-facts.md B3), so poll before judging.
-fn assert_no_leaked_processes(tmp: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(8);
-    loop {
-        let leaked = processes_using(tmp);
-        if leaked.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "processes leaked:\n{}",
-            leaked.join("\n")
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[test]

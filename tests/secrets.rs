@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/processes.rs"]
+mod processes;
+use processes::{assert_no_processes_left as assert_no_processes, processes_using};
+
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 
@@ -301,29 +305,6 @@ fn a_crm_url_with_credentials_is_refused_and_not_echoed() {
     }
 }
 
-/// Processes whose command line or environment mentions `dir`.
-fn processes_using(dir: &Path) -> Vec<String> {
-    let needle = dir.to_string_lossy().into_owned();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.chars().all(|c| c.is_ascii_digit()) {
-            continue;
-        }
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(&needle)
-            || String::from_utf8_lossy(&environ).contains(&needle)
-        {
-            found.push(format!(
-                "{name}: {}",
-                String::from_utf8_lossy(&cmdline).replace('\0', " ")
-            ));
-        }
-    }
-    found
-}
-
 /// Starts an iwa run (browser, driver and KDC) under its own temp dir and waits until a browser
 /// runs on its profile.
 fn run_until_a_browser_is_up(tmp: &Path) -> Child {
@@ -361,22 +342,6 @@ fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
         }
         assert!(Instant::now() < deadline, "{what}");
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn assert_no_processes(tmp: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(8);
-    loop {
-        let leaked = processes_using(tmp);
-        if leaked.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "processes leaked:\n{}",
-            leaked.join("\n")
-        );
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

@@ -14,6 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+#[path = "support/processes.rs"]
+mod processes;
+
 use logout_harness::browser::{Browser, BrowserError, BrowserKind, Driver, LaunchOptions, Profile};
 use logout_harness::trust::BrowserTrustStore;
 
@@ -65,56 +68,27 @@ fn isolated(tmp: &Path) -> Command {
 /// No process started under `tmp` may outlive the test's guards. Chromium's zygotes linger a
 /// moment after a clean quit, so poll before judging.
 fn assert_nothing_left(tmp: &Path) {
-    let needle = tmp.to_string_lossy().into_owned();
-    let deadline = Instant::now() + Duration::from_secs(8);
-    loop {
-        let mut left = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.chars().all(|c| c.is_ascii_digit()) {
-                continue;
-            }
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains(&needle)
-                || String::from_utf8_lossy(&environ).contains(&needle)
-            {
-                left.push(format!(
-                    "{name}: {}",
-                    String::from_utf8_lossy(&cmdline).replace('\0', " ")
-                ));
-            }
-        }
-        if left.is_empty() {
-            // And no trust store, credential cache, driver or KDC dir. (Profiles are not
-            // checked here: Chromium may still write a closed profile's session files while
-            // it is removed, a race of the scenario steps, not of trust.)
-            let dirs: Vec<String> = std::fs::read_dir(tmp)
-                .unwrap()
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| {
-                    [
-                        "logout-harness-trust-",
-                        "logout-harness-noticket-",
-                        "logout-harness-driver-",
-                        "logout-harness-run-",
-                        "krb5-realm-",
-                    ]
-                    .iter()
-                    .any(|p| n.starts_with(p))
-                })
-                .collect();
-            assert!(dirs.is_empty(), "temp dirs left behind: {dirs:?}");
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "processes left behind:\n{}",
-            left.join("\n")
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    processes::assert_no_processes_left(tmp);
+    // And no trust store, credential cache, driver or KDC dir. (Profiles are not checked here:
+    // Chromium may still write a closed profile's session files while it is removed, a race of
+    // the scenario steps, not of trust.)
+    let dirs: Vec<String> = std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            [
+                "logout-harness-trust-",
+                "logout-harness-noticket-",
+                "logout-harness-driver-",
+                "logout-harness-run-",
+                "krb5-realm-",
+            ]
+            .iter()
+            .any(|p| n.starts_with(p))
+        })
+        .collect();
+    assert!(dirs.is_empty(), "temp dirs left behind: {dirs:?}");
 }
 
 fn start_sim(dir: &Path, mode: &str) -> Sim {

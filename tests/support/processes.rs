@@ -1,0 +1,48 @@
+//! Which processes a test's harness run left behind: the tests give each run a temp dir of its
+//! own (`TMPDIR`), so its browsers, drivers and KDC can be told from anyone else's on the machine.
+//! Shared by the test binaries through `#[path]`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Processes whose command line or environment mentions `dir`.
+pub fn processes_using(dir: &Path) -> Vec<String> {
+    let needle = dir.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&needle)
+            || String::from_utf8_lossy(&environ).contains(&needle)
+        {
+            found.push(format!(
+                "{name}: {}",
+                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+            ));
+        }
+    }
+    found
+}
+
+/// None of the processes a run started under `dir` may outlive it. Chromium's zygotes linger
+/// ~1.5 s after a clean quit (docs/browser-facts.md B3), so this polls for up to 8 s before
+/// judging.
+pub fn assert_no_processes_left(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(8);
+    loop {
+        let left = processes_using(dir);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "processes left behind:\n{}",
+            left.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
