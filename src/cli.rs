@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::browser::BrowserKind;
+use crate::browser::{BrowserKind, Isolation};
 use crate::builtin::Unpacked;
 use crate::connect::{ConnectOptions, Found, Page};
 use crate::policy::Policy;
@@ -63,9 +63,15 @@ struct RunArgs {
     /// Show the browser window.
     #[arg(long)]
     headed: bool,
-    /// Scenarios at once.
+    /// Scenarios working a browser at once (scenarios waiting out a timeout run beside them).
     #[arg(long, default_value_t = 2)]
     concurrency: usize,
+    /// How scenarios are kept apart: `context` gives each person a fresh browser context of a
+    /// shared browser (a process only where a scenario needs one: reopening the browser, a
+    /// Kerberos user's own ticket); `process` a browser process each. Default: `context`, or
+    /// `process` with --webdriver.
+    #[arg(long, value_enum, value_name = "HOW")]
+    isolation: Option<Isolation>,
     /// Only scenarios matching this tag expression (e.g. `@sign_out and not @slow`).
     #[arg(long, value_name = "EXPR")]
     tags: Option<String>,
@@ -386,6 +392,7 @@ async fn cmd_run(args: RunArgs) -> i32 {
     opts.webdriver = args.webdriver;
     opts.headed = args.headed;
     opts.concurrency = args.concurrency;
+    opts.isolation = args.isolation;
     opts.tags = args.tags;
     opts.name = args.name;
     opts.junit = args.junit;

@@ -74,51 +74,96 @@ impl std::fmt::Display for PageState {
 /// AD FS's auto-posting forms pass through pages that are none of these). A loaded page that is
 /// none of the three (IIS's 401 page, an error page) counts as settled once it has stayed the
 /// same, with no form about to post itself (`auto_post`), for 400 ms.
+///
+/// Each look is one script in the page (one WebDriver round trip, not one per marker), so a look
+/// costs a few milliseconds and the wait ends as soon as the browser has settled.
 pub async fn settle(browser: &Browser, markers: &PageMarkers, limit: Duration) -> PageState {
     let quiet = Duration::from_millis(400);
     let last: std::cell::RefCell<Option<(String, std::time::Instant)>> = Default::default();
     let (_, settled) = Wait::at_most(limit)
+        .every(Duration::from_millis(25))
         .until_or_last(|| {
             // Errors while a navigation replaces the document mean "not yet".
             let last = &last;
             async move {
-                let complete = document_complete(browser).await;
-                let app = browser.has(&markers.signed_in).await.unwrap_or(false);
-                let form = browser.has(&markers.sign_in_form).await.unwrap_or(false);
-                let says_signed_out = browser
-                    .body_text()
-                    .await
-                    .map(|t| markers.signed_out.is_match(&t))
-                    .unwrap_or(false);
-                let url_now = current_url(browser).await;
-                let posting = browser.has(&markers.auto_post).await.unwrap_or(true);
+                let Some(look) = look(browser, markers).await else {
+                    return (false, ());
+                };
                 let mut last = last.borrow_mut();
                 let still = match &*last {
-                    Some((u, since)) if *u == url_now && complete && !posting => {
+                    Some((u, since)) if *u == look.url && look.complete && !look.posting => {
                         since.elapsed() >= quiet
                     }
                     _ => {
-                        *last = Some((url_now, std::time::Instant::now()));
+                        *last = Some((look.url.clone(), std::time::Instant::now()));
                         false
                     }
                 };
-                (complete && (app || form || says_signed_out || still), ())
+                let readable = look.app || look.form || look.says_signed_out || still;
+                (look.complete && readable, ())
             }
         })
         .await;
+    let look = look(browser, markers).await.unwrap_or_default();
     PageState {
         url: crate::secrets::shorten_redacted(&current_url(browser).await, 120),
         settled,
-        shows_app: browser.has(&markers.signed_in).await.unwrap_or(false),
-        shows_data: browser.has(&markers.data).await.unwrap_or(false),
-        sign_in_form: browser.has(&markers.sign_in_form).await.unwrap_or(false),
-        says_signed_out: browser
-            .body_text()
-            .await
-            .map(|t| markers.signed_out.is_match(&t))
-            .unwrap_or(false),
-        from_cache: from_http_cache(browser).await,
+        shows_app: look.app,
+        shows_data: look.data,
+        sign_in_form: look.form,
+        says_signed_out: look.says_signed_out,
+        from_cache: look.from_cache,
     }
+}
+
+/// What one look at the page found (see [`look`]).
+#[derive(Clone, Debug, Default)]
+struct Look {
+    url: String,
+    complete: bool,
+    app: bool,
+    form: bool,
+    data: bool,
+    posting: bool,
+    says_signed_out: bool,
+    from_cache: bool,
+}
+
+/// One look at the page, in one script: its URL and load state, which markers match, its text
+/// (matched here, with the target's Rust regex), and whether it came from the HTTP cache. `None`
+/// while a navigation replaces the document. A selector the page cannot parse matches nothing,
+/// except `auto_post`, which then counts as "posting" (never settle on a page we cannot read).
+async fn look(browser: &Browser, markers: &PageMarkers) -> Option<Look> {
+    let script = "const has = (css, otherwise) => { try { return !!document.querySelector(css); } \
+                    catch (e) { return otherwise; } }; \
+                  const n = performance.getEntriesByType('navigation')[0]; \
+                  return { url: document.URL, ready: document.readyState, \
+                    app: has(arguments[0], false), form: has(arguments[1], false), \
+                    data: has(arguments[2], false), posting: has(arguments[3], true), \
+                    text: document.body ? document.body.innerText : '', \
+                    fromCache: !!n && n.transferSize === 0 && n.decodedBodySize > 0 };";
+    let args = [
+        &markers.signed_in,
+        &markers.sign_in_form,
+        &markers.data,
+        &markers.auto_post,
+    ]
+    .map(|css| serde_json::Value::String(css.clone()))
+    .to_vec();
+    let v = browser.client().execute(script, args).await.ok()?;
+    let flag = |k: &str| v[k].as_bool().unwrap_or(false);
+    Some(Look {
+        url: v["url"].as_str().unwrap_or_default().to_string(),
+        complete: v["ready"].as_str() == Some("complete"),
+        app: flag("app"),
+        form: flag("form"),
+        data: flag("data"),
+        posting: v["posting"].as_bool().unwrap_or(true),
+        says_signed_out: markers
+            .signed_out
+            .is_match(v["text"].as_str().unwrap_or_default()),
+        from_cache: flag("fromCache"),
+    })
 }
 
 /// Whether the current document has finished loading (an error while a navigation replaces it

@@ -8,7 +8,7 @@ use cucumber::World as _;
 use cucumber::tag::Ext as _;
 
 use crate::applicability;
-use crate::browser::{BrowserError, BrowserKind, Driver, LaunchOptions};
+use crate::browser::{BrowserError, BrowserKind, Driver, Isolation, LaunchOptions, SharedBrowser};
 use crate::embedded::{Embedded, Timeouts};
 use crate::policy::Policy;
 use crate::probe::Probe;
@@ -84,8 +84,11 @@ pub struct RunOptions {
     pub webdriver: Option<String>,
     /// Show the browser window.
     pub headed: bool,
-    /// Scenarios at once.
+    /// Scenarios working a browser at once (scenarios waiting out a timeout do not count).
     pub concurrency: usize,
+    /// How scenarios are kept apart; `None` picks [`Isolation::Context`] with the harness's
+    /// own chromedriver and [`Isolation::Process`] with `--webdriver`.
+    pub isolation: Option<Isolation>,
     /// A tag expression selecting scenarios.
     pub tags: Option<String>,
     /// A regex on scenario names.
@@ -121,6 +124,7 @@ impl RunOptions {
             webdriver: None,
             headed: false,
             concurrency: 2,
+            isolation: None,
             tags: None,
             name: None,
             junit: None,
@@ -165,6 +169,11 @@ pub struct RunContext {
     pub findings: Arc<Collector>,
     /// How long to wait for a page or an element.
     pub page_timeout: Duration,
+    /// The pass's shared browser for people isolated by browser contexts; `None` when every
+    /// person gets a browser process (`--isolation process`).
+    pub host: Option<Arc<SharedBrowser>>,
+    /// The run's slots for scenarios working a browser (`--concurrency`), shared by every pass.
+    pub slots: crate::slots::Slots,
 }
 
 impl RunContext {
@@ -212,40 +221,43 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     // An interrupted run still writes what it judged (report::write_interrupted).
     report::set_in_flight(findings.clone(), opts.junit.clone(), opts.json.clone());
     let mut scenarios_selected = 0;
+    let mut planned = Vec::new();
     for pass in passes(&opts, prepared.file_target.as_ref()) {
         let plan = plan_pass(&prepared, &pass, &opts, &findings)?;
         scenarios_selected += plan.selected;
-        if plan.runnable == 0 {
-            continue;
-        }
-        let opened = open_target(&pass, &opts, &browsers).await?;
-        if let Some(warning) = pass.target.transport_warning() {
-            findings.note(warning);
-        }
-        let setup = opened.setup;
-        let ctx = Arc::new(RunContext {
-            target: pass.target.clone(),
-            policy: prepared.policy.clone(),
-            mode: pass.mode,
-            crm_url: setup.crm_url,
-            admin_end_sessions: opened.admin_end_sessions,
-            webdriver_url: setup.webdriver_url,
-            user_drivers: setup.user_drivers,
-            launch: setup.launch,
-            probe: setup.probe,
-            browser_name: opts.browser.to_string(),
-            snapshots: snapshot_dir(&opts, &pass.target),
-            artifacts: opts.artifacts.clone(),
-            findings: findings.clone(),
-            page_timeout: Duration::from_secs(20),
-        });
-        run_pass(&prepared, &pass, ctx, opts.concurrency).await;
-        // The pass's drivers, trust store and credential caches end before its emulator.
-        drop(setup.resources);
-        if let Some(e) = opened.embedded {
-            e.shutdown().await;
+        if plan.runnable > 0 {
+            planned.push((pass, plan.runnable));
         }
     }
+    // Every pass runs at once, each against its own emulator: scenarios that wait out a
+    // timeout start at the beginning beside the others, and the slots keep the browser work
+    // at --concurrency. A pass that cannot open its target ends the run (exit 2).
+    let slots = crate::slots::Slots::new(opts.concurrency);
+    let isolation = opts.isolation.unwrap_or(match opts.webdriver {
+        Some(_) => Isolation::Process,
+        None => Isolation::Context,
+    });
+    // A panic in a step is a harness bug that cucumber reports as a failed step, which the
+    // after hook turns into "not judged" without the default hook's backtrace hint.
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let ran = futures::future::try_join_all(planned.iter().map(|(pass, runnable)| {
+        run_one_pass(
+            &prepared,
+            pass,
+            &opts,
+            &browsers,
+            PassShare {
+                findings: findings.clone(),
+                slots: slots.clone(),
+                isolation,
+                scenarios: *runnable,
+            },
+        )
+    }))
+    .await;
+    std::panic::set_hook(previous_hook);
+    ran?;
     drop(shared_driver);
     if scenarios_selected == 0 {
         return Err(nothing_selected(&opts));
@@ -455,6 +467,61 @@ async fn open_target(
         admin_end_sessions,
         embedded,
     })
+}
+
+/// What the passes of a run share, and how many scenarios this one runs.
+struct PassShare {
+    findings: Arc<Collector>,
+    slots: crate::slots::Slots,
+    isolation: Isolation,
+    scenarios: usize,
+}
+
+/// Stages 4 and 5 for one pass: open its target, run its scenarios, then end its browsers,
+/// drivers and emulator.
+async fn run_one_pass(
+    prepared: &Prepared,
+    pass: &Pass,
+    opts: &RunOptions,
+    browsers: &trust::BrowserSetup,
+    share: PassShare,
+) -> Result<(), RunError> {
+    let opened = open_target(pass, opts, browsers).await?;
+    if let Some(warning) = pass.target.transport_warning() {
+        share.findings.note(warning);
+    }
+    let setup = opened.setup;
+    // Enough contexts prepared ahead that no slot waits for one.
+    let ahead = opts.concurrency.min(share.scenarios);
+    let ctx = Arc::new(RunContext {
+        target: pass.target.clone(),
+        policy: prepared.policy.clone(),
+        mode: pass.mode,
+        crm_url: setup.crm_url,
+        admin_end_sessions: opened.admin_end_sessions,
+        webdriver_url: setup.webdriver_url,
+        user_drivers: setup.user_drivers,
+        launch: setup.launch,
+        probe: setup.probe,
+        browser_name: opts.browser.to_string(),
+        snapshots: snapshot_dir(opts, &pass.target),
+        artifacts: opts.artifacts.clone(),
+        findings: share.findings,
+        page_timeout: Duration::from_secs(20),
+        host: (share.isolation == Isolation::Context).then(|| Arc::new(SharedBrowser::new(ahead))),
+        slots: share.slots,
+    });
+    // Every scenario of the pass may start; the slots decide which work at once.
+    run_pass(prepared, pass, ctx.clone(), share.scenarios).await;
+    if let Some(host) = &ctx.host {
+        host.shutdown().await;
+    }
+    // The pass's drivers, trust store and credential caches end before its emulator.
+    drop(setup.resources);
+    if let Some(e) = opened.embedded {
+        e.shutdown().await;
+    }
+    Ok(())
 }
 
 /// Stage 5: the pass's applicable scenarios, through cucumber.
@@ -812,8 +879,8 @@ fn applies_to_mode(tags: &[&String], mode: AuthMode) -> bool {
 }
 
 /// Scenarios with this tag measure timeouts; against the emulator they get one started with the
-/// target's (short) timeouts.
-const TIMEOUT_TAG: &str = "timeout";
+/// target's (short) timeouts, and they get slots first and give them back while they wait.
+pub const TIMEOUT_TAG: &str = "timeout";
 
 /// One emulator (or real target) and the scenarios run against it.
 struct Pass {
@@ -838,11 +905,11 @@ fn passes(opts: &RunOptions, file_target: Option<&Target>) -> Vec<Pass> {
             mode: t.spec.mode,
             timeout_scenarios: false,
         }],
-        None => opts
-            .modes
-            .iter()
-            .flat_map(|m| {
-                [false, true].map(|timeout_scenarios| Pass {
+        // The timeout passes first: their scenarios wait longest, so they should start first.
+        None => [true, false]
+            .into_iter()
+            .flat_map(|timeout_scenarios| {
+                opts.modes.iter().map(move |m| Pass {
                     target: Target::embedded(*m),
                     mode: *m,
                     timeout_scenarios,
@@ -865,20 +932,16 @@ where
     let findings = ctx.findings.clone();
     // Steps report through the world (verdicts, or an error when they cannot observe) and each
     // scenario's result is printed by its after hook, so cucumber's own writer is replaced by
-    // one that only notes which step failed (named in the findings once the run ends); a
-    // panic would be a harness bug, and cucumber reports it as a failed step, which the after
-    // hook turns into "not judged" without the default hook's backtrace hint.
-    let previous_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    // one that only notes which step failed (named in the findings once the run ends).
     crate::steps::LogoutWorld::cucumber::<&Path>()
         // Built-in features are read from a private temp copy; messages name them as built-in.
         .with_parser(crate::builtin::Labelled)
         .with_writer(cucumber::WriterExt::normalized(StepLog(failed.clone())))
         .with_default_cli()
         .max_concurrent_scenarios(concurrency)
-        .before(move |feature, _rule, scenario, world| {
+        .before(move |feature, rule, scenario, world| {
             let ctx = ctx.clone();
-            Box::pin(async move { world.begin(ctx, feature, scenario).await })
+            Box::pin(async move { world.begin(ctx, feature, rule, scenario).await })
         })
         .after(|_feature, _rule, _scenario, finished, world| {
             Box::pin(async move {
@@ -891,5 +954,4 @@ where
         .await;
     let failed = std::mem::take(&mut *failed.lock().unwrap_or_else(|e| e.into_inner()));
     findings.name_failed_steps(&failed);
-    std::panic::set_hook(previous_hook);
 }

@@ -9,6 +9,13 @@ use super::sign_in::{open_browser_restoring, sign_in};
 use super::world::LogoutWorld;
 use crate::policy::{Observation, Outcome, RuleId};
 
+/// Whether a step closes a browser and reopens it: its people need a profile on disk, so a
+/// browser process each rather than a browser context ([`crate::browser::BrowserHost`]).
+pub fn reopens_browser(step_text: &str) -> bool {
+    step_text.contains("closes the browser and opens it again")
+        || step_text.contains("continues where it left off")
+}
+
 #[given(regex = r"^(\w+) is signed in to CRM in a browser that continues where it left off$")]
 async fn signed_in_restoring(w: &mut LogoutWorld, who: String) -> Result<(), String> {
     let person = w.who(&who)?;
@@ -42,12 +49,16 @@ async fn closes_and_reopens(
         }
         None => Err(format!("{person} has no open browser to close")),
     };
-    let reopened = match closed {
-        Ok(()) => w
-            .launch_browser(&person, &p.profile, restore)
+    let reopened = match (closed, &p.profile) {
+        (Ok(()), Some(profile)) => w
+            .launch_browser(&person, profile, restore)
             .await
             .map_err(|e| format!("cannot reopen the browser on the same profile: {e}")),
-        Err(e) => Err(e),
+        // A context has no profile to reopen: `reopens_browser` must have matched this step.
+        (Ok(()), None) => Err(format!(
+            "{person}'s browser was a browser context, which has no profile to reopen (a harness bug)"
+        )),
+        (Err(e), _) => Err(e),
     };
     w.people.insert(person.clone(), p);
     let reopened = reopened?;

@@ -3,8 +3,8 @@
 
 use cucumber::given;
 
-use super::world::{LogoutWorld, Person};
-use crate::browser::{Browser, Profile};
+use super::world::LogoutWorld;
+use crate::browser::Browser;
 
 #[given(regex = r"^(\w+) is signed in to CRM$")]
 async fn signed_in(w: &mut LogoutWorld, user: String) -> Result<(), String> {
@@ -13,29 +13,20 @@ async fn signed_in(w: &mut LogoutWorld, user: String) -> Result<(), String> {
     sign_in(w, &user).await
 }
 
-/// Opens a browser on a fresh profile for `person`.
+/// Opens a browser for `person` (see [`LogoutWorld::open_browser`]).
 pub async fn open_browser(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
     open_browser_restoring(w, person, false).await
 }
 
-/// Opens a browser on a fresh profile for `person`; with `restore_last_session` the browser
-/// "continues where it left off" when it is later reopened on that profile.
+/// Opens a browser for `person`; with `restore_last_session` the browser "continues where it
+/// left off" when it is later reopened on its profile.
 pub async fn open_browser_restoring(
     w: &mut LogoutWorld,
     person: &str,
     restore_last_session: bool,
 ) -> Result<(), String> {
-    let profile = Profile::new().map_err(|e| format!("cannot make a browser profile: {e}"))?;
-    let browser = w
-        .launch_browser(person, &profile, restore_last_session)
-        .await?;
-    w.people.insert(
-        person.to_string(),
-        Person {
-            profile,
-            browser: Some(browser),
-        },
-    );
+    let opened = w.open_browser(person, restore_last_session).await?;
+    w.people.insert(person.to_string(), opened);
     w.current = Some(person.to_string());
     Ok(())
 }
@@ -92,6 +83,7 @@ pub async fn sign_in(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
         .await
         .map_err(|e| format!("signing in {person}: CRM did not show the signed-in page: {e}"))?;
     w.timings.navigation += navigation.elapsed();
+    w.signed_in_at = Some(tokio::time::Instant::now());
     Ok(())
 }
 

@@ -15,13 +15,12 @@ async fn opens_second_tab(w: &mut LogoutWorld, who: String) -> Result<(), String
     let start = w.start_url()?;
     let browser = w.browser(&person)?;
     let tab = browser
-        .client()
-        .new_window(true)
+        .new_tab()
         .await
         .map_err(|e| format!("opening a second tab: {e}"))?;
     browser
         .client()
-        .switch_to_window(tab.handle)
+        .switch_to_window(tab)
         .await
         .map_err(|e| format!("switching to the second tab: {e}"))?;
     browser
@@ -38,9 +37,10 @@ async fn opens_second_tab(w: &mut LogoutWorld, who: String) -> Result<(), String
 
 /// Switches `person`'s browser to the tab that is not the current one (there are two).
 async fn switch_to_other_tab(w: &LogoutWorld, person: &str) -> Result<(), String> {
-    let client = w.browser(person)?.client();
+    let browser = w.browser(person)?;
+    let client = browser.client();
     let current = client.window().await.map_err(|e| e.to_string())?;
-    let handles = client.windows().await.map_err(|e| e.to_string())?;
+    let handles = browser.tabs().await.map_err(|e| e.to_string())?;
     let other: Vec<_> = handles.into_iter().filter(|h| *h != current).collect();
     match other.as_slice() {
         [one] => client
@@ -57,8 +57,9 @@ async fn switch_to_other_tab(w: &LogoutWorld, person: &str) -> Result<(), String
 #[when(regex = r"^(\w+) closes the second tab$")]
 async fn closes_second_tab(w: &mut LogoutWorld, who: String) -> Result<(), String> {
     let person = w.who(&who)?;
-    let client = w.browser(&person)?.client();
-    let before = client.windows().await.map_err(|e| e.to_string())?.len();
+    let browser = w.browser(&person)?;
+    let client = browser.client();
+    let before = browser.tabs().await.map_err(|e| e.to_string())?.len();
     if before < 2 {
         return Err("only one tab is open: closing it would end the browser".into());
     }
@@ -66,7 +67,7 @@ async fn closes_second_tab(w: &mut LogoutWorld, who: String) -> Result<(), Strin
         .close_window()
         .await
         .map_err(|e| format!("closing the tab: {e}"))?;
-    let left = client.windows().await.map_err(|e| e.to_string())?;
+    let left = browser.tabs().await.map_err(|e| e.to_string())?;
     let [remaining] = left.as_slice() else {
         return Err(format!("expected one tab left, found {}", left.len()));
     };

@@ -32,6 +32,7 @@ async fn leaves_the_page(w: &mut LogoutWorld, who: String) -> Result<(), String>
 
 /// Waits until `deadline` on purpose (the measurement), accounted as deliberate waiting.
 async fn wait_until(w: &mut LogoutWorld, deadline: Instant) {
+    w.start_waiting();
     let t = Instant::now();
     sleep_until(deadline).await;
     w.timings.deliberate_wait += t.elapsed();
@@ -110,8 +111,10 @@ async fn absolute_timeout(w: &mut LogoutWorld) -> Result<(), String> {
         .unwrap_or(absolute / 6)
         .max(Duration::from_millis(200));
     let jar = w.jar(&person).await?;
-    // The session began at sign-in, a little before now; the brackets absorb that.
-    let t0 = Instant::now();
+    // The session's age counts from sign-in (the session began a little before the signed-in
+    // page showed; the brackets absorb that), not from this step, which a busy machine may
+    // reach seconds later.
+    let t0 = w.signed_in_at.unwrap_or_else(Instant::now);
     let mut last_alive = None;
     let mut first_dead = None;
     let end = t0 + absolute + m;
@@ -121,6 +124,19 @@ async fn absolute_timeout(w: &mut LogoutWorld) -> Result<(), String> {
         if r.authenticated() {
             last_alive = Some((at, r));
         } else {
+            if last_alive.is_none()
+                && let Some(idle) = w.ctx().target.spec.timeouts.idle
+                && at >= idle.as_secs_f64()
+            {
+                // Nothing kept it active yet: it may have idled out, which says nothing about
+                // the maximum length.
+                return Err(format!(
+                    "the session was gone at the first look, {at:.1}s after sign-in, longer than \
+                     the idle timeout ({}s): the machine was too busy to start the measurement in \
+                     time; run again with a lower --concurrency ({r})",
+                    idle.as_secs_f64()
+                ));
+            }
             first_dead = Some((at, r));
             break;
         }

@@ -14,11 +14,13 @@ use crate::policy::{Observation, VerdictContext};
 use crate::report::ScenarioError;
 use crate::run::RunContext;
 
-/// One simulated person at one device: a browser profile and, while open, a browser on it.
+/// One simulated person at one device: a browser and, when it is a process of its own, its
+/// profile.
 #[derive(Debug)]
 pub struct Person {
-    /// The profile (kept across "close the browser and reopen it").
-    pub profile: Profile,
+    /// The profile (kept across "close the browser and reopen it"); `None` for a browser
+    /// context of the pass's shared browser, which has no profile on disk.
+    pub profile: Option<Profile>,
     /// The open browser, if any.
     pub browser: Option<Browser>,
 }
@@ -41,6 +43,14 @@ pub struct LogoutWorld {
     pub probe_log: Vec<String>,
     /// Where this scenario's time went (for bench/, never judged).
     pub timings: Timings,
+    /// When the last sign-in showed the signed-in page: where a session's age is counted from.
+    pub signed_in_at: Option<tokio::time::Instant>,
+    /// The run's slot this scenario holds while it works the browser; given back when it starts
+    /// to wait on purpose, so waiting never holds up the scenarios that work.
+    slot: Option<crate::slots::Slot>,
+    /// The scenario closes and reopens a browser, which needs a profile on disk: its people get
+    /// browser processes, not contexts.
+    reopens_browser: bool,
 }
 
 /// Time spent per kind of work in one scenario.
@@ -77,6 +87,9 @@ impl LogoutWorld {
             before_sign_out: Vec::new(),
             probe_log: Vec::new(),
             timings: Timings::default(),
+            slot: None,
+            reopens_browser: false,
+            signed_in_at: None,
         })
     }
 
@@ -85,6 +98,46 @@ impl LogoutWorld {
         self.run
             .as_ref()
             .expect("the before hook hands every world its run context")
+    }
+
+    /// Opens a browser for a new `person`: a fresh context of the pass's shared browser when
+    /// that isolates them as well as a process would, else a process on a fresh profile (the
+    /// scenario reopens the browser or restores the last session, or the person's browser needs
+    /// a driver of its own: a Kerberos user with their own credential cache).
+    pub async fn open_browser(
+        &mut self,
+        person: &str,
+        restore_last_session: bool,
+    ) -> Result<Person, String> {
+        let host = self.ctx().host.clone();
+        let shareable = !restore_last_session
+            && !self.reopens_browser
+            && !self.ctx().user_drivers.contains_key(person);
+        match host {
+            Some(host) if shareable => {
+                let t = std::time::Instant::now();
+                let browser = host
+                    .open(&self.ctx().webdriver_url, &self.ctx().launch)
+                    .await
+                    .map_err(|e| format!("cannot open a browser context for {person}: {e}"));
+                self.timings.browser_launch += t.elapsed();
+                Ok(Person {
+                    profile: None,
+                    browser: Some(browser?),
+                })
+            }
+            _ => {
+                let profile =
+                    Profile::new().map_err(|e| format!("cannot make a browser profile: {e}"))?;
+                let browser = self
+                    .launch_browser(person, &profile, restore_last_session)
+                    .await?;
+                Ok(Person {
+                    profile: Some(profile),
+                    browser: Some(browser),
+                })
+            }
+        }
     }
 
     /// Starts a browser for `person` on `profile` (a new one, or theirs again to "reopen the
@@ -111,10 +164,15 @@ impl LogoutWorld {
     /// Before hook: hands the world its pass's context (cucumber builds worlds with no
     /// arguments; the hook carries the context, as cucumber-rs's own `tests/wait.rs` does) and
     /// names the scenario for verdicts and snapshots.
+    ///
+    /// The scenario first takes one of the run's slots (`--concurrency`); a scenario that
+    /// measures a timeout waits far longer than it works, so it is served first and gives its
+    /// slot back when its wait starts ([`LogoutWorld::start_waiting`]).
     pub async fn begin(
         &mut self,
         ctx: Arc<RunContext>,
         feature: &gherkin::Feature,
+        rule: Option<&gherkin::Rule>,
         scenario: &gherkin::Scenario,
     ) {
         self.verdict_context = VerdictContext {
@@ -124,8 +182,38 @@ impl LogoutWorld {
             browser: ctx.browser_name.clone(),
             target: ctx.target.spec.name.clone(),
         };
+        let tags = feature
+            .tags
+            .iter()
+            .chain(rule.into_iter().flat_map(|r| &r.tags))
+            .chain(&scenario.tags);
+        let waits = tags.into_iter().any(|t| t == crate::run::TIMEOUT_TAG);
+        let steps = feature
+            .background
+            .iter()
+            .flat_map(|b| &b.steps)
+            .chain(
+                rule.into_iter()
+                    .flat_map(|r| r.background.iter().flat_map(|b| &b.steps)),
+            )
+            .chain(&scenario.steps);
+        self.reopens_browser = steps
+            .into_iter()
+            .any(|s| super::browser_close::reopens_browser(&s.value));
+        let priority = if waits {
+            crate::slots::Priority::Waits
+        } else {
+            crate::slots::Priority::Normal
+        };
+        self.slot = Some(ctx.slots.acquire(priority).await);
         self.run = Some(ctx);
         self.timings = Timings::default();
+    }
+
+    /// Gives back the scenario's slot: from here on it waits on purpose, and its few probes
+    /// must not queue behind other scenarios' browser work (that would skew the measurement).
+    pub fn start_waiting(&mut self) {
+        self.slot = None;
     }
 
     /// Resolves "she", "he", "they" and names to a person's name.
@@ -341,6 +429,7 @@ impl LogoutWorld {
             }
         }
         self.timings.browser_launch += closing.elapsed();
+        self.slot = None;
         let t = &self.timings;
         ctx.findings.timing(crate::report::ScenarioTiming {
             context: self.verdict_context.clone(),

@@ -415,11 +415,45 @@ fn every_knob_fails_exactly_its_owning_scenarios() {
     }
 
     // Without any knob every scenario passes in every mode: that is tests/features.rs. Every knob
-    // runs before anything is asserted, so one run shows every row that differs.
+    // runs before anything is asserted, so one run shows every row that differs. Knobs run
+    // side by side (each run's own emulators; a run mostly waits on browsers and timeouts), at
+    // most FAULT_MATRIX_PARALLEL at once (default 2).
+    let parallel: usize = std::env::var("FAULT_MATRIX_PARALLEL")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2)
+        .max(1);
+    let queue = std::sync::Mutex::new(knobs.iter());
+    let outcomes = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..parallel {
+            scope.spawn(|| {
+                loop {
+                    let next = queue.lock().unwrap().next();
+                    let Some((knob, modes)) = next else {
+                        return;
+                    };
+                    let outcome = run(
+                        &[
+                            "--mode",
+                            &modes.join(","),
+                            "--fault",
+                            knob,
+                            "--concurrency",
+                            "1",
+                        ],
+                        knob,
+                    );
+                    outcomes.lock().unwrap().push((knob.clone(), outcome));
+                }
+            });
+        }
+    });
+    let mut outcomes = outcomes.into_inner().unwrap();
+    outcomes.sort_by(|a, b| a.0.cmp(&b.0));
     let mut problems = Vec::new();
-    for (knob, modes) in &knobs {
-        let modes = modes.join(",");
-        let outcome = run(&["--mode", &modes, "--fault", knob], knob);
+    for (knob, outcome) in outcomes {
+        let knob = &knob;
         let expected: BTreeSet<Failure> = EXPECTED
             .iter()
             .find(|(k, _)| k == knob)

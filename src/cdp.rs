@@ -1,0 +1,131 @@
+//! The Chrome DevTools Protocol at the browser level: one WebSocket to the browser target, for
+//! what chromedriver's `goog:cdp` passthrough cannot do from a page, above all
+//! `Target.createBrowserContext` (refused there: "Not allowed", measured with Chromium 156).
+//!
+//! A browser context is Chromium's incognito-like profile inside one browser process: its own
+//! cookie jar, HTTP cache, storage and HTTP-auth cache
+//! ([CDP Target domain](https://chromedevtools.github.io/devtools-protocol/tot/Target/#method-createBrowserContext)).
+//! Commands go out with an id; one reader task hands each reply to its caller. Events are not
+//! subscribed to, so none arrive.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, String>>>>>;
+
+/// A browser-level DevTools connection. Dropping it closes the socket (the browser stays).
+#[derive(Debug)]
+pub struct Cdp {
+    next_id: AtomicU64,
+    outgoing: mpsc::UnboundedSender<Message>,
+    pending: Pending,
+    reader: tokio::task::JoinHandle<()>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+impl Cdp {
+    /// Connects to the browser whose DevTools server listens at `debugger_address`
+    /// (`host:port`, as chromedriver reports it in `goog:chromeOptions.debuggerAddress`).
+    ///
+    /// The browser's WebSocket URL comes from `/json/version`. No `Origin` header is sent, which
+    /// is what lets a non-browser client connect without `--remote-allow-origins`.
+    pub async fn connect(debugger_address: &str) -> Result<Cdp, String> {
+        let version: Value = reqwest::Client::new()
+            .get(format!("http://{debugger_address}/json/version"))
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| format!("DevTools at {debugger_address}: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("DevTools at {debugger_address}: /json/version: {e}"))?;
+        let ws_url = version["webSocketDebuggerUrl"]
+            .as_str()
+            .ok_or_else(|| format!("DevTools at {debugger_address} gave no webSocketDebuggerUrl"))?
+            .to_string();
+        let (socket, _) = tokio_tungstenite::connect_async(&ws_url)
+            .await
+            .map_err(|e| format!("DevTools WebSocket {ws_url}: {e}"))?;
+        let (mut sink, mut stream) = socket.split();
+        let (outgoing, mut queue) = mpsc::unbounded_channel::<Message>();
+        let writer = tokio::spawn(async move {
+            while let Some(message) = queue.recv().await {
+                if sink.send(message).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let pending: Pending = Arc::default();
+        let replies = pending.clone();
+        let reader = tokio::spawn(async move {
+            while let Some(Ok(message)) = stream.next().await {
+                let Message::Text(text) = message else {
+                    continue;
+                };
+                let Ok(reply) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
+                let Some(id) = reply["id"].as_u64() else {
+                    continue;
+                };
+                let waiter = replies
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
+                if let Some(waiter) = waiter {
+                    let answer = match reply.get("error") {
+                        Some(error) => Err(error["message"]
+                            .as_str()
+                            .unwrap_or("unknown DevTools error")
+                            .to_string()),
+                        None => Ok(reply.get("result").cloned().unwrap_or(Value::Null)),
+                    };
+                    let _ = waiter.send(answer);
+                }
+            }
+            // The browser is gone: every caller still waiting gets an error, not a hang.
+            replies.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        });
+        Ok(Cdp {
+            next_id: AtomicU64::new(1),
+            outgoing,
+            pending,
+            reader,
+            writer,
+        })
+    }
+
+    /// Sends `method` with `params` to the browser target and waits for its result.
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value, String> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, tx);
+        let message = json!({ "id": id, "method": method, "params": params }).to_string();
+        if self.outgoing.send(Message::text(message)).is_err() {
+            return Err(format!("{method}: the DevTools connection is closed"));
+        }
+        match tokio::time::timeout(std::time::Duration::from_secs(30), rx).await {
+            Ok(Ok(answer)) => answer.map_err(|e| format!("{method}: {e}")),
+            Ok(Err(_)) => Err(format!(
+                "{method}: the browser closed its DevTools connection"
+            )),
+            Err(_) => Err(format!("{method}: no answer from the browser within 30 s")),
+        }
+    }
+}
+
+impl Drop for Cdp {
+    fn drop(&mut self) {
+        self.reader.abort();
+        self.writer.abort();
+    }
+}

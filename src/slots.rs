@@ -1,0 +1,231 @@
+//! The run's slots for scenarios working a browser (`--concurrency`), handed out by priority.
+//!
+//! A scenario that measures a timeout works briefly (signing in), then waits far longer; it asks
+//! for a slot with priority so its wait starts early, and gives the slot back when the wait
+//! starts ([`crate::steps::LogoutWorld::start_waiting`]). The run's wall time is then about
+//! `max(browser work / slots, the longest wait)` instead of their sum. Waiters of equal priority
+//! are served first come, first served.
+//!
+//! ```
+//! # tokio_test_block_on(async {
+//! use logout_harness::slots::{Priority, Slots};
+//! let slots = Slots::new(1);
+//! let first = slots.acquire(Priority::Normal).await;
+//! drop(first); // the slot goes to the next waiter, or back to the pool
+//! let _again = slots.acquire(Priority::Waits).await;
+//! # });
+//! # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     tokio::runtime::Runtime::new().unwrap().block_on(f)
+//! # }
+//! ```
+
+use std::collections::BinaryHeap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+
+/// Who is served first when slots are short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    /// A scenario that works a browser throughout.
+    Normal,
+    /// A scenario that will mostly wait (a timeout measurement): served first.
+    Waits,
+}
+
+/// A fixed number of slots shared by every pass of a run.
+#[derive(Clone, Debug)]
+pub struct Slots {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug)]
+struct State {
+    free: usize,
+    next_ticket: u64,
+    waiting: BinaryHeap<Waiter>,
+}
+
+#[derive(Debug)]
+struct Waiter {
+    priority: Priority,
+    ticket: u64,
+    wake: oneshot::Sender<Slot>,
+}
+
+impl PartialEq for Waiter {
+    fn eq(&self, other: &Self) -> bool {
+        (self.priority, self.ticket) == (other.priority, other.ticket)
+    }
+}
+
+impl Eq for Waiter {}
+
+impl PartialOrd for Waiter {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Waiter {
+    /// The heap's greatest is served first: higher priority, then the earlier ticket.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.priority
+            .cmp(&other.priority)
+            .then(other.ticket.cmp(&self.ticket))
+    }
+}
+
+/// One slot, held until dropped.
+#[derive(Debug)]
+pub struct Slot {
+    slots: Option<Slots>,
+}
+
+impl Slots {
+    /// `n` slots (at least one).
+    pub fn new(n: usize) -> Slots {
+        Slots {
+            state: Arc::new(Mutex::new(State {
+                free: n.max(1),
+                next_ticket: 0,
+                waiting: BinaryHeap::new(),
+            })),
+        }
+    }
+
+    /// Waits for a slot; waiters with [`Priority::Waits`] go before the others.
+    pub async fn acquire(&self, priority: Priority) -> Slot {
+        let rx = {
+            let mut state = self.lock();
+            if state.free > 0 && state.waiting.is_empty() {
+                state.free -= 1;
+                return Slot {
+                    slots: Some(self.clone()),
+                };
+            }
+            let (tx, rx) = oneshot::channel();
+            let ticket = state.next_ticket;
+            state.next_ticket += 1;
+            state.waiting.push(Waiter {
+                priority,
+                ticket,
+                wake: tx,
+            });
+            rx
+        };
+        // The sender lives in the queue until a slot is handed over; it is never dropped
+        // unanswered while `self` exists (see `give_back`).
+        match rx.await {
+            Ok(slot) => slot,
+            Err(_) => Slot {
+                slots: Some(self.clone()),
+            },
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A slot came back: to the first waiter still waiting, else to the pool.
+    fn give_back(&self) {
+        let mut state = self.lock();
+        while let Some(waiter) = state.waiting.pop() {
+            let slot = Slot {
+                slots: Some(self.clone()),
+            };
+            match waiter.wake.send(slot) {
+                Ok(()) => return,
+                // That waiter gave up (its scenario was cancelled): the slot came back unused.
+                Err(mut unused) => unused.slots = None,
+            }
+        }
+        state.free += 1;
+    }
+
+    /// Slots free right now (for tests).
+    pub fn free(&self) -> usize {
+        self.lock().free
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(slots) = self.slots.take() {
+            slots.give_back();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_waiting_scenario_is_served_before_earlier_normal_ones() {
+        let slots = Slots::new(1);
+        let held = slots.acquire(Priority::Normal).await;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for (name, priority) in [
+            ("normal-1", Priority::Normal),
+            ("normal-2", Priority::Normal),
+            ("waits", Priority::Waits),
+        ] {
+            let (slots, order) = (slots.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                let _slot = slots.acquire(priority).await;
+                order.lock().unwrap().push(name);
+            }));
+            // Queue them in this order.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop(held);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), ["waits", "normal-1", "normal-2"]);
+        assert_eq!(slots.free(), 1);
+    }
+
+    #[tokio::test]
+    async fn never_more_holders_than_slots() {
+        let slots = Slots::new(2);
+        let busy = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (slots, busy, most) = (slots.clone(), busy.clone(), most.clone());
+                tokio::spawn(async move {
+                    let _slot = slots.acquire(Priority::Normal).await;
+                    let now = busy.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    most.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    busy.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(slots.free(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_waiter_does_not_lose_the_slot() {
+        let slots = Slots::new(1);
+        let held = slots.acquire(Priority::Normal).await;
+        let waiting = {
+            let slots = slots.clone();
+            tokio::spawn(async move { drop(slots.acquire(Priority::Normal).await) })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waiting.abort();
+        let _ = waiting.await;
+        drop(held);
+        assert_eq!(slots.free(), 1);
+    }
+}
