@@ -40,11 +40,16 @@ impl std::fmt::Display for Elapsed {
 }
 
 impl Wait {
-    /// Waits at most `limit`, looking every 50 ms.
+    /// How often a condition is looked at unless told otherwise: a look at a page is one
+    /// WebDriver round trip of a few milliseconds, so 20 ms finds a loaded page within a frame
+    /// or two of the browser without keeping a core busy.
+    pub const DEFAULT_EVERY: Duration = Duration::from_millis(20);
+
+    /// Waits at most `limit`, looking every [`Wait::DEFAULT_EVERY`].
     pub fn at_most(limit: Duration) -> Wait {
         Wait {
             limit,
-            every: Duration::from_millis(50),
+            every: Wait::DEFAULT_EVERY,
         }
     }
 

@@ -60,18 +60,15 @@ pub async fn sign_in(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
         let password = creds.password.as_ref().ok_or_else(|| {
             format!("signing in {person}: the page asks for a password and the target gives none")
         })?;
-        let username_input = field(browser, &pages.username_input).await?;
-        username_input.clear().await.map_err(|e| e.to_string())?;
-        username_input
-            .send_keys(&creds.username)
-            .await
-            .map_err(|e| e.to_string())?;
-        field(browser, &pages.password_input)
-            .await?
-            .send_keys(password.expose())
-            .await
-            // The error text of a failed send_keys never includes the keys sent.
-            .map_err(|e| e.to_string())?;
+        crate::page::fill(
+            browser,
+            &[
+                (&pages.username_input, &creds.username),
+                (&pages.password_input, password.expose()),
+            ],
+        )
+        .await
+        .map_err(|e| format!("signing in {person}: {e}"))?;
         field(browser, &pages.submit)
             .await?
             .click()
