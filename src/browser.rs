@@ -144,9 +144,13 @@ impl Driver {
         // setpriv makes the browser die with its driver even if the harness is SIGKILLed
         // (chromedriver itself does not end Chromium on SIGTERM).
         let chromium_wrapper = dir.path().join("chromium");
+        // A driver that dies before the death signal is armed never sends it (prctl(2)): once
+        // armed, the browser checks that its parent is still the driver that started it.
         let launcher = match which("setpriv") {
             Some(setpriv) => format!(
-                "exec {} --pdeathsig KILL {}",
+                "driver=$PPID\nexec {} --pdeathsig KILL /bin/sh -c \
+                 '[ \"$(cut -d\" \" -f4 /proc/$$/stat)\" = \"$0\" ] || exit 1; exec \"$@\"' \
+                 \"$driver\" {}",
                 setpriv.display(),
                 chromium.display()
             ),

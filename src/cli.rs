@@ -579,6 +579,17 @@ async fn cmd_sim(args: SimArgs) -> i32 {
         idle: args.idle_timeout,
         absolute: args.session_timeout,
     };
+    // Ctrl-C or SIGTERM: shut down in order, so the KDC ends and the temp dirs are removed. The
+    // signals are taken over before anything starts: one that arrives while the emulator starts,
+    // or just after the ready line, must not kill the process with the KDC and temp dirs left.
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut interrupt, mut terminate) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(i), Ok(t)) => (i, t),
+        (Err(e), _) | (_, Err(e)) => return fail(format!("cannot handle signals: {e}")),
+    };
     let embedded = match crate::embedded::Embedded::start(
         args.mode,
         &faults,
@@ -620,18 +631,9 @@ async fn cmd_sim(args: SimArgs) -> i32 {
         spki = sim.spki_sha256_base64(),
         host = admin.host_str().unwrap_or_default(),
     );
-    // Ctrl-C or SIGTERM: shut down in order, so the KDC ends and the temp dirs are removed.
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
     }
     embedded.shutdown().await;
     0
