@@ -168,8 +168,11 @@ pub fn install_signal_handler(on_signal: impl Fn() + Send + Sync + 'static) {
             _ = term.recv() => 143,
             _ = hup.recv() => 129,
         };
-        kill_all();
+        // What was judged up to the signal is written first, before the run's own end can
+        // reach its reports: with every browser gone, its scenarios end at once as "not judged",
+        // and that must not become the report (report::claim_in_flight).
         on_signal();
+        kill_all();
         eprintln!("interrupted: every browser, driver and emulator process was ended");
         std::process::exit(code);
     });

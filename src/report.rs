@@ -393,7 +393,7 @@ pub fn junit(findings: &Findings) -> String {
 
 /// The findings of the run under way and where its reports go, so an interrupted run can still
 /// write what it judged ([`write_interrupted`]).
-type InFlight = (std::sync::Arc<Collector>, Option<PathBuf>, Option<PathBuf>);
+pub(crate) type InFlight = (std::sync::Arc<Collector>, Option<PathBuf>, Option<PathBuf>);
 static IN_FLIGHT: Mutex<Option<InFlight>> = Mutex::new(None);
 
 /// Registers the run under way: its collector, and its `--junit` and `--json` paths.
@@ -405,9 +405,18 @@ pub fn set_in_flight(
     *IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner()) = Some((collector, junit, json));
 }
 
+/// The run's normal end claims its reports from the signal handler. `None`: the handler has
+/// them (it writes them, marked incomplete, and exits the process). `Some`: the run writes them
+/// while holding the guard, and a signal arriving meanwhile waits for it, finds nothing to write,
+/// and leaves the run's reports whole.
+pub(crate) fn claim_in_flight() -> Option<std::sync::MutexGuard<'static, Option<InFlight>>> {
+    let mut guard = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    guard.take().map(|_| guard)
+}
+
 /// On Ctrl-C or SIGTERM: writes the reports of what the run judged so far, marked incomplete
-/// (JSON `"incomplete": true`, a JUnit property `incomplete`). Called from the signal handler
-/// after the browsers have been ended.
+/// (JSON `"incomplete": true`, a JUnit property `incomplete`). Called first thing by the signal
+/// handler, then the browsers are ended.
 pub fn write_interrupted() {
     let Some((collector, junit_path, json)) =
         IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner()).take()

@@ -262,6 +262,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     if scenarios_selected == 0 {
         return Err(nothing_selected(&opts));
     }
+    // A signal handler that got here first writes the interrupted reports and ends the process.
+    let Some(_claim) = report::claim_in_flight() else {
+        return std::future::pending().await;
+    };
     let mut findings = findings.take();
     findings.cost = report::RunCost {
         wall_s: started.elapsed().as_secs_f64(),
