@@ -79,13 +79,14 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Every run uses one copy of the binary, taken now: a rebuild meanwhile changes nothing here.
-bin_id="$bin ($("$bin" --version), built $(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC')"
+# Named without its path: results are committed, and a machine's paths mean nothing elsewhere.
+bin_id="$("$bin" --version), built $(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC')"
 bin_repo=$(git -C "$(dirname "$bin")" rev-parse --show-toplevel 2>/dev/null || true)
 cp "$bin" "$tmp/logout-harness"
 bin=$tmp/logout-harness
-bin_id+=", sha256 $(sha256sum "$bin" | cut -c1-12))"
+bin_id+=", sha256 $(sha256sum "$bin" | cut -c1-12)"
 if [[ -n $bin_repo ]]; then
-  bin_id+="; the checkout it lies in, $bin_repo, is at $(git -C "$bin_repo" rev-parse --short HEAD)"
+  bin_id+="; the checkout it was built in is at $(git -C "$bin_repo" rev-parse --short HEAD)"
   git -C "$bin_repo" diff --quiet HEAD -- src steps features build.rs Cargo.toml Cargo.lock ||
     bin_id+=" with uncommitted changes to the sources"
 fi

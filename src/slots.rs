@@ -148,6 +148,11 @@ impl Slots {
     pub fn free(&self) -> usize {
         self.lock().free
     }
+
+    /// Scenarios waiting for a slot right now (for tests).
+    pub fn waiting(&self) -> usize {
+        self.lock().waiting.len()
+    }
 }
 
 impl Drop for Slot {
@@ -163,6 +168,15 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// Waits (up to a second) until `n` scenarios wait for a slot.
+    async fn until_waiting(slots: &Slots, n: usize) {
+        crate::wait::Wait::at_most(Duration::from_secs(1))
+            .every(Duration::from_millis(1))
+            .until(|| async { (slots.waiting() == n).then_some(()) })
+            .await
+            .expect("the waiter queued");
+    }
+
     #[tokio::test]
     async fn a_waiting_scenario_is_served_before_earlier_normal_ones() {
         let slots = Slots::new(1);
@@ -174,13 +188,14 @@ mod tests {
             ("normal-2", Priority::Normal),
             ("waits", Priority::Waits),
         ] {
-            let (slots, order) = (slots.clone(), order.clone());
+            let queued = tasks.len();
+            let (s, order) = (slots.clone(), order.clone());
             tasks.push(tokio::spawn(async move {
-                let _slot = slots.acquire(priority).await;
+                let _slot = s.acquire(priority).await;
                 order.lock().unwrap().push(name);
             }));
             // Queue them in this order.
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            until_waiting(&slots, queued + 1).await;
         }
         drop(held);
         for t in tasks {
@@ -222,7 +237,7 @@ mod tests {
             let slots = slots.clone();
             tokio::spawn(async move { drop(slots.acquire(Priority::Normal).await) })
         };
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        until_waiting(&slots, 1).await;
         waiting.abort();
         let _ = waiting.await;
         drop(held);
