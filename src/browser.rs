@@ -288,6 +288,11 @@ impl Profile {
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
+
+    /// Whether a browser has run on this profile (Chromium made its `Default` profile in it).
+    pub fn has_run(&self) -> bool {
+        self.path().join("Default").is_dir()
+    }
 }
 
 impl Drop for Profile {
@@ -363,6 +368,10 @@ impl LaunchOptions {
         if let Some(allow) = &self.negotiate_allowlist {
             args.push(format!("--auth-server-allowlist={allow}"));
         }
+        // A profile Chromium never ran on has no last session: restoring it would open the
+        // new-tab page and stall the first navigation (B1). The setting takes effect where it
+        // matters, on the start after a close, which restores session cookies (B2).
+        let restore_last_session = restore_last_session && profile.has_run();
         if restore_last_session {
             args.push("--restore-last-session".into());
         }
