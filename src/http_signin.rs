@@ -63,6 +63,9 @@ pub enum HttpSignInError {
         url: String,
         /// The last page's HTTP status.
         status: u16,
+        /// The last page's `<title>` (shortened, redacted), which often says what went wrong
+        /// (Django's "403 Forbidden" of a failed CSRF check).
+        title: Option<String>,
         /// Whether the credentials had been submitted by then.
         credentials_sent: bool,
     },
@@ -83,11 +86,11 @@ pub enum HttpSignInError {
         /// What is wrong with it.
         problem: String,
     },
-    /// The signed-in page did not show within [`MAX_HOPS`] requests.
+    /// The signed-in page did not show within 20 requests.
     TooManyHops {
         /// The limit reached.
         limit: usize,
-        /// The last URL asked (shortened, redacted).
+        /// The URL it would have asked next (shortened, redacted).
         url: String,
     },
     /// A request failed below HTTP: DNS, TCP, TLS, a timeout.
@@ -113,24 +116,28 @@ impl fmt::Display for HttpSignInError {
             HttpSignInError::NoSignInForm {
                 url,
                 status,
+                title,
                 credentials_sent: false,
             } => write!(
                 f,
-                "no sign-in form: {url} answered {status} with neither the signed-in page \
+                "no sign-in form: {url} answered {status}{} with neither the signed-in page \
                  (pages.signed_in), nor the sign-in form (pages.username_input), nor a form that \
                  posts itself (pages.auto_post); check those selectors, or sign in with the \
-                 browser if the page needs JavaScript"
+                 browser if the page needs JavaScript",
+                titled(title)
             ),
             HttpSignInError::NoSignInForm {
                 url,
                 status,
+                title,
                 credentials_sent: true,
             } => write!(
                 f,
-                "after the credentials were submitted, {url} answered {status} with neither the \
+                "after the credentials were submitted, {url} answered {status}{} with neither the \
                  signed-in page (pages.signed_in) nor a form that posts itself (pages.auto_post); \
                  check pages.signed_in, or sign in with the browser if the page needs JavaScript \
-                 (or asks for a second factor)"
+                 (or asks for a second factor)",
+                titled(title)
             ),
             HttpSignInError::CredentialsRefused { url, username } => write!(
                 f,
@@ -148,7 +155,8 @@ impl fmt::Display for HttpSignInError {
             ),
             HttpSignInError::TooManyHops { limit, url } => write!(
                 f,
-                "no signed-in page after {limit} requests (a redirect loop?); the last was {url}"
+                "no signed-in page after {limit} requests (a redirect loop?); the next would \
+                 have been {url}"
             ),
             HttpSignInError::Transport { request, cause } => write!(f, "{request}: {cause}"),
             HttpSignInError::Unfollowable { url, problem } => {
@@ -159,6 +167,14 @@ impl fmt::Display for HttpSignInError {
             }
         }
     }
+}
+
+/// ` ("title")` after a status, when the page has a title.
+fn titled(title: &Option<String>) -> String {
+    title
+        .as_ref()
+        .map(|t| format!(" (\"{t}\")"))
+        .unwrap_or_default()
 }
 
 impl std::error::Error for HttpSignInError {}
@@ -278,10 +294,11 @@ impl HttpSignIn {
                         username: username.to_string(),
                     });
                 }
-                Step::Stuck => {
+                Step::Stuck(title) => {
                     return Err(HttpSignInError::NoSignInForm {
                         url: shown(nav.url.as_str(), password),
                         status,
+                        title: title.map(|t| shown(&t, password)),
                         credentials_sent,
                     });
                 }
@@ -387,8 +404,8 @@ enum Step {
     Submit(Box<Navigation>, bool),
     /// The sign-in form again, after the credentials were submitted.
     SignInFormAgain,
-    /// Nothing this module can act on.
-    Stuck,
+    /// Nothing this module can act on; the page's title, if any.
+    Stuck(Option<String>),
 }
 
 /// Judges a page: signed in, a form that posts itself, the sign-in form (filled with `creds`;
@@ -420,7 +437,19 @@ fn next_step(
         return Ok(Step::Submit(Box::new(nav), false));
     }
     let Some(user_el) = first_match(&doc, &sel.username.0) else {
-        return Ok(Step::Stuck);
+        let title = doc
+            .root_element()
+            .descendent_elements()
+            .find(|e| e.value().name() == "title")
+            .map(|t| {
+                t.text()
+                    .collect::<String>()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .filter(|t| !t.is_empty());
+        return Ok(Step::Stuck(title));
     };
     let Some(creds) = creds else {
         return Ok(Step::SignInFormAgain);
@@ -1692,8 +1721,15 @@ line2</textarea>
                 &pages(),
                 Some(ALICE)
             ),
-            Ok(Step::Stuck)
+            Ok(Step::Stuck(None))
         ));
+        let titled = "<title>403\n  Forbidden </title><h1>CSRF verification failed</h1>";
+        let Ok(Step::Stuck(Some(title))) =
+            step("https://h.test/login", titled, &pages(), Some(ALICE))
+        else {
+            panic!("a page with nothing to act on");
+        };
+        assert_eq!(title, "403 Forbidden");
     }
 
     #[test]
@@ -1764,6 +1800,7 @@ line2</textarea>
             HttpSignInError::NoSignInForm {
                 url: shown(url, password),
                 status: 200,
+                title: Some(shown("Echo: Pa ss/word", password)),
                 credentials_sent: true,
             },
             HttpSignInError::TooManyHops {
