@@ -110,6 +110,77 @@ fn django_admin_correctly_configured_holds_every_rule() {
     }
 }
 
+/// The HTTP-only sign-in (`HttpSignIn`, no browser) through Django's own admin form, with the
+/// example target's selectors: its CSRF token (hidden field and cookie) and its Origin check over
+/// HTTPS pass, and the session it returns opens `admin/`, which refuses a request without it.
+#[test]
+fn django_admin_signs_in_over_http_without_a_browser() {
+    use logout_harness::http_signin::{HttpSignIn, HttpSignInError};
+    use logout_harness::probe::{HttpTrust, Probe};
+
+    let _one = serial();
+    let password = servers::fresh_password();
+    let server = Django::start(DjangoProfile::Correct, &password).unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = harness::target_from_example(
+        "django-admin.yaml",
+        dir.path(),
+        &server.url,
+        Some(&server.ca_file),
+        "DJANGO_ALICE_PASSWORD",
+    );
+    let target = logout_harness::target::Target::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let trust = HttpTrust {
+        roots_pem: vec![std::fs::read_to_string(&server.ca_file).unwrap()],
+        resolve: Vec::new(),
+    };
+    let site = url::Url::parse(&server.url).unwrap();
+    let start = site.join(&target.pages.start).unwrap();
+    let whoami = site.join(&target.spec.whoami).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = HttpSignIn::new(&trust).unwrap();
+        let probe = Probe::new(&trust).unwrap();
+        let t0 = std::time::Instant::now();
+        let cookies = client
+            .sign_in(&start, &target.pages, "alice", &password)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        eprintln!("django: signed in over HTTP in {:?}", t0.elapsed());
+        // The control: admin/ answers 302 to the sign-in page without the session.
+        let anonymous = probe.get_with_cookies(&whoami, &[]).await.unwrap();
+        assert!(!anonymous.authenticated(), "{anonymous}");
+        let answer = probe.get_with_cookies(&whoami, &cookies).await.unwrap();
+        assert!(answer.authenticated(), "{answer}");
+        assert!(
+            answer.cookies_sent.contains(&"sessionid".to_string()),
+            "{answer}"
+        );
+        // As settings.py sets it, and as Chromium would report it: host-only, Lax, a session cookie.
+        let session = cookies.iter().find(|c| c.name == "sessionid").unwrap();
+        assert_eq!(
+            (session.domain.as_str(), session.path.as_str()),
+            ("localhost", "/")
+        );
+        assert!(session.secure && session.http_only && session.session);
+        assert_eq!(session.same_site.as_deref(), Some("Lax"));
+
+        let wrong = format!("{password}-wrong");
+        let e = client
+            .sign_in(&start, &target.pages, "alice", &wrong)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, HttpSignInError::CredentialsRefused { .. }),
+            "{e}"
+        );
+        assert!(!e.to_string().contains(&wrong), "{e}");
+    });
+}
+
 #[test]
 fn django_admin_with_signed_cookie_sessions_fails_replay_lifetime_and_samesite() {
     let _one = serial();
