@@ -158,7 +158,18 @@ impl fmt::Display for HttpSignInError {
                 "no signed-in page after {limit} requests (a redirect loop?); the next would \
                  have been {url}"
             ),
-            HttpSignInError::Transport { request, cause } => write!(f, "{request}: {cause}"),
+            HttpSignInError::Transport { request, cause } => {
+                write!(f, "{request}: {cause}")?;
+                // rustls's refusal reads "invalid peer certificate: ..." (as in probe.rs).
+                if cause.contains("invalid peer certificate") {
+                    write!(
+                        f,
+                        "; if the server's certificate is issued by your organisation's own CA, \
+                         set `tls.ca_file` in the target file to that CA's PEM file"
+                    )?;
+                }
+                Ok(())
+            }
             HttpSignInError::Unfollowable { url, problem } => {
                 write!(
                     f,

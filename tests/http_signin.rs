@@ -219,3 +219,45 @@ async fn concurrent_sign_ins_are_independent_sessions() {
         Err(_) => panic!("the tasks are done"),
     }
 }
+
+/// What a user gets wrong is told apart: a selector the AD FS page lacks, and a server whose
+/// certificate is not trusted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_selector_and_an_untrusted_certificate_are_clear_errors() {
+    let rig = Rig::start(AuthMode::Ifd).await;
+    let mut pages = rig.target.pages.clone();
+    pages.username_input = "#userName".into();
+    let e = rig
+        .client
+        .sign_in(&rig.start, &pages, &rig.username, &rig.password)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            HttpSignInError::NoSignInForm {
+                status: 200,
+                credentials_sent: false,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("https://adfs.contoso.test") && text.contains("(\"Sign In\")"),
+        "{text}"
+    );
+
+    let (_, _, mut trust) = logout_harness::trust::emulator_trust(&rig.embedded);
+    trust.roots_pem.clear();
+    let e = HttpSignIn::new(&trust)
+        .unwrap()
+        .sign_in(&rig.start, &rig.target.pages, &rig.username, &rig.password)
+        .await
+        .unwrap_err();
+    assert!(matches!(&e, HttpSignInError::Transport { .. }), "{e}");
+    assert!(e.to_string().contains("tls.ca_file"), "{e}");
+    eprintln!("{e}");
+    rig.embedded.shutdown().await;
+}
