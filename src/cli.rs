@@ -3,6 +3,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -29,6 +30,9 @@ enum Command {
     /// Validate a target and a policy; for a real target (or with --connect) also reach it and
     /// check the sign-in page's selectors. Runs no scenario.
     Check(CheckArgs),
+    /// Measure the target's real idle timeout (or, with --absolute, session length) in about
+    /// the time it takes, and judge it against the value the target declares.
+    Timeout(Box<TimeoutArgs>),
     /// Run the embedded CRM emulator on its own until Ctrl-C.
     Sim(SimArgs),
 }
@@ -98,9 +102,67 @@ struct RunArgs {
     /// the built-in baseline (compared only)].
     #[arg(long, value_name = "DIR")]
     snapshots: Option<PathBuf>,
+    /// The embedded emulator's inactivity timeout for the timeout scenarios (e.g. `20s`)
+    /// [default: the target's `timeouts.idle`].
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    sim_idle_timeout: Option<Duration>,
+    /// The embedded emulator's maximum session length for the timeout scenarios [default: the
+    /// target's `timeouts.absolute`].
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    sim_session_length: Option<Duration>,
     /// Feature files or directories [default: the built-in features].
     #[arg(value_name = "FEATURE_PATH")]
     features: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct TimeoutArgs {
+    /// A target file, or `embedded` (the default).
+    #[arg(long, value_name = "FILE|embedded")]
+    target: Option<String>,
+    /// The embedded emulator's mode (a target file states its own).
+    #[arg(long, value_enum)]
+    mode: Option<AuthMode>,
+    /// Whose sessions are signed in: a user of the target.
+    #[arg(long, default_value = "alice")]
+    user: String,
+    /// Measure the maximum session length (sessions kept busy) instead of the idle timeout.
+    #[arg(long)]
+    absolute: bool,
+    /// The longest value looked for; a session alive then is "longer than --max" [default:
+    /// twice the declared value, else 1h].
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    max: Option<Duration>,
+    /// The widest interval wanted [default: 1s up to a --max of 2m, else --max / 100].
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    resolution: Option<Duration>,
+    /// `staggered` (about the timeout's own time) or `sequential` (the classic method, for
+    /// comparison).
+    #[arg(long, value_enum, default_value_t = crate::timeouts::Method::Staggered)]
+    method: crate::timeouts::Method,
+    /// A built-in policy by name (`default`, `strict`) or a policy file [default: default].
+    #[arg(long, value_name = "NAME|FILE")]
+    policy: Option<String>,
+    /// Write the result as JSON here (`lower_s`, `upper_s`, the verdict).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// The embedded emulator's inactivity timeout (e.g. `20s`). With either --sim-* flag the
+    /// other value is CRM's default (no inactivity timeout, a 1440 min session); with neither,
+    /// the built-in target's demo values (3s idle, 12s session).
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    sim_idle_timeout: Option<Duration>,
+    /// The embedded emulator's maximum session length (see --sim-idle-timeout).
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    sim_session_length: Option<Duration>,
+    /// Browser family (for a target that signs in by browser).
+    #[arg(long, value_enum, default_value_t = BrowserKind::Chromium)]
+    browser: BrowserKind,
+    /// Use this WebDriver server instead of starting chromedriver.
+    #[arg(long, value_name = "URL")]
+    webdriver: Option<String>,
+    /// Turn on an emulator fault (see `sim --list-faults`); repeatable.
+    #[arg(long = "fault", value_name = "NAME")]
+    faults: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -341,6 +403,7 @@ fn main_parsed(cli: Cli) -> i32 {
         match cli.command {
             Command::Run(args) => cmd_run(*args).await,
             Command::Check(args) => cmd_check(args).await,
+            Command::Timeout(args) => cmd_timeout(*args).await,
             Command::Sim(args) => cmd_sim(args).await,
         }
     })
@@ -421,6 +484,10 @@ async fn cmd_run(args: RunArgs) -> i32 {
     if !args.features.is_empty() {
         opts.features = args.features;
     }
+    opts.sim_timeouts = crate::embedded::Timeouts {
+        idle: args.sim_idle_timeout,
+        absolute: args.sim_session_length,
+    };
     crate::process::install_signal_handler(|| {
         crate::report::write_interrupted();
         finish_stdout();
@@ -439,6 +506,108 @@ async fn cmd_run(args: RunArgs) -> i32 {
         }
         Err(e) => fail(e),
     }
+}
+
+async fn cmd_timeout(args: TimeoutArgs) -> i32 {
+    use crate::measure::{Record, fmt_duration};
+    use crate::progress::{ProgressLine, bar};
+    let builtin = match unpack() {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let policy = match policy_choice(args.policy.as_deref(), &builtin) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let target = match args.target.as_deref() {
+        None | Some("embedded") => None,
+        Some(_) if args.mode.is_some() => {
+            return fail(
+                "--mode chooses the embedded emulator's mode; a target file states its own `mode`",
+            );
+        }
+        Some(file) => Some(PathBuf::from(file)),
+    };
+    let faults = match parse_faults(&args.faults) {
+        Ok(f) => f,
+        Err(e) => return fail(e),
+    };
+    if target.is_some() && !faults.is_empty() {
+        return fail("--fault applies to the embedded emulator only, not to a target file");
+    }
+    let opts = crate::timeouts::TimeoutOptions {
+        target,
+        mode: args.mode.unwrap_or(AuthMode::Ifd),
+        user: args.user,
+        absolute: args.absolute,
+        max: args.max,
+        resolution: args.resolution,
+        method: args.method,
+        policy,
+        json: args.json.clone(),
+        sim_idle_timeout: args.sim_idle_timeout,
+        sim_session_length: args.sim_session_length,
+        browser: args.browser,
+        webdriver: args.webdriver,
+        faults,
+    };
+    // Ctrl-C reports the interval known so far (and writes --json), then ends every process.
+    let record: Arc<std::sync::OnceLock<Arc<Record>>> = Arc::default();
+    let on_signal = {
+        let record = record.clone();
+        let json = args.json.clone();
+        move || {
+            // A handler must not panic on a closed pipe: the process would never exit.
+            let _ = writeln!(std::io::stderr());
+            if let Some(r) = record.get() {
+                let finding = r.finding(true);
+                let _ = writeln!(std::io::stdout(), "interrupted: {finding}");
+                if let Some(path) = &json {
+                    let _ = write_json(path, &finding);
+                }
+            }
+        }
+    };
+    crate::process::install_signal_handler(on_signal);
+    let mut line = ProgressLine::stderr();
+    let progress = |s: crate::measure::Status| {
+        let done = s.elapsed.as_secs_f64() / s.expected.as_secs_f64().max(0.001);
+        line.show(&format!(
+            "{} {} of at most {} · {}/{} signed in · {} looks · {}",
+            bar(done, 20),
+            fmt_duration(s.elapsed),
+            fmt_duration(s.expected),
+            s.signed_in,
+            s.sessions,
+            s.probes,
+            s.known
+        ));
+    };
+    let measured = crate::timeouts::measure_timeout(opts, progress, |r| {
+        let _ = record.set(r);
+    })
+    .await;
+    line.finish();
+    let report = match measured {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    print!("{}", crate::timeouts::describe(&report));
+    if let Some(path) = &args.json
+        && let Err(e) = write_json(path, &report)
+    {
+        return fail(format!("--json {}: {e}", path.display()));
+    }
+    report.exit_code()
+}
+
+/// Writes `value` as pretty JSON to `path` whole, or not at all (a temp file renamed over it).
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let mut tmp = tempfile::NamedTempFile::new_in(dir.unwrap_or(std::path::Path::new(".")))?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+    tmp.persist(path).map(drop).map_err(|e| e.error)
 }
 
 async fn cmd_check(args: CheckArgs) -> i32 {

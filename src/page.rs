@@ -361,3 +361,58 @@ async fn wait_new_document(browser: &Browser, limit: Duration) -> Result<bool, S
         .await
         .is_ok())
 }
+
+/// Opens `start` and signs in with `creds`, until the signed-in page shows: a sign-in form is
+/// filled and submitted; single sign-on (the application straight away) needs nothing.
+pub async fn sign_in(
+    browser: &Browser,
+    start: &url::Url,
+    pages: &crate::target::Pages,
+    creds: &crate::target::Credentials,
+    limit: Duration,
+) -> Result<(), String> {
+    browser
+        .goto(start.as_str())
+        .await
+        .map_err(|e| e.to_string())?;
+    let form_or_app = format!("{}, {}", pages.username_input, pages.signed_in);
+    browser
+        .wait_for(&form_or_app, limit)
+        .await
+        .map_err(|e| match e {
+            // The browser refused the server's certificate: say so, with the fix.
+            crate::browser::BrowserError::Certificate(m) => m,
+            e => format!("neither a sign-in form nor CRM appeared: {e}"),
+        })?;
+    if browser
+        .has(&pages.username_input)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        let password = creds
+            .password
+            .as_ref()
+            .ok_or("the page asks for a password and the target gives none")?;
+        fill(
+            browser,
+            &[
+                (&pages.username_input, &creds.username),
+                (&pages.password_input, password.expose()),
+            ],
+        )
+        .await?;
+        browser
+            .client()
+            .find(fantoccini::Locator::Css(&pages.submit))
+            .await
+            .map_err(|e| format!("the sign-in form has no `{}`: {e}", pages.submit))?
+            .click()
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    browser
+        .wait_for(&pages.signed_in, limit)
+        .await
+        .map(drop)
+        .map_err(|e| format!("CRM did not show the signed-in page: {e}"))
+}

@@ -173,7 +173,12 @@ pub fn install_signal_handler(on_signal: impl Fn() + Send + Sync + 'static) {
         // and that must not become the report (report::claim_in_flight).
         on_signal();
         kill_all();
-        eprintln!("interrupted: every browser, driver and emulator process was ended");
+        // Not eprintln!: with stderr gone (a closed pipe), it would panic this task, and the
+        // process would never exit.
+        let _ = io::Write::write_all(
+            &mut io::stderr(),
+            b"interrupted: every browser, driver and emulator process was ended\n",
+        );
         std::process::exit(code);
     });
 }

@@ -108,6 +108,9 @@ pub struct RunOptions {
     pub snapshots: Option<PathBuf>,
     /// Where the embedded targets' snapshots live.
     pub embedded_snapshots: PathBuf,
+    /// The embedded emulator's timeouts for the timeout scenarios (`--sim-idle-timeout`,
+    /// `--sim-session-length`); unset ones are the target's declared values.
+    pub sim_timeouts: Timeouts,
 }
 
 impl RunOptions {
@@ -134,6 +137,7 @@ impl RunOptions {
             features: vec![root.join("features")],
             snapshots: None,
             embedded_snapshots: root.join("features/snapshots"),
+            sim_timeouts: Timeouts::default(),
         }
     }
 }
@@ -206,7 +210,7 @@ struct Prepared {
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     let started = std::time::Instant::now();
     let prepared = prepare(&opts)?;
-    let (shared_driver, shared_url) = start_shared_driver(&opts).await?;
+    let (shared_driver, shared_url) = start_shared_driver(&opts.webdriver).await?;
     let browsers = trust::BrowserSetup {
         kind: opts.browser,
         headed: opts.headed,
@@ -332,8 +336,10 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
 
 /// Stage 2: one chromedriver for every browser that needs no special environment (IWA passes
 /// start their own, one per user), or the `--webdriver` URL.
-async fn start_shared_driver(opts: &RunOptions) -> Result<(Option<Driver>, String), RunError> {
-    let driver = match &opts.webdriver {
+pub(crate) async fn start_shared_driver(
+    webdriver: &Option<String>,
+) -> Result<(Option<Driver>, String), RunError> {
+    let driver = match webdriver {
         // Reached once here, so an unreachable grid is one error naming its URL, not one per
         // scenario.
         Some(url) => {
@@ -342,8 +348,7 @@ async fn start_shared_driver(opts: &RunOptions) -> Result<(Option<Driver>, Strin
         }
         None => Some(Driver::start(&[]).await.map_err(RunError::Browser)?),
     };
-    let url = opts
-        .webdriver
+    let url = webdriver
         .clone()
         .or_else(|| driver.as_ref().map(|d| d.url().to_string()))
         .unwrap_or_default();
@@ -445,10 +450,14 @@ async fn open_target(
     let target = &pass.target;
     let embedded = match &target.spec.crm {
         CrmLocation::Embedded => {
-            let timeouts = if pass.timeout_scenarios {
+            // The emulator runs with --sim-* where given, else with the declared values; the
+            // passes without timeout scenarios keep CRM's defaults, unless a target file is the
+            // only pass.
+            let sim = &opts.sim_timeouts;
+            let timeouts = if pass.timeout_scenarios || opts.target.is_some() {
                 Timeouts {
-                    idle: target.spec.timeouts.idle,
-                    absolute: target.spec.timeouts.absolute,
+                    idle: sim.idle.or(target.spec.timeouts.idle),
+                    absolute: sim.absolute.or(target.spec.timeouts.absolute),
                 }
             } else {
                 Timeouts::default()
@@ -913,10 +922,17 @@ fn passes(opts: &RunOptions, file_target: Option<&Target>) -> Vec<Pass> {
         None => [true, false]
             .into_iter()
             .flat_map(|timeout_scenarios| {
-                opts.modes.iter().map(move |m| Pass {
-                    target: Target::embedded(*m),
-                    mode: *m,
-                    timeout_scenarios,
+                opts.modes.iter().map(move |m| {
+                    // The built-in target declares what its emulator runs with.
+                    let mut target = Target::embedded(*m);
+                    let declared = &mut target.spec.timeouts;
+                    declared.idle = opts.sim_timeouts.idle.or(declared.idle);
+                    declared.absolute = opts.sim_timeouts.absolute.or(declared.absolute);
+                    Pass {
+                        target,
+                        mode: *m,
+                        timeout_scenarios,
+                    }
                 })
             })
             .collect(),

@@ -53,6 +53,59 @@ impl AuthMode {
     }
 }
 
+impl AuthMode {
+    /// Where an administrator sets the idle timeout (`session_length` false) or the session
+    /// length in this mode, with the public source of each (docs/crm-adfs-facts.md §4).
+    pub fn timeout_settings(self, session_length: bool) -> &'static [&'static str] {
+        match (self, session_length) {
+            (AuthMode::Ifd, false) => &[
+                "CRM: Settings > Administration > System Settings > General > \"Set inactivity \
+                 timeout\" (InactivityTimeoutInMins, at least 5 min; off by default). On-premises \
+                 it is first allowed with SetAdvancedSettings.ps1 -ConfigurationEntityName \
+                 ServerSettings -SettingName AllowCustomInactivityDuration -SettingValue true \
+                 (https://learn.microsoft.com/en-us/dynamics365/customerengagement/on-premises/admin/user-session-management)",
+                "AD FS: after CRM's session ends, the AD FS single sign-on session (SsoLifetime, \
+                 480 min by default: Set-AdfsProperties -SsoLifetime) signs the user back in \
+                 without credentials \
+                 (https://learn.microsoft.com/en-us/windows-server/identity/ad-fs/operations/ad-fs-single-sign-on-settings)",
+            ],
+            (AuthMode::Ifd, true) => &[
+                "CRM: Settings > Administration > System Settings > General > \"Set session \
+                 timeout\" (SessionTimeoutInMins, 1440 min by default, at least 60). On-premises \
+                 it is first allowed with SetAdvancedSettings.ps1 -ConfigurationEntityName \
+                 ServerSettings -SettingName AllowCustomSessionDuration -SettingValue true \
+                 (https://learn.microsoft.com/en-us/dynamics365/customerengagement/on-premises/admin/user-session-management)",
+                "AD FS: the relying party's token lifetime (TokenLifetime, 60 min by default for \
+                 CRM: Set-AdfsRelyingPartyTrust -TargetName <relying party> -TokenLifetime <min>) \
+                 (https://learn.microsoft.com/en-us/archive/technet-wiki/7681.setting-the-adfs-timeout-for-crm-2011-crm-2013-crm-2015-or-crm-2016-internet-facing-deployments-ifd)",
+                "AD FS: SsoLifetime (480 min by default) decides whether the user then signs in \
+                 again without credentials \
+                 (https://learn.microsoft.com/en-us/windows-server/identity/ad-fs/operations/ad-fs-single-sign-on-settings)",
+            ],
+            (AuthMode::Fba, _) => &[
+                "CRM 4.0 forms authentication (IFD): the lifetime of the MSCRMSession ticket is set \
+                 on the CRM server; Microsoft documents neither the setting nor its default, so \
+                 this measurement is the way to know it \
+                 (https://learn.microsoft.com/en-us/archive/blogs/jannemattila/adding-crm-4-0-to-your-own-win-app-with-web-form-authentication)",
+                "IIS/ASP.NET: the forms authentication timeout (<forms timeout>, 30 min by \
+                 default, slidingExpiration) and session state (<sessionState timeout>, 20 min by \
+                 default) in CRM's web.config, where the deployment's sign-in uses them (not \
+                 documented for CRM) \
+                 (https://learn.microsoft.com/en-us/previous-versions/dotnet/netframework-4.0/1d3t3c61(v=vs.100), \
+                 https://learn.microsoft.com/en-us/previous-versions/dotnet/netframework-4.0/h6bb9cz9(v=vs.100))",
+            ],
+            (AuthMode::Iwa, _) => &[
+                "Windows authentication keeps no application session: CRM's session and inactivity \
+                 timeouts need claims-based authentication and do not apply \
+                 (https://learn.microsoft.com/en-us/dynamics365/customerengagement/on-premises/admin/user-session-management)",
+                "The browser signs in again with its Kerberos ticket, whose lifetime is the domain's \
+                 Kerberos policy \"Maximum lifetime for user ticket\" (10 hours by default) \
+                 (https://learn.microsoft.com/en-us/previous-versions/windows/it-pro/windows-10/security/threat-protection/security-policy-settings/maximum-lifetime-for-user-ticket)",
+            ],
+        }
+    }
+}
+
 impl fmt::Display for AuthMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.tag())
@@ -215,6 +268,114 @@ pub struct TimeoutSpec {
     /// SessionTimeoutInMins.
     #[serde(default, deserialize_with = "de_duration")]
     pub absolute: Option<std::time::Duration>,
+    /// How `logout-harness timeout` may use the deployment to measure them.
+    #[serde(default)]
+    pub measure: MeasureSpec,
+}
+
+/// How `logout-harness timeout` may sign sessions in, and how many.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureSpec {
+    /// `browser` (each session in a fresh browser context, as a user would) or `http` (the
+    /// sign-in form posted without a browser: far cheaper, for plain HTML forms: AD FS's, CRM
+    /// 4.0's, a generic one). Default: `http` for the embedded emulator, else `browser`.
+    #[serde(default)]
+    pub sign_in: Option<SignInBy>,
+    /// Sessions signed in at once, at most (a deployment may limit a user's sessions).
+    #[serde(default = "default_max_sessions")]
+    pub max_sessions: usize,
+    /// Sign-ins under way at once.
+    #[serde(default = "default_sign_in_concurrency")]
+    pub sign_in_concurrency: usize,
+    /// Sign-ins started per second, at most (account lockout and AD FS loop detection watch the
+    /// rate).
+    #[serde(default = "default_sign_ins_per_second")]
+    pub sign_ins_per_second: f64,
+}
+
+impl Default for MeasureSpec {
+    fn default() -> Self {
+        MeasureSpec {
+            sign_in: None,
+            max_sessions: default_max_sessions(),
+            sign_in_concurrency: default_sign_in_concurrency(),
+            sign_ins_per_second: default_sign_ins_per_second(),
+        }
+    }
+}
+
+fn default_max_sessions() -> usize {
+    crate::measure::DEFAULT_MAX_SESSIONS
+}
+
+fn default_sign_in_concurrency() -> usize {
+    crate::measure::DEFAULT_SIGN_IN_CONCURRENCY
+}
+
+fn default_sign_ins_per_second() -> f64 {
+    crate::measure::DEFAULT_SIGN_INS_PER_SECOND
+}
+
+/// `timeouts.measure`: limits that can work, and a sign-in the mode allows.
+fn check_measure(spec: &TargetFile, path: &Path, file: Option<&Path>) -> Result<(), ConfigError> {
+    let m = &spec.timeouts.measure;
+    let problem = if m.sign_in == Some(SignInBy::Http) && spec.mode == AuthMode::Iwa {
+        Some((
+            "sign_in",
+            "`http` cannot sign in with Windows authentication (Kerberos needs the browser's \
+             ticket); use `browser`"
+                .to_string(),
+        ))
+    } else if m.max_sessions < 2 {
+        Some((
+            "max_sessions",
+            format!(
+                "{} is too few: a measurement needs at least 2 sessions (an idle one and a busy one)",
+                m.max_sessions
+            ),
+        ))
+    } else if m.sign_in_concurrency == 0 {
+        Some((
+            "sign_in_concurrency",
+            "0 would sign nobody in; give 1 or more".into(),
+        ))
+    } else if !(m.sign_ins_per_second > 0.0 && m.sign_ins_per_second.is_finite()) {
+        Some((
+            "sign_ins_per_second",
+            format!(
+                "{} is not a positive rate; give e.g. 2 or 0.5",
+                m.sign_ins_per_second
+            ),
+        ))
+    } else {
+        None
+    };
+    let Some((key, message)) = problem else {
+        return Ok(());
+    };
+    let line = file
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .and_then(|text| {
+            text.lines()
+                .position(|l| l.trim_start().starts_with(&format!("{key}:")))
+        })
+        .map(|l| l + 1);
+    Err(ConfigError {
+        line,
+        key: Some(format!("timeouts.measure.{key}")),
+        ..ConfigError::file(path, message)
+    })
+}
+
+/// How a measurement's sessions are signed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignInBy {
+    /// A fresh browser context per session.
+    Browser,
+    /// HTTP alone: the sign-in form posted by the harness.
+    Http,
 }
 
 fn de_duration<'de, D: serde::Deserializer<'de>>(
@@ -508,6 +669,7 @@ impl Target {
             timeouts: TimeoutSpec {
                 idle: Some(std::time::Duration::from_secs(3)),
                 absolute: Some(std::time::Duration::from_secs(12)),
+                measure: MeasureSpec::default(),
             },
             admin: AdminSpec::default(),
         };
@@ -553,12 +715,24 @@ impl Target {
             }
         }
         check_real_target_keys(&spec, &path)?;
+        check_measure(&spec, &path, file.as_deref())?;
         let pages = Pages::defaults(spec.mode).with(&spec.pages);
         regex::Regex::new(&pages.signed_out_text).map_err(|e| ConfigError {
             key: Some("signed_out_text".into()),
             ..ConfigError::file(&path, format!("not a valid regular expression: {e}"))
         })?;
         Ok(Target { file, spec, pages })
+    }
+
+    /// How `logout-harness timeout` signs sessions in (`timeouts.measure.sign_in`).
+    pub fn sign_in_by(&self) -> SignInBy {
+        self.spec.timeouts.measure.sign_in.unwrap_or(
+            if self.spec.crm == CrmLocation::Embedded && self.spec.mode != AuthMode::Iwa {
+                SignInBy::Http
+            } else {
+                SignInBy::Browser
+            },
+        )
     }
 
     /// What a run would fail on later, checked now (by `check` and before a run starts any

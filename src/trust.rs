@@ -177,6 +177,8 @@ pub struct PassSetup {
     pub admin_url: Option<url::Url>,
     /// The direct HTTP probe, trusting what the browsers trust.
     pub probe: Probe,
+    /// What the probe trusts and how it resolves the target, for other HTTP clients.
+    pub http_trust: HttpTrust,
     /// How browsers are launched.
     pub launch: LaunchOptions,
     /// The WebDriver server for anyone without a driver of their own (in IWA mode: the browser
@@ -378,6 +380,7 @@ pub async fn prepare_pass(
         crm_url,
         admin_url,
         probe,
+        http_trust: trust,
         launch,
         webdriver_url: default_url,
         user_drivers,

@@ -141,6 +141,10 @@ pub enum DjangoProfile {
     Correct,
     /// Sessions in a signed cookie: not revocable, persistent, SameSite=None.
     SignedCookies,
+    /// `Correct` with a session of `age_s` seconds that ends that long after sign-in however
+    /// busy (`sliding: false`), or that long after the last request (`sliding: true`,
+    /// SESSION_SAVE_EVERY_REQUEST).
+    ShortSession { age_s: u32, sliding: bool },
 }
 
 /// A Django admin site over HTTPS (gunicorn with a certificate from a private CA), with one
@@ -179,14 +183,21 @@ impl Django {
         std::fs::File::open("/dev/urandom")
             .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut secret))
             .map_err(|e| format!("/dev/urandom: {e}"))?;
+        let age = match profile {
+            DjangoProfile::ShortSession { age_s, .. } => age_s,
+            _ => 1_209_600,
+        };
         let env = [
             (
                 "LH_DJANGO_PROFILE",
                 match profile {
                     DjangoProfile::Correct => "correct".to_string(),
                     DjangoProfile::SignedCookies => "signed-cookies".to_string(),
+                    DjangoProfile::ShortSession { sliding: false, .. } => "short-fixed".into(),
+                    DjangoProfile::ShortSession { sliding: true, .. } => "short-sliding".into(),
                 },
             ),
+            ("LH_DJANGO_SESSION_AGE", age.to_string()),
             (
                 "LH_DJANGO_SECRET_KEY",
                 secret.iter().map(|b| format!("{b:02x}")).collect(),

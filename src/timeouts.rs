@@ -1,0 +1,413 @@
+//! `logout-harness timeout`: the deployment's real idle timeout or session length, measured
+//! ([`crate::measure`]), judged against the value the target declares, with where to change it.
+//!
+//! A pipeline: check the configuration -> open the target (the embedded emulator started with
+//! `--sim-*` timeouts, or the target's URL) -> sign sessions in (HTTP or browser contexts) ->
+//! measure -> judge -> report (console, `--json`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::browser::{BrowserKind, JarCookie, SharedBrowser};
+use crate::embedded::{Embedded, Timeouts};
+use crate::measure::{self, Finding, Plan, Record, Sessions, What, fmt_duration};
+use crate::policy::{Observation, Outcome, Policy, RuleId, Verdict, VerdictContext};
+use crate::probe::{Probe, ProbeResponse};
+use crate::run::RunError;
+use crate::target::{AuthMode, Credentials, CrmLocation, Pages, SignInBy, Target};
+
+/// How a measurement is made: the staggered sessions, or the classic one session per round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// Many sessions, each probed once at its own idle age: about the timeout's own time.
+    Staggered,
+    /// A new session per round, left idle one step longer each round (what a Burp extension
+    /// does): about `T² / (2 × step)`. For comparison in `bench/`.
+    Sequential,
+}
+
+/// What `logout-harness timeout` was asked to do.
+#[derive(Clone, Debug)]
+pub struct TimeoutOptions {
+    /// A target file, or `None` for the embedded emulator.
+    pub target: Option<PathBuf>,
+    /// The embedded emulator's mode.
+    pub mode: AuthMode,
+    /// Whose sessions are signed in (a key of the target's `users`).
+    pub user: String,
+    /// Session length instead of idle timeout.
+    pub absolute: bool,
+    /// The longest value looked for; default twice the declared value, else 1 hour.
+    pub max: Option<Duration>,
+    /// The widest interval wanted; default 1 s up to 2 minutes of --max, else --max / 100.
+    pub resolution: Option<Duration>,
+    /// How to measure.
+    pub method: Method,
+    /// The policy file.
+    pub policy: PathBuf,
+    /// JSON output.
+    pub json: Option<PathBuf>,
+    /// The embedded emulator's inactivity timeout.
+    pub sim_idle_timeout: Option<Duration>,
+    /// The embedded emulator's session length.
+    pub sim_session_length: Option<Duration>,
+    /// Browser family (browser sign-in).
+    pub browser: BrowserKind,
+    /// A WebDriver server instead of chromedriver (browser sign-in).
+    pub webdriver: Option<String>,
+    /// Emulator fault knobs.
+    pub faults: Vec<crm_sim::Fault>,
+}
+
+/// The report of one measurement: the finding, the verdict, and where the value is set.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimeoutReport {
+    /// The target's name.
+    pub target: String,
+    /// Its mode.
+    pub mode: AuthMode,
+    /// How sessions were signed in.
+    pub sign_in: SignInBy,
+    /// The measurement.
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// The value the target declares (seconds), if any.
+    pub configured_s: Option<f64>,
+    /// The policy's verdict on the measured value against the declared one, if both exist.
+    pub verdict: Option<Verdict>,
+    /// Where an administrator changes this value in this mode.
+    pub where_configured: Vec<String>,
+}
+
+impl TimeoutReport {
+    /// 0: held or nothing to judge; 1: the policy is violated.
+    pub fn exit_code(&self) -> i32 {
+        match &self.verdict {
+            Some(v) if !v.passed => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// Measures as asked. Errors are "could not measure" (exit 2).
+pub async fn measure_timeout(
+    opts: TimeoutOptions,
+    on_progress: impl FnMut(measure::Status),
+    record_slot: impl FnOnce(Arc<Record>),
+) -> Result<TimeoutReport, RunError> {
+    let policy = Policy::load(&opts.policy)?;
+    let target = match &opts.target {
+        Some(file) => {
+            let t = Target::load(file)?;
+            t.preflight()?;
+            t
+        }
+        None => Target::embedded(opts.mode),
+    };
+    if let Some(path) = &opts.json {
+        crate::report::check_writable(path).map_err(|e| RunError::Usage(format!("--json: {e}")))?;
+    }
+    let embedded_target = target.spec.crm == CrmLocation::Embedded;
+    if !embedded_target && (opts.sim_idle_timeout.is_some() || opts.sim_session_length.is_some()) {
+        return Err(RunError::Usage(
+            "--sim-idle-timeout and --sim-session-length set the embedded emulator's timeouts; \
+             a real target has its own"
+                .into(),
+        ));
+    }
+    let what = if opts.absolute {
+        What::SessionLength
+    } else {
+        What::Idle
+    };
+    // The emulator runs with the --sim-* values (an unset one at CRM's default: no inactivity
+    // timeout, a day's session), or with none given, with what the target declares (the
+    // built-in target's short demo values). For the built-in target the declared value is the
+    // emulator's own.
+    let declared = &target.spec.timeouts;
+    let sim = if opts.sim_idle_timeout.is_some() || opts.sim_session_length.is_some() {
+        Timeouts {
+            idle: opts.sim_idle_timeout,
+            absolute: opts.sim_session_length,
+        }
+    } else {
+        Timeouts {
+            idle: declared.idle,
+            absolute: declared.absolute,
+        }
+    };
+    let configured = match (what, opts.target.is_none()) {
+        (What::Idle, true) => sim.idle,
+        (What::SessionLength, true) => sim.absolute,
+        (What::Idle, false) => declared.idle,
+        (What::SessionLength, false) => declared.absolute,
+    };
+    let max = opts.max.unwrap_or_else(|| match configured {
+        Some(c) => 2 * c,
+        None => Duration::from_secs(3600),
+    });
+    let resolution = opts.resolution.unwrap_or_else(|| {
+        if max <= Duration::from_secs(120) {
+            Duration::from_secs(1)
+        } else {
+            max / 100
+        }
+    });
+    let spec = &target.spec.timeouts.measure;
+    let plan = Plan {
+        max_sessions: spec.max_sessions,
+        sign_in_concurrency: spec.sign_in_concurrency,
+        sign_ins_per_second: spec.sign_ins_per_second,
+        ..Plan::new(what, max, resolution)
+    };
+    plan.validate().map_err(RunError::Usage)?;
+    let creds = target.credentials(&opts.user).map_err(RunError::Usage)?;
+    let sign_in = target.sign_in_by();
+
+    // Open the target.
+    let embedded = if embedded_target {
+        Some(
+            Embedded::start(target.spec.mode, &opts.faults, sim, None, false)
+                .await
+                .map_err(RunError::Emulator)?,
+        )
+    } else {
+        None
+    };
+    let (shared_driver, shared_url) = match sign_in {
+        SignInBy::Browser => crate::run::start_shared_driver(&opts.webdriver).await?,
+        SignInBy::Http => (None, String::new()),
+    };
+    let browsers = crate::trust::BrowserSetup {
+        kind: opts.browser,
+        headed: false,
+        binary: shared_driver
+            .as_ref()
+            .map(|d| d.browser_binary().to_path_buf()),
+        webdriver: opts.webdriver.clone(),
+        shared_url,
+    };
+    let setup =
+        crate::trust::prepare_pass(&target, target.spec.mode, embedded.as_ref(), &browsers).await?;
+    let start = setup
+        .crm_url
+        .join(&target.pages.start)
+        .map_err(|e| RunError::Usage(format!("start page `{}`: {e}", target.pages.start)))?;
+    let whoami = setup
+        .crm_url
+        .join(&target.spec.whoami)
+        .map_err(|e| RunError::Usage(format!("whoami `{}`: {e}", target.spec.whoami)))?;
+    let signer = match sign_in {
+        SignInBy::Http => Signer::Http(
+            crate::http_signin::HttpSignIn::new(&setup.http_trust).map_err(RunError::Target)?,
+        ),
+        SignInBy::Browser => Signer::Browser {
+            host: Arc::new(SharedBrowser::new(plan.sign_in_concurrency)),
+            webdriver_url: setup
+                .user_drivers
+                .get(&opts.user)
+                .unwrap_or(&setup.webdriver_url)
+                .clone(),
+            launch: setup.launch.clone(),
+        },
+    };
+    let deployment = Deployment {
+        probe: setup.probe.clone(),
+        whoami,
+        start,
+        pages: target.pages.clone(),
+        creds,
+        signer,
+    };
+
+    let record = Record::new(plan);
+    record_slot(record.clone());
+    let measured = match opts.method {
+        Method::Staggered => measure::measure(&deployment, &record, on_progress).await,
+        Method::Sequential => measure::measure_sequential(&deployment, &record, on_progress).await,
+    };
+    if let Signer::Browser { host, .. } = &deployment.signer {
+        host.shutdown().await;
+    }
+    drop(setup.resources);
+    drop(shared_driver);
+    if let Some(e) = embedded {
+        e.shutdown().await;
+    }
+    let finding = measured.map_err(|e| RunError::Target(e.to_string()))?;
+
+    let verdict = configured
+        .map(|c| observe(what, c, &finding))
+        .map(|obs| {
+            policy.judge(
+                &obs,
+                &VerdictContext {
+                    feature: "logout-harness timeout".into(),
+                    scenario: format!("measured {what}"),
+                    mode: target.spec.mode.to_string(),
+                    browser: match sign_in {
+                        SignInBy::Http => "http".into(),
+                        SignInBy::Browser => opts.browser.to_string(),
+                    },
+                    target: target.spec.name.clone(),
+                },
+            )
+        })
+        .transpose()
+        .map_err(RunError::Usage)?
+        .flatten();
+    Ok(TimeoutReport {
+        target: target.spec.name.clone(),
+        mode: target.spec.mode,
+        sign_in,
+        finding,
+        configured_s: configured.map(|c| c.as_secs_f64()),
+        verdict,
+        where_configured: target
+            .spec
+            .mode
+            .timeout_settings(what == What::SessionLength)
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    })
+}
+
+/// The measured interval against the declared value: "early" if the sessions end before it,
+/// "not-enforced" if they outlast it, by more than the resolution (the interval's own width).
+fn observe(what: What, configured: Duration, f: &Finding) -> Observation {
+    let c = configured.as_secs_f64();
+    let slack = f.resolution_s;
+    let outcome = match f.upper_s {
+        Some(upper) if upper < c - slack => Outcome::Early,
+        Some(_) if f.lower_s > c + slack => Outcome::NotEnforced,
+        Some(_) => Outcome::Enforced,
+        None if f.lower_s > c + slack => Outcome::NotEnforced,
+        // Alive at every look, but none was past the declared value (interrupted early).
+        None => Outcome::Enforced,
+    };
+    let rule = match what {
+        What::Idle => RuleId::IdleTimeout,
+        What::SessionLength => RuleId::AbsoluteTimeout,
+    };
+    let mut obs = Observation::new(rule, outcome)
+        .evidence(format!("configured {what} {}", fmt_duration(configured)))
+        .evidence(f.to_string());
+    for e in &f.evidence {
+        obs = obs.evidence(e.clone());
+    }
+    obs
+}
+
+/// The deployment as the measurement sees it.
+struct Deployment {
+    probe: Probe,
+    whoami: url::Url,
+    start: url::Url,
+    pages: Pages,
+    creds: Credentials,
+    signer: Signer,
+}
+
+enum Signer {
+    Http(crate::http_signin::HttpSignIn),
+    Browser {
+        host: Arc<SharedBrowser>,
+        webdriver_url: String,
+        launch: crate::browser::LaunchOptions,
+    },
+}
+
+impl Sessions for Deployment {
+    async fn sign_in(&self) -> Result<Vec<JarCookie>, String> {
+        match &self.signer {
+            Signer::Http(http) => {
+                let password = self
+                    .creds
+                    .password
+                    .as_ref()
+                    .ok_or("the target gives no password for this user")?;
+                http.sign_in(
+                    &self.start,
+                    &self.pages,
+                    &self.creds.username,
+                    password.expose(),
+                )
+                .await
+                .map_err(|e| e.to_string())
+            }
+            Signer::Browser {
+                host,
+                webdriver_url,
+                launch,
+            } => {
+                let browser = host
+                    .open(webdriver_url, launch)
+                    .await
+                    .map_err(|e| format!("cannot open a browser context: {e}"))?;
+                let signed_in = crate::page::sign_in(
+                    &browser,
+                    &self.start,
+                    &self.pages,
+                    &self.creds,
+                    Duration::from_secs(20),
+                )
+                .await;
+                let jar = match signed_in {
+                    Ok(()) => browser.all_cookies().await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                };
+                let _ = browser.close().await;
+                jar
+            }
+        }
+    }
+
+    async fn probe(&self, cookies: &[JarCookie]) -> Result<ProbeResponse, String> {
+        self.probe.get_with_cookies(&self.whoami, cookies).await
+    }
+}
+
+/// The console's account of a report: the finding, the verdict, where to change the value.
+pub fn describe(report: &TimeoutReport) -> String {
+    let mut out = format!("{}\n", report.finding);
+    match (&report.verdict, report.configured_s) {
+        (Some(v), Some(c)) => out.push_str(&format!(
+            "{} against the configured {}: {} (expected {}, rule {}, {})\n",
+            if v.passed { "HELD" } else { "VIOLATED" },
+            fmt_duration(Duration::from_secs_f64(c)),
+            v.observed,
+            v.expected,
+            v.rule,
+            v.requirements.join(", ")
+        )),
+        (None, Some(_)) => out.push_str("the policy does not judge this value\n"),
+        _ => out.push_str(
+            "no value is declared in the target (timeouts.idle / timeouts.absolute): nothing to \
+             judge it against\n",
+        ),
+    }
+    for e in &report.finding.evidence {
+        out.push_str(&format!("  evidence: {e}\n"));
+    }
+    out.push_str(&format!(
+        "{} sessions signed in by {} in {} (the longest sign-in {}), {} looks, {} in all\n",
+        report.finding.sessions,
+        match report.sign_in {
+            SignInBy::Http => "HTTP",
+            SignInBy::Browser => "browser",
+        },
+        fmt_duration(Duration::from_secs_f64(report.finding.sign_in_s)),
+        fmt_duration(Duration::from_secs_f64(report.finding.longest_sign_in_s)),
+        report.finding.probes,
+        fmt_duration(Duration::from_secs_f64(report.finding.elapsed_s)),
+    ));
+    out.push_str("where it is configured:\n");
+    for w in &report.where_configured {
+        out.push_str(&format!("  - {w}\n"));
+    }
+    out
+}

@@ -1,0 +1,282 @@
+//! `logout-harness timeout` against the embedded emulator over real sockets: the measured interval
+//! holds the configured value and is as narrow as asked, in about the value's own time; sliding
+//! and fixed expiry are told apart; verdicts go both ways; bad input is exit 2; Ctrl-C reports
+//! what was known.
+
+use std::io::BufRead as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logout-harness"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs `timeout ARGS --json` and returns the exit code, console and report.
+fn measure(args: &[&str], dir: &Path) -> (i32, String, Value, Duration) {
+    let json = dir.join("timeout.json");
+    let t = Instant::now();
+    let out = bin()
+        .arg("timeout")
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let took = t.elapsed();
+    let report = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), text(&out), report, took)
+}
+
+fn interval(report: &Value) -> (f64, f64) {
+    (
+        report["lower_s"].as_f64().expect("lower_s"),
+        report["upper_s"].as_f64().expect("upper_s"),
+    )
+}
+
+#[test]
+fn a_20s_idle_timeout_is_found_within_a_second_in_about_20s() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, console, report, took) = measure(
+        &[
+            "--sim-idle-timeout",
+            "20s",
+            "--resolution",
+            "1s",
+            "--max",
+            "40s",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{console}");
+    let (lower, upper) = interval(&report);
+    assert!(lower <= 20.0 && 20.0 <= upper, "{console}");
+    assert!(upper - lower <= 1.0, "{console}");
+    assert_eq!(report["expiry"]["kind"], "sliding", "{console}");
+    assert_eq!(report["verdict"]["observed"], "enforced", "{console}");
+    // The whole command, emulator start included: at most 1.15 x 20 s plus the sign-ins.
+    let sign_in = report["sign_in_s"].as_f64().unwrap();
+    assert!(
+        took.as_secs_f64() <= 1.15 * 20.0 + sign_in,
+        "took {took:?} with {sign_in}s of sign-ins\n{console}"
+    );
+    assert!(console.contains("idle timeout: between 19"), "{console}");
+    assert!(console.contains("Set inactivity timeout"), "{console}");
+}
+
+#[test]
+fn a_fixed_session_length_is_told_from_a_sliding_idle_timeout_and_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    // Only a session length: the idle sessions and the busy one end together.
+    let (code, console, report, _) = measure(
+        &[
+            "--mode",
+            "fba",
+            "--sim-session-length",
+            "8s",
+            "--resolution",
+            "1s",
+            "--max",
+            "16s",
+        ],
+        dir.path(),
+    );
+    // No idle timeout is declared with --sim-session-length alone: nothing to judge against.
+    assert_eq!(code, 0, "{console}");
+    assert_eq!(report["expiry"]["kind"], "fixed", "{console}");
+    let (lower, upper) = interval(&report);
+    let widened = report["longest_sign_in_s"].as_f64().unwrap();
+    assert!(lower <= 8.0 && 8.0 <= upper, "{console}");
+    assert!(upper - lower <= 1.0 + widened, "{console}");
+    assert!(report["verdict"].is_null(), "{console}");
+
+    let (code, console, report, _) = measure(
+        &[
+            "--mode",
+            "fba",
+            "--absolute",
+            "--sim-session-length",
+            "8s",
+            "--resolution",
+            "1s",
+            "--max",
+            "16s",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{console}");
+    let (lower, upper) = interval(&report);
+    assert!(lower <= 8.0 && 8.0 <= upper, "{console}");
+    assert!(upper - lower <= 1.0, "{console}");
+    assert_eq!(report["what"], "session_length", "{console}");
+    assert_eq!(report["verdict"]["rule"], "timeout.absolute", "{console}");
+    assert!(console.contains("MSCRMSession ticket"), "{console}");
+}
+
+#[test]
+fn an_early_timeout_and_an_unenforced_one_are_violations_and_a_faithful_one_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    // Declared 10 s, configured 5 s: early.
+    let target = dir.path().join("declared.yaml");
+    std::fs::write(
+        &target,
+        "name: declared\ncrm: embedded\nmode: fba\nusers:\n  alice: {}\ntimeouts:\n  idle: 10s\n",
+    )
+    .unwrap();
+    let (code, console, report, _) = measure(
+        &[
+            "--target",
+            target.to_str().unwrap(),
+            "--sim-idle-timeout",
+            "5s",
+            "--max",
+            "15s",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{console}");
+    assert_eq!(report["verdict"]["observed"], "early", "{console}");
+    assert!(console.contains("VIOLATED"), "{console}");
+
+    // The knob that turns the inactivity timeout off: no session ends within --max.
+    let (code, console, report, _) = measure(
+        &[
+            "--mode",
+            "fba",
+            "--sim-idle-timeout",
+            "4s",
+            "--max",
+            "8s",
+            "--fault",
+            "no-idle-timeout",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{console}");
+    assert!(report["upper_s"].is_null(), "{console}");
+    assert_eq!(report["verdict"]["observed"], "not-enforced", "{console}");
+    assert!(console.contains("longer than --max 8s"), "{console}");
+
+    // The same without the knob holds.
+    let (code, console, report, _) = measure(
+        &["--mode", "fba", "--sim-idle-timeout", "4s", "--max", "8s"],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{console}");
+    let (lower, upper) = interval(&report);
+    assert!(lower <= 4.0 && 4.0 <= upper, "{console}");
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, console, _, _) = measure(&["--max", "1s", "--resolution", "2s"], dir.path());
+    assert_eq!(code, 2, "{console}");
+    assert!(
+        console.contains("--max 1s is below --resolution 2s"),
+        "{console}"
+    );
+
+    let few = dir.path().join("few.yaml");
+    std::fs::write(
+        &few,
+        "name: few\ncrm: embedded\nmode: ifd\nusers:\n  alice: {}\ntimeouts:\n  idle: 20s\n  \
+         measure:\n    max_sessions: 10\n",
+    )
+    .unwrap();
+    let (code, console, _, _) = measure(
+        &["--target", few.to_str().unwrap(), "--resolution", "1s"],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{console}");
+    assert!(console.contains("needs 46 sessions"), "{console}");
+    assert!(console.contains("allows 10"), "{console}");
+
+    let iwa = dir.path().join("iwa.yaml");
+    std::fs::write(
+        &iwa,
+        "name: iwa\ncrm: embedded\nmode: iwa\nusers:\n  alice: {}\ntimeouts:\n  measure:\n    \
+         sign_in: http\n",
+    )
+    .unwrap();
+    let (code, console, _, _) = measure(&["--target", iwa.to_str().unwrap()], dir.path());
+    assert_eq!(code, 2, "{console}");
+    assert!(console.contains("timeouts.measure.sign_in"), "{console}");
+    assert!(console.contains("iwa.yaml:8:"), "{console}");
+    assert!(!console.contains("panicked"), "{console}");
+
+    let (code, console, _, _) = measure(&["--user", "mallory"], dir.path());
+    assert_eq!(code, 2, "{console}");
+    assert!(console.contains("no user `mallory`"), "{console}");
+}
+
+#[test]
+fn ctrl_c_reports_the_interval_known_so_far() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("interrupted.json");
+    let mut child = bin()
+        .args([
+            "timeout",
+            "--sim-idle-timeout",
+            "60s",
+            "--max",
+            "90s",
+            "--json",
+        ])
+        .arg(&json)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Progress lines come every 10 s off a terminal; wait for one that reports looks taken. The
+    // pipe is drained to the end, as a terminal would be.
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let drain = std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        let done = line.contains("at least");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        seen.iter().any(|l| l.contains("at least")),
+        "no progress: {seen:?}"
+    );
+    // SAFETY: kill(2) on our own child's pid, which has not been waited for.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    drain.join().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(
+        stdout.contains("interrupted: idle timeout: at least"),
+        "{stdout}"
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], true);
+    assert!(report["lower_s"].as_f64().unwrap() > 1.0, "{report}");
+    assert!(report["upper_s"].is_null(), "{report}");
+}
