@@ -163,6 +163,8 @@ pub struct RunContext {
     pub launch: LaunchOptions,
     /// Direct HTTP probes.
     pub probe: Probe,
+    /// What the probe trusts, for the HTTP sign-ins of a timeout measurement.
+    pub http_trust: crate::probe::HttpTrust,
     /// Browser name for reports and snapshot names.
     pub browser_name: String,
     /// Snapshot directory.
@@ -516,6 +518,7 @@ async fn run_one_pass(
         user_drivers: setup.user_drivers,
         launch: setup.launch,
         probe: setup.probe,
+        http_trust: setup.http_trust,
         browser_name: opts.browser.to_string(),
         snapshots: snapshot_dir(opts, &pass.target),
         artifacts: opts.artifacts.clone(),

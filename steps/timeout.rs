@@ -3,7 +3,9 @@
 //!
 //! Waiting here is the measurement itself: the steps wait for time to pass, then ask the server
 //! whether the session is alive. Each check is bracketed: alive shortly before the configured value
-//! (else "early"), dead shortly after it (else "not-enforced").
+//! (else "early"), dead shortly after it (else "not-enforced"). Where the target lets a session be
+//! signed in over HTTP, the idle bracket takes two sessions looked at once each at the same moment,
+//! the way `logout-harness timeout` measures (`crate::measure`): one wait instead of two.
 
 use std::time::Duration;
 
@@ -11,7 +13,9 @@ use cucumber::{then, when};
 use tokio::time::{Instant, sleep_until};
 
 use super::world::LogoutWorld;
+use crate::browser::JarCookie;
 use crate::policy::{Observation, Outcome, RuleId};
+use crate::target::SignInBy;
 
 /// How far from the configured value the brackets sit: a quarter of it plus half a second, so
 /// scheduling noise on a loaded machine cannot flip a verdict.
@@ -65,34 +69,108 @@ async fn idle_timeout(w: &mut LogoutWorld) -> Result<(), String> {
             "the session was already gone before idling: {start}"
         ));
     }
+    let mut obs = if w.ctx().target.sign_in_by() == SignInBy::Http {
+        staggered(w, &person, &jar, t0, idle, m).await?
+    } else {
+        bracketed(w, &jar, t0, idle, m).await?
+    };
+    obs.evidence.insert(
+        0,
+        format!("configured idle timeout {}s", idle.as_secs_f64()),
+    );
+    w.judge(obs)
+}
+
+/// Where a second session can be signed in over HTTP (the timeout measurement's way,
+/// `crate::measure`): it is signed in `2m` after the browser's, so when the browser's session is
+/// `idle + m` old the second is `idle - m` old, and one look at each, at the same moment, brackets
+/// the timeout. One wait of `idle + m` instead of two (about `2 × idle`), and each session is
+/// looked at once, so neither look refreshes what the other measures.
+async fn staggered(
+    w: &mut LogoutWorld,
+    person: &str,
+    jar: &[JarCookie],
+    t0: Instant,
+    idle: Duration,
+    m: Duration,
+) -> Result<Observation, String> {
+    wait_until(w, t0 + 2 * m).await;
+    let creds = w.ctx().target.credentials(person)?;
+    let password = creds
+        .password
+        .as_ref()
+        .ok_or("the target gives no password for the second session")?;
+    let start = w.start_url()?;
+    let http = crate::http_signin::HttpSignIn::new(&w.ctx().http_trust)?;
+    let second = http
+        .sign_in(
+            &start,
+            &w.ctx().target.pages,
+            &creds.username,
+            password.expose(),
+        )
+        .await
+        .map_err(|e| format!("signing a second session in over HTTP: {e}"))?;
+    let anchored = w.probe_whoami(&second).await?;
+    let t1 = Instant::now();
+    if !anchored.authenticated() {
+        return Err(format!(
+            "the second session was not signed in for the probe: {anchored}"
+        ));
+    }
+    wait_until(w, t0 + idle + m).await;
+    let first = w.probe_whoami(jar).await?;
+    let first_at = Instant::now() - t0;
+    let younger = w.probe_whoami(&second).await?;
+    let younger_at = Instant::now() - t1;
+    let outcome = if !younger.authenticated() {
+        Outcome::Early
+    } else if first.authenticated() {
+        Outcome::NotEnforced
+    } else {
+        Outcome::Enforced
+    };
+    Ok(Observation::new(RuleId::IdleTimeout, outcome)
+        .evidence(format!(
+            "a second session, {:.1}s idle: {younger}",
+            younger_at.as_secs_f64()
+        ))
+        .evidence(format!(
+            "{person}'s session, {:.1}s idle: {first}",
+            first_at.as_secs_f64()
+        )))
+}
+
+/// One session looked at twice: alive shortly before the value, then (its clock restarted by
+/// that look) dead shortly after it.
+async fn bracketed(
+    w: &mut LogoutWorld,
+    jar: &[JarCookie],
+    t0: Instant,
+    idle: Duration,
+    m: Duration,
+) -> Result<Observation, String> {
     wait_until(w, t0 + idle.saturating_sub(m)).await;
-    let before = w.probe_whoami(&jar).await?;
+    let before = w.probe_whoami(jar).await?;
     let t1 = Instant::now();
     let evidence_before = format!("after {:.1}s idle: {before}", (t1 - t0).as_secs_f64());
-    let outcome = if !before.authenticated() {
-        (Outcome::Early, evidence_before, None)
-    } else {
-        wait_until(w, t1 + idle + m).await;
-        let after = w.probe_whoami(&jar).await?;
-        let e = format!(
-            "after {:.1}s idle: {after}",
-            (Instant::now() - t1).as_secs_f64()
-        );
-        let o = if after.authenticated() {
-            Outcome::NotEnforced
-        } else {
-            Outcome::Enforced
-        };
-        (o, evidence_before, Some(e))
-    };
-    let mut obs = Observation::new(RuleId::IdleTimeout, outcome.0)
-        .evidence(format!("configured idle timeout {}s", idle.as_secs_f64()))
-        .evidence(outcome.1);
-    if let Some(e) = outcome.2 {
-        obs = obs.evidence(e);
+    if !before.authenticated() {
+        return Ok(Observation::new(RuleId::IdleTimeout, Outcome::Early).evidence(evidence_before));
     }
-    w.judge(obs)?;
-    Ok(())
+    wait_until(w, t1 + idle + m).await;
+    let after = w.probe_whoami(jar).await?;
+    let e = format!(
+        "after {:.1}s idle: {after}",
+        (Instant::now() - t1).as_secs_f64()
+    );
+    let o = if after.authenticated() {
+        Outcome::NotEnforced
+    } else {
+        Outcome::Enforced
+    };
+    Ok(Observation::new(RuleId::IdleTimeout, o)
+        .evidence(evidence_before)
+        .evidence(e))
 }
 
 #[then(regex = r"^the session ends at the configured maximum session length$")]

@@ -280,3 +280,43 @@ fn ctrl_c_reports_the_interval_known_so_far() {
     assert!(report["lower_s"].as_f64().unwrap() > 1.0, "{report}");
     assert!(report["upper_s"].is_null(), "{report}");
 }
+
+#[test]
+fn run_takes_the_emulators_timeouts_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // Declared 6 s; the emulator runs at the declared value unless --sim-idle-timeout says else.
+    let target = dir.path().join("declared.yaml");
+    std::fs::write(
+        &target,
+        "name: declared\ncrm: embedded\nmode: fba\nusers:\n  alice: {}\ntimeouts:\n  idle: 6s\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let json = dir.path().join("run.json");
+        let out = bin()
+            .args(["run", "--target"])
+            .arg(&target)
+            .args(["--name", "Inactivity", "--json"])
+            .arg(&json)
+            .args(extra)
+            .env("TMPDIR", dir.path())
+            .output()
+            .unwrap();
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_default())
+                .unwrap_or(Value::Null);
+        let observed = report["verdicts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|v| v["rule"] == "timeout.idle")
+            .map(|v| v["observed"].clone());
+        (out.status.code(), observed, text(&out))
+    };
+    let (code, observed, console) = run(&["--sim-idle-timeout", "3s"]);
+    assert_eq!(code, Some(1), "{console}");
+    assert_eq!(observed, Some("early".into()), "{console}");
+    let (code, observed, console) = run(&[]);
+    assert_eq!(code, Some(0), "{console}");
+    assert_eq!(observed, Some("enforced".into()), "{console}");
+}
