@@ -906,11 +906,13 @@ struct Pass {
 }
 
 impl Pass {
-    /// How the pass splits the scenarios: against the emulator, timeout scenarios run in a pass
-    /// of their own (`Some(true)`) and the others in another (`Some(false)`); a real target runs
-    /// everything in one (`None`).
+    /// How the pass splits the scenarios: against the built-in emulator targets, timeout
+    /// scenarios run in a pass of their own (`Some(true)`) and the others in another
+    /// (`Some(false)`); a target file (a real deployment, or `crm: embedded` with the timeouts it
+    /// declares) runs everything in one (`None`).
     fn split(&self) -> Option<bool> {
-        (self.target.spec.crm == CrmLocation::Embedded).then_some(self.timeout_scenarios)
+        (self.target.file.is_none() && self.target.spec.crm == CrmLocation::Embedded)
+            .then_some(self.timeout_scenarios)
     }
 }
 
