@@ -28,12 +28,14 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use serde::Serialize;
+use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until};
 
 use crate::browser::JarCookie;
@@ -438,7 +440,8 @@ impl Record {
         let finding = self.finding(false);
         let known = match finding.upper_s {
             Some(_) => finding.to_string(),
-            None if probes == 0 => "signing in".to_string(),
+            None if signed_in < plan.sessions() => "signing in".to_string(),
+            None if finding.lower_s == 0.0 => "waiting for the first look".to_string(),
             None => format!(
                 "{}: at least {}",
                 plan.what,
@@ -589,8 +592,83 @@ pub async fn measure<S: Sessions>(
     plan.validate().map_err(MeasureError)?;
     *record.plan.lock().unwrap_or_else(|e| e.into_inner()) = plan.clone();
     let step = plan.step();
+    let busy_end = busy.answered + plan.max + step;
+    // A session length is bounded from sign-in, so the sign-in's own time widens its interval:
+    // the busy session's looks come that much closer together.
+    let busy_every = match plan.what {
+        What::Idle => step,
+        What::SessionLength => step
+            .saturating_sub(busy.answered - busy.began)
+            .max(step / 2),
+    };
+    // The busy session is looked at every step from now on, also while the idle sessions sign
+    // in (else it would idle meanwhile), until it ends, passes --max, or the measurement is
+    // decided.
+    let busy_done = AtomicBool::new(false);
+    let finished = Notify::new();
+    let looked = Notify::new();
+    let busy_loop = async {
+        let mut next = busy.answered + busy_every;
+        let result = loop {
+            tokio::select! {
+                _ = sleep_until(next) => {}
+                _ = finished.notified() => break Ok(()),
+            }
+            let look = match look(sessions, &busy, None).await {
+                Ok(l) => l,
+                Err(e) => break Err(e),
+            };
+            let done = !look.alive || Instant::now() >= busy_end;
+            {
+                let mut st = record.lock();
+                st.probes += 1;
+                st.busy.push(look);
+            }
+            looked.notify_one();
+            if done {
+                break Ok(());
+            }
+            next += busy_every;
+        };
+        busy_done.store(true, Ordering::SeqCst);
+        looked.notify_one();
+        result
+    };
+    let idle_part = async {
+        let result = idle_looks(
+            sessions,
+            record,
+            &plan,
+            started,
+            &busy_done,
+            &looked,
+            &mut progress,
+        )
+        .await;
+        finished.notify_one();
+        result
+    };
+    let (idle_result, busy_result) = tokio::join!(idle_part, busy_loop);
+    idle_result?;
+    busy_result?;
+    progress(record.status());
+    Ok(record.finding(false))
+}
+
+/// The idle sessions: signed in, anchored, each looked at once at its own age, until the looks
+/// (with the busy session's, which `busy_done` and `looked` report) decide the measurement.
+async fn idle_looks<S: Sessions>(
+    sessions: &S,
+    record: &Record,
+    plan: &Plan,
+    started: Instant,
+    busy_done: &AtomicBool,
+    looked: &Notify,
+    progress: &mut impl FnMut(Status),
+) -> Result<(), MeasureError> {
+    let step = plan.step();
     let mut idle = match plan.what {
-        What::Idle => sign_in_many(sessions, plan.idle_sessions(), &plan, record).await?,
+        What::Idle => sign_in_many(sessions, plan.idle_sessions(), plan, record).await?,
         What::SessionLength => Vec::new(),
     };
     // Anchor the idle sessions again, one at a time, now that the sign-ins are over: a look
@@ -605,7 +683,10 @@ pub async fn measure<S: Sessions>(
         if !answer.authenticated() {
             return Err(MeasureError(format!(
                 "a session signed in moments ago has ended ({answer}): the timeout is shorter \
-                 than the sign-ins took; measure with fewer sessions (a coarser --resolution)"
+                 than the {} sign-ins took ({}); measure with fewer sessions (a coarser \
+                 --resolution or a lower --max), or sign in over HTTP (timeouts.measure.sign_in)",
+                record.lock().signed_in,
+                fmt_duration(started.elapsed())
             )));
         }
         anchor.sent = sent;
@@ -613,45 +694,26 @@ pub async fn measure<S: Sessions>(
     }
     record.lock().sign_in = started.elapsed();
 
-    // The newest session gets the shortest age, so the probes fall about a step apart.
+    // The newest session gets the shortest age, so the looks fall about a step apart.
     idle.sort_by_key(|a| std::cmp::Reverse(a.answered));
+    let mut unprobed: Vec<Duration> = (1..=idle.len() as u32).map(|i| step * i).collect();
     let mut pending: FuturesUnordered<_> = idle
         .into_iter()
-        .enumerate()
-        .map(|(i, anchor)| {
-            let planned = step * (i as u32 + 1);
-            async move {
-                sleep_until(anchor.answered + planned).await;
-                let look = look(sessions, &anchor, Some(planned)).await;
-                (planned, look)
-            }
+        .zip(unprobed.clone())
+        .map(|(anchor, planned)| async move {
+            sleep_until(anchor.answered + planned).await;
+            let look = look(sessions, &anchor, Some(planned)).await;
+            (planned, look)
         })
         .collect();
-    let mut unprobed: Vec<Duration> = (1..=plan.idle_sessions() as u32)
-        .map(|i| step * i)
-        .collect();
-    if plan.what == What::SessionLength {
-        unprobed.clear();
-    }
-    let busy_end = busy.answered + plan.max + step;
-    // A session length is bounded from sign-in, so the sign-in's own time widens its interval:
-    // the busy session's looks come that much closer together.
-    let busy_every = match plan.what {
-        What::Idle => step,
-        What::SessionLength => step
-            .saturating_sub(busy.answered - busy.began)
-            .max(step / 2),
-    };
-    let mut next_busy = busy.answered + busy_every;
-    let mut busy_done = false;
     let mut next_report = Instant::now();
     loop {
         if Instant::now() >= next_report {
             progress(record.status());
             next_report = Instant::now() + Duration::from_secs(1);
         }
-        if decided(record, &plan, &unprobed, busy_done) {
-            break;
+        if decided(record, plan, &unprobed, busy_done.load(Ordering::SeqCst)) {
+            return Ok(());
         }
         tokio::select! {
             Some((planned, look)) = pending.next(), if !pending.is_empty() => {
@@ -661,20 +723,10 @@ pub async fn measure<S: Sessions>(
                 st.probes += 1;
                 st.idle.push(look);
             }
-            _ = sleep_until(next_busy), if !busy_done => {
-                let look = look(sessions, &busy, None).await?;
-                let at = Instant::now();
-                let mut st = record.lock();
-                st.probes += 1;
-                busy_done = !look.alive || at >= busy_end;
-                st.busy.push(look);
-                next_busy += busy_every;
-            }
+            _ = looked.notified() => {}
             _ = sleep_until(next_report) => {}
         }
     }
-    progress(record.status());
-    Ok(record.finding(false))
 }
 
 /// The classic method, for comparison (`bench/`): each round signs a new session in, leaves it

@@ -237,7 +237,7 @@ pub async fn measure_timeout(
     if let Some(e) = embedded {
         e.shutdown().await;
     }
-    let finding = measured.map_err(|e| RunError::Target(e.to_string()))?;
+    let finding = measured.map_err(|e| RunError::Usage(e.to_string()))?;
 
     let verdict = configured
         .map(|c| observe(what, c, &finding))
@@ -389,6 +389,14 @@ pub fn describe(report: &TimeoutReport) -> String {
             "no value is declared in the target (timeouts.idle / timeouts.absolute): nothing to \
              judge it against\n",
         ),
+    }
+    if let Some(v) = &report.verdict {
+        if let Some(cause) = &v.likely_cause {
+            out.push_str(&format!("  likely cause: {cause}\n"));
+        }
+        for fix in &v.fix {
+            out.push_str(&format!("  fix: {fix}\n"));
+        }
     }
     for e in &report.finding.evidence {
         out.push_str(&format!("  evidence: {e}\n"));

@@ -31,6 +31,16 @@ impl Installed {
         let bin_dir = tempfile::tempdir().unwrap();
         let bin = bin_dir.path().join("logout-harness");
         std::fs::copy(BIN, &bin).unwrap();
+        // Another test thread that forked while the copy was open for writing holds it until its
+        // child execs, and exec then fails with ETXTBSY: wait until the copy runs once.
+        for _ in 0..100 {
+            match Command::new(&bin).arg("--version").output() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                _ => break,
+            }
+        }
         Installed {
             _bin_dir: bin_dir,
             bin,
