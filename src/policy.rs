@@ -658,6 +658,11 @@ impl Policy {
         let Some(rule) = self.rule(id) else {
             return Ok(None);
         };
+        let passed = rule.expect.contains(&observation.outcome);
+        let remedy = (!passed)
+            .then(|| context.mode.parse::<crate::target::AuthMode>().ok())
+            .flatten()
+            .map(|mode| crate::remedy::remedy(id, observation.outcome, mode));
         Ok(Some(Verdict {
             rule: id,
             requirements: rule.requirements.clone(),
@@ -668,11 +673,13 @@ impl Policy {
                 .collect::<Vec<_>>()
                 .join(" or "),
             observed: observation.outcome.name().to_string(),
-            passed: rule.expect.contains(&observation.outcome),
+            passed,
             evidence: observation.evidence.clone(),
             detail: observation.detail.clone(),
             why: rule.why.clone(),
             context: context.clone(),
+            likely_cause: remedy.as_ref().map(|r| r.likely_cause.clone()),
+            fix: remedy.map(|r| r.fix).unwrap_or_default(),
         }))
     }
 }
@@ -752,6 +759,12 @@ pub struct Verdict {
     pub why: Option<String>,
     /// Where it was reached.
     pub context: VerdictContext,
+    /// For a violation: its likely cause ([`crate::remedy`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub likely_cause: Option<String>,
+    /// For a violation: what to change, where.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fix: Vec<String>,
 }
 
 impl fmt::Display for Verdict {
@@ -775,6 +788,12 @@ impl fmt::Display for Verdict {
             && let Some(why) = &self.why
         {
             write!(f, "; policy: {why}")?;
+        }
+        if let Some(cause) = &self.likely_cause {
+            write!(f, "\n    likely cause: {cause}")?;
+        }
+        for fix in &self.fix {
+            write!(f, "\n    fix: {fix}")?;
         }
         Ok(())
     }

@@ -289,6 +289,18 @@ pub fn junit(findings: &Findings) -> String {
                 xml_escape(e)
             );
         }
+        for (k, val) in v
+            .likely_cause
+            .iter()
+            .map(|c| ("likely_cause", c))
+            .chain(v.fix.iter().map(|f| ("fix", f)))
+        {
+            let _ = writeln!(
+                case,
+                "        <property name=\"{k}\" value=\"{}\"/>",
+                xml_escape(val)
+            );
+        }
         case.push_str("      </properties>\n");
         if !v.passed {
             let mut body = v.evidence.join("\n");
@@ -531,6 +543,8 @@ mod tests {
                 browser: "chromium".into(),
                 target: "embedded-ifd".into(),
             },
+            likely_cause: None,
+            fix: Vec::new(),
         }
     }
 

@@ -106,6 +106,17 @@ impl AuthMode {
     }
 }
 
+impl std::str::FromStr for AuthMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AuthMode::ALL
+            .into_iter()
+            .find(|m| m.tag() == s)
+            .ok_or_else(|| format!("`{s}` is not a mode (ifd, iwa, fba)"))
+    }
+}
+
 impl fmt::Display for AuthMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.tag())

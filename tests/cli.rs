@@ -81,6 +81,16 @@ fn clean_emulator_passes_and_fault_keep_server_session_fails_the_replay_check() 
     assert!(fail_line.contains("WSTG-SESS-06"), "{fail_line}");
     assert!(fail_line.contains("ASVS-v5.0.0-7.4.1"), "{fail_line}");
     assert!(fail_line.contains("observed accepted"), "{fail_line}");
+    // Under the violation: its likely cause and the fix, in this mode (CRM's access token
+    // management), in the console and in JUnit.
+    assert!(
+        out.contains("    likely cause: The session is not ended on the server"),
+        "{out}"
+    );
+    assert!(
+        out.contains("    fix: CRM 8.2 and later: turn on access token management"),
+        "{out}"
+    );
     // Only the replay check owns this fault: the browser side of sign-out still looks right.
     assert!(!out.contains("FAIL sign-out.auth-cookies-removed"), "{out}");
     assert!(!out.contains("FAIL sign-out.signed-out-page"), "{out}");
@@ -95,6 +105,17 @@ fn clean_emulator_passes_and_fault_keep_server_session_fails_the_replay_check() 
         xml.contains("[ifd, chromium] sign-out.replay-refused"),
         "{xml}"
     );
+    assert!(
+        xml.contains("<property name=\"likely_cause\" value=\"The session is not ended"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<property name=\"fix\" value=\"CRM 8.2 and later")
+            && xml.contains("WSFedNonceCookieEnabled"),
+        "{xml}"
+    );
+    // A held verdict carries no cause and no fix.
+    assert_eq!(xml.matches("name=\"likely_cause\"").count(), 1, "{xml}");
 
     // The password never reaches any output.
     for (what, s) in [

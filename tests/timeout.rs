@@ -153,6 +153,17 @@ fn an_early_timeout_and_an_unenforced_one_are_violations_and_a_faithful_one_hold
     assert_eq!(code, 1, "{console}");
     assert_eq!(report["verdict"]["observed"], "early", "{console}");
     assert!(console.contains("VIOLATED"), "{console}");
+    // The violation carries its likely cause and fix (JSON `likely_cause`, `fix`).
+    let cause = report["verdict"]["likely_cause"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(cause.contains("sooner than configured"), "{report:#}");
+    assert!(
+        report["verdict"]["fix"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty()),
+        "{report:#}"
+    );
 
     // The knob that turns the inactivity timeout off: no session ends within --max.
     let (code, console, report, _) = measure(

@@ -1,0 +1,373 @@
+//! A likely cause and a fix for every violation: what CRM, AD FS, IIS and browser administrators
+//! find behind each failed rule, and what to change, per authentication mode. Printed under a
+//! violation and carried in JSON and JUnit as `likely_cause` and `fix`.
+//!
+//! Keyed by the rule and the outcome observed (an idle timeout that ends early has another cause
+//! than one that is not enforced). Each text names its public source where one exists; the
+//! project's docs/crm-adfs-facts.md §5 lists the known problems these come from.
+//!
+//! ```
+//! use logout_harness::policy::{Outcome, RuleId};
+//! use logout_harness::remedy::remedy;
+//! use logout_harness::target::AuthMode;
+//! let r = remedy(RuleId::ReplayRefused, Outcome::Accepted, AuthMode::Ifd);
+//! assert!(r.likely_cause.contains("not ended on the server"));
+//! assert!(r.fix.iter().any(|f| f.contains("WSFedNonceCookieEnabled")));
+//! ```
+
+use serde::Serialize;
+
+use crate::policy::{Outcome, RuleId};
+use crate::target::AuthMode;
+
+/// Why a rule likely failed and what to change.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Remedy {
+    /// The most likely cause, in a sentence.
+    pub likely_cause: String,
+    /// What to change, most likely first; each names where (CRM, AD FS, IIS, browser policy).
+    pub fix: Vec<String>,
+}
+
+const SESSION_MGMT: &str = "https://learn.microsoft.com/en-us/dynamics365/customerengagement/on-premises/admin/user-session-management";
+const ADFS_SSO: &str = "https://learn.microsoft.com/en-us/windows-server/identity/ad-fs/operations/ad-fs-single-sign-on-settings";
+const OWASP_SESSION: &str =
+    "https://cheatsheetseries.owasp.org/cheatsheets/Session_Management_Cheat_Sheet.html";
+const IIS_HEADERS: &str = "https://learn.microsoft.com/en-us/iis/configuration/system.webserver/httpprotocol/customheaders/";
+const HTTP_COOKIES: &str = "https://learn.microsoft.com/en-us/previous-versions/dotnet/netframework-4.0/ms228262(v=vs.100)";
+const CHROME_POLICY: &str = "https://chromeenterprise.google/policies/";
+
+/// The likely cause of `rule` observed as `observed` in `mode`, and the fixes. A rule observed
+/// with an outcome that is not a violation of any policy still gets the general advice.
+pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
+    use AuthMode::{Fba, Ifd, Iwa};
+    use Outcome as O;
+    use RuleId as R;
+    let (cause, fixes): (&str, Vec<String>) = match (rule, observed) {
+        (R::SignedOutPage, _) => (
+            "Sign Out did not end on a signed-out page: the application came back (a silent \
+             sign-in through single sign-on) or the sign-out request failed.",
+            match mode {
+                Ifd => vec![
+                    "AD FS: CRM's sign-out must reach AD FS with wa=wsignout1.0 and come back to \
+                     CRM's signed-out page; check the relying party's WS-Federation endpoint and \
+                     any reverse proxy in the way."
+                        .into(),
+                    "Target file: check pages.sign_out and pages.signed_out_text against the \
+                     deployment's pages (logout-harness check)."
+                        .into(),
+                ],
+                _ => vec![
+                    "Target file: check pages.sign_out and pages.signed_out_text against the \
+                     deployment's pages (logout-harness check)."
+                        .into(),
+                ],
+            },
+        ),
+        (R::AuthCookiesRemoved, _) => (
+            "The sign-out response does not expire the authentication cookies (a Set-Cookie \
+             with a date in the past), so the browser keeps them.",
+            match mode {
+                Ifd => vec![
+                    "CRM: its sign-out page clears the MSISAuth cookies; a customised sign-out \
+                     link or a proxy that drops Set-Cookie headers leaves them."
+                        .into(),
+                ],
+                Fba => vec![
+                    "CRM 4.0: Log Out must delete the MSCRMSession cookie; check customisations \
+                     of the sign-out page and any proxy."
+                        .into(),
+                ],
+                Iwa => vec![
+                    "Windows authentication sets no application cookie; a cookie \
+                     left here comes from a customisation or another application on the site."
+                        .into(),
+                ],
+            },
+        ),
+        (R::ReplayRefused, _) => (
+            "The session is not ended on the server: the cookie carries a self-contained token \
+             (or a signed session) that stays valid until it expires, so a copy taken before \
+             sign-out still works.",
+            match mode {
+                Ifd => vec![
+                    format!(
+                        "CRM 8.2 and later: turn on access token management \
+                         (SetAdvancedSettings.ps1 -ConfigurationEntityName ServerSettings \
+                         -SettingName WSFedNonceCookieEnabled -SettingValue true), which refuses \
+                         a signed-out token ({SESSION_MGMT})."
+                    ),
+                    "AD FS: lower the relying party's TokenLifetime, which bounds how long a \
+                     copied token lives (Set-AdfsRelyingPartyTrust -TokenLifetime)."
+                        .into(),
+                ],
+                _ => vec![format!(
+                    "Keep sessions on the server and delete them at sign-out, so the old cookie \
+                     names nothing ({OWASP_SESSION})."
+                )],
+            },
+        ),
+        (R::LeftoverCookies, _) => (
+            "The cookies left after sign-out differ from the reviewed snapshot: an upgrade, a new \
+             module, a proxy or a changed setting now leaves different cookies.",
+            vec![
+                "Review the diff; if the change is intended, record it with --update-snapshots \
+                 and commit the snapshot."
+                    .into(),
+            ],
+        ),
+        (R::SsoReauthentication, _) => (
+            "The identity provider's session outlives CRM's sign-out: the AD FS single sign-on \
+             cookie (SsoLifetime), \"Keep me signed in\" or persistent SSO, or Kerberos to AD \
+             FS from the Local intranet zone signs the user straight back in.",
+            vec![
+                format!(
+                    "AD FS: shorten SsoLifetime and turn off KMSI and persistent SSO \
+                     (Set-AdfsProperties -SsoLifetime, -EnableKmsi $false, -EnablePersistentSso \
+                     $false) ({ADFS_SSO})."
+                ),
+                "CRM: make Sign Out also sign out of AD FS (wa=wsignout1.0), as the stock \
+                 sign-out does; a customised sign-out link may skip it."
+                    .into(),
+                format!(
+                    "Browser policy: take AD FS out of the Local intranet zone / the \
+                     AuthServerAllowlist if users must type credentials again ({CHROME_POLICY})."
+                ),
+            ],
+        ),
+        (R::BackButtonData, _) | (R::PagesNotStored, _) => (
+            "Authenticated pages may be stored by the browser (no Cache-Control: no-store), so \
+             Back shows them from the cache after sign-out.",
+            vec![format!(
+                "IIS: send Cache-Control: no-store on the CRM site's authenticated pages (HTTP \
+                 Response Headers, or customHeaders in web.config) ({IIS_HEADERS})."
+            )],
+        ),
+        (R::OtherTabAfterSignOut, _) | (R::AdminEndsAllSessions, _) => (
+            "The session the other tab (or device) holds is not ended on the server, or single \
+             sign-on opens a new one silently.",
+            match mode {
+                Ifd => vec![
+                    format!(
+                        "CRM: turn on access token management (WSFedNonceCookieEnabled) so \
+                         every copy of a signed-out token is refused ({SESSION_MGMT})."
+                    ),
+                    format!("AD FS: shorten SsoLifetime, turn off KMSI ({ADFS_SSO})."),
+                ],
+                _ => vec![format!(
+                    "Keep sessions on the server and end all of them at sign-out \
+                     ({OWASP_SESSION})."
+                )],
+            },
+        ),
+        (R::SessionAfterTabClose, _) => (
+            "Cookies belong to the browser profile, not to a tab: closing a tab (not the last \
+             window) never ends a session in any browser.",
+            vec![
+                "Policy: expect the session to stay alive after a tab closes; rely on Sign Out \
+                 and the idle timeout to end it."
+                    .into(),
+            ],
+        ),
+        (R::OtherDeviceAfterSignOut, O::SignedIn) => (
+            "Sign Out ends only this browser's session; the other device keeps its own.",
+            vec![format!(
+                "CRM: if one sign-out must end every session, turn on access token \
+                     management ({SESSION_MGMT}) or end the user's sessions as an administrator; \
+                     otherwise expect this in the policy."
+            )],
+        ),
+        (R::OtherDeviceAfterSignOut, _) => (
+            "Signing out on one device ended the user's session on the other too.",
+            vec!["Policy: expect it, if ending every session at sign-out is intended.".into()],
+        ),
+        (R::SessionAfterReopen, _) | (R::FbaFreshLogin, _) | (R::CookieLifetime, _) => (
+            "An authentication cookie is persistent (it has Expires or Max-Age), so it survives \
+             closing the browser.",
+            match mode {
+                Ifd => vec![format!(
+                    "AD FS: \"Keep me signed in\" and persistent SSO make AD FS's cookies \
+                     persistent: Set-AdfsProperties -EnableKmsi $false -EnablePersistentSso \
+                     $false ({ADFS_SSO}); CRM's own MSISAuth cookies are session cookies."
+                )],
+                Fba => vec![
+                    "CRM 4.0: the MSCRMSession ticket cookie must be a session cookie; check \
+                     customisations of the sign-in page."
+                        .into(),
+                ],
+                Iwa => vec![
+                    "Windows authentication signs in again with the ticket on every \
+                     new browser; see iwa.relogin-after-sign-out."
+                        .into(),
+                ],
+            },
+        ),
+        (R::SessionAfterRestore, _) => (
+            "\"Continue where you left off\" restores session cookies when the browser \
+             reopens, so the session survives; the server cannot tell.",
+            vec![
+                format!(
+                    "Browser policy: RestoreOnStartup other than 1 on managed machines \
+                     ({CHROME_POLICY})."
+                ),
+                "CRM: an idle and a session timeout limit how long such a session lives.".into(),
+            ],
+        ),
+        (R::IwaSilentSignIn, _) => (
+            "The browser does not send Kerberos to CRM automatically: the site is not in the \
+             Local intranet zone or the Negotiate allowlist, the user has no ticket, or CRM's \
+             service principal name is missing.",
+            vec![
+                format!(
+                    "Browser policy: add CRM's host to AuthServerAllowlist (Chrome, Edge) or the \
+                     Local intranet zone ({CHROME_POLICY})."
+                ),
+                "Active Directory: register HTTP/<crm host> on the CRM application pool's \
+                 account (setspn -S)."
+                    .into(),
+            ],
+        ),
+        (R::IwaReloginAfterSignOut, O::SilentSignIn) => (
+            "With Windows authentication there is no application session to end: after Sign \
+             Out the browser negotiates Kerberos/NTLM again and the user is back in without a \
+             prompt.",
+            vec![
+                format!(
+                    "Browser policy: turn off automatic logon for CRM (take it out of the Local \
+                     intranet zone / AuthServerAllowlist), so the browser asks for credentials \
+                     ({CHROME_POLICY})."
+                ),
+                "CRM: where Sign Out must prompt, use claims-based authentication (IFD or \
+                 claims for internal access) instead of Windows authentication."
+                    .into(),
+            ],
+        ),
+        (R::IwaReloginAfterSignOut, _) => (
+            "After Sign Out the browser asked for credentials: it does not send Kerberos to CRM \
+             automatically.",
+            vec![
+                "Browser policy: if silent sign-in is expected, add CRM's host to \
+                 AuthServerAllowlist or the Local intranet zone; else expect the prompt in the \
+                 policy."
+                    .into(),
+            ],
+        ),
+        (R::IwaNoTicketRefused, _) => (
+            "A browser without a Kerberos ticket got in: anonymous access, or another \
+             authentication method, is enabled on the CRM site.",
+            vec![
+                "IIS: turn off Anonymous Authentication on the CRM web site and keep Windows \
+                 Authentication only."
+                    .into(),
+            ],
+        ),
+        (R::IdleTimeout, O::Early) | (R::AbsoluteTimeout, O::Early) => (
+            "The session ends sooner than configured: a shorter limit applies first (the AD FS \
+             relying party's TokenLifetime, CRM's session length, an application pool recycle) \
+             or the configured value is not the one in effect.",
+            match mode {
+                Ifd => vec![
+                    "AD FS: compare the relying party's TokenLifetime (60 min by default for \
+                     CRM) with CRM's timeouts (Get-AdfsRelyingPartyTrust)."
+                        .into(),
+                    format!("CRM: check System Settings > General ({SESSION_MGMT})."),
+                ],
+                _ => vec![
+                    "IIS: check the forms and session-state timeouts in CRM's web.config and the \
+                     application pool's recycling settings."
+                        .into(),
+                ],
+            },
+        ),
+        (R::IdleTimeout, _) | (R::AbsoluteTimeout, _) => (
+            "The timeout is not in effect, or is longer than configured (CRM ships with no \
+             inactivity timeout and a 1440-minute session).",
+            match mode {
+                Ifd => vec![format!(
+                    "CRM: allow the setting (SetAdvancedSettings.ps1 -ConfigurationEntityName \
+                     ServerSettings -SettingName AllowCustomInactivityDuration / \
+                     AllowCustomSessionDuration -SettingValue true), then set it in System \
+                     Settings > General ({SESSION_MGMT})."
+                )],
+                Fba => vec![
+                    "IIS/ASP.NET: the forms authentication timeout and session state timeout in \
+                     CRM's web.config."
+                        .into(),
+                ],
+                Iwa => vec![format!(
+                    "CRM's session timeouts need claims-based authentication and do not apply to \
+                     Windows authentication ({SESSION_MGMT})."
+                )],
+            },
+        ),
+        (R::TimeoutReminder, _) => (
+            "No reminder before expiry: CRM shows it only with its session or inactivity \
+             timeout turned on, and with a reminder time set.",
+            vec![format!(
+                "CRM: System Settings > General, \"how long before the session expires do you \
+                 want to show a timeout warning\" ({SESSION_MGMT})."
+            )],
+        ),
+        (R::CookieSecure, _) => (
+            "An authentication cookie is sent over plain HTTP too (no Secure attribute).",
+            vec![format!(
+                "IIS/ASP.NET: <httpCookies requireSSL=\"true\" /> in web.config, and serve CRM \
+                 over HTTPS only ({HTTP_COOKIES})."
+            )],
+        ),
+        (R::CookieHttpOnly, _) => (
+            "An authentication cookie can be read by page scripts (no HttpOnly attribute).",
+            vec![format!(
+                "IIS/ASP.NET: <httpCookies httpOnlyCookies=\"true\" /> in web.config \
+                 ({HTTP_COOKIES})."
+            )],
+        ),
+        (R::CookieSameSite, _) => (
+            "An authentication cookie's SameSite is not the one the policy asks for.",
+            vec![
+                "IIS/ASP.NET (.NET 4.7.2 and later): the sameSite attribute of <httpCookies>, \
+                 <sessionState cookieSameSite> or <forms cookieSameSite> in web.config; mind \
+                 that AD FS's cross-site POST back to CRM needs the token cookie to arrive."
+                    .into(),
+            ],
+        ),
+        (R::CookieNoCredentials, _) => (
+            "A cookie holds the user's password (in clear or encoded).",
+            vec![
+                "Remove the customisation or module that stores credentials in a cookie; \
+                 change the exposed passwords."
+                    .into(),
+            ],
+        ),
+    };
+    Remedy {
+        likely_cause: cause.to_string(),
+        fix: fixes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_and_outcome_has_a_cause_and_a_fix_in_every_mode() {
+        for rule in RuleId::all() {
+            for outcome in rule.outcomes() {
+                for mode in AuthMode::ALL {
+                    let r = remedy(rule, *outcome, mode);
+                    assert!(r.likely_cause.len() > 20, "{rule} {outcome} {mode}");
+                    assert!(!r.fix.is_empty(), "{rule} {outcome} {mode}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn early_and_unenforced_timeouts_have_different_causes() {
+        let early = remedy(RuleId::IdleTimeout, Outcome::Early, AuthMode::Ifd);
+        let off = remedy(RuleId::IdleTimeout, Outcome::NotEnforced, AuthMode::Ifd);
+        assert_ne!(early.likely_cause, off.likely_cause);
+        assert!(off.fix[0].contains("AllowCustomInactivityDuration"));
+    }
+}
