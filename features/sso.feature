@@ -9,3 +9,8 @@ Feature: Single sign-on through AD FS
     When she signs out through the profile menu
     Then opening CRM again asks for her credentials
     And the cookies left in the browser match the snapshot
+
+  Scenario: A sign-out address replying to another host does not send the browser there
+    Given alice is signed in to CRM
+    When she opens AD FS's sign-out with a reply address on another host
+    Then the browser is not sent to that host

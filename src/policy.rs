@@ -87,6 +87,10 @@ pub enum Outcome {
     Absent,
     /// Something secret is present.
     Present,
+    /// A reply address on another host was not followed.
+    NotFollowed,
+    /// A reply address on another host was followed (an open redirect).
+    Followed,
 }
 
 impl Outcome {
@@ -138,6 +142,8 @@ const OUTCOME_NAMES: &[(Outcome, &str)] = &[
     (Outcome::Strict, "strict"),
     (Outcome::Lax, "lax"),
     (Outcome::None, "none"),
+    (Outcome::NotFollowed, "not-followed"),
+    (Outcome::Followed, "followed"),
     (Outcome::Unset, "unset"),
     (Outcome::Session, "session"),
     (Outcome::Persistent, "persistent"),
@@ -161,6 +167,7 @@ pub enum RuleId {
     ReplayRefused,
     LeftoverCookies,
     SsoReauthentication,
+    SsoSignOutReply,
     BackButtonData,
     PagesNotStored,
     OtherTabAfterSignOut,
@@ -238,6 +245,12 @@ pub const RULES: &[RuleSpec] = &[
         "sso.reauthentication",
         "After sign-out, opening the application again asks for credentials (no silent re-login through AD FS).",
         [CredentialsAsked, SilentSignIn]
+    ),
+    rule!(
+        SsoSignOutReply,
+        "sso.sign-out-reply-checked",
+        "A sign-out address whose reply (wreply) points to another host does not send the browser there.",
+        [NotFollowed, Followed]
     ),
     rule!(
         BackButtonData,

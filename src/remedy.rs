@@ -135,6 +135,20 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
                 ),
             ],
         ),
+        (R::SsoSignOutReply, _) => (
+            "AD FS's sign-out follows a reply address (wreply) on any host, so a sign-out link \
+             can send users to an attacker's page that looks like the sign-in (an open \
+             redirect).",
+            vec![
+                "AD FS: let sign-out redirect only beneath the relying parties' registered \
+                 addresses (the stock behaviour); remove any customisation or proxy rule that \
+                 redirects to the wreply as given."
+                    .into(),
+                "Reverse proxy or web application firewall: refuse wsignout1.0 requests whose \
+                 wreply is not under a known relying party."
+                    .into(),
+            ],
+        ),
         (R::BackButtonData, _) | (R::PagesNotStored, _) => (
             "Authenticated pages may be stored by the browser (no Cache-Control: no-store), so \
              Back shows them from the cache after sign-out.",

@@ -9,6 +9,7 @@ mod iwa;
 pub mod reauth;
 pub mod sign_in;
 pub mod sign_out;
+mod sign_out_reply;
 mod tabs;
 mod timeout;
 mod world;

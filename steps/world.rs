@@ -45,6 +45,8 @@ pub struct LogoutWorld {
     pub timings: Timings,
     /// When the last sign-in showed the signed-in page: where a session's age is counted from.
     pub signed_in_at: Option<tokio::time::Instant>,
+    /// A reply address on a foreign host that a sign-out URL was opened with, and that URL.
+    pub foreign_reply: Option<(url::Url, url::Url)>,
     /// The run's slot this scenario holds while it works the browser; given back when it starts
     /// to wait on purpose, so waiting never holds up the scenarios that work.
     slot: Option<crate::slots::Slot>,
@@ -90,6 +92,7 @@ impl LogoutWorld {
             slot: None,
             reopens_browser: false,
             signed_in_at: None,
+            foreign_reply: None,
         })
     }
 

@@ -267,6 +267,14 @@ const EXPECTED: &[(&str, &[Owner])] = &[
             ),
         ],
     ),
+    (
+        "open-wreply",
+        &[(
+            "ifd",
+            "A sign-out address replying to another host does not send the browser there",
+            "sso.sign-out-reply-checked",
+        )],
+    ),
 ];
 
 type Failure = (String, String, String);
