@@ -42,6 +42,8 @@ pub struct PageState {
     pub says_signed_out: bool,
     /// The browser took the page from its HTTP cache instead of asking the server.
     pub from_cache: bool,
+    /// AD FS refused the browser with its loop-detection error (MSIS7042).
+    pub adfs_loop: bool,
 }
 
 impl std::fmt::Display for PageState {
@@ -112,6 +114,7 @@ pub async fn settle(browser: &Browser, markers: &PageMarkers, limit: Duration) -
         sign_in_form: look.form,
         says_signed_out: look.says_signed_out,
         from_cache: look.from_cache,
+        adfs_loop: look.adfs_loop,
     }
 }
 
@@ -126,6 +129,7 @@ struct Look {
     posting: bool,
     says_signed_out: bool,
     from_cache: bool,
+    adfs_loop: bool,
 }
 
 /// One look at the page, in one script: its URL and load state, which markers match, its text
@@ -162,7 +166,34 @@ async fn look(browser: &Browser, markers: &PageMarkers) -> Option<Look> {
             .signed_out
             .is_match(v["text"].as_str().unwrap_or_default()),
         from_cache: flag("fromCache"),
+        adfs_loop: v["text"]
+            .as_str()
+            .is_some_and(|t| t.contains(ADFS_LOOP_CODE)),
     })
+}
+
+/// AD FS's loop-detection error: a browser that asked for more than 5 tokens within 20 s.
+const ADFS_LOOP_CODE: &str = "MSIS7042";
+
+/// What a run says when AD FS's loop detection refused a browser: never a verdict.
+pub const ADFS_LOOP: &str = "could not judge: AD FS refused this browser with MSIS7042 (loop \
+     detection: more than 5 sign-ins within 20 s). That is AD FS protecting itself, not a verdict \
+     on sign-out: slow down (a lower --concurrency, fewer sign-ins per scenario), or on a test \
+     farm raise Set-AdfsProperties -LoopDetectionMaximumTokensIssuedInInterval \
+     (https://learn.microsoft.com/en-us/windows-server/identity/ad-fs/troubleshooting/ad-fs-tshoot-loop)";
+
+/// Whether the browser shows AD FS's loop-detection error now.
+pub async fn shows_adfs_loop(browser: &Browser) -> bool {
+    browser
+        .client()
+        .execute(
+            "return document.body ? document.body.innerText : '';",
+            vec![],
+        )
+        .await
+        .ok()
+        .and_then(|v| v.as_str().map(|t| t.contains(ADFS_LOOP_CODE)))
+        .unwrap_or(false)
 }
 
 /// Whether the current document has finished loading (an error while a navigation replaces it
@@ -376,14 +407,14 @@ pub async fn sign_in(
         .await
         .map_err(|e| e.to_string())?;
     let form_or_app = format!("{}, {}", pages.username_input, pages.signed_in);
-    browser
-        .wait_for(&form_or_app, limit)
-        .await
-        .map_err(|e| match e {
+    if let Err(e) = browser.wait_for(&form_or_app, limit).await {
+        return Err(match e {
             // The browser refused the server's certificate: say so, with the fix.
             crate::browser::BrowserError::Certificate(m) => m,
+            _ if shows_adfs_loop(browser).await => ADFS_LOOP.to_string(),
             e => format!("neither a sign-in form nor CRM appeared: {e}"),
-        })?;
+        });
+    }
     if browser
         .has(&pages.username_input)
         .await
@@ -410,9 +441,12 @@ pub async fn sign_in(
             .await
             .map_err(|e| e.to_string())?;
     }
-    browser
-        .wait_for(&pages.signed_in, limit)
-        .await
-        .map(drop)
-        .map_err(|e| format!("CRM did not show the signed-in page: {e}"))
+    if let Err(e) = browser.wait_for(&pages.signed_in, limit).await {
+        return Err(if shows_adfs_loop(browser).await {
+            ADFS_LOOP.to_string()
+        } else {
+            format!("CRM did not show the signed-in page: {e}")
+        });
+    }
+    Ok(())
 }

@@ -347,7 +347,12 @@ impl LogoutWorld {
     pub async fn settle_page(&self, person: &str) -> Result<PageState, String> {
         let markers = self.markers()?;
         let browser = self.browser(person)?;
-        Ok(page::settle(browser, &markers, self.ctx().page_timeout).await)
+        let state = page::settle(browser, &markers, self.ctx().page_timeout).await;
+        // AD FS refusing the browser says nothing about sign-out: not judged, never a verdict.
+        if state.adfs_loop {
+            return Err(page::ADFS_LOOP.to_string());
+        }
+        Ok(state)
     }
 
     /// The target's page markers.

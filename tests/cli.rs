@@ -652,3 +652,45 @@ fn an_interrupted_run_writes_incomplete_reports() {
     );
     assert!(xml.contains("<testcase "), "{xml}");
 }
+
+/// AD FS refuses a browser that asked for more than 5 tokens within 20 s (MSIS7042). A run that
+/// trips it says "could not judge" with the advice to slow down, never a violation: here a
+/// CRM-only sign-out (`skip-adfs-signout`) lets AD FS sign alice straight back in four times
+/// (four violations of `sso.reauthentication`), and the fifth time AD FS refuses.
+#[test]
+fn adfs_loop_detection_is_not_judged_never_a_violation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let feature = tmp.path().join("loop.feature");
+    let mut gherkin = String::from(
+        "@ifd\nFeature: AD FS loop detection\n  Scenario: CRM-only sign-outs\n    \
+         Given alice is signed in to CRM\n",
+    );
+    for _ in 0..6 {
+        gherkin.push_str(
+            "    When she signs out through the profile menu\n    \
+             Then opening CRM again asks for her credentials\n",
+        );
+    }
+    std::fs::write(&feature, gherkin).unwrap();
+    let out = isolated(tmp.path())
+        .args(["run", "--mode", "ifd", "--fault", "skip-adfs-signout"])
+        .arg(&feature)
+        .arg("--artifacts")
+        .arg(artifacts("loop"))
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(
+        t.contains("Verdicts: 0 held, 4 violated; 0 scenario(s) not applicable, 1 not judged"),
+        "{t}"
+    );
+    let not_judged = t
+        .lines()
+        .find(|l| l.trim_start().starts_with("NOT JUDGED") && l.contains("step \""))
+        .unwrap_or_else(|| panic!("no NOT JUDGED line:\n{t}"));
+    assert!(
+        not_judged.contains("could not judge: AD FS refused this browser with MSIS7042"),
+        "{not_judged}"
+    );
+    assert!(not_judged.contains("slow down"), "{not_judged}");
+}
