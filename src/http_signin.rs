@@ -14,7 +14,7 @@
 //! character sets other than UTF-8.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, REFERER, SET_COOKIE};
 use scraper::{ElementRef, Html, Selector};
@@ -196,22 +196,8 @@ impl HttpSignIn {
     pub fn new(trust: &HttpTrust) -> Result<HttpSignIn, String> {
         // Redirects are followed here, not by reqwest: the jar must see every Set-Cookie, and
         // the method, Referer and Origin change per hop as a browser's do.
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(15))
-            .user_agent(concat!("logout-harness/", env!("CARGO_PKG_VERSION")));
-        for pem in &trust.roots_pem {
-            let cert = reqwest::Certificate::from_pem(pem.as_bytes())
-                .map_err(|e| format!("bad CA certificate: {e}"))?;
-            builder = builder.add_root_certificate(cert);
-        }
-        for (host, addr) in &trust.resolve {
-            builder = builder.resolve(host, *addr);
-        }
         Ok(HttpSignIn {
-            http: builder
-                .build()
-                .map_err(|e| format!("cannot build the HTTP client: {e}"))?,
+            http: trust.client()?,
         })
     }
 

@@ -68,25 +68,33 @@ impl fmt::Display for ProbeResponse {
     }
 }
 
-impl Probe {
-    /// A probe client that trusts `trust`.
-    pub fn new(trust: &HttpTrust) -> Result<Probe, String> {
+impl HttpTrust {
+    /// An HTTP client that trusts this (extra roots, pinned host names), follows no redirects
+    /// (each caller decides what a redirect means) and gives up on a request after 15 s.
+    pub fn client(&self) -> Result<reqwest::Client, String> {
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(15))
             .user_agent(concat!("logout-harness/", env!("CARGO_PKG_VERSION")));
-        for pem in &trust.roots_pem {
+        for pem in &self.roots_pem {
             let cert = reqwest::Certificate::from_pem(pem.as_bytes())
                 .map_err(|e| format!("bad CA certificate: {e}"))?;
             builder = builder.add_root_certificate(cert);
         }
-        for (host, addr) in &trust.resolve {
+        for (host, addr) in &self.resolve {
             builder = builder.resolve(host, *addr);
         }
+        builder
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))
+    }
+}
+
+impl Probe {
+    /// A probe client that trusts `trust`.
+    pub fn new(trust: &HttpTrust) -> Result<Probe, String> {
         Ok(Probe {
-            http: builder
-                .build()
-                .map_err(|e| format!("cannot build the HTTP client: {e}"))?,
+            http: trust.client()?,
         })
     }
 
