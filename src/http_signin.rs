@@ -1217,6 +1217,7 @@ impl Jar {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap()
