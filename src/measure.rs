@@ -666,33 +666,36 @@ async fn idle_looks<S: Sessions>(
     looked: &Notify,
     progress: &mut impl FnMut(Status),
 ) -> Result<(), MeasureError> {
-    let step = plan.step();
+    let mut plan = plan.clone();
     let mut idle = match plan.what {
-        What::Idle => sign_in_many(sessions, plan.idle_sessions(), plan, record).await?,
+        What::Idle => sign_in_many(sessions, plan.idle_sessions(), &plan, record).await?,
         What::SessionLength => Vec::new(),
     };
-    // Anchor the idle sessions again, one at a time, now that the sign-ins are over: a look
-    // taken while other sign-ins loaded the server had a long round trip, which widens the
-    // interval by as much. The look is activity, so a session's idle age starts here.
-    for anchor in &mut idle {
-        let sent = Instant::now();
-        let answer = sessions
-            .probe(&anchor.cookies)
-            .await
-            .map_err(|e| MeasureError(format!("cannot look at a session: {e}")))?;
-        if !answer.authenticated() {
-            return Err(MeasureError(format!(
-                "a session signed in moments ago has ended ({answer}): the timeout is shorter \
-                 than the {} sign-ins took ({}); measure with fewer sessions (a coarser \
-                 --resolution or a lower --max), or sign in over HTTP (timeouts.measure.sign_in)",
-                record.lock().signed_in,
-                fmt_duration(started.elapsed())
-            )));
+    let round_trip = anchor_again(sessions, &mut idle, record, started).await?;
+    // The round trips seen now, with the sign-ins over, are the ones the looks will have: if
+    // they are longer than planned, the step shrinks to keep the interval within the
+    // resolution, and the few more sessions it then needs to reach --max are signed in (unless
+    // the target's limit forbids it: then the step stays, and the interval says how wide it is).
+    let measured = round_trip.mul_f64(1.25);
+    if !idle.is_empty() && measured > plan.round_trip {
+        let narrower = Plan {
+            round_trip: measured,
+            ..plan.clone()
+        };
+        let needed = narrower.idle_sessions();
+        if narrower.sessions() <= plan.max_sessions {
+            if needed > idle.len() {
+                let mut more =
+                    sign_in_many(sessions, needed - idle.len(), &narrower, record).await?;
+                anchor_again(sessions, &mut more, record, started).await?;
+                idle.append(&mut more);
+            }
+            plan = narrower;
+            *record.plan.lock().unwrap_or_else(|e| e.into_inner()) = plan.clone();
         }
-        anchor.sent = sent;
-        anchor.answered = Instant::now();
     }
     record.lock().sign_in = started.elapsed();
+    let step = plan.step();
 
     // The newest session gets the shortest age, so the looks fall about a step apart.
     idle.sort_by_key(|a| std::cmp::Reverse(a.answered));
@@ -712,7 +715,7 @@ async fn idle_looks<S: Sessions>(
             progress(record.status());
             next_report = Instant::now() + Duration::from_secs(1);
         }
-        if decided(record, plan, &unprobed, busy_done.load(Ordering::SeqCst)) {
+        if decided(record, &plan, &unprobed, busy_done.load(Ordering::SeqCst)) {
             return Ok(());
         }
         tokio::select! {
@@ -810,6 +813,38 @@ fn busy_settles(busy: &[Look], upper: Option<Duration>, step: Duration) -> bool 
         return false;
     };
     upper <= 2 * step || busy.iter().any(|l| !l.alive || l.idle_lower > upper + step)
+}
+
+/// Anchors `anchors` again, one at a time, now that the sign-ins are over: a look taken while
+/// other sign-ins loaded the server had a long round trip, which widens the interval by as much.
+/// The look is activity, so a session's idle age starts here. Returns the longest round trip.
+async fn anchor_again<S: Sessions>(
+    sessions: &S,
+    anchors: &mut [Anchor],
+    record: &Record,
+    started: Instant,
+) -> Result<Duration, MeasureError> {
+    let mut longest = Duration::ZERO;
+    for anchor in anchors {
+        let sent = Instant::now();
+        let answer = sessions
+            .probe(&anchor.cookies)
+            .await
+            .map_err(|e| MeasureError(format!("cannot look at a session: {e}")))?;
+        if !answer.authenticated() {
+            return Err(MeasureError(format!(
+                "a session signed in moments ago has ended ({answer}): the timeout is shorter \
+                 than the {} sign-ins took ({}); measure with fewer sessions (a coarser \
+                 --resolution or a lower --max), or sign in over HTTP (timeouts.measure.sign_in)",
+                record.lock().signed_in,
+                fmt_duration(started.elapsed())
+            )));
+        }
+        anchor.sent = sent;
+        anchor.answered = Instant::now();
+        longest = longest.max(anchor.answered - sent);
+    }
+    Ok(longest)
 }
 
 /// Signs `n` sessions in, at most `plan.sign_in_concurrency` at once and
