@@ -480,13 +480,16 @@ fn timeout_tells_a_sliding_django_session_from_a_fixed_one() {
         let lower = report["lower_s"].as_f64().unwrap();
         let upper = report["upper_s"].as_f64().unwrap();
         assert!(lower <= 6.0 && 6.0 <= upper, "{console}");
-        // A fixed length counts from sign-in, a moment within the sign-in's own time.
+        // A fixed length counts from sign-in, a moment within the sign-in's own time. A busy
+        // third-party server's round trips vary from look to look (100 ms spikes were seen under
+        // CI load), which the interval honestly includes: half a second is allowed for them here,
+        // while tests/timeout.rs holds the measurement to the resolution on the emulator.
         let widened = if sliding {
             0.0
         } else {
             report["longest_sign_in_s"].as_f64().unwrap()
         };
-        assert!(upper - lower <= 1.0 + widened, "{console}\n{report:#}");
+        assert!(upper - lower <= 1.5 + widened, "{console}\n{report:#}");
         let kind = if sliding { "sliding" } else { "fixed" };
         assert_eq!(report["expiry"]["kind"], kind, "{console}");
         assert_eq!(report["verdict"]["passed"], true, "{console}");
