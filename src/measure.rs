@@ -576,17 +576,14 @@ pub async fn measure<S: Sessions>(
     // the jitter of a busy server).
     let mut round_trip = busy.answered - busy.sent;
     for _ in 0..3 {
-        let sent = Instant::now();
-        let answer = sessions
-            .probe(&busy.cookies)
-            .await
-            .map_err(|e| MeasureError(format!("cannot look at a session: {e}")))?;
-        if !answer.authenticated() {
+        let t = probe_timed(sessions, &busy.cookies, "a session").await?;
+        if !t.answer.authenticated() {
             return Err(MeasureError(format!(
-                "a session just signed in ended at once ({answer}); nothing to measure"
+                "a session just signed in ended at once ({}); nothing to measure",
+                t.answer
             )));
         }
-        round_trip = round_trip.max(sent.elapsed());
+        round_trip = round_trip.max(t.answered - t.sent);
     }
     plan.round_trip = round_trip.mul_f64(1.25);
     plan.validate().map_err(MeasureError)?;
@@ -826,11 +823,11 @@ async fn anchor_again<S: Sessions>(
 ) -> Result<Duration, MeasureError> {
     let mut longest = Duration::ZERO;
     for anchor in anchors {
-        let sent = Instant::now();
-        let answer = sessions
-            .probe(&anchor.cookies)
-            .await
-            .map_err(|e| MeasureError(format!("cannot look at a session: {e}")))?;
+        let Timed {
+            answer,
+            sent,
+            answered,
+        } = probe_timed(sessions, &anchor.cookies, "a session").await?;
         if !answer.authenticated() {
             return Err(MeasureError(format!(
                 "a session signed in moments ago has ended ({answer}): the timeout is shorter \
@@ -841,8 +838,8 @@ async fn anchor_again<S: Sessions>(
             )));
         }
         anchor.sent = sent;
-        anchor.answered = Instant::now();
-        longest = longest.max(anchor.answered - sent);
+        anchor.answered = answered;
+        longest = longest.max(answered - sent);
     }
     Ok(longest)
 }
@@ -884,12 +881,11 @@ async fn sign_in_one<S: Sessions>(sessions: &S) -> Result<Anchor, MeasureError> 
         .sign_in()
         .await
         .map_err(|e| MeasureError(format!("cannot sign a session in: {e}")))?;
-    let sent = Instant::now();
-    let answer = sessions
-        .probe(&cookies)
-        .await
-        .map_err(|e| MeasureError(format!("cannot look at a new session: {e}")))?;
-    let answered = Instant::now();
+    let Timed {
+        answer,
+        sent,
+        answered,
+    } = probe_timed(sessions, &cookies, "a new session").await?;
     if !answer.authenticated() {
         return Err(MeasureError(format!(
             "a session just signed in is not signed in for the probe ({answer}): check the \
@@ -905,18 +901,42 @@ async fn sign_in_one<S: Sessions>(sessions: &S) -> Result<Anchor, MeasureError> 
     })
 }
 
+/// One probe and when it was sent and answered (the server judged it in between).
+struct Timed {
+    answer: ProbeResponse,
+    sent: Instant,
+    answered: Instant,
+}
+
+/// Probes the session of `cookies` now; `what` names it in the error ("a session").
+async fn probe_timed<S: Sessions>(
+    sessions: &S,
+    cookies: &[JarCookie],
+    what: &str,
+) -> Result<Timed, MeasureError> {
+    let sent = Instant::now();
+    let answer = sessions
+        .probe(cookies)
+        .await
+        .map_err(|e| MeasureError(format!("cannot look at {what}: {e}")))?;
+    Ok(Timed {
+        answer,
+        sent,
+        answered: Instant::now(),
+    })
+}
+
 /// Looks at `anchor`'s session now.
 async fn look<S: Sessions>(
     sessions: &S,
     anchor: &Anchor,
     planned: Option<Duration>,
 ) -> Result<Look, MeasureError> {
-    let sent = Instant::now();
-    let answer = sessions
-        .probe(&anchor.cookies)
-        .await
-        .map_err(|e| MeasureError(format!("cannot look at a session: {e}")))?;
-    let answered = Instant::now();
+    let Timed {
+        answer,
+        sent,
+        answered,
+    } = probe_timed(sessions, &anchor.cookies, "a session").await?;
     Ok(Look {
         alive: answer.authenticated(),
         idle_lower: sent.saturating_duration_since(anchor.answered),
