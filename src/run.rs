@@ -180,6 +180,8 @@ pub struct RunContext {
     pub host: Option<Arc<SharedBrowser>>,
     /// The run's slots for scenarios working a browser (`--concurrency`), shared by every pass.
     pub slots: crate::slots::Slots,
+    /// The run's one progress line, shared by every pass; scenario result lines go through it.
+    pub progress: Arc<crate::progress::RunProgress>,
 }
 
 impl RunContext {
@@ -239,6 +241,20 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     // timeout start at the beginning beside the others, and the slots keep the browser work
     // at --concurrency. A pass that cannot open its target ends the run (exit 2).
     let slots = crate::slots::Slots::new(opts.concurrency);
+    // One progress line for the whole run (every pass), not one summary per pass.
+    let progress = Arc::new(crate::progress::RunProgress::new(
+        planned.iter().map(|(_, runnable)| runnable).sum(),
+        crate::progress::ProgressLine::stderr(),
+    ));
+    let ticker = tokio::spawn({
+        let progress = progress.clone();
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                progress.tick();
+            }
+        }
+    });
     let isolation = opts.isolation.unwrap_or(match opts.webdriver {
         Some(_) => Isolation::Process,
         None => Isolation::Context,
@@ -256,6 +272,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             PassShare {
                 findings: findings.clone(),
                 slots: slots.clone(),
+                progress: progress.clone(),
                 isolation,
                 scenarios: *runnable,
             },
@@ -263,6 +280,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     }))
     .await;
     std::panic::set_hook(previous_hook);
+    ticker.abort();
+    progress.finish();
     ran?;
     drop(shared_driver);
     if scenarios_selected == 0 {
@@ -488,6 +507,7 @@ async fn open_target(
 struct PassShare {
     findings: Arc<Collector>,
     slots: crate::slots::Slots,
+    progress: Arc<crate::progress::RunProgress>,
     isolation: Isolation,
     scenarios: usize,
 }
@@ -526,6 +546,7 @@ async fn run_one_pass(
         page_timeout: Duration::from_secs(20),
         host: (share.isolation == Isolation::Context).then(|| Arc::new(SharedBrowser::new(ahead))),
         slots: share.slots,
+        progress: share.progress,
     });
     // Every scenario of the pass may start; the slots decide which work at once.
     run_pass(prepared, pass, ctx.clone(), share.scenarios).await;

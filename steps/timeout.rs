@@ -37,6 +37,7 @@ async fn leaves_the_page(w: &mut LogoutWorld, who: String) -> Result<(), String>
 /// Waits until `deadline` on purpose (the measurement), accounted as deliberate waiting.
 async fn wait_until(w: &mut LogoutWorld, deadline: Instant) {
     w.start_waiting();
+    w.ctx().progress.expect_until(deadline.into_std());
     let t = Instant::now();
     sleep_until(deadline).await;
     w.timings.deliberate_wait += t.elapsed();

@@ -402,7 +402,7 @@ impl LogoutWorld {
         let (judged, violated) = ctx.findings.verdicts_of(&self.verdict_context);
         let c = &self.verdict_context;
         let label = format!("\"{}\" ({}/{})", c.scenario, c.mode, c.browser);
-        match &not_observed {
+        let line = match &not_observed {
             Some(message) => {
                 // cucumber wraps a step's error as a panic; the reader needs only the error.
                 let message = message
@@ -410,7 +410,6 @@ impl LogoutWorld {
                     .unwrap_or(message);
                 // An error may quote a URL or page text that carries a password.
                 let message = &crate::secrets::redact_known(message);
-                println!("NOT JUDGED {label}: {}", first_line(message));
                 // The failed step is not in this event: the run names it from cucumber's events
                 // once the scenarios have ended (see `step_log`).
                 ctx.findings.error(ScenarioError {
@@ -418,15 +417,17 @@ impl LogoutWorld {
                     step: String::new(),
                     message: message.to_string(),
                 });
+                format!("NOT JUDGED {label}: {}", first_line(message))
             }
             None if violated > 0 => {
-                println!("FAIL       {label}: {violated} of {judged} verdicts violated")
+                format!("FAIL       {label}: {violated} of {judged} verdicts violated")
             }
             None => {
-                println!("PASS       {label}: {judged} verdicts held");
                 ctx.findings.scenario_passed();
+                format!("PASS       {label}: {judged} verdicts held")
             }
-        }
+        };
+        ctx.progress.scenario_done(&line, violated);
         if not_observed.is_some() || violated > 0 {
             crate::artifacts::save(self).await;
         }

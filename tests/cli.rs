@@ -694,3 +694,97 @@ fn adfs_loop_detection_is_not_judged_never_a_violation() {
     );
     assert!(not_judged.contains("slow down"), "{not_judged}");
 }
+
+/// One progress line for the whole run: plain lines in a log (first and last always), redrawn
+/// in place on a terminal without ever sharing a row with a scenario's result line.
+#[test]
+fn one_progress_line_for_the_whole_run_in_a_log_and_on_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A log (stderr is a pipe), two passes (ifd and fba) and a fault that violates verdicts.
+    let out = isolated(tmp.path())
+        .args([
+            "run",
+            "--mode",
+            "ifd,fba",
+            "--tags",
+            "@sign_out",
+            "--fault",
+            "keep-server-session",
+        ])
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let progress: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .collect();
+    let fails = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("FAIL"))
+        .count();
+    assert!(fails >= 1, "{all}");
+    // keep-server-session violates one verdict in each failing scenario (sign-out.replay-refused).
+    let runs = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("PASS") || l.starts_with("FAIL"))
+        .count();
+    assert!(
+        progress.first().is_some_and(|l| l.starts_with(&format!(
+            "progress: 0/{runs} scenarios, 0 violations so far"
+        ))),
+        "{all}"
+    );
+    assert!(
+        progress.last().is_some_and(|l| l.starts_with(&format!(
+            "progress: {runs}/{runs} scenarios, {fails} violation{} so far",
+            if fails == 1 { "" } else { "s" }
+        ))),
+        "{all}"
+    );
+    assert!(
+        !stderr.contains('\r'),
+        "no carriage returns in a log: {all}"
+    );
+
+    // A terminal: `script` runs the harness on a pseudo-terminal and keeps what it drew.
+    let typescript = tmp.path().join("typescript");
+    let command = format!(
+        "{} run --mode fba --tags @sign_out",
+        env!("CARGO_BIN_EXE_logout-harness")
+    );
+    let tty = on_a_terminal(tmp.path(), &command, &typescript)
+        .output()
+        .unwrap();
+    assert_eq!(tty.status.code(), Some(0), "{}", text(&tty));
+    let drawn = std::fs::read_to_string(&typescript).unwrap();
+    assert!(drawn.contains("\r\x1b[2Kprogress: 0/"), "{drawn:?}");
+    assert!(
+        drawn.contains("\r\x1b[2Kprogress: 1/1 scenarios"),
+        "{drawn:?}"
+    );
+    // Every result line starts a row of its own: the progress line is cleared before it.
+    for (i, row) in drawn.split('\n').enumerate() {
+        if let Some(at) = row.find("PASS ") {
+            assert!(
+                row[..at].ends_with("\r\x1b[2K") || at == 0,
+                "row {i} mixes the progress line with a result: {row:?}"
+            );
+        }
+    }
+}
+
+/// A command line run under `script(1)` (util-linux), which gives it a pseudo-terminal and keeps
+/// what it drew in `typescript`; its temp dir is `tmp`, as with [`isolated`].
+fn on_a_terminal(tmp: &Path, command: &str, typescript: &Path) -> Command {
+    let mut script = Command::new("script");
+    script
+        .args(["-q", "-e", "-c", command])
+        .arg(typescript)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("INSTA_UPDATE", "no")
+        .env("TMPDIR", tmp)
+        .stdin(std::process::Stdio::null());
+    script
+}
