@@ -14,3 +14,20 @@ Feature: Single sign-on through AD FS
     Given alice is signed in to CRM
     When she opens AD FS's sign-out with a reply address on another host
     Then the browser is not sent to that host
+
+  @needs-other-relying-party
+  Scenario: Sign Out of CRM signs out of another application that uses the same AD FS
+    Given alice is signed in to CRM
+    And she is also signed in to another application through AD FS
+    When she signs out through the profile menu
+    Then the other application is signed out too
+
+  # AD FS's clean-up requests come from its sign-out page: to an application on another site
+  # they are third-party requests, which such a browser sends without the application's cookie.
+  @needs-other-relying-party
+  Scenario: Sign Out of CRM in a browser that blocks third-party cookies, with another application
+    Given alice's browser blocks third-party cookies
+    And alice is signed in to CRM
+    And she is also signed in to another application through AD FS
+    When she signs out through the profile menu
+    Then the other application is as the policy says for a browser that blocks third-party cookies

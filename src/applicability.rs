@@ -1,7 +1,8 @@
 //! What a scenario needs from the target, and whether the target has it.
 //!
 //! A scenario states its needs as tags (`@needs-user-bob`, `@needs-admin-end-sessions`,
-//! `@needs-idle-timeout`, `@needs-absolute-timeout`, `@needs-reminder`, `@needs-password`). A
+//! `@needs-idle-timeout`, `@needs-absolute-timeout`, `@needs-reminder`, `@needs-password`,
+//! `@needs-other-relying-party`). A
 //! target that lacks one gets the scenario reported as not applicable, with the reason and how to
 //! provide it: not a failure, and no change to the exit code. An unknown `@needs-` tag is a
 //! mistake in a feature file (exit 2), never a silently skipped scenario.
@@ -23,6 +24,8 @@ pub enum Need {
     Reminder,
     /// A password for `alice`, the user every scenario signs in as.
     Password,
+    /// Another application signed in through the same AD FS (`other_relying_party`).
+    OtherRelyingParty,
 }
 
 const PREFIX: &str = "needs-";
@@ -40,12 +43,14 @@ pub fn needs_of<'a>(tags: impl IntoIterator<Item = &'a String>) -> Result<Vec<Ne
             "absolute-timeout" => Need::AbsoluteTimeout,
             "reminder" => Need::Reminder,
             "password" => Need::Password,
+            "other-relying-party" => Need::OtherRelyingParty,
             w => match w.strip_prefix("user-") {
                 Some(user) if !user.is_empty() => Need::User(user.to_string()),
                 _ => {
                     return Err(format!(
                         "unknown tag @{tag}; valid: @needs-user-NAME, @needs-admin-end-sessions, \
-                         @needs-idle-timeout, @needs-absolute-timeout, @needs-reminder, @needs-password"
+                         @needs-idle-timeout, @needs-absolute-timeout, @needs-reminder, @needs-password, \
+                         @needs-other-relying-party"
                     ));
                 }
             },
@@ -95,6 +100,10 @@ pub fn unmet(target: &Target, needs: &[Need]) -> Option<String> {
                  `password_env` or `password_file`"
             ))
         }
+        Need::OtherRelyingParty if !embedded && spec.other_relying_party.is_none() => Some(format!(
+            "needs another application that signs in through the same AD FS; declare \
+             `other_relying_party: {{url: https://portal.contoso.com/, signed_in: '#userName'}}` in {file}"
+        )),
         _ => None,
     })
 }

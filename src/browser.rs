@@ -273,6 +273,7 @@ pub fn chromium_binary() -> Option<PathBuf> {
 #[derive(Debug)]
 pub struct Profile {
     dir: tempfile::TempDir,
+    third_party_cookies_blocked: bool,
 }
 
 impl Profile {
@@ -281,7 +282,22 @@ impl Profile {
     pub fn new() -> std::io::Result<Profile> {
         let dir = crate::rundir::tempdir("logout-harness-profile-")?;
         crate::process::remove_on_signal(dir.path());
-        Ok(Profile { dir })
+        Ok(Profile {
+            dir,
+            third_party_cookies_blocked: false,
+        })
+    }
+
+    /// The same profile, set to block third-party cookies (Chromium's "Block third-party
+    /// cookies"), as some users' browsers are.
+    pub fn blocking_third_party_cookies(mut self) -> Profile {
+        self.third_party_cookies_blocked = true;
+        self
+    }
+
+    /// Whether the profile blocks third-party cookies.
+    pub fn blocks_third_party_cookies(&self) -> bool {
+        self.third_party_cookies_blocked
     }
 
     /// The `--user-data-dir`.
@@ -381,6 +397,12 @@ impl LaunchOptions {
                 "session.restore_on_startup": if restore_last_session { 1 } else { 4 },
                 "session.startup_urls": ["about:blank"],
                 "profile.exit_type": "Normal",
+                // Third-party cookies as in Chrome's and Edge's own default, allowed (0), unless
+                // the profile blocks them (1). Chromium 156 on its own blocked them, and AD FS's
+                // sign-out clean-up of a relying party on another site then reached it without
+                // its cookie (docs/browser-facts.md B7).
+                "profile.cookie_controls_mode":
+                    if profile.blocks_third_party_cookies() { 1 } else { 0 },
             },
         });
         if self.negotiate_allowlist.is_some() {

@@ -61,6 +61,15 @@ impl Embedded {
         }
     }
 
+    /// The emulator's second relying party of AD FS (its portal) and the element that shows a
+    /// signed-in user there.
+    pub fn other_relying_party(&self) -> crate::target::OtherRelyingParty {
+        crate::target::OtherRelyingParty {
+            url: self.sim.portal_url().clone(),
+            signed_in: "#portalUser".into(),
+        }
+    }
+
     /// Starts the emulator in `mode` with `faults` (and, in IWA mode, its KDC first).
     pub async fn start(
         mode: AuthMode,

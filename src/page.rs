@@ -207,7 +207,8 @@ pub async fn document_complete(browser: &Browser) -> bool {
         .unwrap_or(false)
 }
 
-async fn current_url(browser: &Browser) -> String {
+/// The address the browser shows, or why there is none.
+pub async fn current_url(browser: &Browser) -> String {
     browser
         .client()
         .current_url()

@@ -188,6 +188,8 @@ pub enum RuleId {
     CookieSameSite,
     CookieLifetime,
     CookieNoCredentials,
+    SsoOtherRelyingParty,
+    SsoOtherRelyingPartyBlocked,
 }
 
 /// One row of the rule table.
@@ -371,6 +373,18 @@ pub const RULES: &[RuleSpec] = &[
         "cookie.no-credentials",
         "No cookie holds the user's password, in clear, URL-encoded or base64.",
         [Absent, Present]
+    ),
+    rule!(
+        SsoOtherRelyingParty,
+        "sso.other-relying-party-signed-out",
+        "After Sign Out of CRM, another application signed in through the same AD FS is signed out too (AD FS's wsignoutcleanup1.0).",
+        [SignedOut, SignedIn]
+    ),
+    rule!(
+        SsoOtherRelyingPartyBlocked,
+        "sso.other-relying-party-third-party-cookies-blocked",
+        "As sso.other-relying-party-signed-out, in a browser that blocks third-party cookies (AD FS's clean-up requests are cross-site there).",
+        [SignedOut, SignedIn]
     ),
 ];
 

@@ -345,6 +345,35 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
                     .into(),
             ],
         ),
+        (R::SsoOtherRelyingParty, _) => (
+            "AD FS's sign-out did not end the other application's session: AD FS sent it no \
+             wsignoutcleanup1.0 request (the relying party trust has no WS-Federation \
+             endpoint, or sign-out did not go through AD FS), or the application ignores it.",
+            vec![
+                "AD FS: give every relying party trust a WS-Federation passive endpoint \
+                 (Set-AdfsRelyingPartyTrust -WSFedEndpoint), which is where AD FS sends \
+                 wsignoutcleanup1.0 ([MS-MWBF] 3.2.5.3.4)."
+                    .into(),
+                "The other application: handle wa=wsignoutcleanup1.0 by ending its session and \
+                 expiring its cookie (WIF's WSFederationAuthenticationModule does)."
+                    .into(),
+            ],
+        ),
+        (R::SsoOtherRelyingPartyBlocked, _) => (
+            "AD FS's clean-up requests come from its sign-out page, another site than the \
+             application: a browser that blocks third-party cookies sends them without the \
+             application's cookie, so its session survives.",
+            vec![
+                "The other application: keep its sign-in on the same site as AD FS (one \
+                 registrable domain), or end its sessions when AD FS's SSO session ends (short \
+                 session lifetimes, re-checking with AD FS)."
+                    .into(),
+                format!(
+                    "Browser policy: allow third-party cookies for the application's site \
+                     (CookiesAllowedForUrls) ({CHROME_POLICY})."
+                ),
+            ],
+        ),
         (R::CookieNoCredentials, _) => (
             "A cookie holds the user's password (in clear or encoded).",
             vec![

@@ -155,6 +155,8 @@ pub struct RunContext {
     pub crm_url: url::Url,
     /// How the administrator ends a user's sessions, when the target offers it.
     pub admin_end_sessions: Option<AdminAction>,
+    /// Another application signed in through the same AD FS, when the target names one.
+    pub other_relying_party: Option<crate::target::OtherRelyingParty>,
     /// The WebDriver server for browsers with no special environment.
     pub webdriver_url: String,
     /// WebDriver servers for particular users (IWA: a driver holding that user's Kerberos ticket).
@@ -457,6 +459,7 @@ fn plan_pass(
 struct OpenedTarget {
     setup: trust::PassSetup,
     admin_end_sessions: Option<AdminAction>,
+    other_relying_party: Option<crate::target::OtherRelyingParty>,
     embedded: Option<Embedded>,
 }
 
@@ -496,9 +499,14 @@ async fn open_target(
         Some(e) => Some(e.admin_end_sessions()),
         None => target.spec.admin.end_sessions.clone(),
     };
+    let other_relying_party = match &embedded {
+        Some(e) => Some(e.other_relying_party()),
+        None => target.spec.other_relying_party.clone(),
+    };
     Ok(OpenedTarget {
         setup,
         admin_end_sessions,
+        other_relying_party,
         embedded,
     })
 }
@@ -534,6 +542,7 @@ async fn run_one_pass(
         mode: pass.mode,
         crm_url: setup.crm_url,
         admin_end_sessions: opened.admin_end_sessions,
+        other_relying_party: opened.other_relying_party,
         webdriver_url: setup.webdriver_url,
         user_drivers: setup.user_drivers,
         launch: setup.launch,

@@ -169,6 +169,23 @@ pub struct TargetFile {
     /// (a staging server without DNS): `{crm.contoso.test: 10.0.0.5}`.
     #[serde(default)]
     pub resolve: ResolveMap,
+    /// Another application that signs in through the same AD FS, for the single sign-out
+    /// scenarios; they are not applicable without one.
+    #[serde(default)]
+    pub other_relying_party: Option<OtherRelyingParty>,
+}
+
+/// Another relying party of the deployment's AD FS (a portal, SharePoint, another CRM
+/// organization): where it starts, and what shows that the user is signed in there.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OtherRelyingParty {
+    /// A page of the application that needs a session (it sends a browser without one to
+    /// AD FS).
+    #[serde(deserialize_with = "other_rp_url")]
+    pub url: url::Url,
+    /// A CSS selector found only on that page when the user is signed in (e.g. the user's name).
+    pub signed_in: String,
 }
 
 /// Administrator actions a real target can offer the scenarios.
@@ -409,6 +426,18 @@ pub enum CrmLocation {
     Embedded,
     /// A real deployment's organization URL.
     Url(url::Url),
+}
+
+fn other_rp_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<url::Url, D::Error> {
+    let s = String::deserialize(d)?;
+    let shown = without_userinfo(&s);
+    match url::Url::parse(&s) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") && shown == s => Ok(u),
+        _ => Err(serde::de::Error::custom(format!(
+            "its `url` `{shown}` must be an http(s) URL without credentials, e.g. \
+             https://portal.contoso.com/"
+        ))),
+    }
 }
 
 impl<'de> Deserialize<'de> for CrmLocation {
@@ -676,6 +705,8 @@ impl Target {
             tls: TlsSpec::default(),
             whoami: default_whoami(),
             resolve: ResolveMap::default(),
+            // The emulator's own portal, known once it runs.
+            other_relying_party: None,
             // Short, so the timeout scenarios finish in seconds; the emulator is started with them.
             timeouts: TimeoutSpec {
                 idle: Some(std::time::Duration::from_secs(3)),

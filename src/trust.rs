@@ -213,7 +213,11 @@ impl Drop for PassResources {
 pub fn emulator_trust(e: &Embedded) -> (Vec<String>, Vec<String>, HttpTrust) {
     let sim = &e.sim;
     (
-        vec![format!("MAP *.contoso.test {}", sim.addr().ip())],
+        vec![
+            format!("MAP *.contoso.test {}", sim.addr().ip()),
+            // The second relying party lives on another site, as a partner portal would.
+            format!("MAP {} {}", crm_sim::PORTAL_HOST, sim.addr().ip()),
+        ],
         vec![sim.spki_sha256_base64().to_string()],
         HttpTrust {
             roots_pem: vec![sim.ca_pem().to_string()],

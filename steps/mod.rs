@@ -10,6 +10,7 @@ pub mod reauth;
 pub mod sign_in;
 pub mod sign_out;
 mod sign_out_reply;
+mod single_sign_out;
 mod tabs;
 mod timeout;
 mod world;

@@ -47,6 +47,9 @@ pub struct LogoutWorld {
     pub signed_in_at: Option<tokio::time::Instant>,
     /// A reply address on a foreign host that a sign-out URL was opened with, and that URL.
     pub foreign_reply: Option<(url::Url, url::Url)>,
+    /// The browsers of this scenario block third-party cookies (a profile setting, so each gets
+    /// a process of its own).
+    pub third_party_cookies_blocked: bool,
     /// The run's slot this scenario holds while it works the browser; given back when it starts
     /// to wait on purpose, so waiting never holds up the scenarios that work.
     slot: Option<crate::slots::Slot>,
@@ -93,6 +96,7 @@ impl LogoutWorld {
             reopens_browser: false,
             signed_in_at: None,
             foreign_reply: None,
+            third_party_cookies_blocked: false,
         })
     }
 
@@ -115,6 +119,7 @@ impl LogoutWorld {
         let host = self.ctx().host.clone();
         let shareable = !restore_last_session
             && !self.reopens_browser
+            && !self.third_party_cookies_blocked
             && !self.ctx().user_drivers.contains_key(person);
         match host {
             Some(host) if shareable => {
@@ -130,8 +135,11 @@ impl LogoutWorld {
                 })
             }
             _ => {
-                let profile =
+                let mut profile =
                     Profile::new().map_err(|e| format!("cannot make a browser profile: {e}"))?;
+                if self.third_party_cookies_blocked {
+                    profile = profile.blocking_third_party_cookies();
+                }
                 let browser = self
                     .launch_browser(person, &profile, restore_last_session)
                     .await?;

@@ -114,6 +114,22 @@ fn cases() -> Vec<Case> {
             vec!["t.yaml:2", "crm", "expected a string"],
         ),
         target(
+            "target: other_relying_party without a URL",
+            &format!(
+                "{TARGET_OK}other_relying_party: {{url: portal.contoso.com, signed_in: '#u'}}\n"
+            ),
+            vec![
+                "t.yaml:6",
+                "other_relying_party: its `url`",
+                "https://portal.contoso.com/",
+            ],
+        ),
+        target(
+            "target: other_relying_party without its marker",
+            &format!("{TARGET_OK}other_relying_party: {{url: 'https://portal.contoso.com/'}}\n"),
+            vec!["t.yaml:6", "signed_in"],
+        ),
+        target(
             "target: a scalar",
             "just words\n",
             vec!["t.yaml", "invalid type"],

@@ -190,6 +190,12 @@ const EXPECTED: &[(&str, &[Owner])] = &[
                 "Sign Out in one tab signs out the other tab",
                 "sign-out.leftover-cookies",
             ),
+            // CRM never sends the browser to AD FS, so AD FS cleans up no other application.
+            (
+                "ifd",
+                "Sign Out of CRM signs out of another application that uses the same AD FS",
+                "sso.other-relying-party-signed-out",
+            ),
         ],
     ),
     (
@@ -273,6 +279,14 @@ const EXPECTED: &[(&str, &[Owner])] = &[
             "ifd",
             "A sign-out address replying to another host does not send the browser there",
             "sso.sign-out-reply-checked",
+        )],
+    ),
+    (
+        "no-signout-cleanup",
+        &[(
+            "ifd",
+            "Sign Out of CRM signs out of another application that uses the same AD FS",
+            "sso.other-relying-party-signed-out",
         )],
     ),
 ];
