@@ -157,8 +157,13 @@ pub fn compare(
             file.display()
         ));
     }
+    // insta reads a relative snapshot path as relative to the source file of the assertion (this
+    // file, in the tree the harness was built from), not to the current directory: a user's
+    // `--target targets/prod.yaml` would look for its baseline in the harness's `src/targets/`.
+    let absolute = std::path::absolute(dir)
+        .map_err(|e| format!("cannot resolve the snapshot folder {}: {e}", dir.display()))?;
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(dir);
+    settings.set_snapshot_path(absolute);
     settings.set_prepend_module_to_snapshot(false);
     settings.set_description(description);
     settings.set_omit_expression(true);
