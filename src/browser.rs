@@ -97,6 +97,17 @@ impl fmt::Display for BrowserKind {
     }
 }
 
+impl BrowserKind {
+    /// The W3C `browserName` the harness asks for (Chromium calls itself `chrome`; a grid's node
+    /// stereotype must say the same).
+    pub fn browser_name(&self) -> &'static str {
+        match self {
+            BrowserKind::Chromium | BrowserKind::Chrome => "chrome",
+            BrowserKind::Edge => "MicrosoftEdge",
+        }
+    }
+}
+
 /// How scenarios are kept apart from each other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -184,6 +195,8 @@ impl Driver {
             let url = format!("http://127.0.0.1:{port}");
             match wait_ready(&url, &mut guard, Duration::from_secs(10)).await {
                 Ok(()) => {
+                    // Its sessions end with its process group; no DELETE needed on exit.
+                    crate::sessions::own_server(&url);
                     return Ok(Driver {
                         url,
                         _guard: guard,
@@ -255,6 +268,7 @@ fn free_port() -> std::io::Result<u16> {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        crate::sessions::disown_server(&self.url);
         crate::process::forget_dir(self._dir.path());
     }
 }
@@ -426,10 +440,7 @@ impl LaunchOptions {
 
     /// The W3C `browserName`.
     pub fn browser_name(&self) -> &'static str {
-        match self.kind {
-            BrowserKind::Chromium | BrowserKind::Chrome => "chrome",
-            BrowserKind::Edge => "MicrosoftEdge",
-        }
+        self.kind.browser_name()
     }
 
     /// The capability key of the vendor's options.
@@ -497,12 +508,7 @@ impl BrowserHost {
         ahead: usize,
     ) -> Result<Arc<BrowserHost>, BrowserError> {
         let profile = Profile::new()?;
-        let mut builder = ClientBuilder::rustls().map_err(BrowserError::Io)?;
-        builder.capabilities(options.capabilities(&profile, false));
-        let owner = builder
-            .connect(webdriver_url)
-            .await
-            .map_err(|e| BrowserError::NewSession(e.to_string()))?;
+        let owner = new_session(webdriver_url, options.capabilities(&profile, false)).await?;
         let vendor_key = options.vendor_key();
         let debugger_address = owner
             .capabilities()
@@ -510,7 +516,7 @@ impl BrowserHost {
             .and_then(|o| o["debuggerAddress"].as_str())
             .map(str::to_string);
         let Some(debugger_address) = debugger_address else {
-            let _ = owner.close().await;
+            let _ = end_session(owner).await;
             return Err(BrowserError::NewSession(format!(
                 "the WebDriver server reported no `{vendor_key}.debuggerAddress`, which browser \
                  contexts need; use --isolation process"
@@ -519,7 +525,7 @@ impl BrowserHost {
         let cdp = match crate::cdp::Cdp::connect(&debugger_address).await {
             Ok(cdp) => cdp,
             Err(e) => {
-                let _ = owner.close().await;
+                let _ = end_session(owner).await;
                 return Err(BrowserError::NewSession(e));
             }
         };
@@ -601,12 +607,7 @@ impl BrowserHost {
             self.vendor_key.into(),
             json!({ "debuggerAddress": self.debugger_address }),
         );
-        let mut builder = ClientBuilder::rustls().map_err(BrowserError::Io)?;
-        builder.capabilities(caps);
-        builder
-            .connect(&self.webdriver_url)
-            .await
-            .map_err(|e| BrowserError::NewSession(e.to_string()))
+        new_session(&self.webdriver_url, caps).await
     }
 
     /// A new blank tab in context `context_id`; its window handle.
@@ -668,9 +669,9 @@ impl BrowserHost {
             .chain(lock(&self.ready).drain(..).map(|(c, _)| c))
             .collect();
         for client in attached {
-            let _ = client.close().await;
+            let _ = end_session(client).await;
         }
-        let _ = self.owner.clone().close().await;
+        let _ = end_session(self.owner.clone()).await;
     }
 }
 
@@ -798,12 +799,11 @@ impl Browser {
         profile: &Profile,
         restore_last_session: bool,
     ) -> Result<Browser, BrowserError> {
-        let mut builder = ClientBuilder::rustls().map_err(BrowserError::Io)?;
-        builder.capabilities(options.capabilities(profile, restore_last_session));
-        let client = builder
-            .connect(webdriver_url)
-            .await
-            .map_err(|e| BrowserError::NewSession(e.to_string()))?;
+        let client = new_session(
+            webdriver_url,
+            options.capabilities(profile, restore_last_session),
+        )
+        .await?;
         Ok(Browser {
             client,
             closed: false,
@@ -814,6 +814,16 @@ impl Browser {
     /// Whether this browser is a context of a shared host rather than a process of its own.
     pub fn is_context(&self) -> bool {
         self.context.is_some()
+    }
+
+    /// Why this browser's WebDriver session is gone, if it is (its grid node was lost, its
+    /// driver died): one cheap command, whose failure tells.
+    pub async fn lost(&self) -> Option<String> {
+        self.client
+            .current_url()
+            .await
+            .err()
+            .and_then(|e| session_lost(&e))
     }
 
     /// Opens a new blank tab in this browser (in its context, for a context: WebDriver's New
@@ -962,8 +972,107 @@ impl Browser {
         self.closed = true;
         match self.context.take() {
             Some(lease) => lease.host.release(&lease.id, self.client.clone()).await,
-            None => Ok(self.client.clone().close().await?),
+            None => Ok(end_session(self.client.clone()).await?),
         }
+    }
+}
+
+/// Starts a WebDriver session with `caps` at `webdriver_url`, within the new-session deadline
+/// ([`crate::sessions::new_session_deadline`]), and notes it so it is ended on every exit.
+///
+/// A Selenium Grid queues a request it has no free slot for and answers only when one frees or
+/// its own queue timeout passes; past the deadline the request is given up, with a message that
+/// says so. A refusal carries the server's own message (the grid's "Could not start a new
+/// session. ...").
+async fn new_session(
+    webdriver_url: &str,
+    caps: serde_json::Map<String, Value>,
+) -> Result<Client, BrowserError> {
+    let Some(_request) = crate::sessions::Request::begin() else {
+        return Err(BrowserError::NewSession(
+            "the harness is ending; no new browser is started".into(),
+        ));
+    };
+    let mut builder = ClientBuilder::rustls().map_err(BrowserError::Io)?;
+    builder.capabilities(caps);
+    let limit = crate::sessions::new_session_deadline();
+    let client = match tokio::time::timeout(limit, builder.connect(webdriver_url)).await {
+        Ok(Ok(client)) => client,
+        Ok(Err(e)) => {
+            return Err(BrowserError::NewSession(format!(
+                "the WebDriver server at {webdriver_url} started no browser: {}",
+                new_session_error(&e)
+            )));
+        }
+        Err(_) => {
+            return Err(BrowserError::NewSession(format!(
+                "the WebDriver server at {webdriver_url} started no browser within {}s (a \
+                 Selenium Grid queues a request until a slot matching the browser is free); the \
+                 request was given up. Free or add slots on the grid, lower --concurrency, or \
+                 raise --new-session-timeout",
+                limit.as_secs_f64()
+            )));
+        }
+    };
+    if let Ok(Some(id)) = client.session_id().await {
+        crate::sessions::opened(webdriver_url, &id);
+    }
+    Ok(client)
+}
+
+/// A refused new session in the server's own words: a grid's message (its first lines; the
+/// rest is build and host information) rather than fantoccini's wrapping.
+fn new_session_error(e: &fantoccini::error::NewSessionError) -> String {
+    use fantoccini::error::NewSessionError;
+    let text = match e {
+        NewSessionError::SessionNotCreated(wd) => format!("session not created: {}", wd.message),
+        NewSessionError::NotW3C(v) => {
+            match v["message"].as_str().or(v["value"]["message"].as_str()) {
+                Some(m) => format!("{}: {m}", v["error"].as_str().unwrap_or("error")),
+                None => v.to_string(),
+            }
+        }
+        NewSessionError::UnexpectedError(fantoccini::error::CmdError::Standard(wd)) => {
+            format!("{}: {}", wd.error, wd.message)
+        }
+        other => other.to_string(),
+    };
+    text.lines()
+        .take_while(|l| !l.starts_with("Build info:") && !l.starts_with("Host info:"))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim()
+        .to_string()
+}
+
+/// Ends a session and forgets it ([`crate::sessions`]).
+async fn end_session(client: Client) -> Result<(), fantoccini::error::CmdError> {
+    let id = client.session_id().await.ok().flatten();
+    let ended = client.close().await;
+    // A session whose server no longer knows it is over all the same.
+    if let Some(id) = id
+        && (ended.is_ok() || ended.as_ref().is_err_and(|e| session_lost(e).is_some()))
+    {
+        crate::sessions::closed(&id);
+    }
+    ended
+}
+
+/// Whether `e` says the browser's session is gone for good, and why: the server no longer knows
+/// the session ("invalid session id": a grid node that was lost, a browser that died), or the
+/// server itself does not answer.
+pub fn session_lost(e: &fantoccini::error::CmdError) -> Option<String> {
+    use fantoccini::error::CmdError;
+    match e {
+        CmdError::Standard(wd) if e.is_invalid_session_id() => Some(format!(
+            "the browser's WebDriver session is gone: {}",
+            wd.message.lines().next().unwrap_or_default()
+        )),
+        CmdError::Failed(_) | CmdError::FailedC(_) | CmdError::Lost(_) => Some(format!(
+            "the WebDriver server does not answer: {}",
+            crate::probe::error_chain(e)
+        )),
+        _ => None,
     }
 }
 
@@ -1014,7 +1123,7 @@ impl Drop for Browser {
                 handle.spawn(async move {
                     match context {
                         Some(lease) => drop(lease.host.release(&lease.id, client).await),
-                        None => drop(client.close().await),
+                        None => drop(end_session(client).await),
                     }
                 });
             }

@@ -67,9 +67,14 @@ struct RunArgs {
     /// Show the browser window.
     #[arg(long)]
     headed: bool,
-    /// Scenarios working a browser at once (scenarios waiting out a timeout run beside them).
-    #[arg(long, default_value_t = 2)]
-    concurrency: usize,
+    /// Scenarios working a browser at once (scenarios waiting out a timeout run beside them)
+    /// [default: 2; with --webdriver at a Selenium Grid, its free slots for the browser].
+    #[arg(long, value_name = "N")]
+    concurrency: Option<usize>,
+    /// How long a new browser may take to start before its scenario is not judged (a Selenium
+    /// Grid queues a request until a slot is free) [default: 60s].
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    new_session_timeout: Option<Duration>,
     /// How scenarios are kept apart: `context` gives each person a fresh browser context of a
     /// shared browser (a process only where a scenario needs one: reopening the browser, a
     /// Kerberos user's own ticket); `process` a browser process each. Default: `context`, or
@@ -454,7 +459,16 @@ async fn cmd_run(args: RunArgs) -> i32 {
     opts.browser = args.browser;
     opts.webdriver = args.webdriver;
     opts.headed = args.headed;
-    opts.concurrency = args.concurrency;
+    opts.concurrency_from_grid = args.concurrency.is_none();
+    if let Some(n) = args.concurrency {
+        opts.concurrency = n;
+    }
+    if let Some(limit) = args.new_session_timeout {
+        if limit.is_zero() {
+            return fail("--new-session-timeout must be at least 1s");
+        }
+        opts.new_session_timeout = limit;
+    }
     opts.isolation = args.isolation;
     opts.tags = args.tags;
     opts.name = args.name;

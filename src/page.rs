@@ -44,6 +44,9 @@ pub struct PageState {
     pub from_cache: bool,
     /// AD FS refused the browser with its loop-detection error (MSIS7042).
     pub adfs_loop: bool,
+    /// The browser's WebDriver session is gone (its grid node was lost), and why: the page was
+    /// never seen, so nothing may be judged from this state.
+    pub session_lost: Option<String>,
 }
 
 impl std::fmt::Display for PageState {
@@ -82,13 +85,21 @@ impl std::fmt::Display for PageState {
 pub async fn settle(browser: &Browser, markers: &PageMarkers, limit: Duration) -> PageState {
     let quiet = Duration::from_millis(400);
     let last: std::cell::RefCell<Option<(String, std::time::Instant)>> = Default::default();
+    let lost: std::cell::RefCell<Option<String>> = Default::default();
     let (_, settled) = Wait::at_most(limit)
         .until_or_last(|| {
-            // Errors while a navigation replaces the document mean "not yet".
-            let last = &last;
+            // Errors while a navigation replaces the document mean "not yet"; a session that is
+            // gone means "never": stop looking.
+            let (last, lost) = (&last, &lost);
             async move {
-                let Some(look) = look(browser, markers).await else {
-                    return (false, ());
+                let look = match look(browser, markers).await {
+                    Ok(look) => look,
+                    Err(e) => {
+                        let gone = crate::browser::session_lost(&e);
+                        let stop = gone.is_some();
+                        *lost.borrow_mut() = gone;
+                        return (stop, ());
+                    }
                 };
                 let mut last = last.borrow_mut();
                 let still = match &*last {
@@ -105,6 +116,19 @@ pub async fn settle(browser: &Browser, markers: &PageMarkers, limit: Duration) -
             }
         })
         .await;
+    if let Some(lost) = lost.into_inner() {
+        return PageState {
+            url: String::new(),
+            settled: false,
+            shows_app: false,
+            shows_data: false,
+            sign_in_form: false,
+            says_signed_out: false,
+            from_cache: false,
+            adfs_loop: false,
+            session_lost: Some(lost),
+        };
+    }
     let look = look(browser, markers).await.unwrap_or_default();
     PageState {
         url: crate::secrets::shorten_redacted(&current_url(browser).await, 120),
@@ -115,6 +139,7 @@ pub async fn settle(browser: &Browser, markers: &PageMarkers, limit: Duration) -
         says_signed_out: look.says_signed_out,
         from_cache: look.from_cache,
         adfs_loop: look.adfs_loop,
+        session_lost: None,
     }
 }
 
@@ -133,10 +158,13 @@ struct Look {
 }
 
 /// One look at the page, in one script: its URL and load state, which markers match, its text
-/// (matched here, with the target's Rust regex), and whether it came from the HTTP cache. `None`
+/// (matched here, with the target's Rust regex), and whether it came from the HTTP cache. An error
 /// while a navigation replaces the document. A selector the page cannot parse matches nothing,
 /// except `auto_post`, which then counts as "posting" (never settle on a page we cannot read).
-async fn look(browser: &Browser, markers: &PageMarkers) -> Option<Look> {
+async fn look(
+    browser: &Browser,
+    markers: &PageMarkers,
+) -> Result<Look, fantoccini::error::CmdError> {
     let script = "const has = (css, otherwise) => { try { return !!document.querySelector(css); } \
                     catch (e) { return otherwise; } }; \
                   const n = performance.getEntriesByType('navigation')[0]; \
@@ -153,9 +181,9 @@ async fn look(browser: &Browser, markers: &PageMarkers) -> Option<Look> {
     ]
     .map(|css| serde_json::Value::String(css.clone()))
     .to_vec();
-    let v = browser.client().execute(script, args).await.ok()?;
+    let v = browser.client().execute(script, args).await?;
     let flag = |k: &str| v[k].as_bool().unwrap_or(false);
-    Some(Look {
+    Ok(Look {
         url: v["url"].as_str().unwrap_or_default().to_string(),
         complete: v["ready"].as_str() == Some("complete"),
         app: flag("app"),

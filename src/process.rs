@@ -150,7 +150,8 @@ pub fn kill_all() {
     }
 }
 
-/// Installs a task that, on SIGINT, SIGTERM or SIGHUP (a closed terminal or SSH session), ends
+/// Installs a task that, on SIGINT, SIGTERM or SIGHUP (a closed terminal or SSH session), deletes
+/// the WebDriver sessions open on servers the harness does not own ([`crate::sessions`]), ends
 /// every child group, removes the registered temp dirs (destructors do not run on `exit`), runs
 /// `on_signal`, and exits with 130/143/129.
 pub fn install_signal_handler(on_signal: impl Fn() + Send + Sync + 'static) {
@@ -172,7 +173,16 @@ pub fn install_signal_handler(on_signal: impl Fn() + Send + Sync + 'static) {
         // reach its reports: with every browser gone, its scenarios end at once as "not judged",
         // and that must not become the report (report::claim_in_flight).
         on_signal();
+        // Sessions on a server the harness does not own (a Selenium Grid) outlive it unless
+        // deleted; the harness's own drivers end theirs with their process group below.
+        let left = crate::sessions::end_on_exit(Duration::from_secs(5)).await;
         kill_all();
+        for why in left {
+            let _ = io::Write::write_all(
+                &mut io::stderr(),
+                format!("interrupted: a WebDriver session may be left open: {why}\n").as_bytes(),
+            );
+        }
         // Not eprintln!: with stderr gone (a closed pipe), it would panic this task, and the
         // process would never exit.
         let _ = io::Write::write_all(

@@ -158,6 +158,15 @@ impl Collector {
         self.lock().timings.push(t);
     }
 
+    /// Withdraws the verdicts of the scenario at `context` (its browser was lost: what it judged
+    /// may rest on observations of nothing); returns how many.
+    pub fn withdraw(&self, context: &VerdictContext) -> usize {
+        let mut f = self.lock();
+        let before = f.verdicts.len();
+        f.verdicts.retain(|v| v.context != *context);
+        before - f.verdicts.len()
+    }
+
     /// Takes what was collected.
     pub fn take(&self) -> Findings {
         std::mem::take(&mut *self.lock())

@@ -32,6 +32,9 @@ pub enum RunError {
     Usage(String),
     /// Writing a report failed.
     Report(String),
+    /// The WebDriver server or Selenium Grid of `--webdriver` cannot serve the run; the message is
+    /// the whole story (what the server said, what to do).
+    Grid(String),
 }
 
 impl std::fmt::Display for RunError {
@@ -57,6 +60,7 @@ impl std::fmt::Display for RunError {
             ),
             RunError::Usage(e) => write!(f, "{e}"),
             RunError::Report(e) => write!(f, "cannot write the report: {e}"),
+            RunError::Grid(e) => f.write_str(e),
         }
     }
 }
@@ -86,6 +90,12 @@ pub struct RunOptions {
     pub headed: bool,
     /// Scenarios working a browser at once (scenarios waiting out a timeout do not count).
     pub concurrency: usize,
+    /// With `--webdriver` at a Selenium Grid, take the concurrency from the grid's free slots for
+    /// the browser (`--concurrency` not given); a plain WebDriver server keeps `concurrency`.
+    pub concurrency_from_grid: bool,
+    /// How long a new browser session may take before the scenario gives up on it (a grid queues
+    /// requests it has no free slot for).
+    pub new_session_timeout: Duration,
     /// How scenarios are kept apart; `None` picks [`Isolation::Context`] with the harness's
     /// own chromedriver and [`Isolation::Process`] with `--webdriver`.
     pub isolation: Option<Isolation>,
@@ -127,6 +137,8 @@ impl RunOptions {
             webdriver: None,
             headed: false,
             concurrency: 2,
+            concurrency_from_grid: false,
+            new_session_timeout: crate::sessions::DEFAULT_NEW_SESSION_DEADLINE,
             isolation: None,
             tags: None,
             name: None,
@@ -184,6 +196,9 @@ pub struct RunContext {
     pub slots: crate::slots::Slots,
     /// The run's one progress line, shared by every pass; scenario result lines go through it.
     pub progress: Arc<crate::progress::RunProgress>,
+    /// A slot stands for one browser (`--webdriver`: a grid's slots are browsers): a scenario
+    /// takes one per browser it holds at once, and keeps them while it waits out a timeout.
+    pub slot_per_browser: bool,
 }
 
 impl RunContext {
@@ -213,10 +228,14 @@ struct Prepared {
 /// Runs the features as asked, as a pipeline: check the configuration, start the shared driver,
 /// then per pass (one target and mode) plan which scenarios apply, open the target, run the
 /// scenarios; then write the reports. Errors are "could not judge" (exit 2).
-pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
+pub async fn run(mut opts: RunOptions) -> Result<RunOutcome, RunError> {
     let started = std::time::Instant::now();
     let prepared = prepare(&opts)?;
+    crate::sessions::set_new_session_deadline(opts.new_session_timeout);
     let (shared_driver, shared_url) = start_shared_driver(&opts.webdriver).await?;
+    if let Some(url) = &opts.webdriver {
+        opts.concurrency = webdriver_concurrency(url, &opts).await?;
+    }
     let browsers = trust::BrowserSetup {
         kind: opts.browser,
         headed: opts.headed,
@@ -261,6 +280,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         Some(_) => Isolation::Process,
         None => Isolation::Context,
     });
+    let slot_per_browser = opts.webdriver.is_some();
     // A panic in a step is a harness bug that cucumber reports as a failed step, which the
     // after hook turns into "not judged" without the default hook's backtrace hint.
     let previous_hook = std::panic::take_hook();
@@ -275,6 +295,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                 findings: findings.clone(),
                 slots: slots.clone(),
                 progress: progress.clone(),
+                slot_per_browser,
                 isolation,
                 scenarios: *runnable,
             },
@@ -284,6 +305,11 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     std::panic::set_hook(previous_hook);
     ticker.abort();
     progress.finish();
+    // A browser whose close failed (its grid node went away meanwhile, say) may still hold a
+    // grid slot: end every session the run opened elsewhere, whatever happened.
+    for why in crate::sessions::end_open(Duration::from_secs(10)).await {
+        findings.note(format!("a WebDriver session may be left open: {why}"));
+    }
     ran?;
     drop(shared_driver);
     if scenarios_selected == 0 {
@@ -366,7 +392,7 @@ pub(crate) async fn start_shared_driver(
         // Reached once here, so an unreachable grid is one error naming its URL, not one per
         // scenario.
         Some(url) => {
-            webdriver_answers(url).await.map_err(RunError::Browser)?;
+            crate::grid::status(url).await.map_err(RunError::Grid)?;
             None
         }
         None => Some(Driver::start(&[]).await.map_err(RunError::Browser)?),
@@ -378,24 +404,35 @@ pub(crate) async fn start_shared_driver(
     Ok((driver, url))
 }
 
-/// Whether the WebDriver server at `url` answers its status endpoint (W3C WebDriver "Status").
-async fn webdriver_answers(url: &str) -> Result<(), BrowserError> {
-    let status = format!("{}/status", url.trim_end_matches('/'));
-    let unreachable = |why: String| {
-        BrowserError::DriverStart(format!(
-            "--webdriver {url} does not answer ({why}); start the WebDriver server or grid there, \
-             fix the URL, or leave out --webdriver to start chromedriver"
-        ))
+/// The run's concurrency with `--webdriver URL`, told in the run's first line: a Selenium
+/// Grid's free slots for the browser when `--concurrency` was not given, else `--concurrency`.
+async fn webdriver_concurrency(url: &str, opts: &RunOptions) -> Result<usize, RunError> {
+    let server = crate::grid::status(url).await.map_err(RunError::Grid)?;
+    let browser_name = opts.browser.browser_name();
+    let (concurrency, how) = match &server {
+        crate::grid::Server::Grid(grid) if opts.concurrency_from_grid => {
+            let n =
+                crate::grid::concurrency_from(url, grid, browser_name).map_err(RunError::Grid)?;
+            (
+                n,
+                format!("the grid's free `{browser_name}` slots in its /status"),
+            )
+        }
+        _ => (opts.concurrency, "--concurrency".to_string()),
     };
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| unreachable(e.to_string()))?;
-    http.get(&status)
-        .send()
-        .await
-        .map(drop)
-        .map_err(|e| unreachable(format!("GET {status}: {}", crate::probe::error_chain(&e))))
+    let what = match &server {
+        crate::grid::Server::Grid(grid) => format!(
+            "Selenium Grid{} at {url}: {}",
+            grid.version()
+                .and_then(|v| v.split_whitespace().next())
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default(),
+            grid.describe()
+        ),
+        crate::grid::Server::Plain => format!("WebDriver server at {url} (no grid status)"),
+    };
+    println!("webdriver: {what}; concurrency {concurrency} (from {how})");
+    Ok(concurrency)
 }
 
 /// What a pass will run: how many scenarios the selection picks, and how many of those the
@@ -516,6 +553,7 @@ struct PassShare {
     findings: Arc<Collector>,
     slots: crate::slots::Slots,
     progress: Arc<crate::progress::RunProgress>,
+    slot_per_browser: bool,
     isolation: Isolation,
     scenarios: usize,
 }
@@ -556,6 +594,7 @@ async fn run_one_pass(
         host: (share.isolation == Isolation::Context).then(|| Arc::new(SharedBrowser::new(ahead))),
         slots: share.slots,
         progress: share.progress,
+        slot_per_browser: share.slot_per_browser,
     });
     // Every scenario of the pass may start; the slots decide which work at once.
     run_pass(prepared, pass, ctx.clone(), share.scenarios).await;

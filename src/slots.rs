@@ -6,6 +6,12 @@
 //! `max(browser work / slots, the longest wait)` instead of their sum. Waiters of equal priority
 //! are served first come, first served.
 //!
+//! A scenario that holds several browsers at once (two devices) takes as many slots, all at once
+//! ([`Slots::acquire_many`]), when slots stand for browsers: a Selenium Grid's slots are browsers,
+//! and two scenarios that each took one browser's slot and wait for a second would starve each
+//! other. A waiter that needs more slots than are free holds back those behind it, so it is never
+//! overtaken for ever by waiters needing fewer.
+//!
 //! ```
 //! # tokio_test_block_on(async {
 //! use logout_harness::slots::{Priority, Slots};
@@ -42,6 +48,7 @@ pub struct Slots {
 #[derive(Debug)]
 struct State {
     free: usize,
+    capacity: usize,
     next_ticket: u64,
     waiting: BinaryHeap<Waiter>,
 }
@@ -50,6 +57,7 @@ struct State {
 struct Waiter {
     priority: Priority,
     ticket: u64,
+    count: usize,
     wake: oneshot::Sender<Slot>,
 }
 
@@ -76,10 +84,18 @@ impl Ord for Waiter {
     }
 }
 
-/// One slot, held until dropped.
+/// One or more slots taken together, held until dropped.
 #[derive(Debug)]
 pub struct Slot {
     slots: Option<Slots>,
+    count: usize,
+}
+
+impl Slot {
+    /// How many slots this holds.
+    pub fn count(&self) -> usize {
+        self.count
+    }
 }
 
 impl Slots {
@@ -88,6 +104,7 @@ impl Slots {
         Slots {
             state: Arc::new(Mutex::new(State {
                 free: n.max(1),
+                capacity: n.max(1),
                 next_ticket: 0,
                 waiting: BinaryHeap::new(),
             })),
@@ -96,12 +113,20 @@ impl Slots {
 
     /// Waits for a slot; waiters with [`Priority::Waits`] go before the others.
     pub async fn acquire(&self, priority: Priority) -> Slot {
+        self.acquire_many(priority, 1).await
+    }
+
+    /// Waits for `count` slots at once (at most all there are); waiters with [`Priority::Waits`]
+    /// go before the others.
+    pub async fn acquire_many(&self, priority: Priority, count: usize) -> Slot {
         let rx = {
             let mut state = self.lock();
-            if state.free > 0 && state.waiting.is_empty() {
-                state.free -= 1;
+            let count = count.clamp(1, state.capacity);
+            if state.free >= count && state.waiting.is_empty() {
+                state.free -= count;
                 return Slot {
                     slots: Some(self.clone()),
+                    count,
                 };
             }
             let (tx, rx) = oneshot::channel();
@@ -110,6 +135,7 @@ impl Slots {
             state.waiting.push(Waiter {
                 priority,
                 ticket,
+                count,
                 wake: tx,
             });
             rx
@@ -120,6 +146,7 @@ impl Slots {
             Ok(slot) => slot,
             Err(_) => Slot {
                 slots: Some(self.clone()),
+                count: 1,
             },
         }
     }
@@ -128,20 +155,25 @@ impl Slots {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A slot came back: to the first waiter still waiting, else to the pool.
-    fn give_back(&self) {
+    /// Slots came back: to the waiters in turn while the first one's need fits, else to the pool.
+    fn give_back(&self, count: usize) {
         let mut state = self.lock();
-        while let Some(waiter) = state.waiting.pop() {
+        state.free += count;
+        while state.waiting.peek().is_some_and(|w| w.count <= state.free) {
+            let Some(waiter) = state.waiting.pop() else {
+                break;
+            };
+            state.free -= waiter.count;
             let slot = Slot {
                 slots: Some(self.clone()),
+                count: waiter.count,
             };
-            match waiter.wake.send(slot) {
-                Ok(()) => return,
-                // That waiter gave up (its scenario was cancelled): the slot came back unused.
-                Err(mut unused) => unused.slots = None,
+            // That waiter gave up (its scenario was cancelled): its slots came back unused.
+            if let Err(mut unused) = waiter.wake.send(slot) {
+                unused.slots = None;
+                state.free += waiter.count;
             }
         }
-        state.free += 1;
     }
 
     /// Slots free right now (for tests).
@@ -158,7 +190,7 @@ impl Slots {
 impl Drop for Slot {
     fn drop(&mut self) {
         if let Some(slots) = self.slots.take() {
-            slots.give_back();
+            slots.give_back(self.count);
         }
     }
 }
@@ -227,6 +259,62 @@ mod tests {
         }
         assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 2);
         assert_eq!(slots.free(), 2);
+    }
+
+    /// Two scenarios that each hold two browsers at once, and two that hold one, on two slots:
+    /// each two-browser scenario gets both slots together, so none waits for a browser while
+    /// holding another (with one slot each, both would wait for ever).
+    #[tokio::test]
+    async fn scenarios_needing_two_slots_never_hold_one_and_wait_for_the_other() {
+        let slots = Slots::new(2);
+        let busy = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks: Vec<_> = [2, 1, 2, 1]
+            .into_iter()
+            .map(|n| {
+                let (slots, busy) = (slots.clone(), busy.clone());
+                tokio::spawn(async move {
+                    let slot = slots.acquire_many(Priority::Normal, n).await;
+                    assert_eq!(slot.count(), n);
+                    let now = busy.fetch_add(n, std::sync::atomic::Ordering::SeqCst) + n;
+                    assert!(now <= 2, "{now} slots held at once");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    busy.fetch_sub(n, std::sync::atomic::Ordering::SeqCst);
+                })
+            })
+            .collect();
+        for t in tasks {
+            tokio::time::timeout(Duration::from_secs(5), t)
+                .await
+                .expect("no scenario starves")
+                .unwrap();
+        }
+        assert_eq!(slots.free(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_for_two_is_not_overtaken_by_later_waiters_for_one() {
+        let slots = Slots::new(2);
+        let held = slots.acquire(Priority::Normal).await;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for (name, n) in [("two", 2), ("one", 1)] {
+            let queued = tasks.len();
+            let (s, order) = (slots.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                let _slot = s.acquire_many(Priority::Normal, n).await;
+                order.lock().unwrap().push(name);
+            }));
+            until_waiting(&slots, queued + 1).await;
+        }
+        // One slot is free, enough for "one", but "two" came first.
+        assert_eq!(slots.free(), 1);
+        drop(held);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), ["two", "one"]);
+        // More than there are is all there are.
+        assert_eq!(slots.acquire_many(Priority::Normal, 5).await.count(), 2);
     }
 
     #[tokio::test]

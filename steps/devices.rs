@@ -15,6 +15,16 @@ fn other_device(user: &str) -> String {
     format!("{user} (second device)")
 }
 
+/// How many browsers a step holds open at once, at most: two for "on two devices". The world
+/// takes that many of the run's slots when slots stand for a grid's browsers.
+pub fn browsers_at_once(step_text: &str) -> usize {
+    if step_text.ends_with("is signed in to CRM on two devices") {
+        2
+    } else {
+        1
+    }
+}
+
 #[given(regex = r"^(\w+) is signed in to CRM on two devices$")]
 async fn signed_in_on_two_devices(w: &mut LogoutWorld, who: String) -> Result<(), String> {
     let user = w.who(&who)?;

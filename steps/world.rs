@@ -56,6 +56,9 @@ pub struct LogoutWorld {
     /// The scenario closes and reopens a browser, which needs a profile on disk: its people get
     /// browser processes, not contexts.
     reopens_browser: bool,
+    /// Browsers the scenario holds open at once, at most (the slots it takes when a slot stands
+    /// for a browser).
+    browsers_at_once: usize,
 }
 
 /// Time spent per kind of work in one scenario.
@@ -94,6 +97,7 @@ impl LogoutWorld {
             timings: Timings::default(),
             slot: None,
             reopens_browser: false,
+            browsers_at_once: 1,
             signed_in_at: None,
             foreign_reply: None,
             third_party_cookies_blocked: false,
@@ -116,6 +120,7 @@ impl LogoutWorld {
         person: &str,
         restore_last_session: bool,
     ) -> Result<Person, String> {
+        self.room_for_a_browser()?;
         let host = self.ctx().host.clone();
         let shareable = !restore_last_session
             && !self.reopens_browser
@@ -207,16 +212,29 @@ impl LogoutWorld {
                 rule.into_iter()
                     .flat_map(|r| r.background.iter().flat_map(|b| &b.steps)),
             )
-            .chain(&scenario.steps);
+            .chain(&scenario.steps)
+            .collect::<Vec<_>>();
         self.reopens_browser = steps
-            .into_iter()
+            .iter()
             .any(|s| super::browser_close::reopens_browser(&s.value));
+        self.browsers_at_once = steps
+            .iter()
+            .map(|s| super::devices::browsers_at_once(&s.value))
+            .max()
+            .unwrap_or(1);
         let priority = if waits {
             crate::slots::Priority::Waits
         } else {
             crate::slots::Priority::Normal
         };
-        self.slot = Some(ctx.slots.acquire(priority).await);
+        // A grid's slots are browsers: a scenario takes all the browsers it will hold at once
+        // together, so two scenarios never each hold one and wait for a second.
+        let slots = if ctx.slot_per_browser {
+            self.browsers_at_once
+        } else {
+            1
+        };
+        self.slot = Some(ctx.slots.acquire_many(priority, slots).await);
         self.run = Some(ctx);
         self.timings = Timings::default();
     }
@@ -224,7 +242,27 @@ impl LogoutWorld {
     /// Gives back the scenario's slot: from here on it waits on purpose, and its few probes
     /// must not queue behind other scenarios' browser work (that would skew the measurement).
     pub fn start_waiting(&mut self) {
-        self.slot = None;
+        // A grid's slot is the browser itself, which stays open while the scenario waits.
+        if !self.run.as_ref().is_some_and(|ctx| ctx.slot_per_browser) {
+            self.slot = None;
+        }
+    }
+
+    /// When slots stand for browsers, a scenario opens no more browsers than it took slots for:
+    /// one more would wait in the grid's queue for a slot this scenario itself holds.
+    fn room_for_a_browser(&self) -> Result<(), String> {
+        let ctx = self.ctx();
+        let open = self.people.values().filter(|p| p.browser.is_some()).count();
+        let held = self.slot.as_ref().map_or(0, |s| s.count());
+        if ctx.slot_per_browser && open >= held {
+            return Err(format!(
+                "this scenario holds {} browsers at once, but the run has only {held} slot(s) \
+                 for browsers (the grid's free slots at --webdriver {}, or --concurrency): give \
+                 the grid more slots for the browser, or raise --concurrency",
+                self.browsers_at_once, ctx.webdriver_url
+            ));
+        }
+        Ok(())
     }
 
     /// Resolves "she", "he", "they" and names to a person's name.
@@ -360,6 +398,9 @@ impl LogoutWorld {
         if state.adfs_loop {
             return Err(page::ADFS_LOOP.to_string());
         }
+        if let Some(lost) = state.session_lost {
+            return Err(format!("could not judge: {lost}"));
+        }
         Ok(state)
     }
 
@@ -407,6 +448,18 @@ impl LogoutWorld {
             }
             ScenarioFinished::StepPassed => None,
         };
+        // A browser whose session is gone (its grid node was lost, it died) may have made the
+        // steps observe nothing and judge that: nothing this scenario judged stands.
+        let mut not_observed = not_observed;
+        for person in self.people.values() {
+            if let Some(browser) = &person.browser
+                && let Some(lost) = browser.lost().await
+            {
+                ctx.findings.withdraw(&self.verdict_context);
+                not_observed = Some(format!("could not judge: {lost}"));
+                break;
+            }
+        }
         let (judged, violated) = ctx.findings.verdicts_of(&self.verdict_context);
         let c = &self.verdict_context;
         let label = format!("\"{}\" ({}/{})", c.scenario, c.mode, c.browser);
