@@ -14,3 +14,12 @@ Feature: Single sign-on through AD FS
     Given alice is signed in to CRM
     When she opens AD FS's sign-out with a reply address on another host
     Then the browser is not sent to that host
+
+  # "Keep me signed in" makes AD FS's SSO cookie persistent (it survives closing the browser);
+  # Sign Out must end that session too (docs/crm-adfs-facts.md §4.1).
+  @needs-kmsi
+  Scenario: With Keep me signed in, Sign Out, close and reopen the browser: CRM asks for credentials
+    Given alice is signed in to CRM with Keep me signed in
+    When she signs out through the profile menu
+    And she closes the browser and opens it again
+    Then opening CRM after Keep me signed in asks for her credentials

@@ -1,7 +1,8 @@
 //! What a scenario needs from the target, and whether the target has it.
 //!
 //! A scenario states its needs as tags (`@needs-user-bob`, `@needs-admin-end-sessions`,
-//! `@needs-idle-timeout`, `@needs-absolute-timeout`, `@needs-reminder`, `@needs-password`). A
+//! `@needs-idle-timeout`, `@needs-absolute-timeout`, `@needs-reminder`, `@needs-password`,
+//! `@needs-kmsi`). A
 //! target that lacks one gets the scenario reported as not applicable, with the reason and how to
 //! provide it: not a failure, and no change to the exit code. An unknown `@needs-` tag is a
 //! mistake in a feature file (exit 2), never a silently skipped scenario.
@@ -23,6 +24,8 @@ pub enum Need {
     Reminder,
     /// A password for `alice`, the user every scenario signs in as.
     Password,
+    /// A "Keep me signed in" checkbox on the sign-in page (`pages.kmsi`).
+    Kmsi,
 }
 
 const PREFIX: &str = "needs-";
@@ -40,12 +43,14 @@ pub fn needs_of<'a>(tags: impl IntoIterator<Item = &'a String>) -> Result<Vec<Ne
             "absolute-timeout" => Need::AbsoluteTimeout,
             "reminder" => Need::Reminder,
             "password" => Need::Password,
+            "kmsi" => Need::Kmsi,
             w => match w.strip_prefix("user-") {
                 Some(user) if !user.is_empty() => Need::User(user.to_string()),
                 _ => {
                     return Err(format!(
                         "unknown tag @{tag}; valid: @needs-user-NAME, @needs-admin-end-sessions, \
-                         @needs-idle-timeout, @needs-absolute-timeout, @needs-reminder, @needs-password"
+                         @needs-idle-timeout, @needs-absolute-timeout, @needs-reminder, @needs-password, \
+                         @needs-kmsi"
                     ));
                 }
             },
@@ -95,6 +100,10 @@ pub fn unmet(target: &Target, needs: &[Need]) -> Option<String> {
                  `password_env` or `password_file`"
             ))
         }
+        Need::Kmsi if target.pages.kmsi.is_none() => Some(format!(
+            "the sign-in page offers no Keep me signed in (`pages.kmsi` is empty in {file}; AD FS \
+             offers it with Set-AdfsProperties -EnableKmsi $true)"
+        )),
         _ => None,
     })
 }
@@ -126,8 +135,22 @@ mod tests {
             "needs-absolute-timeout",
             "needs-reminder",
             "needs-password",
+            "needs-kmsi",
         ]))
         .unwrap();
         assert_eq!(unmet(&t, &all), None);
+    }
+
+    #[test]
+    fn a_sign_in_page_without_keep_me_signed_in_makes_the_kmsi_scenario_not_applicable() {
+        let needs = needs_of(&tags(&["ifd", "needs-kmsi"])).unwrap();
+        assert_eq!(needs, vec![Need::Kmsi]);
+        assert_eq!(unmet(&Target::embedded(AuthMode::Ifd), &needs), None);
+        let reason = unmet(&Target::embedded(AuthMode::Fba), &needs).unwrap();
+        assert!(
+            reason.contains("the sign-in page offers no Keep me signed in"),
+            "{reason}"
+        );
+        assert!(reason.contains("pages.kmsi"), "{reason}");
     }
 }

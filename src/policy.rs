@@ -188,6 +188,7 @@ pub enum RuleId {
     CookieSameSite,
     CookieLifetime,
     CookieNoCredentials,
+    SsoKmsiAfterSignOut,
 }
 
 /// One row of the rule table.
@@ -371,6 +372,12 @@ pub const RULES: &[RuleSpec] = &[
         "cookie.no-credentials",
         "No cookie holds the user's password, in clear, URL-encoded or base64.",
         [Absent, Present]
+    ),
+    rule!(
+        SsoKmsiAfterSignOut,
+        "sso.kmsi-after-sign-out",
+        "After signing in with \"Keep me signed in\", signing out, and closing and reopening the browser, opening the application asks for credentials (sign-out revoked the persistent AD FS session).",
+        [CredentialsAsked, SilentSignIn]
     ),
 ];
 

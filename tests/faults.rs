@@ -190,6 +190,13 @@ const EXPECTED: &[(&str, &[Owner])] = &[
                 "Sign Out in one tab signs out the other tab",
                 "sign-out.leftover-cookies",
             ),
+            // A CRM-only sign-out never reaches AD FS, so the persistent "Keep me signed in"
+            // cookie survives closing the browser and signs alice straight back in.
+            (
+                "ifd",
+                "With Keep me signed in, Sign Out, close and reopen the browser: CRM asks for credentials",
+                "sso.kmsi-after-sign-out",
+            ),
         ],
     ),
     (
@@ -273,6 +280,14 @@ const EXPECTED: &[(&str, &[Owner])] = &[
             "ifd",
             "A sign-out address replying to another host does not send the browser there",
             "sso.sign-out-reply-checked",
+        )],
+    ),
+    (
+        "keep-kmsi-session",
+        &[(
+            "ifd",
+            "With Keep me signed in, Sign Out, close and reopen the browser: CRM asks for credentials",
+            "sso.kmsi-after-sign-out",
         )],
     ),
 ];
