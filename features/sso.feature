@@ -31,3 +31,12 @@ Feature: Single sign-on through AD FS
     And she is also signed in to another application through AD FS
     When she signs out through the profile menu
     Then the other application is as the policy says for a browser that blocks third-party cookies
+
+  # "Keep me signed in" makes AD FS's SSO cookie persistent (it survives closing the browser);
+  # Sign Out must end that session too (docs/crm-adfs-facts.md §4.1).
+  @needs-kmsi
+  Scenario: With Keep me signed in, Sign Out, close and reopen the browser: CRM asks for credentials
+    Given alice is signed in to CRM with Keep me signed in
+    When she signs out through the profile menu
+    And she closes the browser and opens it again
+    Then opening CRM after Keep me signed in asks for her credentials

@@ -2,7 +2,7 @@
 //!
 //! A scenario states its needs as tags (`@needs-user-bob`, `@needs-admin-end-sessions`,
 //! `@needs-idle-timeout`, `@needs-absolute-timeout`, `@needs-reminder`, `@needs-password`,
-//! `@needs-other-relying-party`). A
+//! `@needs-other-relying-party`, `@needs-kmsi`). A
 //! target that lacks one gets the scenario reported as not applicable, with the reason and how to
 //! provide it: not a failure, and no change to the exit code. An unknown `@needs-` tag is a
 //! mistake in a feature file (exit 2), never a silently skipped scenario.
@@ -26,6 +26,8 @@ pub enum Need {
     Password,
     /// Another application signed in through the same AD FS (`other_relying_party`).
     OtherRelyingParty,
+    /// A "Keep me signed in" checkbox on the sign-in page (`pages.kmsi`).
+    Kmsi,
 }
 
 const PREFIX: &str = "needs-";
@@ -44,13 +46,14 @@ pub fn needs_of<'a>(tags: impl IntoIterator<Item = &'a String>) -> Result<Vec<Ne
             "reminder" => Need::Reminder,
             "password" => Need::Password,
             "other-relying-party" => Need::OtherRelyingParty,
+            "kmsi" => Need::Kmsi,
             w => match w.strip_prefix("user-") {
                 Some(user) if !user.is_empty() => Need::User(user.to_string()),
                 _ => {
                     return Err(format!(
                         "unknown tag @{tag}; valid: @needs-user-NAME, @needs-admin-end-sessions, \
                          @needs-idle-timeout, @needs-absolute-timeout, @needs-reminder, @needs-password, \
-                         @needs-other-relying-party"
+                         @needs-other-relying-party, @needs-kmsi"
                     ));
                 }
             },
@@ -104,6 +107,10 @@ pub fn unmet(target: &Target, needs: &[Need]) -> Option<String> {
             "needs another application that signs in through the same AD FS; declare \
              `other_relying_party: {{url: https://portal.contoso.com/, signed_in: '#userName'}}` in {file}"
         )),
+        Need::Kmsi if target.pages.kmsi.is_none() => Some(format!(
+            "the sign-in page offers no Keep me signed in (`pages.kmsi` is empty in {file}; AD FS \
+             offers it with Set-AdfsProperties -EnableKmsi $true)"
+        )),
         _ => None,
     })
 }
@@ -135,8 +142,22 @@ mod tests {
             "needs-absolute-timeout",
             "needs-reminder",
             "needs-password",
+            "needs-kmsi",
         ]))
         .unwrap();
         assert_eq!(unmet(&t, &all), None);
+    }
+
+    #[test]
+    fn a_sign_in_page_without_keep_me_signed_in_makes_the_kmsi_scenario_not_applicable() {
+        let needs = needs_of(&tags(&["ifd", "needs-kmsi"])).unwrap();
+        assert_eq!(needs, vec![Need::Kmsi]);
+        assert_eq!(unmet(&Target::embedded(AuthMode::Ifd), &needs), None);
+        let reason = unmet(&Target::embedded(AuthMode::Fba), &needs).unwrap();
+        assert!(
+            reason.contains("the sign-in page offers no Keep me signed in"),
+            "{reason}"
+        );
+        assert!(reason.contains("pages.kmsi"), "{reason}");
     }
 }

@@ -431,6 +431,19 @@ pub async fn sign_in(
     creds: &crate::target::Credentials,
     limit: Duration,
 ) -> Result<(), String> {
+    sign_in_ticking(browser, start, pages, creds, limit, false).await
+}
+
+/// [`sign_in`], and with `kmsi` the form's "Keep me signed in" (`pages.kmsi`) is ticked before
+/// it is submitted. A form without it is an error that says how to declare there is none.
+pub async fn sign_in_ticking(
+    browser: &Browser,
+    start: &url::Url,
+    pages: &crate::target::Pages,
+    creds: &crate::target::Credentials,
+    limit: Duration,
+    kmsi: bool,
+) -> Result<(), String> {
     browser
         .goto(start.as_str())
         .await
@@ -461,6 +474,12 @@ pub async fn sign_in(
             ],
         )
         .await?;
+        if kmsi {
+            let css = pages.kmsi.as_deref().ok_or(
+                "the scenario ticks \"Keep me signed in\" but the target declares none (`pages.kmsi`)",
+            )?;
+            tick(browser, css).await?;
+        }
         browser
             .client()
             .find(fantoccini::Locator::Css(&pages.submit))
@@ -478,4 +497,29 @@ pub async fn sign_in(
         });
     }
     Ok(())
+}
+
+/// Ticks the checkbox `css` (a click, as a person would, when it is not ticked yet) and checks
+/// that it is ticked.
+async fn tick(browser: &Browser, css: &str) -> Result<(), String> {
+    let script = "const el = document.querySelector(arguments[0]); \
+                  if (!el) { return null; } \
+                  if (!el.checked) { el.click(); } \
+                  return !!el.checked;";
+    let ticked = browser
+        .client()
+        .execute(script, vec![serde_json::Value::String(css.to_string())])
+        .await
+        .map_err(|e| format!("ticking \"Keep me signed in\": {e}"))?;
+    match ticked.as_bool() {
+        Some(true) => Ok(()),
+        Some(false) => Err(format!(
+            "\"Keep me signed in\" (`{css}`) did not stay ticked after a click"
+        )),
+        None => Err(format!(
+            "the sign-in form has no \"Keep me signed in\" `{css}` (AD FS shows it only with \
+             Set-AdfsProperties -EnableKmsi $true); if the deployment offers none, set \
+             `pages.kmsi: null` in the target file"
+        )),
+    }
 }

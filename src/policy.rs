@@ -190,6 +190,7 @@ pub enum RuleId {
     CookieNoCredentials,
     SsoOtherRelyingParty,
     SsoOtherRelyingPartyBlocked,
+    SsoKmsiAfterSignOut,
 }
 
 /// One row of the rule table.
@@ -385,6 +386,12 @@ pub const RULES: &[RuleSpec] = &[
         "sso.other-relying-party-third-party-cookies-blocked",
         "As sso.other-relying-party-signed-out, in a browser that blocks third-party cookies (AD FS's clean-up requests are cross-site there).",
         [SignedOut, SignedIn]
+    ),
+    rule!(
+        SsoKmsiAfterSignOut,
+        "sso.kmsi-after-sign-out",
+        "After signing in with \"Keep me signed in\", signing out, and closing and reopening the browser, opening the application asks for credentials (sign-out revoked the persistent AD FS session).",
+        [CredentialsAsked, SilentSignIn]
     ),
 ];
 

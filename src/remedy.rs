@@ -382,6 +382,41 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
                     .into(),
             ],
         ),
+        (R::SsoKmsiAfterSignOut, O::CredentialsAsked) => (
+            "After Sign Out and reopening the browser the user was asked for credentials: the \
+             \"Keep me signed in\" session ended at sign-out, as it should.",
+            vec![
+                "Policy: expect credentials-asked (sign-out ending the persistent session is \
+                 what AD FS and ASVS 7.4.1 ask); nothing to change at AD FS or CRM."
+                    .into(),
+            ],
+        ),
+        (R::SsoKmsiAfterSignOut, _) => (
+            "AD FS's persistent single sign-on session (\"Keep me signed in\" or persistent SSO) \
+             was not revoked at sign-out: its persistent MSISAuth cookie survives closing the \
+             browser and AD FS still honours it, so the reopened browser is signed straight \
+             back in.",
+            match mode {
+                Ifd => vec![
+                    format!(
+                        "AD FS: turn off \"Keep me signed in\" (Set-AdfsProperties -EnableKmsi \
+                         $false), or lower KmsiLifetimeMins (1440 by default) and \
+                         PersistentSsoLifetimeMins; -PersistentSsoCutoffTime revokes persistent \
+                         SSO cookies issued before it ({ADFS_SSO})."
+                    ),
+                    "CRM: make Sign Out go through AD FS's wa=wsignout1.0 (the stock sign-out \
+                     does; a customised sign-out link or a proxy may skip it), so that AD FS \
+                     expires its cookies and ends its session."
+                        .into(),
+                ],
+                Fba | Iwa => vec![
+                    "There is no AD FS in this mode, so no \"Keep me signed in\": a persistent \
+                     cookie of a customisation or a proxy in front of CRM signs the user back \
+                     in; remove it or end its session at sign-out."
+                        .into(),
+                ],
+            },
+        ),
     };
     Remedy {
         likely_cause: cause.to_string(),
@@ -412,5 +447,19 @@ mod tests {
         let off = remedy(RuleId::IdleTimeout, Outcome::NotEnforced, AuthMode::Ifd);
         assert_ne!(early.likely_cause, off.likely_cause);
         assert!(off.fix[0].contains("AllowCustomInactivityDuration"));
+    }
+
+    #[test]
+    fn a_kmsi_session_kept_after_sign_out_points_at_adfs_kmsi_settings() {
+        let r = remedy(
+            RuleId::SsoKmsiAfterSignOut,
+            Outcome::SilentSignIn,
+            AuthMode::Ifd,
+        );
+        assert!(r.likely_cause.contains("not revoked at sign-out"), "{r:?}");
+        assert!(r.fix[0].contains("-EnableKmsi $false"), "{r:?}");
+        assert!(r.fix[0].contains("KmsiLifetimeMins"), "{r:?}");
+        assert!(r.fix[0].contains(ADFS_SSO), "{r:?}");
+        assert!(r.fix[1].contains("wa=wsignout1.0"), "{r:?}");
     }
 }

@@ -534,6 +534,10 @@ pub struct PagesOverride {
     /// The session-expiry reminder dialog; `null` or `""` when the application has none.
     #[serde(default, deserialize_with = "de_optional_selector")]
     pub reminder: Option<Option<String>>,
+    /// The sign-in form's "Keep me signed in" checkbox; `null` or `""` when the sign-in page
+    /// offers none (AD FS shows it only with `Set-AdfsProperties -EnableKmsi $true`).
+    #[serde(default, deserialize_with = "de_optional_selector")]
+    pub kmsi: Option<Option<String>>,
 }
 
 /// `key: sel` -> `Some(Some(sel))`; `key: null` or `key: ""` -> `Some(None)` (there is none);
@@ -572,6 +576,8 @@ pub struct Pages {
     pub auto_post: String,
     /// See [`PagesOverride::reminder`] (`None`: the application shows none).
     pub reminder: Option<String>,
+    /// See [`PagesOverride::kmsi`] (`None`: the sign-in page offers no "Keep me signed in").
+    pub kmsi: Option<String>,
 }
 
 impl Pages {
@@ -604,6 +610,12 @@ impl Pages {
             // WS-Federation's token form, which AD FS posts back to CRM by script (docs/crm-adfs-facts.md W1).
             auto_post: "input[name=wresult]".into(),
             reminder: Some("#sessionReminder".into()),
+            // AD FS 3.0+'s "Keep me signed in" checkbox (docs/crm-adfs-facts.md §4.1, S53);
+            // only AD FS has one.
+            kmsi: match mode {
+                AuthMode::Ifd => Some("#kmsiInput".into()),
+                AuthMode::Fba | AuthMode::Iwa => None,
+            },
         }
     }
 
@@ -631,6 +643,9 @@ impl Pages {
         }
         if let Some(reminder) = &o.reminder {
             self.reminder = reminder.clone();
+        }
+        if let Some(kmsi) = &o.kmsi {
+            self.kmsi = kmsi.clone();
         }
         if let Some(names) = &o.auth_cookies {
             self.auth_cookies = names.clone();
@@ -1206,5 +1221,22 @@ mod tests {
                 .unwrap()
                 .contains("no_password")
         );
+    }
+
+    #[test]
+    fn kmsi_defaults_to_adfs_checkbox_and_null_means_none() {
+        assert_eq!(
+            Pages::defaults(AuthMode::Ifd).kmsi.as_deref(),
+            Some("#kmsiInput")
+        );
+        assert_eq!(Pages::defaults(AuthMode::Fba).kmsi, None);
+        assert_eq!(Pages::defaults(AuthMode::Iwa).kmsi, None);
+        let base = "name: p\ncrm: https://crm.example.com/org/\nmode: ifd\nusers:\n  alice: {password_env: X}\n";
+        let none = parse(&format!("{base}pages: {{kmsi: null}}\n")).unwrap();
+        assert_eq!(none.pages.kmsi, None);
+        let own = parse(&format!("{base}pages: {{kmsi: '#keepMe'}}\n")).unwrap();
+        assert_eq!(own.pages.kmsi.as_deref(), Some("#keepMe"));
+        let kept = parse(base).unwrap();
+        assert_eq!(kept.pages.kmsi.as_deref(), Some("#kmsiInput"));
     }
 }

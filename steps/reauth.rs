@@ -1,6 +1,7 @@
 //! Opening CRM again after signing out: does the deployment ask for credentials, or sign the user
-//! straight back in? The same observation answers three rules: AD FS single sign-on (sso), CRM
-//! 4.0's fresh login (fba) and Windows authentication's silent re-login (iwa).
+//! straight back in? The same observation answers four rules: AD FS single sign-on (sso), the AD
+//! FS "Keep me signed in" session after sign-out (sso), CRM 4.0's fresh login (fba) and Windows
+//! authentication's silent re-login (iwa).
 
 use cucumber::then;
 
@@ -62,6 +63,17 @@ async fn asks_for_credentials(w: &mut LogoutWorld) -> Result<(), String> {
     judge_reopen(
         w,
         RuleId::SsoReauthentication,
+        Outcome::SilentSignIn,
+        Outcome::CredentialsAsked,
+    )
+    .await
+}
+
+#[then(regex = r"^opening CRM after Keep me signed in asks for (?:her|his|their) credentials$")]
+async fn asks_for_credentials_after_kmsi(w: &mut LogoutWorld) -> Result<(), String> {
+    judge_reopen(
+        w,
+        RuleId::SsoKmsiAfterSignOut,
         Outcome::SilentSignIn,
         Outcome::CredentialsAsked,
     )

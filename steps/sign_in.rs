@@ -12,6 +12,13 @@ async fn signed_in(w: &mut LogoutWorld, user: String) -> Result<(), String> {
     sign_in(w, &user).await
 }
 
+#[given(regex = r"^(\w+) is signed in to CRM with Keep me signed in$")]
+async fn signed_in_kmsi(w: &mut LogoutWorld, user: String) -> Result<(), String> {
+    let user = w.who(&user)?;
+    open_browser(w, &user).await?;
+    sign_in_ticking(w, &user, true).await
+}
+
 /// Opens a browser for `person` (see [`LogoutWorld::open_browser`]).
 pub async fn open_browser(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
     open_browser_restoring(w, person, false).await
@@ -32,15 +39,21 @@ pub async fn open_browser_restoring(
 
 /// Opens CRM's start page in `person`'s browser and signs in, until the signed-in page shows.
 pub async fn sign_in(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
+    sign_in_ticking(w, person, false).await
+}
+
+/// [`sign_in`], ticking "Keep me signed in" on the sign-in form with `kmsi`.
+pub async fn sign_in_ticking(w: &mut LogoutWorld, person: &str, kmsi: bool) -> Result<(), String> {
     let creds = w.ctx().target.credentials(person)?;
     let start = w.start_url()?;
     let navigation = std::time::Instant::now();
-    crate::page::sign_in(
+    crate::page::sign_in_ticking(
         w.browser(person)?,
         &start,
         &w.ctx().target.pages,
         &creds,
         w.ctx().page_timeout,
+        kmsi,
     )
     .await
     .map_err(|e| format!("signing in {person}: {e}"))?;

@@ -196,6 +196,13 @@ const EXPECTED: &[(&str, &[Owner])] = &[
                 "Sign Out of CRM signs out of another application that uses the same AD FS",
                 "sso.other-relying-party-signed-out",
             ),
+            // A CRM-only sign-out never reaches AD FS, so the persistent "Keep me signed in"
+            // cookie survives closing the browser and signs alice straight back in.
+            (
+                "ifd",
+                "With Keep me signed in, Sign Out, close and reopen the browser: CRM asks for credentials",
+                "sso.kmsi-after-sign-out",
+            ),
         ],
     ),
     (
@@ -287,6 +294,14 @@ const EXPECTED: &[(&str, &[Owner])] = &[
             "ifd",
             "Sign Out of CRM signs out of another application that uses the same AD FS",
             "sso.other-relying-party-signed-out",
+        )],
+    ),
+    (
+        "keep-kmsi-session",
+        &[(
+            "ifd",
+            "With Keep me signed in, Sign Out, close and reopen the browser: CRM asks for credentials",
+            "sso.kmsi-after-sign-out",
         )],
     ),
 ];
