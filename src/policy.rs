@@ -188,6 +188,7 @@ pub enum RuleId {
     CookieSameSite,
     CookieLifetime,
     CookieNoCredentials,
+    ReplayAllRefused,
 }
 
 /// One row of the rule table.
@@ -371,6 +372,12 @@ pub const RULES: &[RuleSpec] = &[
         "cookie.no-credentials",
         "No cookie holds the user's password, in clear, URL-encoded or base64.",
         [Absent, Present]
+    ),
+    rule!(
+        ReplayAllRefused,
+        "sign-out.replay-all-refused",
+        "After Sign Out the server refuses every safe request (GET, HEAD) the browser made while signed in, replayed with the cookies from before sign-out.",
+        [Refused, Accepted]
     ),
 ];
 

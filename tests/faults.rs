@@ -35,6 +35,16 @@ const EXPECTED: &[(&str, &[Owner])] = &[
                 "Log Out, close the browser and reopen it: a fresh login is required",
                 "sign-out.replay-refused",
             ),
+            (
+                "ifd",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.replay-all-refused",
+            ),
+            (
+                "fba",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.replay-all-refused",
+            ),
         ],
     ),
     (
@@ -124,6 +134,16 @@ const EXPECTED: &[(&str, &[Owner])] = &[
                 "ifd",
                 "Sign Out in one tab signs out the other tab",
                 "sign-out.leftover-cookies",
+            ),
+            (
+                "ifd",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.replay-all-refused",
+            ),
+            (
+                "fba",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.replay-all-refused",
             ),
         ],
     ),
@@ -274,6 +294,21 @@ const EXPECTED: &[(&str, &[Owner])] = &[
             "A sign-out address replying to another host does not send the browser there",
             "sso.sign-out-reply-checked",
         )],
+    ),
+    (
+        "download-accepts-old-cookie",
+        &[
+            (
+                "ifd",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.replay-all-refused",
+            ),
+            (
+                "fba",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.replay-all-refused",
+            ),
+        ],
     ),
 ];
 
