@@ -826,6 +826,15 @@ impl Browser {
             .and_then(|e| session_lost(&e))
     }
 
+    /// For a context: the host's browser-level DevTools connection and the context's id (what
+    /// [`crate::recorder`] needs to watch its requests). `None` for a process of its own, whose
+    /// DevTools port chromedriver does not share (events cannot be had through WebDriver).
+    pub fn devtools(&self) -> Option<(&crate::cdp::Cdp, &str)> {
+        self.context
+            .as_ref()
+            .map(|lease| (&lease.host.cdp, lease.id.as_str()))
+    }
+
     /// Opens a new blank tab in this browser (in its context, for a context: WebDriver's New
     /// Window would open it in the host's default context) and returns its window handle; the
     /// current tab does not change.

@@ -5,8 +5,10 @@
 //! A browser context is Chromium's incognito-like profile inside one browser process: its own
 //! cookie jar, HTTP cache, storage and HTTP-auth cache
 //! ([CDP Target domain](https://chromedevtools.github.io/devtools-protocol/tot/Target/#method-createBrowserContext)).
-//! Commands go out with an id; one reader task hands each reply to its caller. Events are not
-//! subscribed to, so none arrive.
+//! Commands go out with an id; one reader task hands each reply to its caller. Events arrive
+//! only for what a caller enabled (e.g. `Network.enable` on a page session attached with
+//! `Target.attachToTarget` and `flatten: true`); the reader hands each to the channel subscribed
+//! for its `sessionId` ([`Cdp::events`]) and drops the rest.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,12 +21,25 @@ use tokio_tungstenite::tungstenite::Message;
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, String>>>>>;
 
+/// Event channels by DevTools session id (flattened sessions; `""` is the browser target's own).
+type Subscribers = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Event>>>>;
+
+/// One DevTools event (`Network.requestWillBeSent`, ...) of one session.
+#[derive(Clone, Debug)]
+pub struct Event {
+    /// The event's method, e.g. `Network.responseReceived`.
+    pub method: String,
+    /// Its parameters.
+    pub params: Value,
+}
+
 /// A browser-level DevTools connection. Dropping it closes the socket (the browser stays).
 #[derive(Debug)]
 pub struct Cdp {
     next_id: AtomicU64,
     outgoing: mpsc::UnboundedSender<Message>,
     pending: Pending,
+    subscribers: Subscribers,
     reader: tokio::task::JoinHandle<()>,
     writer: tokio::task::JoinHandle<()>,
 }
@@ -63,6 +78,8 @@ impl Cdp {
         });
         let pending: Pending = Arc::default();
         let replies = pending.clone();
+        let subscribers: Subscribers = Arc::default();
+        let listeners = subscribers.clone();
         let reader = tokio::spawn(async move {
             while let Some(Ok(message)) = stream.next().await {
                 let Message::Text(text) = message else {
@@ -72,6 +89,20 @@ impl Cdp {
                     continue;
                 };
                 let Some(id) = reply["id"].as_u64() else {
+                    if let Some(method) = reply["method"].as_str() {
+                        let session = reply["sessionId"].as_str().unwrap_or_default();
+                        let mut listeners = listeners.lock().unwrap_or_else(|e| e.into_inner());
+                        let event = Event {
+                            method: method.to_string(),
+                            params: reply.get("params").cloned().unwrap_or(Value::Null),
+                        };
+                        // A subscriber that went away stops its session's events for good.
+                        if let Some(tx) = listeners.get(session)
+                            && tx.send(event).is_err()
+                        {
+                            listeners.remove(session);
+                        }
+                    }
                     continue;
                 };
                 let waiter = replies
@@ -89,13 +120,16 @@ impl Cdp {
                     let _ = waiter.send(answer);
                 }
             }
-            // The browser is gone: every caller still waiting gets an error, not a hang.
+            // The browser is gone: every caller still waiting gets an error, not a hang, and
+            // every event channel ends.
             replies.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            listeners.lock().unwrap_or_else(|e| e.into_inner()).clear();
         });
         Ok(Cdp {
             next_id: AtomicU64::new(1),
             outgoing,
             pending,
+            subscribers,
             reader,
             writer,
         })
@@ -103,13 +137,28 @@ impl Cdp {
 
     /// Sends `method` with `params` to the browser target and waits for its result.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, String> {
+        self.call_in(None, method, params).await
+    }
+
+    /// Sends `method` with `params` to the flattened session `session` (from
+    /// `Target.attachToTarget` with `flatten: true`), or to the browser target with `None`.
+    pub async fn call_in(
+        &self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, String> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, tx);
-        let message = json!({ "id": id, "method": method, "params": params }).to_string();
+        let mut message = json!({ "id": id, "method": method, "params": params });
+        if let Some(session) = session {
+            message["sessionId"] = json!(session);
+        }
+        let message = message.to_string();
         if self.outgoing.send(Message::text(message)).is_err() {
             return Err(format!("{method}: the DevTools connection is closed"));
         }
@@ -120,6 +169,20 @@ impl Cdp {
             )),
             Err(_) => Err(format!("{method}: no answer from the browser within 30 s")),
         }
+    }
+}
+
+impl Cdp {
+    /// The events of session `session` from now on (subscribe before enabling a domain, or the
+    /// first events are lost). One channel per session: subscribing again replaces it. The
+    /// channel ends when the connection closes; dropping the receiver unsubscribes.
+    pub fn events(&self, session: &str) -> mpsc::UnboundedReceiver<Event> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(session.to_string(), tx);
+        rx
     }
 }
 

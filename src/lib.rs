@@ -27,6 +27,7 @@ pub mod policy;
 pub mod probe;
 pub mod process;
 pub mod progress;
+pub mod recorder;
 pub mod remedy;
 pub mod report;
 pub mod run;

@@ -191,6 +191,7 @@ pub enum RuleId {
     SsoOtherRelyingParty,
     SsoOtherRelyingPartyBlocked,
     SsoKmsiAfterSignOut,
+    ReplayAllRefused,
 }
 
 /// One row of the rule table.
@@ -392,6 +393,12 @@ pub const RULES: &[RuleSpec] = &[
         "sso.kmsi-after-sign-out",
         "After signing in with \"Keep me signed in\", signing out, and closing and reopening the browser, opening the application asks for credentials (sign-out revoked the persistent AD FS session).",
         [CredentialsAsked, SilentSignIn]
+    ),
+    rule!(
+        ReplayAllRefused,
+        "sign-out.replay-all-refused",
+        "After Sign Out the server refuses every safe request (GET, HEAD) the browser made while signed in, replayed with the cookies from before sign-out.",
+        [Refused, Accepted]
     ),
 ];
 

@@ -104,6 +104,17 @@ impl Probe {
         url: &url::Url,
         cookies: &[JarCookie],
     ) -> Result<ProbeResponse, String> {
+        self.replay(http::Method::GET, url, cookies).await
+    }
+
+    /// A bodiless `method url` as an API client would ask (JSON accepted), sending those of
+    /// `cookies` that apply: a request the browser made, replayed. Callers pass safe methods only.
+    pub async fn replay(
+        &self,
+        method: http::Method,
+        url: &url::Url,
+        cookies: &[JarCookie],
+    ) -> Result<ProbeResponse, String> {
         let sent: Vec<&JarCookie> = cookies.iter().filter(|c| c.applies_to(url)).collect();
         let header = sent
             .iter()
@@ -112,7 +123,7 @@ impl Probe {
             .join("; ");
         let mut req = self
             .http
-            .get(url.clone())
+            .request(method.clone(), url.clone())
             .header("Accept", "application/json")
             .header("OData-MaxVersion", "4.0")
             .header("OData-Version", "4.0");
@@ -122,9 +133,9 @@ impl Probe {
         let resp = req
             .send()
             .await
-            .map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
+            .map_err(|e| format!("{method} {url}: {}", error_chain(&e)))?;
         Ok(ProbeResponse {
-            request: format!("GET {url}"),
+            request: format!("{method} {url}"),
             cookies_sent: sent.iter().map(|c| c.name.clone()).collect(),
             status: resp.status().as_u16(),
             location: resp

@@ -36,6 +36,8 @@ const OWASP_SESSION: &str =
 const IIS_HEADERS: &str = "https://learn.microsoft.com/en-us/iis/configuration/system.webserver/httpprotocol/customheaders/";
 const HTTP_COOKIES: &str = "https://learn.microsoft.com/en-us/previous-versions/dotnet/netframework-4.0/ms228262(v=vs.100)";
 const CHROME_POLICY: &str = "https://chromeenterprise.google/policies/";
+const IIS_APP_POOLS: &str =
+    "https://learn.microsoft.com/en-us/iis/configuration/system.applicationhost/applicationpools/";
 
 /// The likely cause of `rule` observed as `observed` in `mode`, and the fixes. A rule observed
 /// with an outcome that is not a violation of any policy still gets the general advice.
@@ -413,6 +415,43 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
                     "There is no AD FS in this mode, so no \"Keep me signed in\": a persistent \
                      cookie of a customisation or a proxy in front of CRM signs the user back \
                      in; remove it or end its session at sign-out."
+                        .into(),
+                ],
+            },
+        ),
+        (R::ReplayAllRefused, _) => (
+            "An endpoint accepts the authentication cookie without the server-side session: \
+             it runs in another application (another application pool, web farm node or \
+             handler) that checks only the cookie's signature or a ticket it cached, or a cache \
+             in front of it answers for the signed-in user. The accepted URLs in the evidence \
+             name the endpoint family.",
+            match mode {
+                Ifd => vec![
+                    format!(
+                        "IIS: serve every path of the CRM web site (the Web API, \
+                         XRMServices, downloads, web resources) from CRM's own application and \
+                         application pool on every front-end server; a virtual directory or \
+                         application added beneath the site with a pool of its own validates \
+                         the cookie without CRM's session ({IIS_APP_POOLS})."
+                    ),
+                    format!(
+                        "CRM 8.2 and later: turn on access token management \
+                         (WSFedNonceCookieEnabled), which refuses a signed-out token on every \
+                         request to CRM ({SESSION_MGMT})."
+                    ),
+                    "Reverse proxy or cache: never answer a request that carries a cookie from \
+                     the cache (Cache-Control: private or no-store on the accepted URLs)."
+                        .into(),
+                ],
+                _ => vec![
+                    format!(
+                        "Make every endpoint look the session up on the server and refuse one \
+                         ended by Sign Out; a handler in another application or pool that trusts \
+                         the cookie alone must share the session store ({OWASP_SESSION}, \
+                         {IIS_APP_POOLS})."
+                    ),
+                    "Reverse proxy or cache: never answer a request that carries a cookie from \
+                     the cache (Cache-Control: private or no-store on the accepted URLs)."
                         .into(),
                 ],
             },

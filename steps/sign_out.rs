@@ -3,7 +3,7 @@
 
 use cucumber::{then, when};
 
-use super::world::LogoutWorld;
+use super::world::{LogoutWorld, NoRecording};
 use crate::page;
 use crate::policy::{Observation, Outcome, RuleId};
 use crate::snapshot;
@@ -39,6 +39,9 @@ pub async fn sign_out_via_menu(w: &mut LogoutWorld, person: &str) -> Result<(), 
         }
     }
     w.before_sign_out = jar;
+    // What the browser asked while signed in, up to now: the sign-out's own requests are not
+    // part of it (replaying a sign-out URL would be a write).
+    w.recorded_before_sign_out = Some(w.take_recording(person).await);
 
     let browser = w.browser(person)?;
     if let Some(menu) = &pages.user_menu {
@@ -166,6 +169,228 @@ async fn replay_refused(w: &mut LogoutWorld) -> Result<(), String> {
         Outcome::Refused
     };
     w.judge(Observation::new(RuleId::ReplayRefused, outcome).evidence(response.to_string()))
+}
+
+#[then(
+    regex = r"^replaying every request the browser made before sign-out is refused by the server$"
+)]
+async fn replay_all_refused(w: &mut LogoutWorld) -> Result<(), String> {
+    let rule = RuleId::ReplayAllRefused;
+    if w.ctx().policy.rule(rule).is_none() {
+        return Ok(());
+    }
+    let recording = match w.recorded_before_sign_out.clone() {
+        Some(Ok(recording)) => recording,
+        Some(Err(NoRecording::Unavailable(why))) => {
+            w.not_applicable(rule, &why);
+            return Ok(());
+        }
+        Some(Err(NoRecording::Failed(why))) => return Err(why),
+        None => return Err("nobody signed out in this scenario: nothing to replay".into()),
+    };
+    let before = w.before_sign_out.clone();
+    let sorted = replay_plan(w, &recording, &before);
+    if sorted.replay.is_empty() {
+        w.not_applicable(
+            rule,
+            &format!(
+                "the browser made no authenticated GET or HEAD request under {} that succeeded \
+                 while signed in ({} recorded); {}",
+                w.ctx().crm_url,
+                recording.seen,
+                sorted.summary()
+            ),
+        );
+        return Ok(());
+    }
+    let probe = w.ctx().probe.clone();
+    let (mut refused, mut accepted, mut public) = (Vec::new(), Vec::new(), Vec::new());
+    for request in &sorted.replay {
+        let method = http::Method::from_bytes(request.method.as_bytes())
+            .map_err(|e| format!("{}: {e}", request.shown()))?;
+        let old = probe.replay(method.clone(), &request.url, &before).await?;
+        let line = replayed(request, &old);
+        w.probe_log.push(line.clone());
+        if !old.authenticated() {
+            refused.push(line);
+            continue;
+        }
+        // Served to anyone (a static file, say): no proof that the old cookie still works.
+        let anonymous = probe.replay(method, &request.url, &[]).await?;
+        w.probe_log.push(replayed(request, &anonymous));
+        if anonymous.authenticated() {
+            public.push(format!("{line}, and {} without cookies", anonymous.status));
+        } else {
+            accepted.push(line);
+        }
+    }
+    let outcome = if accepted.is_empty() {
+        Outcome::Refused
+    } else {
+        Outcome::Accepted
+    };
+    let mut obs = Observation::new(rule, outcome).evidence(format!(
+        "recorded {} request(s) under {} while signed in ({} distinct by method and URL without \
+         query values{}); replayed {} safe one(s) with the cookies from before sign-out: {} \
+         refused, {} accepted",
+        recording.seen,
+        w.ctx().crm_url,
+        recording.requests.len(),
+        if recording.over_cap > 0 {
+            format!(
+                ", {} more over the cap of {}",
+                recording.over_cap,
+                crate::recorder::MAX_DISTINCT
+            )
+        } else {
+            String::new()
+        },
+        sorted.replay.len(),
+        refused.len(),
+        accepted.len()
+    ));
+    for line in &accepted {
+        obs = obs.evidence(format!("ACCEPTED: {line}"));
+    }
+    for line in &refused {
+        obs = obs.evidence(format!("refused: {line}"));
+    }
+    for line in &public {
+        obs = obs.evidence(format!("not counted, served without cookies too: {line}"));
+    }
+    for line in sorted.skipped_lines() {
+        obs = obs.evidence(line);
+    }
+    w.judge(obs)
+}
+
+/// A replay's one line: the request without query values, the cookie names sent, the answer.
+fn replayed(request: &crate::recorder::RecordedRequest, r: &crate::probe::ProbeResponse) -> String {
+    let cookies = if r.cookies_sent.is_empty() {
+        "no cookies".to_string()
+    } else {
+        format!("cookies {}", r.cookies_sent.join(", "))
+    };
+    let mut line = format!("{} with {cookies} -> {}", request.shown(), r.status);
+    if let Some(location) = &r.location {
+        line.push_str(&format!(
+            " (Location: {})",
+            crate::secrets::shorten_redacted(location, 80)
+        ));
+    }
+    line
+}
+
+/// The recorded requests sorted into those to replay and those left out, with why.
+struct ReplayPlan {
+    replay: Vec<crate::recorder::RecordedRequest>,
+    writes: Vec<String>,
+    sign_out: Vec<String>,
+    no_auth_cookie: Vec<String>,
+    not_ok: Vec<String>,
+}
+
+impl ReplayPlan {
+    fn summary(&self) -> String {
+        format!(
+            "left out: {} write(s), {} sign-out URL(s), {} without an authentication cookie, {} \
+             that did not succeed while signed in",
+            self.writes.len(),
+            self.sign_out.len(),
+            self.no_auth_cookie.len(),
+            self.not_ok.len()
+        )
+    }
+
+    fn skipped_lines(&self) -> Vec<String> {
+        let list = |v: &[String]| {
+            let mut shown: Vec<String> = v.iter().take(10).cloned().collect();
+            if v.len() > 10 {
+                shown.push(format!("and {} more", v.len() - 10));
+            }
+            shown.join("; ")
+        };
+        let mut lines = Vec::new();
+        if !self.writes.is_empty() {
+            lines.push(format!(
+                "not replayed, writes ({}): {} (only GET and HEAD are replayed: a write's body is \
+                 never recorded, and replaying it could change data)",
+                self.writes.len(),
+                list(&self.writes)
+            ));
+        }
+        if !self.sign_out.is_empty() {
+            lines.push(format!(
+                "not replayed, sign-out URLs ({}): {}",
+                self.sign_out.len(),
+                list(&self.sign_out)
+            ));
+        }
+        if !self.no_auth_cookie.is_empty() {
+            lines.push(format!(
+                "not replayed, sent without an authentication cookie ({}): {}",
+                self.no_auth_cookie.len(),
+                list(&self.no_auth_cookie)
+            ));
+        }
+        if !self.not_ok.is_empty() {
+            lines.push(format!(
+                "not replayed, did not succeed while signed in, so a refusal would prove nothing \
+                 ({}): {}",
+                self.not_ok.len(),
+                list(&self.not_ok)
+            ));
+        }
+        lines
+    }
+}
+
+/// Which recorded requests are replayed: safe (GET, HEAD), not a sign-out, sent with one of the
+/// target's authentication cookies, and answered 2xx while signed in (so a refusal afterwards is
+/// the sign-out's doing).
+fn replay_plan(
+    w: &LogoutWorld,
+    recording: &crate::recorder::Recording,
+    before: &[crate::browser::JarCookie],
+) -> ReplayPlan {
+    let mut plan = ReplayPlan {
+        replay: Vec::new(),
+        writes: Vec::new(),
+        sign_out: Vec::new(),
+        no_auth_cookie: Vec::new(),
+        not_ok: Vec::new(),
+    };
+    let auth: Vec<&crate::browser::JarCookie> = w.auth_cookies(before);
+    for request in &recording.requests {
+        let shown = request.shown();
+        let lower = shown.to_ascii_lowercase();
+        let carried_auth = match &request.cookies {
+            Some(names) => auth.iter().any(|c| names.contains(&c.name)),
+            // No extra info (a memory-cache answer): what the jar would have sent.
+            None => auth.iter().any(|c| c.applies_to(&request.url)),
+        };
+        if !request.is_safe() {
+            plan.writes.push(shown);
+        } else if ["signout", "sign-out", "logout", "logoff", "wsignout"]
+            .iter()
+            .any(|w| lower.contains(w))
+        {
+            plan.sign_out.push(shown);
+        } else if !carried_auth {
+            plan.no_auth_cookie.push(shown);
+        } else if !request.succeeded() {
+            plan.not_ok.push(format!(
+                "{shown} ({})",
+                request
+                    .status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "no answer".into())
+            ));
+        } else {
+            plan.replay.push(request.clone());
+        }
+    }
+    plan
 }
 
 #[then(regex = r"^the cookies left in the browser match the snapshot$")]

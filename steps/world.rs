@@ -50,6 +50,10 @@ pub struct LogoutWorld {
     /// The browsers of this scenario block third-party cookies (a profile setting, so each gets
     /// a process of its own).
     pub third_party_cookies_blocked: bool,
+    /// Each person's request recorder (see [`crate::recorder`]), or why there is none.
+    pub recorders: BTreeMap<String, Result<crate::recorder::Recorder, NoRecording>>,
+    /// What the browser requested while signed in, taken just before sign-out.
+    pub recorded_before_sign_out: Option<Result<crate::recorder::Recording, NoRecording>>,
     /// The run's slot this scenario holds while it works the browser; given back when it starts
     /// to wait on purpose, so waiting never holds up the scenarios that work.
     slot: Option<crate::slots::Slot>,
@@ -59,6 +63,16 @@ pub struct LogoutWorld {
     /// Browsers the scenario holds open at once, at most (the slots it takes when a slot stands
     /// for a browser).
     browsers_at_once: usize,
+}
+
+/// Why a person's requests were not recorded.
+#[derive(Clone, Debug)]
+pub enum NoRecording {
+    /// The browser cannot be recorded here (a process of its own): checks that need the
+    /// recording are not applicable, with this reason.
+    Unavailable(String),
+    /// Recording should have worked and did not: the check cannot judge (this error).
+    Failed(String),
 }
 
 /// Time spent per kind of work in one scenario.
@@ -101,6 +115,8 @@ impl LogoutWorld {
             signed_in_at: None,
             foreign_reply: None,
             third_party_cookies_blocked: false,
+            recorders: BTreeMap::new(),
+            recorded_before_sign_out: None,
         })
     }
 
@@ -134,12 +150,30 @@ impl LogoutWorld {
                     .await
                     .map_err(|e| format!("cannot open a browser context for {person}: {e}"));
                 self.timings.browser_launch += t.elapsed();
+                let browser = browser?;
+                let recorder = match browser.devtools() {
+                    Some((cdp, context)) => {
+                        crate::recorder::Recorder::start(cdp, context, &self.ctx().crm_url)
+                            .await
+                            .map_err(|e| {
+                                NoRecording::Failed(format!(
+                                    "cannot record {person}'s requests through DevTools: {e}"
+                                ))
+                            })
+                    }
+                    None => Err(NoRecording::Unavailable(UNRECORDABLE.into())),
+                };
+                self.recorders.insert(person.to_string(), recorder);
                 Ok(Person {
                     profile: None,
-                    browser: Some(browser?),
+                    browser: Some(browser),
                 })
             }
             _ => {
+                self.recorders.insert(
+                    person.to_string(),
+                    Err(NoRecording::Unavailable(UNRECORDABLE.into())),
+                );
                 let mut profile =
                     Profile::new().map_err(|e| format!("cannot make a browser profile: {e}"))?;
                 if self.third_party_cookies_blocked {
@@ -153,6 +187,25 @@ impl LogoutWorld {
                     browser: Some(browser),
                 })
             }
+        }
+    }
+
+    /// What `person`'s browser requested inside the organization URL since it opened (or since
+    /// the last time this was taken), once the requests it is waiting on have their answers (up
+    /// to 3 s).
+    pub async fn take_recording(
+        &mut self,
+        person: &str,
+    ) -> Result<crate::recorder::Recording, NoRecording> {
+        match self.recorders.get(person) {
+            Some(Ok(recorder)) => {
+                recorder.settle(std::time::Duration::from_secs(3)).await;
+                Ok(recorder.take())
+            }
+            Some(Err(why)) => Err(why.clone()),
+            None => Err(NoRecording::Failed(format!(
+                "{person}'s browser was not opened by this scenario"
+            ))),
         }
     }
 
@@ -431,6 +484,21 @@ impl LogoutWorld {
         Ok(())
     }
 
+    /// Records that `rule` cannot be checked in this scenario here, and why: not a failure, and
+    /// no change to the exit code (the scenario's other checks are judged as usual). Nothing is
+    /// recorded when the policy leaves the rule out.
+    pub fn not_applicable(&self, rule: crate::policy::RuleId, reason: &str) {
+        if self.ctx().policy.rule(rule).is_none() {
+            return;
+        }
+        self.ctx()
+            .findings
+            .not_applicable(crate::report::NotApplicable {
+                context: self.verdict_context.clone(),
+                reason: format!("check {rule}: {reason}"),
+            });
+    }
+
     /// After hook: decides the scenario's result once, from its verdicts and whether a step
     /// could not observe; prints one line for it; leaves artifacts of a failed one; and closes
     /// every browser (so none outlives its scenario, whatever happened).
@@ -510,6 +578,11 @@ impl LogoutWorld {
         });
     }
 }
+
+/// Why a browser that is a process of its own is not recorded.
+const UNRECORDABLE: &str = "the browser is a process of its own (--isolation process, \
+    --webdriver, or a scenario that reopens the browser), whose DevTools events WebDriver does \
+    not carry: the requests it made could not be recorded";
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or_default()

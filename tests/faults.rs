@@ -35,6 +35,16 @@ const EXPECTED: &[(&str, &[Owner])] = &[
                 "Log Out, close the browser and reopen it: a fresh login is required",
                 "sign-out.replay-refused",
             ),
+            (
+                "ifd",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.replay-all-refused",
+            ),
+            (
+                "fba",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.replay-all-refused",
+            ),
         ],
     ),
     (
@@ -124,6 +134,16 @@ const EXPECTED: &[(&str, &[Owner])] = &[
                 "ifd",
                 "Sign Out in one tab signs out the other tab",
                 "sign-out.leftover-cookies",
+            ),
+            (
+                "ifd",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.replay-all-refused",
+            ),
+            (
+                "fba",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.replay-all-refused",
             ),
         ],
     ),
@@ -303,6 +323,21 @@ const EXPECTED: &[(&str, &[Owner])] = &[
             "With Keep me signed in, Sign Out, close and reopen the browser: CRM asks for credentials",
             "sso.kmsi-after-sign-out",
         )],
+    ),
+    (
+        "download-accepts-old-cookie",
+        &[
+            (
+                "ifd",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.replay-all-refused",
+            ),
+            (
+                "fba",
+                "Sign Out from the profile menu ends the session",
+                "sign-out.replay-all-refused",
+            ),
+        ],
     ),
 ];
 

@@ -27,11 +27,12 @@ fn set(rules: &[&str]) -> BTreeSet<String> {
 }
 
 /// The rules the sign-out and cookie features judge on a forms target.
-const SIGN_OUT_RULES: [&str; 4] = [
+const SIGN_OUT_RULES: [&str; 5] = [
     "sign-out.signed-out-page",
     "sign-out.auth-cookies-removed",
     "sign-out.replay-refused",
     "sign-out.leftover-cookies",
+    "sign-out.replay-all-refused",
 ];
 const COOKIE_RULES: [&str; 5] = [
     "cookie.auth-secure",
@@ -94,6 +95,18 @@ fn django_admin_correctly_configured_holds_every_rule() {
     assert_eq!(
         run.observed("sign-out.replay-refused").as_deref(),
         Some("refused")
+    );
+    // And so did every admin page the browser opened, each replayed with the old sessionid; the
+    // static files Django serves to anyone are not counted.
+    assert_eq!(
+        run.observed("sign-out.replay-all-refused").as_deref(),
+        Some("refused")
+    );
+    let evidence = run.evidence("sign-out.replay-all-refused");
+    assert!(
+        evidence.contains(" 0 accepted")
+            && !evidence.contains("safe one(s) with the cookies from before sign-out: 0 refused"),
+        "{evidence}"
     );
     let na = run.not_applicable();
     assert!(
@@ -215,6 +228,8 @@ fn django_admin_with_signed_cookie_sessions_fails_replay_lifetime_and_samesite()
             "sign-out.replay-refused",
             "cookie.auth-lifetime",
             "cookie.auth-samesite",
+            // Every admin page the browser opened accepts the signed cookie after logout too.
+            "sign-out.replay-all-refused",
         ],
     );
     // Django deleted the browser's cookie, yet a copy from before still signs in.
@@ -269,6 +284,7 @@ fn apache_auth_form_as_documented_keeps_the_password_in_a_replayable_cookie() {
             "sign-out.replay-refused",
             "cookie.auth-secure",
             "cookie.auth-httponly",
+            "sign-out.replay-all-refused",
         ],
     );
     // Apache's logout answers `session=expiry=...;Max-Age=1`: an emptied cookie that the browser
@@ -368,6 +384,7 @@ fn apache_sign_out_link_without_the_logout_handler_leaves_the_session() {
         "sign-out.signed-out-page",
         "sign-out.auth-cookies-removed",
         "sign-out.replay-refused",
+        "sign-out.replay-all-refused",
     ]);
     assert_eq!(run.failed(), failing, "{}", run.explain());
     assert_eq!(
