@@ -212,7 +212,9 @@ struct Prepared {
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     let started = std::time::Instant::now();
     let prepared = prepare(&opts)?;
-    let (shared_driver, shared_url) = start_shared_driver(&opts.webdriver).await?;
+    let isolation = Isolation::choose(opts.isolation, opts.browser, opts.webdriver.is_some())
+        .map_err(RunError::Usage)?;
+    let (shared_driver, shared_url) = start_shared_driver(&opts.webdriver, opts.browser).await?;
     let browsers = trust::BrowserSetup {
         kind: opts.browser,
         headed: opts.headed,
@@ -239,10 +241,6 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     // timeout start at the beginning beside the others, and the slots keep the browser work
     // at --concurrency. A pass that cannot open its target ends the run (exit 2).
     let slots = crate::slots::Slots::new(opts.concurrency);
-    let isolation = opts.isolation.unwrap_or(match opts.webdriver {
-        Some(_) => Isolation::Process,
-        None => Isolation::Context,
-    });
     // A panic in a step is a harness bug that cucumber reports as a failed step, which the
     // after hook turns into "not judged" without the default hook's backtrace hint.
     let previous_hook = std::panic::take_hook();
@@ -340,6 +338,7 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
 /// start their own, one per user), or the `--webdriver` URL.
 pub(crate) async fn start_shared_driver(
     webdriver: &Option<String>,
+    kind: BrowserKind,
 ) -> Result<(Option<Driver>, String), RunError> {
     let driver = match webdriver {
         // Reached once here, so an unreachable grid is one error naming its URL, not one per
@@ -348,7 +347,11 @@ pub(crate) async fn start_shared_driver(
             webdriver_answers(url).await.map_err(RunError::Browser)?;
             None
         }
-        None => Some(Driver::start(&[]).await.map_err(RunError::Browser)?),
+        None => Some(
+            Driver::start_for(kind, &[])
+                .await
+                .map_err(RunError::Browser)?,
+        ),
     };
     let url = webdriver
         .clone()
