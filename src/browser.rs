@@ -66,6 +66,16 @@ impl fmt::Display for BrowserError {
 
 impl std::error::Error for BrowserError {}
 
+impl BrowserError {
+    /// Whether a navigation ended on the browser's network error page (a host that does not
+    /// resolve, a refused connection): Chromium names a `net::ERR_` code, Firefox fails the
+    /// navigation with "Reached error page: about:neterror?e=...".
+    pub fn is_network_error_page(&self) -> bool {
+        let text = self.to_string();
+        text.contains("net::ERR_") || text.contains("about:neterror")
+    }
+}
+
 impl From<fantoccini::error::CmdError> for BrowserError {
     fn from(e: fantoccini::error::CmdError) -> Self {
         BrowserError::Command(e.to_string())
