@@ -1315,7 +1315,26 @@ impl Drop for Browser {
 
 #[cfg(test)]
 mod tests {
-    use super::certificate_message;
+    use super::{BrowserKind, Isolation, certificate_message};
+
+    #[test]
+    fn firefox_is_isolated_by_process_and_refuses_contexts() {
+        let choose = Isolation::choose;
+        assert_eq!(
+            choose(None, BrowserKind::Chromium, false),
+            Ok(Isolation::Context)
+        );
+        assert_eq!(
+            choose(None, BrowserKind::Chromium, true),
+            Ok(Isolation::Process)
+        );
+        assert_eq!(
+            choose(None, BrowserKind::Firefox, false),
+            Ok(Isolation::Process)
+        );
+        let e = choose(Some(Isolation::Context), BrowserKind::Firefox, false).unwrap_err();
+        assert!(e.contains("--isolation process"), "{e}");
+    }
 
     #[test]
     fn an_unknown_ca_points_at_tls_ca_file() {
