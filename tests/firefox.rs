@@ -79,7 +79,21 @@ fn run(name: &str, args: &[&str]) -> Report {
 /// The clean emulator in `mode`: exit 0, every verdict held, none not judged, none not
 /// applicable, every verdict reached in Firefox, and at least the verdicts per rule listed.
 fn clean(mode: &str, expected: &[(&str, usize)]) {
-    let report = run(&format!("clean-{mode}"), &["--mode", mode]);
+    // The emulator's own timeouts (3 s idle, 12 s in all) leave too little room for Firefox's
+    // slower steps on a loaded machine: the gap between sign-in and the start of the wait alone
+    // outlasted 3 s at a load of 30 on 2 cores. Longer ones keep the timeout scenarios about the
+    // timeouts.
+    let report = run(
+        &format!("clean-{mode}"),
+        &[
+            "--mode",
+            mode,
+            "--sim-idle-timeout",
+            "15s",
+            "--sim-session-length",
+            "40s",
+        ],
+    );
     assert_eq!(report.exit, Some(0), "{}", report.output);
     assert!(report.failures().is_empty(), "{:?}", report.failures());
     assert_eq!(
