@@ -1,14 +1,17 @@
 //! Browsers driven through WebDriver: a local chromedriver the harness owns, or any WebDriver URL
 //! (a Selenium Grid, a driver someone else started).
 //!
-//! - [`Driver`] starts chromedriver on a free port and ends it (and every browser it started).
+//! - [`Driver`] starts the browser's WebDriver server (chromedriver, msedgedriver, geckodriver) on a
+//!   free port and ends it (and every browser it started).
 //! - [`Profile`] is a browser profile directory; reopening a browser on the same profile is how
 //!   "close the browser and open it again" is done.
 //! - [`Browser`] is one WebDriver session ([W3C WebDriver §8](https://www.w3.org/TR/webdriver2/#sessions))
 //!   with the harness's capabilities, plus the whole cookie jar through CDP (`Storage.getCookies`):
 //!   plain WebDriver returns only the current document's cookies
-//!   ([§14](https://www.w3.org/TR/webdriver2/#cookies)).
+//!   ([§14](https://www.w3.org/TR/webdriver2/#cookies)); Firefox's through WebDriver BiDi
+//!   (`storage.getCookies`, see [`crate::firefox`]).
 
+use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -63,6 +66,16 @@ impl fmt::Display for BrowserError {
 
 impl std::error::Error for BrowserError {}
 
+impl BrowserError {
+    /// Whether a navigation ended on the browser's network error page (a host that does not
+    /// resolve, a refused connection): Chromium names a `net::ERR_` code, Firefox fails the
+    /// navigation with "Reached error page: about:neterror?e=...".
+    pub fn is_network_error_page(&self) -> bool {
+        let text = self.to_string();
+        text.contains("net::ERR_") || text.contains("about:neterror")
+    }
+}
+
 impl From<fantoccini::error::CmdError> for BrowserError {
     fn from(e: fantoccini::error::CmdError) -> Self {
         BrowserError::Command(e.to_string())
@@ -85,6 +98,103 @@ pub enum BrowserKind {
     Chrome,
     /// Microsoft Edge.
     Edge,
+    /// Mozilla Firefox (Debian's firefox-esr), through geckodriver.
+    Firefox,
+}
+
+impl BrowserKind {
+    /// The WebDriver server the harness starts for this browser.
+    pub fn driver_program(self) -> &'static str {
+        match self {
+            BrowserKind::Chromium | BrowserKind::Chrome => "chromedriver",
+            BrowserKind::Edge => "msedgedriver",
+            BrowserKind::Firefox => "geckodriver",
+        }
+    }
+
+    /// Whether one browser process can hold isolated browser contexts the harness creates
+    /// (through CDP's `Target.createBrowserContext`): the Chromium family only.
+    pub fn has_browser_contexts(self) -> bool {
+        self != BrowserKind::Firefox
+    }
+
+    /// Where the WebDriver server is: on PATH, or (geckodriver) where `ci/setup` builds it.
+    pub fn find_driver(self) -> Result<PathBuf, BrowserError> {
+        let program = self.driver_program();
+        let ci_tools =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ci-tools/bin/geckodriver");
+        let found = which(program).or_else(|| {
+            (self == BrowserKind::Firefox && ci_tools.is_file()).then(|| ci_tools.clone())
+        });
+        found.ok_or_else(|| BrowserError::NotInstalled {
+            what: program.into(),
+            hint: match self {
+                BrowserKind::Chromium => "looked for `chromedriver` on PATH; install it with `ci/setup` \
+                    (or `apt-get install chromium chromium-driver` on Debian), or pass --webdriver URL"
+                    .into(),
+                BrowserKind::Chrome => "looked for `chromedriver` on PATH; install the ChromeDriver \
+                    of your Chrome's version (https://developer.chrome.com/docs/chromedriver/downloads), \
+                    or pass --webdriver URL"
+                    .into(),
+                BrowserKind::Edge => "looked for `msedgedriver` on PATH; install the Microsoft Edge \
+                    WebDriver of your Edge's version \
+                    (https://developer.microsoft.com/microsoft-edge/tools/webdriver/), or pass \
+                    --webdriver URL"
+                    .into(),
+                BrowserKind::Firefox => format!(
+                    "looked for `geckodriver` on PATH and at {}; install it with `ci/setup` (or \
+                     `cargo install --locked geckodriver`), or pass --webdriver URL",
+                    ci_tools.display()
+                ),
+            },
+        })
+    }
+
+    /// Where the browser itself is.
+    pub fn find_binary(self) -> Result<PathBuf, BrowserError> {
+        let candidates: &[&str] = match self {
+            BrowserKind::Chromium => return chromium_binary().ok_or_else(|| BrowserError::NotInstalled {
+                what: "Chromium".into(),
+                hint: "looked for /usr/lib/chromium/chromium, then `chromium` and `google-chrome` on \
+                       PATH; install it with `ci/setup` (or `apt-get install chromium \
+                       chromium-driver` on Debian)"
+                    .into(),
+            }),
+            BrowserKind::Chrome => &["google-chrome", "google-chrome-stable", "/opt/google/chrome/chrome"],
+            BrowserKind::Edge => &[
+                "microsoft-edge",
+                "microsoft-edge-stable",
+                "/opt/microsoft/msedge/msedge",
+            ],
+            BrowserKind::Firefox => &[
+                "firefox-esr",
+                "firefox",
+                "/usr/lib/firefox-esr/firefox-esr",
+                "/usr/lib/firefox/firefox",
+            ],
+        };
+        candidates
+            .iter()
+            .find_map(|c| which(c))
+            .ok_or_else(|| BrowserError::NotInstalled {
+                what: match self {
+                    BrowserKind::Chrome => "Google Chrome",
+                    BrowserKind::Edge => "Microsoft Edge",
+                    _ => "Firefox",
+                }
+                .into(),
+                hint: format!(
+                    "looked for {}; {}",
+                    candidates.join(", "),
+                    match self {
+                        BrowserKind::Firefox => {
+                            "install it with `ci/setup` (or `apt-get install firefox-esr` on Debian)"
+                        }
+                        _ => "install it, or pass --webdriver URL",
+                    }
+                ),
+            })
+    }
 }
 
 impl fmt::Display for BrowserKind {
@@ -93,6 +203,7 @@ impl fmt::Display for BrowserKind {
             BrowserKind::Chromium => "chromium",
             BrowserKind::Chrome => "chrome",
             BrowserKind::Edge => "edge",
+            BrowserKind::Firefox => "firefox",
         })
     }
 }
@@ -104,6 +215,7 @@ impl BrowserKind {
         match self {
             BrowserKind::Chromium | BrowserKind::Chrome => "chrome",
             BrowserKind::Edge => "MicrosoftEdge",
+            BrowserKind::Firefox => "firefox",
         }
     }
 }
@@ -121,7 +233,29 @@ pub enum Isolation {
     Process,
 }
 
-/// A chromedriver the harness started; ended (with its browsers) on drop.
+impl Isolation {
+    /// The isolation of a run: as asked, else browser contexts with the harness's own driver of
+    /// a Chromium-family browser, and processes with --webdriver or Firefox (which has no
+    /// contexts the harness can create).
+    pub fn choose(
+        asked: Option<Isolation>,
+        kind: BrowserKind,
+        webdriver: bool,
+    ) -> Result<Isolation, String> {
+        match asked {
+            Some(Isolation::Context) if !kind.has_browser_contexts() => Err(format!(
+                "--isolation context needs browser contexts, which the harness creates through the \
+                 Chrome DevTools Protocol; {kind} has none: use --isolation process (the default \
+                 with --browser {kind})"
+            )),
+            Some(isolation) => Ok(isolation),
+            None if webdriver || !kind.has_browser_contexts() => Ok(Isolation::Process),
+            None => Ok(Isolation::Context),
+        }
+    }
+}
+
+/// A WebDriver server the harness started; ended (with its browsers) on drop.
 #[derive(Debug)]
 pub struct Driver {
     url: String,
@@ -130,31 +264,87 @@ pub struct Driver {
     chromium_wrapper: PathBuf,
 }
 
+/// How a WebDriver server of the harness's own is started: its program, and the environment it
+/// and its browsers get.
+#[derive(Debug)]
+struct DriverSpawn {
+    kind: BrowserKind,
+    program: PathBuf,
+    env: Vec<(OsString, OsString)>,
+    scratch: PathBuf,
+}
+
+/// The harness's own Firefox drivers by URL. geckodriver serves one session at a time, so each
+/// Firefox session is given a geckodriver of its own, started as the driver at that URL was (the
+/// same environment: trust store, Kerberos cache).
+static OWN_GECKODRIVERS: Mutex<Vec<(String, Arc<DriverSpawn>)>> = Mutex::new(Vec::new());
+
+fn own_geckodriver(url: &str) -> Option<Arc<DriverSpawn>> {
+    lock(&OWN_GECKODRIVERS)
+        .iter()
+        .find(|(u, _)| u == url)
+        .map(|(_, spawn)| spawn.clone())
+}
+
+impl DriverSpawn {
+    /// Starts the server on a free loopback port; its URL and process once it reports ready.
+    async fn start(&self) -> Result<(String, ChildGuard), BrowserError> {
+        let mut last_err = String::new();
+        for _attempt in 0..3 {
+            let port = free_port()?;
+            let mut cmd = Command::new(&self.program);
+            cmd.arg(format!("--port={port}"));
+            match self.kind {
+                // --websocket-port=0: the BiDi port of each Firefox is its own (the default,
+                // 9222, would be one port for every Firefox at once).
+                BrowserKind::Firefox => {
+                    cmd.args(["--host=127.0.0.1", "--log=error", "--websocket-port=0"])
+                }
+                // No --allowed-ips: with it chromedriver listens on every interface (it only
+                // filters callers); without it, it binds 127.0.0.1 and ::1 alone (checked with
+                // `ss -ltnp`).
+                _ => cmd.arg("--log-level=OFF"),
+            };
+            cmd.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            cmd.env("TMPDIR", &self.scratch);
+            for (k, v) in &self.env {
+                cmd.env(k, v);
+            }
+            let mut guard = spawn_on_main_thread(cmd, self.kind.driver_program())?;
+            let url = format!("http://127.0.0.1:{port}");
+            match wait_ready(&url, &mut guard, Duration::from_secs(10)).await {
+                Ok(()) => return Ok((url, guard)),
+                Err(e) => last_err = e,
+            }
+        }
+        Err(BrowserError::DriverStart(last_err))
+    }
+}
+
 impl Driver {
-    /// Starts chromedriver on a free loopback port and waits until it reports ready.
+    /// Starts chromedriver (for Chromium) on a free loopback port and waits until it reports
+    /// ready; see [`Driver::start_for`].
+    pub async fn start(env: &[(OsString, OsString)]) -> Result<Driver, BrowserError> {
+        Driver::start_for(BrowserKind::Chromium, env).await
+    }
+
+    /// Starts the WebDriver server of `kind` on a free loopback port and waits until it reports
+    /// ready.
     ///
     /// `env` is given to the driver process only (and so to the browsers it starts): this is how
-    /// Kerberos variables reach Chromium without touching the harness's own environment.
-    pub async fn start(
-        env: &[(std::ffi::OsString, std::ffi::OsString)],
+    /// Kerberos variables reach the browser without touching the harness's own environment.
+    pub async fn start_for(
+        kind: BrowserKind,
+        env: &[(OsString, OsString)],
     ) -> Result<Driver, BrowserError> {
-        let driver = which("chromedriver").ok_or_else(|| BrowserError::NotInstalled {
-            what: "chromedriver".into(),
-            hint: "looked for `chromedriver` on PATH; install it with `ci/setup` (or \
-                   `apt-get install chromium chromium-driver` on Debian), or pass --webdriver URL"
-                .into(),
-        })?;
-        let chromium = chromium_binary().ok_or_else(|| BrowserError::NotInstalled {
-            what: "Chromium".into(),
-            hint: "looked for /usr/lib/chromium/chromium, then `chromium` and `google-chrome` on PATH; install it with `ci/setup` \
-                   (or `apt-get install chromium chromium-driver` on Debian)"
-                .into(),
-        })?;
+        let program = kind.find_driver()?;
+        let browser = kind.find_binary()?;
         let dir = crate::rundir::tempdir("logout-harness-driver-")?;
         crate::process::remove_on_signal(dir.path());
         // setpriv makes the browser die with its driver even if the harness is SIGKILLed
         // (chromedriver itself does not end Chromium on SIGTERM).
-        let chromium_wrapper = dir.path().join("chromium");
+        let chromium_wrapper = dir.path().join(kind.to_string());
         // A driver that dies before the death signal is armed never sends it (prctl(2)): once
         // armed, the browser checks that its parent is still the driver that started it.
         let launcher = match which("setpriv") {
@@ -163,51 +353,37 @@ impl Driver {
                  '[ \"$(cut -d\" \" -f4 /proc/$$/stat)\" = \"$0\" ] || exit 1; exec \"$@\"' \
                  \"$driver\" {}",
                 setpriv.display(),
-                chromium.display()
+                browser.display()
             ),
-            None => format!("exec {}", chromium.display()),
+            None => format!("exec {}", browser.display()),
         };
         std::fs::write(&chromium_wrapper, format!("#!/bin/sh\n{launcher} \"$@\"\n"))?;
         std::fs::set_permissions(
             &chromium_wrapper,
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )?;
-
-        let mut last_err = String::new();
-        for _attempt in 0..3 {
-            let port = free_port()?;
-            let mut cmd = Command::new(&driver);
-            // No --allowed-ips: with it chromedriver listens on every interface (it only filters
-            // callers); without it, it binds 127.0.0.1 and ::1 alone (checked with `ss -ltnp`).
-            cmd.arg(format!("--port={port}"))
-                .arg("--log-level=OFF")
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null());
-            // Chromium's own scratch dirs go under ours, so nothing of a run outlives it: the run
-            // dir itself when there is one, since Chromium's SingletonSocket path (under TMPDIR)
-            // must stay within the 108 bytes of a Unix socket address.
-            let scratch = crate::rundir::current().unwrap_or_else(|| dir.path().to_path_buf());
-            cmd.env("TMPDIR", scratch);
-            for (k, v) in env {
-                cmd.env(k, v);
-            }
-            let mut guard = spawn_on_main_thread(cmd, "chromedriver")?;
-            let url = format!("http://127.0.0.1:{port}");
-            match wait_ready(&url, &mut guard, Duration::from_secs(10)).await {
-                Ok(()) => {
-                    // Its sessions end with its process group; no DELETE needed on exit.
-                    crate::sessions::own_server(&url);
-                    return Ok(Driver {
-                        url,
-                        _guard: guard,
-                        _dir: dir,
-                        chromium_wrapper,
-                    });
-                }
-                Err(e) => last_err = e,
-            }
+        // The browser's own scratch dirs go under ours, so nothing of a run outlives it: the run
+        // dir itself when there is one, since Chromium's SingletonSocket path (under TMPDIR)
+        // must stay within the 108 bytes of a Unix socket address.
+        let scratch = crate::rundir::current().unwrap_or_else(|| dir.path().to_path_buf());
+        let spawn = Arc::new(DriverSpawn {
+            kind,
+            program,
+            env: env.to_vec(),
+            scratch,
+        });
+        let (url, guard) = spawn.start().await?;
+        // Its sessions end with its process group; no DELETE needed on exit.
+        crate::sessions::own_server(&url);
+        if kind == BrowserKind::Firefox {
+            lock(&OWN_GECKODRIVERS).push((url.clone(), spawn));
         }
-        Err(BrowserError::DriverStart(last_err))
+        Ok(Driver {
+            url,
+            _guard: guard,
+            _dir: dir,
+            chromium_wrapper,
+        })
     }
 
     /// The WebDriver URL to connect sessions to.
@@ -269,6 +445,7 @@ fn free_port() -> std::io::Result<u16> {
 impl Drop for Driver {
     fn drop(&mut self) {
         crate::sessions::disown_server(&self.url);
+        lock(&OWN_GECKODRIVERS).retain(|(url, _)| *url != self.url);
         crate::process::forget_dir(self._dir.path());
     }
 }
@@ -319,9 +496,10 @@ impl Profile {
         self.dir.path()
     }
 
-    /// Whether a browser has run on this profile (Chromium made its `Default` profile in it).
+    /// Whether a browser has run on this profile (Chromium made its `Default` profile in it,
+    /// Firefox its `prefs.js`).
     pub fn has_run(&self) -> bool {
-        self.path().join("Default").is_dir()
+        self.path().join("Default").is_dir() || self.path().join("prefs.js").is_file()
     }
 }
 
@@ -346,6 +524,10 @@ pub struct LaunchOptions {
     pub trusted_spki: Vec<String>,
     /// Hosts allowed to receive Kerberos (Negotiate) credentials, e.g. `*.contoso.test`.
     pub negotiate_allowlist: Option<String>,
+    /// CA certificates (PEM) to trust for this run only. Firefox, which has no switch like
+    /// `trusted_spki` and reads only its profile's certificate database, gets them imported into
+    /// each profile; the Chromium family is given `trusted_spki` or a trust store instead.
+    pub trusted_ca_pem: Vec<String>,
 }
 
 impl LaunchOptions {
@@ -358,6 +540,9 @@ impl LaunchOptions {
         profile: &Profile,
         restore_last_session: bool,
     ) -> serde_json::Map<String, Value> {
+        if self.kind == BrowserKind::Firefox {
+            return crate::firefox::capabilities(self, profile, restore_last_session);
+        }
         let mut args = vec![
             "--no-sandbox".to_string(),
             "--disable-gpu".into(),
@@ -447,7 +632,8 @@ impl LaunchOptions {
     pub fn vendor_key(&self) -> &'static str {
         match self.kind {
             BrowserKind::Edge => "ms:edgeOptions",
-            _ => "goog:chromeOptions",
+            BrowserKind::Firefox => "moz:firefoxOptions",
+            BrowserKind::Chromium | BrowserKind::Chrome => "goog:chromeOptions",
         }
     }
 }
@@ -459,6 +645,13 @@ pub struct Browser {
     client: Client,
     closed: bool,
     context: Option<ContextLease>,
+    kind: BrowserKind,
+    /// Firefox: the session's WebDriver BiDi socket, for the whole cookie jar.
+    bidi: Option<crate::cdp::Cdp>,
+    /// Firefox: the geckodriver serving this session alone, ended after it.
+    own_driver: Option<ChildGuard>,
+    /// A profile this browser owns (a Firefox person of a [`SharedBrowser`]), removed after it.
+    own_profile: Option<Profile>,
 }
 
 /// The browser context a [`Browser`] runs in, lent by its host until the browser closes.
@@ -507,6 +700,12 @@ impl BrowserHost {
         options: &LaunchOptions,
         ahead: usize,
     ) -> Result<Arc<BrowserHost>, BrowserError> {
+        if !options.kind.has_browser_contexts() {
+            return Err(BrowserError::NewSession(format!(
+                "{} has no browser contexts the harness can create; use --isolation process",
+                options.kind
+            )));
+        }
         let profile = Profile::new()?;
         let owner = new_session(webdriver_url, options.capabilities(&profile, false)).await?;
         let vendor_key = options.vendor_key();
@@ -562,6 +761,10 @@ impl BrowserHost {
                 host: self.clone(),
                 id,
             }),
+            kind: BrowserKind::Chromium,
+            bidi: None,
+            own_driver: None,
+            own_profile: None,
         })
     }
 
@@ -693,12 +896,19 @@ impl SharedBrowser {
     }
 
     /// A browser on a fresh context of the host, launching the host first if need be (once:
-    /// callers arriving meanwhile wait for the same launch).
+    /// callers arriving meanwhile wait for the same launch). A browser without contexts
+    /// (Firefox) gets a process on a fresh profile instead, which isolates as well.
     pub async fn open(
         &self,
         webdriver_url: &str,
         options: &LaunchOptions,
     ) -> Result<Browser, BrowserError> {
+        if !options.kind.has_browser_contexts() {
+            let profile = Profile::new()?;
+            let mut browser = Browser::launch(webdriver_url, options, &profile, false).await?;
+            browser.own_profile = Some(profile);
+            return Ok(browser);
+        }
         let host = self
             .host
             .get_or_try_init(|| BrowserHost::launch(webdriver_url, options, self.ahead))
@@ -799,15 +1009,46 @@ impl Browser {
         profile: &Profile,
         restore_last_session: bool,
     ) -> Result<Browser, BrowserError> {
-        let client = new_session(
-            webdriver_url,
-            options.capabilities(profile, restore_last_session),
-        )
-        .await?;
+        let mut url = webdriver_url.to_string();
+        let mut own_driver = None;
+        if options.kind == BrowserKind::Firefox {
+            crate::firefox::trust_profile(profile, &options.trusted_ca_pem)?;
+            // One session per geckodriver: this session gets its own (see OWN_GECKODRIVERS).
+            if let Some(spawn) = own_geckodriver(webdriver_url) {
+                let (own_url, guard) = spawn.start().await?;
+                crate::sessions::own_server(&own_url);
+                url = own_url;
+                own_driver = Some(guard);
+            }
+        }
+        let client = new_session(&url, options.capabilities(profile, restore_last_session)).await?;
+        let socket = client
+            .capabilities()
+            .and_then(|c| c.get("webSocketUrl"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let bidi = match socket {
+            Some(ws) if options.kind == BrowserKind::Firefox => {
+                match crate::cdp::Cdp::connect_url(&ws).await {
+                    Ok(bidi) => Some(bidi),
+                    Err(e) => {
+                        let _ = client.close().await;
+                        return Err(BrowserError::NewSession(format!(
+                            "Firefox's WebDriver BiDi socket: {e}"
+                        )));
+                    }
+                }
+            }
+            _ => None,
+        };
         Ok(Browser {
             client,
             closed: false,
             context: None,
+            kind: options.kind,
+            bidi,
+            own_driver,
+            own_profile: None,
         })
     }
 
@@ -861,6 +1102,24 @@ impl Browser {
 
     /// Every cookie the browser holds, across all hosts and paths, HttpOnly included.
     pub async fn all_cookies(&self) -> Result<Vec<JarCookie>, BrowserError> {
+        if self.kind == BrowserKind::Firefox {
+            let bidi = self.bidi.as_ref().ok_or_else(|| {
+                BrowserError::Command(
+                    "the Firefox session gave no WebDriver BiDi socket (`webSocketUrl`), which \
+                     reading the whole cookie jar needs"
+                        .into(),
+                )
+            })?;
+            let reply = bidi
+                .call("storage.getCookies", json!({}))
+                .await
+                .map_err(BrowserError::Command)?;
+            let mut cookies =
+                crate::firefox::jar_from_bidi(&reply).map_err(BrowserError::Command)?;
+            cookies
+                .sort_by(|a, b| (&a.domain, &a.path, &a.name).cmp(&(&b.domain, &b.path, &b.name)));
+            return Ok(cookies);
+        }
         let reply = match &self.context {
             // From a page, Storage.getCookies answers for the default context: ask the browser.
             Some(lease) => lease
@@ -894,7 +1153,13 @@ impl Browser {
     /// Navigates and waits for the load to finish. A page the browser refused for its certificate
     /// is an error ([`BrowserError::Certificate`]) at once, not a page that never shows a form.
     pub async fn goto(&self, url: &str) -> Result<(), BrowserError> {
-        self.client.goto(url).await?;
+        if let Err(e) = self.client.goto(url).await {
+            // Firefox fails the navigation itself ("insecure certificate").
+            if let Ok(Some(message)) = self.certificate_error().await {
+                return Err(BrowserError::Certificate(message));
+            }
+            return Err(e.into());
+        }
         // A page that cannot be asked (it is navigating on) is no certificate error.
         match self.certificate_error().await {
             Ok(Some(message)) => Err(BrowserError::Certificate(message)),
@@ -909,6 +1174,19 @@ impl Browser {
     /// `loadTimeDataRaw.errorCode` (and visible text) carries the `net::ERR_CERT_*` code, while
     /// WebDriver still reports the URL that was asked for (Chromium `net/base/net_error_list.h`).
     pub async fn certificate_error(&self) -> Result<Option<String>, BrowserError> {
+        if self.kind == BrowserKind::Firefox {
+            // Firefox shows about:certerror, whose own script reads the error code.
+            let code = self
+                .client
+                .execute(crate::firefox::CERT_ERROR_SCRIPT, vec![])
+                .await?;
+            let Some(code) = code.as_str() else {
+                return Ok(None);
+            };
+            let asked = self.client.current_url().await?;
+            let host = asked.host_str().unwrap_or("the server").to_string();
+            return Ok(certificate_message(&host, code));
+        }
         let page = self
             .client
             .execute(
@@ -979,10 +1257,19 @@ impl Browser {
     /// for a context, the context with all its tabs (its session is kept for the next one).
     pub async fn close(mut self) -> Result<(), BrowserError> {
         self.closed = true;
-        match self.context.take() {
+        let closed = match self.context.take() {
             Some(lease) => lease.host.release(&lease.id, self.client.clone()).await,
-            None => Ok(end_session(self.client.clone()).await?),
+            None => end_session(self.client.clone())
+                .await
+                .map_err(BrowserError::from),
+        };
+        self.bidi.take();
+        // The session has ended (Firefox has quit): its own driver goes, then its profile.
+        if let Some(driver) = self.own_driver.take() {
+            let _ = tokio::task::spawn_blocking(move || drop(driver)).await;
         }
+        self.own_profile.take();
+        closed
     }
 }
 
@@ -1089,34 +1376,52 @@ pub fn session_lost(e: &fantoccini::error::CmdError) -> Option<String> {
 /// about the server's certificate or TLS (a refused connection, an unknown host).
 pub fn certificate_message(host: &str, code: &str) -> Option<String> {
     let why_fix = match code {
-        "ERR_CERT_AUTHORITY_INVALID" => {
+        // Chromium's codes (net/base/net_error_list.h), then Firefox's (NSS and mozilla::pkix).
+        "ERR_CERT_AUTHORITY_INVALID"
+        | "SEC_ERROR_UNKNOWN_ISSUER"
+        | "SEC_ERROR_UNTRUSTED_ISSUER"
+        | "SEC_ERROR_CA_CERT_INVALID"
+        | "MOZILLA_PKIX_ERROR_SELF_SIGNED_CERT"
+        | "MOZILLA_PKIX_ERROR_MITM_DETECTED" => {
             "its certificate is issued by a CA the browser does not trust. If that is your \
              organisation's own CA, set `tls.ca_file` in the target file to that CA's PEM file: \
              the browsers the harness starts then trust exactly that CA (and the probe too; with \
              --webdriver, install the CA where those browsers run)"
         }
-        "ERR_CERT_COMMON_NAME_INVALID" => {
+        "ERR_CERT_COMMON_NAME_INVALID" | "SSL_ERROR_BAD_CERT_DOMAIN" => {
             "its certificate does not name this host. Use in `crm` the host name the certificate \
              is issued for (and `resolve` to reach it without DNS); `tls.ca_file` does not help here"
         }
-        "ERR_CERT_DATE_INVALID" => {
+        "ERR_CERT_DATE_INVALID"
+        | "SEC_ERROR_EXPIRED_CERTIFICATE"
+        | "SEC_ERROR_EXPIRED_ISSUER_CERTIFICATE"
+        | "MOZILLA_PKIX_ERROR_NOT_YET_VALID_CERTIFICATE"
+        | "MOZILLA_PKIX_ERROR_NOT_YET_VALID_ISSUER_CERTIFICATE" => {
             "its certificate has expired or is not valid yet (or this machine's clock is wrong). \
              Renew the certificate; `tls.ca_file` does not help here"
         }
-        c if c.starts_with("ERR_CERT_") => {
+        c if c.starts_with("ERR_CERT_")
+            || c.starts_with("SEC_ERROR_")
+            || c.starts_with("MOZILLA_PKIX_ERROR_") =>
+        {
             "the browser refused its certificate. If it is issued by your organisation's own CA, \
              set `tls.ca_file` in the target file to that CA's PEM file; otherwise fix the \
              certificate"
         }
-        c if c.starts_with("ERR_SSL_") => {
+        c if c.starts_with("ERR_SSL_") || c.starts_with("SSL_ERROR_") => {
             "the TLS handshake failed (is it an https URL for a server that speaks plain http, or \
              a server with old TLS settings?). Check the scheme in `crm` and the server's TLS \
              configuration"
         }
         _ => return None,
     };
+    // Chromium's codes are net:: errors; Firefox's are shown as it shows them.
+    let shown = match code.starts_with("ERR_") {
+        true => format!("net::{code}"),
+        false => code.to_string(),
+    };
     Some(format!(
-        "the browser refused the TLS certificate of {host} (net::{code}): {why_fix}. The harness \
+        "the browser refused the TLS certificate of {host} ({shown}): {why_fix}. The harness \
          never ignores certificate errors."
     ))
 }
@@ -1128,12 +1433,14 @@ impl Drop for Browser {
             // needs a live runtime, which the after-hook guarantees by closing explicitly.
             let client = self.client.clone();
             let context = self.context.take();
+            let (driver, profile) = (self.own_driver.take(), self.own_profile.take());
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
                 handle.spawn(async move {
                     match context {
                         Some(lease) => drop(lease.host.release(&lease.id, client).await),
                         None => drop(end_session(client).await),
                     }
+                    drop((driver, profile));
                 });
             }
         }
@@ -1142,7 +1449,26 @@ impl Drop for Browser {
 
 #[cfg(test)]
 mod tests {
-    use super::certificate_message;
+    use super::{BrowserKind, Isolation, certificate_message};
+
+    #[test]
+    fn firefox_is_isolated_by_process_and_refuses_contexts() {
+        let choose = Isolation::choose;
+        assert_eq!(
+            choose(None, BrowserKind::Chromium, false),
+            Ok(Isolation::Context)
+        );
+        assert_eq!(
+            choose(None, BrowserKind::Chromium, true),
+            Ok(Isolation::Process)
+        );
+        assert_eq!(
+            choose(None, BrowserKind::Firefox, false),
+            Ok(Isolation::Process)
+        );
+        let e = choose(Some(Isolation::Context), BrowserKind::Firefox, false).unwrap_err();
+        assert!(e.contains("--isolation process"), "{e}");
+    }
 
     #[test]
     fn an_unknown_ca_points_at_tls_ca_file() {
@@ -1157,6 +1483,17 @@ mod tests {
             let m = certificate_message("crm.contoso.com", code).unwrap();
             assert!(m.contains("`tls.ca_file` does not help"), "{m}");
         }
+    }
+
+    #[test]
+    fn firefox_codes_get_the_same_advice() {
+        let m = certificate_message("crm.contoso.com", "SEC_ERROR_UNKNOWN_ISSUER").unwrap();
+        assert!(
+            m.contains("(SEC_ERROR_UNKNOWN_ISSUER)") && m.contains("set `tls.ca_file`"),
+            "{m}"
+        );
+        let m = certificate_message("crm.contoso.com", "SSL_ERROR_BAD_CERT_DOMAIN").unwrap();
+        assert!(m.contains("`tls.ca_file` does not help"), "{m}");
     }
 
     #[test]

@@ -9,6 +9,11 @@
 //! only for what a caller enabled (e.g. `Network.enable` on a page session attached with
 //! `Target.attachToTarget` and `flatten: true`); the reader hands each to the channel subscribed
 //! for its `sessionId` ([`Cdp::events`]) and drops the rest.
+//!
+//! WebDriver BiDi frames its commands the same way (`id`, `method`, `params`; a reply carries
+//! the `id`), so the same client serves Firefox's BiDi socket ([`Cdp::connect_url`]); only its
+//! error replies differ (`"error": "unknown command", "message": ...`,
+//! <https://w3c.github.io/webdriver-bidi/#protocol-definition>).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,9 +69,15 @@ impl Cdp {
             .as_str()
             .ok_or_else(|| format!("DevTools at {debugger_address} gave no webSocketDebuggerUrl"))?
             .to_string();
-        let (socket, _) = tokio_tungstenite::connect_async(&ws_url)
+        Cdp::connect_url(&ws_url).await
+    }
+
+    /// Connects to a WebSocket that speaks CDP's or WebDriver BiDi's command framing, e.g. the
+    /// `webSocketUrl` a WebDriver session returns when asked for BiDi.
+    pub async fn connect_url(ws_url: &str) -> Result<Cdp, String> {
+        let (socket, _) = tokio_tungstenite::connect_async(ws_url)
             .await
-            .map_err(|e| format!("DevTools WebSocket {ws_url}: {e}"))?;
+            .map_err(|e| format!("WebSocket {ws_url}: {e}"))?;
         let (mut sink, mut stream) = socket.split();
         let (outgoing, mut queue) = mpsc::unbounded_channel::<Message>();
         let writer = tokio::spawn(async move {
@@ -111,6 +122,11 @@ impl Cdp {
                     .remove(&id);
                 if let Some(waiter) = waiter {
                     let answer = match reply.get("error") {
+                        // BiDi: the error code, and the message beside it.
+                        Some(Value::String(code)) => Err(format!(
+                            "{code}: {}",
+                            reply["message"].as_str().unwrap_or_default()
+                        )),
                         Some(error) => Err(error["message"]
                             .as_str()
                             .unwrap_or("unknown DevTools error")

@@ -465,7 +465,11 @@ async fn sign_in_page(
                 .as_ref()
                 .map(crate::trust::BrowserTrustStore::env)
                 .unwrap_or_default();
-            Some(Driver::start(&env).await.map_err(ConnectError::Browser)?)
+            Some(
+                Driver::start_for(opts.browser, &env)
+                    .await
+                    .map_err(ConnectError::Browser)?,
+            )
         }
     };
     let webdriver_url = opts
@@ -480,6 +484,10 @@ async fn sign_in_page(
         host_rules: endpoint.host_rules.clone(),
         trusted_spki: endpoint.trusted_spki.clone(),
         negotiate_allowlist: None,
+        trusted_ca_pem: match opts.webdriver {
+            Some(_) => Vec::new(),
+            None => endpoint.trust.roots_pem.clone(),
+        },
     };
     let profile = Profile::new().map_err(|e| ConnectError::Browser(BrowserError::Io(e)))?;
     let browser = Browser::launch(&webdriver_url, &launch, &profile, false)

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod connect;
 pub mod embedded;
+pub mod firefox;
 pub mod grid;
 pub mod http_signin;
 pub mod measure;

@@ -231,8 +231,10 @@ struct Prepared {
 pub async fn run(mut opts: RunOptions) -> Result<RunOutcome, RunError> {
     let started = std::time::Instant::now();
     let prepared = prepare(&opts)?;
+    let isolation = Isolation::choose(opts.isolation, opts.browser, opts.webdriver.is_some())
+        .map_err(RunError::Usage)?;
     crate::sessions::set_new_session_deadline(opts.new_session_timeout);
-    let (shared_driver, shared_url) = start_shared_driver(&opts.webdriver).await?;
+    let (shared_driver, shared_url) = start_shared_driver(&opts.webdriver, opts.browser).await?;
     if let Some(url) = &opts.webdriver {
         opts.concurrency = webdriver_concurrency(url, &opts).await?;
     }
@@ -275,10 +277,6 @@ pub async fn run(mut opts: RunOptions) -> Result<RunOutcome, RunError> {
                 progress.tick();
             }
         }
-    });
-    let isolation = opts.isolation.unwrap_or(match opts.webdriver {
-        Some(_) => Isolation::Process,
-        None => Isolation::Context,
     });
     let slot_per_browser = opts.webdriver.is_some();
     // A panic in a step is a harness bug that cucumber reports as a failed step, which the
@@ -387,6 +385,7 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
 /// start their own, one per user), or the `--webdriver` URL.
 pub(crate) async fn start_shared_driver(
     webdriver: &Option<String>,
+    kind: BrowserKind,
 ) -> Result<(Option<Driver>, String), RunError> {
     let driver = match webdriver {
         // Reached once here, so an unreachable grid is one error naming its URL, not one per
@@ -395,7 +394,11 @@ pub(crate) async fn start_shared_driver(
             crate::grid::status(url).await.map_err(RunError::Grid)?;
             None
         }
-        None => Some(Driver::start(&[]).await.map_err(RunError::Browser)?),
+        None => Some(
+            Driver::start_for(kind, &[])
+                .await
+                .map_err(RunError::Browser)?,
+        ),
     };
     let url = webdriver
         .clone()

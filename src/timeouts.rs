@@ -178,7 +178,7 @@ pub async fn measure_timeout(
         None
     };
     let (shared_driver, shared_url) = match sign_in {
-        SignInBy::Browser => crate::run::start_shared_driver(&opts.webdriver).await?,
+        SignInBy::Browser => crate::run::start_shared_driver(&opts.webdriver, opts.browser).await?,
         SignInBy::Http => (None, String::new()),
     };
     let browsers = crate::trust::BrowserSetup {

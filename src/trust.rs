@@ -43,11 +43,6 @@ impl BrowserTrustStore {
                 source.display()
             ));
         }
-        let certutil = crate::process::which("certutil").ok_or_else(|| {
-            "tls.ca_file: the browser is given the CA through an NSS database, which needs \
-             `certutil` (Debian package libnss3-tools; run ci/setup)"
-                .to_string()
-        })?;
         let dir = crate::rundir::tempdir("logout-harness-trust-")
             .map_err(|e| format!("cannot make the browser's trust store: {e}"))?;
         crate::process::remove_on_signal(dir.path());
@@ -55,29 +50,7 @@ impl BrowserTrustStore {
         let db = store.dir.path().join(".pki/nssdb");
         std::fs::create_dir_all(&db)
             .map_err(|e| format!("cannot make the browser's trust store: {e}"))?;
-        let db_arg = format!("sql:{}", db.display());
-        run_certutil(
-            Command::new(&certutil).args(["-N", "-d", &db_arg, "--empty-password"]),
-            "create the NSS database",
-        )?;
-        for (i, cert) in certs.iter().enumerate() {
-            let file = store.dir.path().join(format!("ca-{i}.pem"));
-            std::fs::write(&file, cert)
-                .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-            // "C,,": a CA trusted to issue TLS server certificates; nothing for mail or code.
-            run_certutil(
-                Command::new(&certutil)
-                    .args(["-A", "-d", &db_arg, "-t", "C,,", "-n"])
-                    .arg(format!("logout-harness tls.ca_file {i}"))
-                    .arg("-i")
-                    .arg(&file),
-                &format!(
-                    "add certificate {} of tls.ca_file {}",
-                    i + 1,
-                    source.display()
-                ),
-            )?;
-        }
+        nss_db_trusting(&db, &certs, &format!("tls.ca_file {}", source.display()))?;
         Ok(store)
     }
 
@@ -107,8 +80,40 @@ fn run_certutil(cmd: &mut Command, what: &str) -> Result<(), String> {
     }
 }
 
+/// Makes the NSS certificate database in `db` (a directory; Chromium's `$HOME/.pki/nssdb`, or a
+/// Firefox profile, whose `cert9.db` is the same format) trust each of `certs` (PEM blocks, from
+/// `source`, for messages) as a TLS server CA, and nothing else.
+pub fn nss_db_trusting(db: &Path, certs: &[String], source: &str) -> Result<(), String> {
+    let certutil = crate::process::which("certutil").ok_or_else(|| {
+        "the browser is given the CA through an NSS database, which needs `certutil` (Debian \
+         package libnss3-tools; run ci/setup)"
+            .to_string()
+    })?;
+    let db_arg = format!("sql:{}", db.display());
+    run_certutil(
+        Command::new(&certutil).args(["-N", "-d", &db_arg, "--empty-password"]),
+        "create the NSS database",
+    )?;
+    for (i, cert) in certs.iter().enumerate() {
+        let file = db.join(format!("logout-harness-ca-{i}.pem"));
+        std::fs::write(&file, cert).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        // "C,,": a CA trusted to issue TLS server certificates; nothing for mail or code.
+        let added = run_certutil(
+            Command::new(&certutil)
+                .args(["-A", "-d", &db_arg, "-t", "C,,", "-n"])
+                .arg(format!("logout-harness CA {i}"))
+                .arg("-i")
+                .arg(&file),
+            &format!("add certificate {} of {source}", i + 1),
+        );
+        let _ = std::fs::remove_file(&file);
+        added?;
+    }
+    Ok(())
+}
+
 /// The PEM certificate blocks of `pem`, each with its BEGIN and END lines.
-fn pem_certificates(pem: &str) -> Vec<String> {
+pub fn pem_certificates(pem: &str) -> Vec<String> {
     const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
     const END: &str = "-----END CERTIFICATE-----";
     let mut out = Vec::new();
@@ -213,11 +218,11 @@ impl Drop for PassResources {
 pub fn emulator_trust(e: &Embedded) -> (Vec<String>, Vec<String>, HttpTrust) {
     let sim = &e.sim;
     (
-        vec![
-            format!("MAP *.contoso.test {}", sim.addr().ip()),
-            // The second relying party lives on another site, as a partner portal would.
-            format!("MAP {} {}", crm_sim::PORTAL_HOST, sim.addr().ip()),
-        ],
+        // Each name exactly, not `*.contoso.test`: Firefox can map listed names only.
+        sim.host_names()
+            .iter()
+            .map(|h| format!("MAP {h} {}", sim.addr().ip()))
+            .collect(),
         vec![sim.spki_sha256_base64().to_string()],
         HttpTrust {
             roots_pem: vec![sim.ca_pem().to_string()],
@@ -281,6 +286,10 @@ pub async fn prepare_pass(
             ));
         }
     };
+    if browsers.kind == BrowserKind::Firefox {
+        crate::firefox::dns_prefs(&host_rules)
+            .map_err(|e| RunError::Target(format!("{}: {e}", target.source())))?;
+    }
     let probe = Probe::new(&trust).map_err(RunError::Target)?;
     probe.reachable(&crm_url).await.map_err(RunError::Target)?;
 
@@ -290,7 +299,9 @@ pub async fn prepare_pass(
         .map(BrowserTrustStore::env)
         .unwrap_or_default();
     let start = |env: Vec<(OsString, OsString)>| async move {
-        Driver::start(&env).await.map_err(RunError::Browser)
+        Driver::start_for(browsers.kind, &env)
+            .await
+            .map_err(RunError::Browser)
     };
     if browsers.webdriver.is_none() {
         match (mode, embedded) {
@@ -379,6 +390,11 @@ pub async fn prepare_pass(
         host_rules,
         trusted_spki: spki,
         negotiate_allowlist: (mode == AuthMode::Iwa).then(|| negotiate_allowlist(&crm_url)),
+        // The browsers of --webdriver are not the harness's (see the warning above).
+        trusted_ca_pem: match browsers.webdriver {
+            Some(_) => Vec::new(),
+            None => trust.roots_pem.clone(),
+        },
     };
     Ok(PassSetup {
         crm_url,

@@ -42,7 +42,7 @@ async fn opens_signout_with_foreign_reply(w: &mut LogoutWorld, who: String) -> R
     // A network error is what following the reply looks like (the foreign host never
     // resolves): the next step reads where the browser is. Anything else cannot be judged.
     if let Err(e) = opened
-        && !e.to_string().contains("net::ERR_")
+        && !e.is_network_error_page()
     {
         return Err(format!("opening {signout}: {e}"));
     }

@@ -581,8 +581,8 @@ impl LogoutWorld {
 
 /// Why a browser that is a process of its own is not recorded.
 const UNRECORDABLE: &str = "the browser is a process of its own (--isolation process, \
-    --webdriver, or a scenario that reopens the browser), whose DevTools events WebDriver does \
-    not carry: the requests it made could not be recorded";
+    --webdriver, Firefox, or a scenario that reopens the browser), whose DevTools events \
+    WebDriver does not carry: the requests it made could not be recorded";
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or_default()

@@ -202,6 +202,7 @@ async fn fixture() -> Fixture {
         host_rules: vec![],
         trusted_spki: vec![],
         negotiate_allowlist: None,
+        trusted_ca_pem: vec![],
     };
     let host = BrowserHost::launch(driver.url(), &launch, 2).await.unwrap();
     Fixture {

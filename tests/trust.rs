@@ -354,6 +354,7 @@ async fn open(
         host_rules: vec!["MAP *.contoso.test 127.0.0.1".into()],
         trusted_spki: vec![],
         negotiate_allowlist: None,
+        trusted_ca_pem: vec![],
     };
     let profile = Profile::new().unwrap();
     let browser = Browser::launch(driver.url(), &options, &profile, false)
