@@ -1314,4 +1314,36 @@ mod tests {
                 .contains("no_password")
         );
     }
+
+    #[test]
+    fn ui_uci_changes_only_the_sign_out_path_selectors_and_the_label() {
+        let classic = parse("name: p\ncrm: embedded\nmode: iwa\nusers:\n  alice: {}\n").unwrap();
+        let uci =
+            parse("name: p\ncrm: embedded\nmode: iwa\nui: uci\nusers:\n  alice: {}\n").unwrap();
+        assert_eq!(classic.spec.ui, Ui::Classic, "classic is the default");
+        assert_eq!(classic.mode_label(), "iwa");
+        assert_eq!(uci.mode_label(), "iwa-uci");
+        assert_eq!(uci.pages.signed_in, "#ApplicationShell");
+        assert_eq!(uci.pages.user_menu.as_deref(), Some("#mectrl_main_trigger"));
+        assert_eq!(uci.pages.sign_out, "#mectrl_body_signOut");
+        assert_eq!(uci.pages.data, "[data-id='data-set-body-container']");
+        assert_eq!(uci.pages.start, classic.pages.start);
+        assert_eq!(uci.pages.auth_cookies, classic.pages.auth_cookies);
+        assert_eq!(uci.pages.reminder, classic.pages.reminder);
+        // An override still wins over the UCI default.
+        let own = parse(
+            "name: p\ncrm: embedded\nmode: ifd\nui: uci\nusers:\n  alice: {}\n\
+             pages: {user_menu: \"[data-id='userInformationLauncher']\"}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            own.pages.user_menu.as_deref(),
+            Some("[data-id='userInformationLauncher']")
+        );
+        assert_eq!(own.pages.sign_out, "#mectrl_body_signOut");
+        let fba =
+            parse("name: p\ncrm: embedded\nmode: fba\nui: uci\nusers:\n  alice: {}\n").unwrap_err();
+        assert_eq!(fba.key.as_deref(), Some("ui"));
+        assert!(fba.message.contains("no Unified Interface"), "{fba}");
+    }
 }

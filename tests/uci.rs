@@ -141,9 +141,9 @@ fn keep_auth_cookie_is_caught_on_the_unified_interface() {
 }
 
 /// CRM 4.0 has no Unified Interface: asking for it in mode fba is a usage error (exit 2), before
-/// any browser starts; so is `--ui` with a target file, which states its own `ui`.
+/// any browser or emulator starts (tests/corpus.rs holds the other bad `--ui` and `ui:` inputs).
 #[test]
-fn ui_uci_with_mode_fba_or_a_target_file_is_exit_2() {
+fn ui_uci_with_mode_fba_is_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
     let out = harness(tmp.path())
         .args(["run", "--mode", "fba", "--ui", "uci"])
