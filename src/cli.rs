@@ -13,7 +13,7 @@ use crate::builtin::Unpacked;
 use crate::connect::{ConnectOptions, Found, Page};
 use crate::policy::Policy;
 use crate::run::{self, RunOptions};
-use crate::target::{AuthMode, CrmLocation, Target};
+use crate::target::{AuthMode, CrmLocation, Target, Ui};
 
 /// End-to-end logout tests for Microsoft Dynamics CRM on-premises.
 #[derive(Debug, Parser)]
@@ -46,6 +46,14 @@ enum ModeChoice {
     All,
 }
 
+/// Which web clients to run against the embedded emulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum UiChoice {
+    Classic,
+    Uci,
+    All,
+}
+
 #[derive(Debug, clap::Args)]
 struct RunArgs {
     /// A target file, or `embedded` (the default).
@@ -55,6 +63,11 @@ struct RunArgs {
     /// [default: all].
     #[arg(long, value_enum, value_delimiter = ',')]
     mode: Vec<ModeChoice>,
+    /// The embedded emulator's web client: the classic web client, CRM 9.x's Unified Interface
+    /// (modes ifd and iwa; CRM 4.0 has none), or `all` for each mode once per web client it
+    /// serves [default: classic].
+    #[arg(long, value_enum)]
+    ui: Option<UiChoice>,
     /// A built-in policy by name (`default`, `strict`) or a policy file [default: default].
     #[arg(long, value_name = "NAME|FILE")]
     policy: Option<String>,
@@ -201,6 +214,9 @@ struct SimArgs {
     /// Authentication mode.
     #[arg(long, value_enum, default_value_t = AuthMode::Ifd)]
     mode: AuthMode,
+    /// The web client served after sign-in (uci: CRM 9.x's Unified Interface, modes ifd and iwa).
+    #[arg(long, value_enum, default_value_t = Ui::Classic)]
+    ui: Ui,
     /// Turn on a fault knob; repeatable.
     #[arg(long = "fault", value_name = "NAME")]
     faults: Vec<String>,
@@ -451,6 +467,25 @@ async fn cmd_run(args: RunArgs) -> i32 {
                 })
             })
             .collect();
+    }
+    if let Some(ui) = args.ui {
+        if opts.target.is_some() {
+            return fail(
+                "--ui chooses the embedded emulator's web client; a target file states its own `ui`",
+            );
+        }
+        opts.uis = match ui {
+            UiChoice::Classic => vec![Ui::Classic],
+            UiChoice::Uci => vec![Ui::Uci],
+            UiChoice::All => vec![Ui::Classic, Ui::Uci],
+        };
+        let fba_asked = args.mode.contains(&ModeChoice::Fba);
+        if !Ui::Uci.serves(AuthMode::Fba) && fba_asked && !opts.uis.contains(&Ui::Classic) {
+            return fail(
+                "--ui uci with --mode fba: CRM 4.0 (mode fba) has no Unified Interface; choose \
+                 --mode ifd or iwa, or --ui classic or all",
+            );
+        }
     }
     opts.policy = match policy_choice(args.policy.as_deref(), &builtin) {
         Ok(p) => p,
@@ -773,8 +808,16 @@ async fn cmd_sim(args: SimArgs) -> i32 {
         (Ok(i), Ok(t)) => (i, t),
         (Err(e), _) | (_, Err(e)) => return fail(format!("cannot handle signals: {e}")),
     };
-    let embedded = match crate::embedded::Embedded::start(
+    if !args.ui.serves(args.mode) {
+        return fail(format!(
+            "--ui {} with --mode {}: CRM 4.0 (mode fba) has no Unified Interface; choose --mode \
+             ifd or iwa, or --ui classic",
+            args.ui, args.mode
+        ));
+    }
+    let embedded = match crate::embedded::Embedded::start_with_ui(
         args.mode,
+        args.ui,
         &faults,
         timeouts,
         Some(args.listen),

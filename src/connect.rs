@@ -274,9 +274,16 @@ impl Connected {
 pub async fn check(target: &Target, opts: &ConnectOptions) -> Result<Connected, ConnectError> {
     match &target.spec.crm {
         CrmLocation::Embedded => {
-            let e = Embedded::start(target.spec.mode, &[], Timeouts::default(), None, false)
-                .await
-                .map_err(ConnectError::Emulator)?;
+            let e = Embedded::start_with_ui(
+                target.spec.mode,
+                target.spec.ui,
+                &[],
+                Timeouts::default(),
+                None,
+                false,
+            )
+            .await
+            .map_err(ConnectError::Emulator)?;
             let (host_rules, trusted_spki, trust) = crate::trust::emulator_trust(&e);
             let endpoint = Endpoint {
                 crm: e.sim.crm_url().clone(),

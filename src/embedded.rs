@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::target::AuthMode;
+use crate::target::{AuthMode, Ui};
 
 /// A running emulator (and KDC, in IWA mode). Ends both when dropped.
 pub struct Embedded {
@@ -70,7 +70,8 @@ impl Embedded {
         }
     }
 
-    /// Starts the emulator in `mode` with `faults` (and, in IWA mode, its KDC first).
+    /// Starts the emulator in `mode` with `faults` (and, in IWA mode, its KDC first), serving
+    /// the classic web client.
     pub async fn start(
         mode: AuthMode,
         faults: &[crm_sim::Fault],
@@ -78,8 +79,21 @@ impl Embedded {
         listen: Option<std::net::SocketAddr>,
         host_based: bool,
     ) -> Result<Embedded, String> {
+        Embedded::start_with_ui(mode, Ui::Classic, faults, timeouts, listen, host_based).await
+    }
+
+    /// [`Embedded::start`], serving the web client `ui` after sign-in.
+    pub async fn start_with_ui(
+        mode: AuthMode,
+        ui: Ui,
+        faults: &[crm_sim::Fault],
+        timeouts: Timeouts,
+        listen: Option<std::net::SocketAddr>,
+        host_based: bool,
+    ) -> Result<Embedded, String> {
         let mut settings = crm_sim::Settings {
             mode: mode.into(),
+            ui: ui.into(),
             faults: faults.to_vec(),
             host_based,
             ..crm_sim::Settings::default()

@@ -14,7 +14,7 @@ use crate::policy::Policy;
 use crate::probe::Probe;
 use crate::report::{self, Collector, Findings};
 use crate::step_log::{FailedSteps, StepLog};
-use crate::target::{AdminAction, AuthMode, CrmLocation, Target};
+use crate::target::{AdminAction, AuthMode, CrmLocation, Target, Ui};
 use crate::trust;
 
 /// Why a run could not judge anything. Exit code 2, with a message that says what to do.
@@ -80,6 +80,9 @@ pub struct RunOptions {
     pub target: Option<PathBuf>,
     /// Modes to run against the embedded emulator (ignored for a target file, whose mode rules).
     pub modes: Vec<AuthMode>,
+    /// Web clients to run against the embedded emulator, each mode once per web client that
+    /// mode serves (ignored for a target file, whose `ui` rules).
+    pub uis: Vec<Ui>,
     /// The policy file.
     pub policy: PathBuf,
     /// Browser family.
@@ -132,6 +135,7 @@ impl RunOptions {
         RunOptions {
             target: None,
             modes: AuthMode::ALL.to_vec(),
+            uis: vec![Ui::Classic],
             policy: root.join("fixtures/policies/default.yaml"),
             browser: BrowserKind::Chromium,
             webdriver: None,
@@ -481,7 +485,7 @@ fn plan_pass(
                         context: crate::policy::VerdictContext {
                             feature: feature.name.clone(),
                             scenario: scenario.name.clone(),
-                            mode: pass.mode.to_string(),
+                            mode: pass.target.mode_label(),
                             browser: opts.browser.to_string(),
                             target: pass.target.spec.name.clone(),
                         },
@@ -527,9 +531,16 @@ async fn open_target(
                 Timeouts::default()
             };
             Some(
-                Embedded::start(pass.mode, &opts.faults, timeouts, None, false)
-                    .await
-                    .map_err(RunError::Emulator)?,
+                Embedded::start_with_ui(
+                    pass.mode,
+                    target.spec.ui,
+                    &opts.faults,
+                    timeouts,
+                    None,
+                    false,
+                )
+                .await
+                .map_err(RunError::Emulator)?,
             )
         }
         CrmLocation::Url(_) => None,
@@ -999,15 +1010,22 @@ fn passes(opts: &RunOptions, file_target: Option<&Target>) -> Vec<Pass> {
         None => [true, false]
             .into_iter()
             .flat_map(|timeout_scenarios| {
-                opts.modes.iter().map(move |m| {
+                // Each mode once per web client it serves (CRM 4.0 has no Unified Interface).
+                let pairs = opts.modes.iter().flat_map(|m| {
+                    opts.uis
+                        .iter()
+                        .filter(|u| u.serves(*m))
+                        .map(move |u| (*m, *u))
+                });
+                pairs.map(move |(m, ui)| {
                     // The built-in target declares what its emulator runs with.
-                    let mut target = Target::embedded(*m);
+                    let mut target = Target::embedded_ui(m, ui);
                     let declared = &mut target.spec.timeouts;
                     declared.idle = opts.sim_timeouts.idle.or(declared.idle);
                     declared.absolute = opts.sim_timeouts.absolute.or(declared.absolute);
                     Pass {
                         target,
-                        mode: *m,
+                        mode: m,
                         timeout_scenarios,
                     }
                 })

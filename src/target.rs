@@ -133,6 +133,64 @@ impl From<AuthMode> for crm_sim::Mode {
     }
 }
 
+/// The web client the deployment serves after sign-in, whose pages the scenarios work: CRM's
+/// classic web client (2011 to 9.x), or the Unified Interface of CRM 9.x (profile button at the
+/// top right, Sign Out in its flyout).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Ui {
+    /// The classic web client (the default).
+    #[default]
+    Classic,
+    /// The Unified Interface (CRM 9.x; not CRM 4.0, so not mode fba).
+    Uci,
+}
+
+impl Ui {
+    /// "classic" or "uci".
+    pub fn tag(self) -> &'static str {
+        match self {
+            Ui::Classic => "classic",
+            Ui::Uci => "uci",
+        }
+    }
+
+    /// Whether a deployment in `mode` can serve this web client: the Unified Interface came
+    /// with CRM 9.0, whose claims-based (ifd) and Windows (iwa) authentication serve it alike;
+    /// CRM 4.0's forms authentication (fba) predates it.
+    pub fn serves(self, mode: AuthMode) -> bool {
+        self == Ui::Classic || mode != AuthMode::Fba
+    }
+}
+
+impl fmt::Display for Ui {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.tag())
+    }
+}
+
+impl From<Ui> for crm_sim::Ui {
+    fn from(u: Ui) -> Self {
+        match u {
+            Ui::Classic => crm_sim::Ui::Classic,
+            Ui::Uci => crm_sim::Ui::Uci,
+        }
+    }
+}
+
 /// The person of the "browser without a Kerberos ticket" scenarios: not a user of the target, so
 /// the run gives their browser the driver with an empty credential cache.
 pub const NO_TICKET_PERSON: &str = "visitor";
@@ -173,6 +231,10 @@ pub struct TargetFile {
     /// scenarios; they are not applicable without one.
     #[serde(default)]
     pub other_relying_party: Option<OtherRelyingParty>,
+    /// The web client the scenarios sign out of (`classic` by default, or `uci`); it picks the
+    /// page selectors' defaults.
+    #[serde(default)]
+    pub ui: Ui,
 }
 
 /// Another relying party of the deployment's AD FS (a portal, SharePoint, another CRM
@@ -581,7 +643,26 @@ pub struct Pages {
 }
 
 impl Pages {
-    /// The pages of a stock deployment in `mode` (what the emulator reproduces).
+    /// The pages of a stock deployment in `mode` serving `ui` (what the emulator reproduces).
+    /// The Unified Interface's selectors are microsoft/EasyRepro's (docs/crm-adfs-facts.md
+    /// S87): `App_Shell`, `Nav_AccountManagerButton`, `Nav_AccountManagerSignOutButton` and
+    /// `Grid_Container`, written for Dynamics 365 online; an on-premises 9.x server may differ
+    /// [I], which the `pages:` keys override.
+    pub fn defaults_for(mode: AuthMode, ui: Ui) -> Pages {
+        let classic = Pages::defaults(mode);
+        match ui {
+            Ui::Classic => classic,
+            Ui::Uci => Pages {
+                signed_in: "#ApplicationShell".into(),
+                user_menu: Some("#mectrl_main_trigger".into()),
+                sign_out: "#mectrl_body_signOut".into(),
+                data: "[data-id='data-set-body-container']".into(),
+                ..classic
+            },
+        }
+    }
+
+    /// The pages of a stock deployment in `mode` with the classic web client.
     pub fn defaults(mode: AuthMode) -> Pages {
         let (user, pass, submit) = match mode {
             // AD FS 3.0+ sign-in form ids (docs/crm-adfs-facts.md §2.3, S26, S29, S30).
@@ -708,6 +789,12 @@ impl Target {
 
     /// The built-in target for the embedded emulator in `mode`.
     pub fn embedded(mode: AuthMode) -> Target {
+        Target::embedded_ui(mode, Ui::Classic)
+    }
+
+    /// The built-in target for the embedded emulator in `mode` serving `ui`. Its name is the
+    /// same for every web client: the cookies are the same, so the cookie snapshots are shared.
+    pub fn embedded_ui(mode: AuthMode, ui: Ui) -> Target {
         let spec = TargetFile {
             name: format!("embedded-{mode}"),
             crm: CrmLocation::Embedded,
@@ -729,6 +816,7 @@ impl Target {
                 measure: MeasureSpec::default(),
             },
             admin: AdminSpec::default(),
+            ui,
         };
         Target::from_spec(spec, None).expect("the built-in target is valid")
     }
@@ -773,12 +861,21 @@ impl Target {
         }
         check_real_target_keys(&spec, &path)?;
         check_measure(&spec, &path, file.as_deref())?;
-        let pages = Pages::defaults(spec.mode).with(&spec.pages);
+        let pages = Pages::defaults_for(spec.mode, spec.ui).with(&spec.pages);
         regex::Regex::new(&pages.signed_out_text).map_err(|e| ConfigError {
             key: Some("signed_out_text".into()),
             ..ConfigError::file(&path, format!("not a valid regular expression: {e}"))
         })?;
         Ok(Target { file, spec, pages })
+    }
+
+    /// The mode as reports name it: `ifd`, or `ifd-uci` for the Unified Interface (the classic
+    /// web client's label is the mode alone, as it was before there was a choice).
+    pub fn mode_label(&self) -> String {
+        match self.spec.ui {
+            Ui::Classic => self.spec.mode.to_string(),
+            ui => format!("{}-{ui}", self.spec.mode),
+        }
     }
 
     /// How `logout-harness timeout` signs sessions in (`timeouts.measure.sign_in`).
@@ -977,6 +1074,16 @@ fn check_real_target_keys(spec: &TargetFile, path: &Path) -> Result<(), ConfigEr
             ..ConfigError::file(path, message)
         })
     };
+    if !spec.ui.serves(spec.mode) {
+        return at(
+            "ui",
+            format!(
+                "`ui: {}` is not served in mode {}: CRM 4.0 has no Unified Interface; use \
+                 `ui: classic` (valid: classic, uci; uci with mode ifd or iwa)",
+                spec.ui, spec.mode
+            ),
+        );
+    }
     let embedded = spec.crm == CrmLocation::Embedded;
     if embedded && !spec.resolve.0.is_empty() {
         return at(
@@ -1238,5 +1345,37 @@ mod tests {
         assert_eq!(own.pages.kmsi.as_deref(), Some("#keepMe"));
         let kept = parse(base).unwrap();
         assert_eq!(kept.pages.kmsi.as_deref(), Some("#kmsiInput"));
+    }
+
+    #[test]
+    fn ui_uci_changes_only_the_sign_out_path_selectors_and_the_label() {
+        let classic = parse("name: p\ncrm: embedded\nmode: iwa\nusers:\n  alice: {}\n").unwrap();
+        let uci =
+            parse("name: p\ncrm: embedded\nmode: iwa\nui: uci\nusers:\n  alice: {}\n").unwrap();
+        assert_eq!(classic.spec.ui, Ui::Classic, "classic is the default");
+        assert_eq!(classic.mode_label(), "iwa");
+        assert_eq!(uci.mode_label(), "iwa-uci");
+        assert_eq!(uci.pages.signed_in, "#ApplicationShell");
+        assert_eq!(uci.pages.user_menu.as_deref(), Some("#mectrl_main_trigger"));
+        assert_eq!(uci.pages.sign_out, "#mectrl_body_signOut");
+        assert_eq!(uci.pages.data, "[data-id='data-set-body-container']");
+        assert_eq!(uci.pages.start, classic.pages.start);
+        assert_eq!(uci.pages.auth_cookies, classic.pages.auth_cookies);
+        assert_eq!(uci.pages.reminder, classic.pages.reminder);
+        // An override still wins over the UCI default.
+        let own = parse(
+            "name: p\ncrm: embedded\nmode: ifd\nui: uci\nusers:\n  alice: {}\n\
+             pages: {user_menu: \"[data-id='userInformationLauncher']\"}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            own.pages.user_menu.as_deref(),
+            Some("[data-id='userInformationLauncher']")
+        );
+        assert_eq!(own.pages.sign_out, "#mectrl_body_signOut");
+        let fba =
+            parse("name: p\ncrm: embedded\nmode: fba\nui: uci\nusers:\n  alice: {}\n").unwrap_err();
+        assert_eq!(fba.key.as_deref(), Some("ui"));
+        assert!(fba.message.contains("no Unified Interface"), "{fba}");
     }
 }

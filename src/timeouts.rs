@@ -170,9 +170,16 @@ pub async fn measure_timeout(
     // Open the target.
     let embedded = if embedded_target {
         Some(
-            Embedded::start(target.spec.mode, &opts.faults, sim, None, false)
-                .await
-                .map_err(RunError::Emulator)?,
+            Embedded::start_with_ui(
+                target.spec.mode,
+                target.spec.ui,
+                &opts.faults,
+                sim,
+                None,
+                false,
+            )
+            .await
+            .map_err(RunError::Emulator)?,
         )
     } else {
         None
@@ -247,7 +254,7 @@ pub async fn measure_timeout(
                 &VerdictContext {
                     feature: "logout-harness timeout".into(),
                     scenario: format!("measured {what}"),
-                    mode: target.spec.mode.to_string(),
+                    mode: target.mode_label(),
                     browser: match sign_in {
                         SignInBy::Http => "http".into(),
                         SignInBy::Browser => opts.browser.to_string(),

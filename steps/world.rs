@@ -247,7 +247,7 @@ impl LogoutWorld {
         self.verdict_context = VerdictContext {
             feature: feature.name.clone(),
             scenario: scenario.name.clone(),
-            mode: ctx.mode.to_string(),
+            mode: ctx.target.mode_label(),
             browser: ctx.browser_name.clone(),
             target: ctx.target.spec.name.clone(),
         };

@@ -558,7 +558,37 @@ fn cases() -> Vec<Case> {
             "run --json {d}/r.json {d}/feats",
             vec!["bad.feature:2", "Feature:"],
         ),
+        command(
+            "cli: unknown ui",
+            "run --ui modern",
+            vec!["modern", "possible values", "classic", "uci"],
+        ),
+        command(
+            "cli: ui with a target file",
+            "run --target {d}/t.yaml --ui uci --json {d}/r.json",
+            vec!["--ui", "states its own `ui`"],
+        ),
+        command(
+            "cli: ui uci with mode fba",
+            "run --mode fba --ui uci --json {d}/r.json",
+            vec!["--ui uci", "no Unified Interface", "--mode ifd or iwa"],
+        ),
+        command(
+            "cli: sim ui uci with mode fba",
+            "sim --mode fba --ui uci",
+            vec!["--ui uci", "no Unified Interface"],
+        ),
     ]);
+    all.extend(target(
+        "target: unknown ui",
+        &format!("{TARGET_OK}ui: modern\n"),
+        vec!["t.yaml:6", "ui", "modern", "classic", "uci"],
+    ));
+    all.extend(target(
+        "target: ui uci in mode fba",
+        "name: corp\ncrm: https://crm.contoso.test/org/\nmode: fba\nui: uci\nusers:\n  alice: {password_env: CORPUS_PASSWORD}\n",
+        vec!["t.yaml:4", "ui", "no Unified Interface", "classic"],
+    ));
     all.push(Case {
         path: Some("/nonexistent-bin"),
         ..command(
