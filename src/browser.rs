@@ -1032,7 +1032,7 @@ impl Browser {
                 match crate::cdp::Cdp::connect_url(&ws).await {
                     Ok(bidi) => Some(bidi),
                     Err(e) => {
-                        let _ = client.close().await;
+                        let _ = end_session(client).await;
                         return Err(BrowserError::NewSession(format!(
                             "Firefox's WebDriver BiDi socket: {e}"
                         )));
