@@ -118,13 +118,16 @@ impl BrowserKind {
         self != BrowserKind::Firefox
     }
 
-    /// Where the WebDriver server is: on PATH, or (geckodriver) where `ci/setup` builds it.
+    /// Where the WebDriver server is: on PATH, or (geckodriver) where `cargo install` puts it,
+    /// `~/.cargo/bin`. Never a path of the source tree: an installed binary has none.
     pub fn find_driver(self) -> Result<PathBuf, BrowserError> {
         let program = self.driver_program();
-        let ci_tools =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ci-tools/bin/geckodriver");
+        let cargo_bin =
+            std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo/bin/geckodriver"));
         let found = which(program).or_else(|| {
-            (self == BrowserKind::Firefox && ci_tools.is_file()).then(|| ci_tools.clone())
+            cargo_bin
+                .clone()
+                .filter(|p| self == BrowserKind::Firefox && p.is_file())
         });
         found.ok_or_else(|| BrowserError::NotInstalled {
             what: program.into(),
@@ -141,11 +144,11 @@ impl BrowserKind {
                     (https://developer.microsoft.com/microsoft-edge/tools/webdriver/), or pass \
                     --webdriver URL"
                     .into(),
-                BrowserKind::Firefox => format!(
-                    "looked for `geckodriver` on PATH and at {}; install it with `ci/setup` (or \
-                     `cargo install --locked geckodriver`), or pass --webdriver URL",
-                    ci_tools.display()
-                ),
+                BrowserKind::Firefox => "looked for `geckodriver` on PATH and in ~/.cargo/bin; \
+                    install it with `cargo install --locked geckodriver` (in a checkout, \
+                    `ci/setup` builds it into target/ci-tools/bin: put that on PATH), or pass \
+                    --webdriver URL"
+                    .into(),
             },
         })
     }
