@@ -118,16 +118,26 @@ impl BrowserKind {
         self != BrowserKind::Firefox
     }
 
-    /// Where the WebDriver server is: on PATH, or (geckodriver) where `cargo install` puts it,
-    /// `~/.cargo/bin`. Never a path of the source tree: an installed binary has none.
+    /// Where the WebDriver server is: on PATH, or (geckodriver) in the `ci-tools/bin` of the
+    /// cargo target folder this program runs from (where `ci/setup` builds it in a checkout:
+    /// `target/debug/logout-harness` finds `target/ci-tools/bin`), or where `cargo install`
+    /// puts it, `~/.cargo/bin`. Never a path compiled in: an installed binary has no checkout.
     pub fn find_driver(self) -> Result<PathBuf, BrowserError> {
         let program = self.driver_program();
-        let cargo_bin =
-            std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo/bin/geckodriver"));
+        let beside_build = std::env::current_exe().ok().and_then(|exe| {
+            exe.ancestors()
+                .skip(1)
+                .take(3)
+                .map(|dir| dir.join("ci-tools/bin").join(program))
+                .find(|p| p.is_file())
+        });
+        let cargo_bin = std::env::var_os("HOME")
+            .map(|home| Path::new(&home).join(".cargo/bin").join(program))
+            .filter(|p| p.is_file());
         let found = which(program).or_else(|| {
-            cargo_bin
-                .clone()
-                .filter(|p| self == BrowserKind::Firefox && p.is_file())
+            (self == BrowserKind::Firefox)
+                .then(|| beside_build.or(cargo_bin))
+                .flatten()
         });
         found.ok_or_else(|| BrowserError::NotInstalled {
             what: program.into(),
@@ -144,10 +154,10 @@ impl BrowserKind {
                     (https://developer.microsoft.com/microsoft-edge/tools/webdriver/), or pass \
                     --webdriver URL"
                     .into(),
-                BrowserKind::Firefox => "looked for `geckodriver` on PATH and in ~/.cargo/bin; \
-                    install it with `cargo install --locked geckodriver` (in a checkout, \
-                    `ci/setup` builds it into target/ci-tools/bin: put that on PATH), or pass \
-                    --webdriver URL"
+                BrowserKind::Firefox => "looked for `geckodriver` on PATH, in the build's \
+                    target/ci-tools/bin and in ~/.cargo/bin; install it with `cargo install \
+                    --locked geckodriver` (in a checkout, `ci/setup` builds it into \
+                    target/ci-tools/bin), or pass --webdriver URL"
                     .into(),
             },
         })
