@@ -54,8 +54,6 @@ fn run(name: &str, args: &[&str]) -> Report {
     let out = Command::new(env!("CARGO_BIN_EXE_logout-harness"))
         .current_dir(root)
         .env("INSTA_UPDATE", "no")
-        // ci/setup builds geckodriver here; the harness looks on PATH.
-        .env("PATH", path_with_ci_tools())
         .args(["run", "--browser", "firefox", "--concurrency", "2"])
         .args(args)
         .arg("--json")
@@ -298,14 +296,4 @@ fn an_untrusted_certificate_is_named_with_firefoxs_code_and_the_fix() {
         drop(driver);
         e.shutdown().await;
     });
-}
-
-/// PATH with `target/ci-tools/bin` (where `ci/setup` builds geckodriver) in front.
-fn path_with_ci_tools() -> std::ffi::OsString {
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ci-tools/bin");
-    let mut dirs = vec![tools];
-    dirs.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    std::env::join_paths(dirs).expect("PATH entries join")
 }
