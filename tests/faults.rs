@@ -157,7 +157,7 @@ const EXPECTED: &[(&str, &[Owner])] = &[
             ),
             (
                 "ifd",
-                "Authentication cookies are session cookies",
+                "Authentication cookies are Secure, HttpOnly, SameSite and session cookies",
                 "cookie.auth-lifetime",
             ),
             (
@@ -167,7 +167,7 @@ const EXPECTED: &[(&str, &[Owner])] = &[
             ),
             (
                 "fba",
-                "Authentication cookies are session cookies",
+                "Authentication cookies are Secure, HttpOnly, SameSite and session cookies",
                 "cookie.auth-lifetime",
             ),
         ],
@@ -280,22 +280,22 @@ const EXPECTED: &[(&str, &[Owner])] = &[
         &[
             (
                 "ifd",
-                "Authentication cookies are Secure",
+                "Authentication cookies are Secure, HttpOnly, SameSite and session cookies",
                 "cookie.auth-secure",
             ),
             (
                 "ifd",
-                "Authentication cookies are HttpOnly",
+                "Authentication cookies are Secure, HttpOnly, SameSite and session cookies",
                 "cookie.auth-httponly",
             ),
             (
                 "fba",
-                "Authentication cookies are Secure",
+                "Authentication cookies are Secure, HttpOnly, SameSite and session cookies",
                 "cookie.auth-secure",
             ),
             (
                 "fba",
-                "Authentication cookies are HttpOnly",
+                "Authentication cookies are Secure, HttpOnly, SameSite and session cookies",
                 "cookie.auth-httponly",
             ),
         ],
