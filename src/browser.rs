@@ -541,6 +541,9 @@ pub struct LaunchOptions {
     /// `trusted_spki` and reads only its profile's certificate database, gets them imported into
     /// each profile; the Chromium family is given `trusted_spki` or a trust store instead.
     pub trusted_ca_pem: Vec<String>,
+    /// Firefox: the pass's warmed profile, whose start-up files seed each new profile
+    /// ([`crate::firefox::ProfileSeed`]); `None` starts every profile empty.
+    pub firefox_seed: Option<Arc<crate::firefox::ProfileSeed>>,
 }
 
 impl LaunchOptions {
@@ -1025,6 +1028,9 @@ impl Browser {
         let mut url = webdriver_url.to_string();
         let mut own_driver = None;
         if options.kind == BrowserKind::Firefox {
+            if let Some(seed) = &options.firefox_seed {
+                seed.fill(profile, webdriver_url, options).await;
+            }
             crate::firefox::trust_profile(profile, &options.trusted_ca_pem)?;
             // One session per geckodriver: this session gets its own (see OWN_GECKODRIVERS).
             if let Some(spawn) = own_geckodriver(webdriver_url) {

@@ -495,6 +495,8 @@ async fn sign_in_page(
             Some(_) => Vec::new(),
             None => endpoint.trust.roots_pem.clone(),
         },
+        // One browser: nothing to seed.
+        firefox_seed: None,
     };
     let profile = Profile::new().map_err(|e| ConnectError::Browser(BrowserError::Io(e)))?;
     let browser = Browser::launch(&webdriver_url, &launch, &profile, false)

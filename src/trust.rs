@@ -395,6 +395,9 @@ pub async fn prepare_pass(
             Some(_) => Vec::new(),
             None => trust.roots_pem.clone(),
         },
+        // Profiles on this machine only: a grid's Firefox makes its own.
+        firefox_seed: (browsers.kind == BrowserKind::Firefox && browsers.webdriver.is_none())
+            .then(Default::default),
     };
     Ok(PassSetup {
         crm_url,

@@ -267,6 +267,7 @@ fn an_untrusted_certificate_is_named_with_firefoxs_code_and_the_fix() {
             trusted_spki: vec![],
             negotiate_allowlist: None,
             trusted_ca_pem: vec![],
+            firefox_seed: None,
         };
         let start = e.sim.crm_url().join("main.aspx").unwrap();
 

@@ -203,6 +203,7 @@ async fn fixture() -> Fixture {
         trusted_spki: vec![],
         negotiate_allowlist: None,
         trusted_ca_pem: vec![],
+        firefox_seed: None,
     };
     let host = BrowserHost::launch(driver.url(), &launch, 2).await.unwrap();
     Fixture {

@@ -46,6 +46,7 @@ async fn a_signed_in_context_records_the_web_api_and_the_download_without_cookie
             trusted_spki: vec![sim.spki_sha256_base64().to_string()],
             negotiate_allowlist: None,
             trusted_ca_pem: vec![],
+            firefox_seed: None,
         };
         let host = Host(BrowserHost::launch(driver.url(), &launch, 0).await.unwrap());
         let browser = host.0.open().await.unwrap();

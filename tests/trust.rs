@@ -355,6 +355,7 @@ async fn open(
         trusted_spki: vec![],
         negotiate_allowlist: None,
         trusted_ca_pem: vec![],
+        firefox_seed: None,
     };
     let profile = Profile::new().unwrap();
     let browser = Browser::launch(driver.url(), &options, &profile, false)
