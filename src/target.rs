@@ -665,8 +665,9 @@ impl Pages {
     /// The pages of a stock deployment in `mode` with the classic web client.
     pub fn defaults(mode: AuthMode) -> Pages {
         let (user, pass, submit) = match mode {
-            // AD FS 3.0+ sign-in form ids (docs/crm-adfs-facts.md §2.3, S26, S29, S30).
+            // AD FS 3.0+ sign-in form ids (docs/crm-adfs-facts.md §2.3, S29).
             AuthMode::Ifd | AuthMode::Iwa => ("#userNameInput", "#passwordInput", "#submitButton"),
+            // CRM 4.0's form ids are not documented (§2.4): these are the emulator's.
             AuthMode::Fba => ("#txtUserName", "#txtPassword", "#btnSignIn"),
         };
         Pages {
@@ -675,13 +676,13 @@ impl Pages {
             password_input: pass.into(),
             submit: submit.into(),
             signed_in: "#crmTopBar".into(),
-            // The classic web client's user menu (S41, S42).
+            // The classic web client's user menu (S41).
             user_menu: Some("#navTabButtonUserInfoLinkId".into()),
             sign_out: "#navTabButtonUserInfoSignOutId".into(),
             data: "#crmGrid".into(),
             signed_out_text: "(?i)signed out".into(),
             auth_cookies: match mode {
-                // CRM's WIF session cookie, chunked (S34-S36).
+                // CRM's WIF session cookie, chunked (S34, W5).
                 AuthMode::Ifd => vec!["MSISAuth*".into()],
                 // CRM 4.0's ticket cookie (S3).
                 AuthMode::Fba => vec!["MSCRMSession".into()],
