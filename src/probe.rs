@@ -234,7 +234,10 @@ impl Probe {
             IdpAnswer::Other
         };
         let response = ProbeResponse {
-            request: format!("GET {}", crate::secrets::shorten_redacted(url.as_str(), 120)),
+            request: format!(
+                "GET {}",
+                crate::secrets::shorten_redacted(url.as_str(), 120)
+            ),
             cookies_sent: sent.iter().map(|c| c.name.clone()).collect(),
             status,
             location,
