@@ -248,7 +248,7 @@ impl Connected {
                  is `mode: ifd`, CRM 4.0's sign-in form `mode: fba`",
                 self.reached.status
             )),
-            AuthMode::Ifd | AuthMode::Fba if windows => Some(format!(
+            AuthMode::Ifd | AuthMode::Fba | AuthMode::Claims if windows => Some(format!(
                 "the start page asks for Windows authentication (`WWW-Authenticate: {}`): if this \
                  deployment uses it, set key `mode: iwa`",
                 self.reached.challenges.join(" | ")
@@ -351,13 +351,21 @@ async fn look(
         .join(&target.pages.start)
         .map_err(|e| ConnectError::Http(format!("pages.start `{}`: {e}", target.pages.start)))?;
     let reached = reach(&start, endpoint).await?;
-    if target.spec.mode == AuthMode::Iwa {
+    if target.spec.mode.kerberos() {
+        let reason = match target.spec.mode {
+            AuthMode::Claims => {
+                "mode claims signs in at AD FS with Kerberos (Negotiate): there is no sign-in \
+                 form whose selectors could be checked"
+            }
+            _ => {
+                "mode iwa signs in with Kerberos (Negotiate): there is no sign-in form whose \
+                 selectors could be checked"
+            }
+        };
         return Ok(Connected {
             reached,
             page: Ok(Page::NoForm {
-                reason: "mode iwa signs in with Kerberos (Negotiate): there is no sign-in form \
-                         whose selectors could be checked"
-                    .into(),
+                reason: reason.into(),
             }),
         });
     }

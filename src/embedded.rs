@@ -1,4 +1,5 @@
-//! The embedded CRM emulator for one mode, with what that mode needs around it: for IWA a private
+//! The embedded CRM emulator for one mode, with what that mode needs around it: for IWA (and for
+//! claims, whose AD FS uses Windows authentication) a private
 //! Kerberos realm (a real KDC) whose keytab the emulator validates Negotiate tokens with, and whose
 //! credential caches the browsers' drivers are given.
 
@@ -109,12 +110,16 @@ impl Embedded {
         }
         let mut realm = None;
         let mut no_ticket = None;
-        if mode == AuthMode::Iwa {
+        if mode.kerberos() {
             let password = crm_sim::accounts()
                 .first()
                 .map(|a| a.password.to_string())
                 .unwrap_or_default();
             let mut opts = krb5_realm::RealmOptions::new(password).temp_in(crate::rundir::base());
+            if mode == AuthMode::Claims {
+                // Internal claims access: the browser's ticket is for AD FS, not CRM.
+                opts = opts.service_host(crm_sim::ADFS_HOST);
+            }
             if host_based {
                 opts =
                     opts.service_host(format!("{}.{}", settings.organization, crm_sim::CRM_HOST));
@@ -124,7 +129,7 @@ impl Embedded {
             let r = crate::process::on_spawner_thread(move || {
                 krb5_realm::Realm::start(opts).map_err(|e| std::io::Error::other(e.to_string()))
             })
-            .map_err(|e| format!("the Kerberos KDC for the iwa mode did not start: {e}"))?;
+            .map_err(|e| format!("the Kerberos KDC for the {mode} mode did not start: {e}"))?;
             if let Some(pid) = r.kdc_pid() {
                 crate::process::adopt_group(pid as i32);
             }

@@ -91,6 +91,10 @@ pub enum Outcome {
     NotFollowed,
     /// A reply address on another host was followed (an open redirect).
     Followed,
+    /// Signed in again by a new Windows authentication (Negotiate) exchange at AD FS.
+    WindowsAuthentication,
+    /// Signed in again by an AD FS single sign-on session that outlived sign-out.
+    AdfsSession,
 }
 
 impl Outcome {
@@ -149,6 +153,8 @@ const OUTCOME_NAMES: &[(Outcome, &str)] = &[
     (Outcome::Persistent, "persistent"),
     (Outcome::Absent, "absent"),
     (Outcome::Present, "present"),
+    (Outcome::WindowsAuthentication, "windows-authentication"),
+    (Outcome::AdfsSession, "adfs-session"),
 ];
 
 impl fmt::Display for Outcome {
@@ -192,6 +198,8 @@ pub enum RuleId {
     SsoOtherRelyingPartyBlocked,
     SsoKmsiAfterSignOut,
     ReplayAllRefused,
+    ClaimsAdfsSignedOut,
+    ClaimsReloginAfterSignOut,
 }
 
 /// One row of the rule table.
@@ -399,6 +407,18 @@ pub const RULES: &[RuleSpec] = &[
         "sign-out.replay-all-refused",
         "After Sign Out the server refuses every safe request (GET, HEAD) the browser made while signed in, replayed with the cookies from before sign-out.",
         [Refused, Accepted]
+    ),
+    rule!(
+        ClaimsAdfsSignedOut,
+        "claims.adfs-signed-out",
+        "After Sign Out with Windows authentication at AD FS (internal claims access), AD FS's single sign-on session has ended: its cookies from before sign-out no longer get a token.",
+        [Ended, Alive]
+    ),
+    rule!(
+        ClaimsReloginAfterSignOut,
+        "claims.relogin-after-sign-out",
+        "After Sign Out with Windows authentication at AD FS, how opening CRM again signs the user in: a new Windows authentication (Negotiate) exchange at AD FS, an AD FS session that outlived sign-out, or a request for credentials.",
+        [WindowsAuthentication, AdfsSession, CredentialsAsked]
     ),
 ];
 

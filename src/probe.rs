@@ -68,6 +68,30 @@ impl fmt::Display for ProbeResponse {
     }
 }
 
+/// What an identity provider answered a sign-in request without Windows credentials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdpAnswer {
+    /// A token for the relying party: the cookies sent belong to a live single sign-on session.
+    Token,
+    /// `401` with `WWW-Authenticate: Negotiate`: the browser must present a Kerberos ticket.
+    WindowsChallenge,
+    /// A page with a password field: the user must type credentials.
+    Form,
+    /// Anything else (an error page, a redirect).
+    Other,
+}
+
+impl fmt::Display for IdpAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IdpAnswer::Token => "a token for CRM (its single sign-on session is alive)",
+            IdpAnswer::WindowsChallenge => "a Windows authentication challenge (401 Negotiate)",
+            IdpAnswer::Form => "a sign-in form",
+            IdpAnswer::Other => "neither a token nor a challenge nor a form",
+        })
+    }
+}
+
 impl HttpTrust {
     /// An HTTP client that trusts this (extra roots, pinned host names), follows no redirects
     /// (each caller decides what a redirect means) and gives up on a request after 15 s.
@@ -151,6 +175,75 @@ impl Probe {
                 .map(str::to_string)
                 .collect(),
         })
+    }
+
+    /// `GET url` at an identity provider's sign-in address (AD FS `wsignin1.0`) as a browser
+    /// would, with those of `cookies` that apply and no Windows credentials, and what it answered:
+    /// a token for the relying party (its single sign-on session is alive), a Windows
+    /// authentication challenge, a sign-in form, or something else.
+    pub async fn idp_sign_in(
+        &self,
+        url: &url::Url,
+        cookies: &[JarCookie],
+    ) -> Result<(ProbeResponse, IdpAnswer), String> {
+        let sent: Vec<&JarCookie> = cookies.iter().filter(|c| c.applies_to(url)).collect();
+        let header = sent
+            .iter()
+            .map(|c| format!("{}={}", c.name, c.value))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut req = self
+            .http
+            .get(url.clone())
+            .header("Accept", "text/html,application/xhtml+xml");
+        if !header.is_empty() {
+            req = req.header("Cookie", header);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let challenges: Vec<String> = resp
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect();
+        let body = resp.text().await.unwrap_or_default();
+        let answer = if status == 401
+            && challenges
+                .iter()
+                .any(|c| c.trim_start().to_ascii_lowercase().starts_with("negotiate"))
+        {
+            IdpAnswer::WindowsChallenge
+        } else if (200..300).contains(&status)
+            && (body.contains("name=\"wresult\"") || body.contains("name=\"SAMLResponse\""))
+        {
+            // The WS-Federation (or SAML) response the page posts to the relying party (W1).
+            IdpAnswer::Token
+        } else if (200..300).contains(&status) && body.contains("type=\"password\"") {
+            IdpAnswer::Form
+        } else {
+            IdpAnswer::Other
+        };
+        let response = ProbeResponse {
+            request: format!(
+                "GET {}",
+                crate::secrets::shorten_redacted(url.as_str(), 120)
+            ),
+            cookies_sent: sent.iter().map(|c| c.name.clone()).collect(),
+            status,
+            location,
+            challenges,
+        };
+        Ok((response, answer))
     }
 
     /// `POST url` with an empty body (an administrator's action on the emulator's admin endpoint).

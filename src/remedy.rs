@@ -42,7 +42,7 @@ const IIS_APP_POOLS: &str =
 /// The likely cause of `rule` observed as `observed` in `mode`, and the fixes. A rule observed
 /// with an outcome that is not a violation of any policy still gets the general advice.
 pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
-    use AuthMode::{Fba, Ifd, Iwa};
+    use AuthMode::{Claims, Fba, Ifd, Iwa};
     use Outcome as O;
     use RuleId as R;
     let (cause, fixes): (&str, Vec<String>) = match (rule, observed) {
@@ -50,7 +50,7 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
             "Sign Out did not end on a signed-out page: the application came back (a silent \
              sign-in through single sign-on) or the sign-out request failed.",
             match mode {
-                Ifd => vec![
+                Ifd | Claims => vec![
                     "AD FS: CRM's sign-out must reach AD FS with wa=wsignout1.0 and come back to \
                      CRM's signed-out page; check the relying party's WS-Federation endpoint and \
                      any reverse proxy in the way."
@@ -70,7 +70,7 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
             "The sign-out response does not expire the authentication cookies (a Set-Cookie \
              with a date in the past), so the browser keeps them.",
             match mode {
-                Ifd => vec![
+                Ifd | Claims => vec![
                     "CRM: its sign-out page clears the MSISAuth cookies; a customised sign-out \
                      link or a proxy that drops Set-Cookie headers leaves them."
                         .into(),
@@ -92,7 +92,7 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
              (or a signed session) that stays valid until it expires, so a copy taken before \
              sign-out still works.",
             match mode {
-                Ifd => vec![
+                Ifd | Claims => vec![
                     format!(
                         "CRM 8.2 and later: turn on access token management \
                          (SetAdvancedSettings.ps1 -ConfigurationEntityName ServerSettings \
@@ -163,7 +163,7 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
             "The session the other tab (or device) holds is not ended on the server, or single \
              sign-on opens a new one silently.",
             match mode {
-                Ifd => vec![
+                Ifd | Claims => vec![
                     format!(
                         "CRM: turn on access token management (WSFedNonceCookieEnabled) so \
                          every copy of a signed-out token is refused ({SESSION_MGMT})."
@@ -201,7 +201,7 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
             "An authentication cookie is persistent (it has Expires or Max-Age), so it survives \
              closing the browser.",
             match mode {
-                Ifd => vec![format!(
+                Ifd | Claims => vec![format!(
                     "AD FS: \"Keep me signed in\" and persistent SSO make AD FS's cookies \
                      persistent: Set-AdfsProperties -EnableKmsi $false -EnablePersistentSso \
                      $false ({ADFS_SSO}); CRM's own MSISAuth cookies are session cookies."
@@ -282,7 +282,7 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
              relying party's TokenLifetime, CRM's session length, an application pool recycle) \
              or the configured value is not the one in effect.",
             match mode {
-                Ifd => vec![
+                Ifd | Claims => vec![
                     "AD FS: compare the relying party's TokenLifetime (60 min by default for \
                      CRM) with CRM's timeouts (Get-AdfsRelyingPartyTrust)."
                         .into(),
@@ -299,7 +299,7 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
             "The timeout is not in effect, or is longer than configured (CRM ships with no \
              inactivity timeout and a 1440-minute session).",
             match mode {
-                Ifd => vec![format!(
+                Ifd | Claims => vec![format!(
                     "CRM: allow the setting (SetAdvancedSettings.ps1 -ConfigurationEntityName \
                      ServerSettings -SettingName AllowCustomInactivityDuration / \
                      AllowCustomSessionDuration -SettingValue true), then set it in System \
@@ -399,7 +399,7 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
              browser and AD FS still honours it, so the reopened browser is signed straight \
              back in.",
             match mode {
-                Ifd => vec![
+                Ifd | Claims => vec![
                     format!(
                         "AD FS: turn off \"Keep me signed in\" (Set-AdfsProperties -EnableKmsi \
                          $false), or lower KmsiLifetimeMins (1440 by default) and \
@@ -426,7 +426,7 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
              in front of it answers for the signed-in user. The accepted URLs in the evidence \
              name the endpoint family.",
             match mode {
-                Ifd => vec![
+                Ifd | Claims => vec![
                     format!(
                         "IIS: serve every path of the CRM web site (the Web API, \
                          XRMServices, downloads, web resources) from CRM's own application and \
@@ -455,6 +455,59 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
                         .into(),
                 ],
             },
+        ),
+        (R::ClaimsAdfsSignedOut, _) => (
+            "CRM signed out but AD FS was never told (the browser did not reach AD FS's \
+             wa=wsignout1.0, or AD FS kept its session): AD FS's single sign-on cookie still \
+             gets a token, so the next visit is signed straight back in without any Windows \
+             authentication.",
+            vec![
+                "CRM: make Sign Out go through AD FS's wa=wsignout1.0 (the stock sign-out does; a \
+                 customised sign-out link or a reverse proxy may skip it), so that AD FS expires \
+                 its MSISAuth cookies and ends its session \
+                 (https://learn.microsoft.com/en-us/previous-versions/dynamicscrm-2013/crm.6/gg188586(v=crm.6))."
+                    .into(),
+                format!(
+                    "AD FS: a shorter SsoLifetime bounds how long such a session lives \
+                     (Set-AdfsProperties -SsoLifetime) ({ADFS_SSO})."
+                ),
+            ],
+        ),
+        (R::ClaimsReloginAfterSignOut, O::AdfsSession) => (
+            "The way back in was AD FS's single sign-on session, which outlived Sign Out: AD FS \
+             was never told of the sign-out, so it issued a token without asking for Windows \
+             authentication. This is a defect, not the expected Kerberos sign-in.",
+            vec![
+                "CRM: make Sign Out go through AD FS's wa=wsignout1.0, so that AD FS ends its \
+                 session; after that only Windows authentication (or a prompt) can sign the user \
+                 back in."
+                    .into(),
+                format!(
+                    "AD FS: a shorter SsoLifetime bounds how long such a session lives \
+                     (Set-AdfsProperties -SsoLifetime) ({ADFS_SSO})."
+                ),
+            ],
+        ),
+        (R::ClaimsReloginAfterSignOut, _) => (
+            "Internal claims access: AD FS signs intranet browsers in with Windows authentication \
+             (Kerberos), so after a complete sign-out (CRM and AD FS) the browser's ticket signs \
+             the user straight back in without a prompt. Microsoft documents this as expected \
+             (https://learn.microsoft.com/en-us/previous-versions/dynamicscrm-2013/crm.6/gg188586(v=crm.6)); \
+             a deployment that must ask for credentials after Sign Out has to change it.",
+            vec![
+                "AD FS: use forms authentication for intranet users too \
+                 (Set-AdfsGlobalAuthenticationPolicy -PrimaryIntranetAuthenticationProvider \
+                 FormsAuthentication, https://learn.microsoft.com/powershell/module/adfs/set-adfsglobalauthenticationpolicy), \
+                 or give CRM's users the internet-facing (IFD) address, whose AD FS shows the \
+                 forms page."
+                    .into(),
+                format!(
+                    "Browser policy: take AD FS out of the Local intranet zone and out of the \
+                     Negotiate allowlist (Chrome and Edge policy AuthServerAllowlist, \
+                     {CHROME_POLICY}#AuthServerAllowlist), so the browser no longer offers its \
+                     ticket to AD FS."
+                ),
+            ],
         ),
     };
     Remedy {
@@ -500,5 +553,30 @@ mod tests {
         assert!(r.fix[0].contains("KmsiLifetimeMins"), "{r:?}");
         assert!(r.fix[0].contains(ADFS_SSO), "{r:?}");
         assert!(r.fix[1].contains("wa=wsignout1.0"), "{r:?}");
+    }
+
+    #[test]
+    fn windows_authentication_at_adfs_and_a_surviving_adfs_session_have_different_fixes() {
+        let kerberos = remedy(
+            RuleId::ClaimsReloginAfterSignOut,
+            Outcome::WindowsAuthentication,
+            AuthMode::Claims,
+        );
+        let defect = remedy(
+            RuleId::ClaimsReloginAfterSignOut,
+            Outcome::AdfsSession,
+            AuthMode::Claims,
+        );
+        assert_ne!(kerberos.likely_cause, defect.likely_cause);
+        assert!(
+            kerberos.fix[0].contains("PrimaryIntranetAuthenticationProvider"),
+            "{kerberos:?}"
+        );
+        assert!(
+            kerberos.fix[1].contains("AuthServerAllowlist"),
+            "{kerberos:?}"
+        );
+        assert!(defect.likely_cause.contains("never told"), "{defect:?}");
+        assert!(defect.fix[0].contains("wa=wsignout1.0"), "{defect:?}");
     }
 }

@@ -37,11 +37,20 @@ pub enum AuthMode {
     Iwa,
     /// CRM 4.0 forms authentication (`MSCRMSession` ticket).
     Fba,
+    /// Claims-based authentication for internal access: CRM is AD FS's relying party as in
+    /// `ifd`, but AD FS signs intranet users in with Windows authentication (Kerberos), not its
+    /// forms page (docs/crm-adfs-facts.md §2.3, S23, S93).
+    Claims,
 }
 
 impl AuthMode {
     /// Every mode, in the order a full run visits them.
-    pub const ALL: [AuthMode; 3] = [AuthMode::Ifd, AuthMode::Iwa, AuthMode::Fba];
+    pub const ALL: [AuthMode; 4] = [
+        AuthMode::Ifd,
+        AuthMode::Iwa,
+        AuthMode::Fba,
+        AuthMode::Claims,
+    ];
 
     /// The Gherkin tag of scenarios that apply to this mode.
     pub fn tag(self) -> &'static str {
@@ -49,7 +58,20 @@ impl AuthMode {
             AuthMode::Ifd => "ifd",
             AuthMode::Iwa => "iwa",
             AuthMode::Fba => "fba",
+            AuthMode::Claims => "claims",
         }
+    }
+
+    /// Whether the browser signs in with a Kerberos ticket (Negotiate): at CRM itself (iwa) or
+    /// at AD FS (claims). Such a browser needs the user's credential cache and the Negotiate
+    /// allowlist.
+    pub fn kerberos(self) -> bool {
+        matches!(self, AuthMode::Iwa | AuthMode::Claims)
+    }
+
+    /// Whether CRM is a claims relying party of AD FS, with its `MSISAuth` session cookie.
+    pub fn claims(self) -> bool {
+        matches!(self, AuthMode::Ifd | AuthMode::Claims)
     }
 }
 
@@ -58,7 +80,7 @@ impl AuthMode {
     /// length in this mode, with the public source of each (docs/crm-adfs-facts.md §4).
     pub fn timeout_settings(self, session_length: bool) -> &'static [&'static str] {
         match (self, session_length) {
-            (AuthMode::Ifd, false) => &[
+            (AuthMode::Ifd | AuthMode::Claims, false) => &[
                 "CRM: Settings > Administration > System Settings > General > \"Set inactivity \
                  timeout\" (InactivityTimeoutInMins, at least 5 min; off by default). On-premises \
                  it is first allowed with SetAdvancedSettings.ps1 -ConfigurationEntityName \
@@ -69,7 +91,7 @@ impl AuthMode {
                  without credentials \
                  (https://learn.microsoft.com/en-us/windows-server/identity/ad-fs/operations/ad-fs-single-sign-on-settings)",
             ],
-            (AuthMode::Ifd, true) => &[
+            (AuthMode::Ifd | AuthMode::Claims, true) => &[
                 "CRM: Settings > Administration > System Settings > General > \"Set session \
                  timeout\" (SessionTimeoutInMins, 1440 min by default, at least 60). On-premises \
                  it is first allowed with SetAdvancedSettings.ps1 -ConfigurationEntityName \
@@ -113,7 +135,7 @@ impl std::str::FromStr for AuthMode {
         AuthMode::ALL
             .into_iter()
             .find(|m| m.tag() == s)
-            .ok_or_else(|| format!("`{s}` is not a mode (ifd, iwa, fba)"))
+            .ok_or_else(|| format!("`{s}` is not a mode (ifd, iwa, fba, claims)"))
     }
 }
 
@@ -129,6 +151,7 @@ impl From<AuthMode> for crm_sim::Mode {
             AuthMode::Ifd => crm_sim::Mode::Ifd,
             AuthMode::Iwa => crm_sim::Mode::Iwa,
             AuthMode::Fba => crm_sim::Mode::Fba,
+            AuthMode::Claims => crm_sim::Mode::Claims,
         }
     }
 }
@@ -410,7 +433,7 @@ fn default_sign_ins_per_second() -> f64 {
 /// `timeouts.measure`: limits that can work, and a sign-in the mode allows.
 fn check_measure(spec: &TargetFile, path: &Path, file: Option<&Path>) -> Result<(), ConfigError> {
     let m = &spec.timeouts.measure;
-    let problem = if m.sign_in == Some(SignInBy::Http) && spec.mode == AuthMode::Iwa {
+    let problem = if m.sign_in == Some(SignInBy::Http) && spec.mode.kerberos() {
         Some((
             "sign_in",
             "`http` cannot sign in with Windows authentication (Kerberos needs the browser's \
@@ -666,7 +689,9 @@ impl Pages {
     pub fn defaults(mode: AuthMode) -> Pages {
         let (user, pass, submit) = match mode {
             // AD FS 3.0+ sign-in form ids (docs/crm-adfs-facts.md §2.3, S29).
-            AuthMode::Ifd | AuthMode::Iwa => ("#userNameInput", "#passwordInput", "#submitButton"),
+            AuthMode::Ifd | AuthMode::Iwa | AuthMode::Claims => {
+                ("#userNameInput", "#passwordInput", "#submitButton")
+            }
             // CRM 4.0's form ids are not documented (§2.4): these are the emulator's.
             AuthMode::Fba => ("#txtUserName", "#txtPassword", "#btnSignIn"),
         };
@@ -683,7 +708,7 @@ impl Pages {
             signed_out_text: "(?i)signed out".into(),
             auth_cookies: match mode {
                 // CRM's WIF session cookie, chunked (S34, W5).
-                AuthMode::Ifd => vec!["MSISAuth*".into()],
+                AuthMode::Ifd | AuthMode::Claims => vec!["MSISAuth*".into()],
                 // CRM 4.0's ticket cookie (S3).
                 AuthMode::Fba => vec!["MSCRMSession".into()],
                 // IWA has no application cookie (S19-S22).
@@ -696,7 +721,8 @@ impl Pages {
             // only AD FS has one.
             kmsi: match mode {
                 AuthMode::Ifd => Some("#kmsiInput".into()),
-                AuthMode::Fba | AuthMode::Iwa => None,
+                // With Windows authentication at AD FS there is no form, so no checkbox.
+                AuthMode::Fba | AuthMode::Iwa | AuthMode::Claims => None,
             },
         }
     }
@@ -882,7 +908,7 @@ impl Target {
     /// How `logout-harness timeout` signs sessions in (`timeouts.measure.sign_in`).
     pub fn sign_in_by(&self) -> SignInBy {
         self.spec.timeouts.measure.sign_in.unwrap_or(
-            if self.spec.crm == CrmLocation::Embedded && self.spec.mode != AuthMode::Iwa {
+            if self.spec.crm == CrmLocation::Embedded && !self.spec.mode.kerberos() {
                 SignInBy::Http
             } else {
                 SignInBy::Browser
@@ -1094,12 +1120,12 @@ fn check_real_target_keys(spec: &TargetFile, path: &Path) -> Result<(), ConfigEr
         );
     }
     for (name, user) in &spec.users {
-        if user.kerberos_ccache.is_some() && (embedded || spec.mode != AuthMode::Iwa) {
+        if user.kerberos_ccache.is_some() && (embedded || !spec.mode.kerberos()) {
             return at(
                 "kerberos_ccache",
                 format!(
-                    "user `{name}`: `kerberos_ccache` is for a real target in mode iwa (the \
-                     emulator's KDC issues its own tickets)"
+                    "user `{name}`: `kerberos_ccache` is for a real target in mode iwa or claims \
+                     (the emulator's KDC issues its own tickets)"
                 ),
             );
         }

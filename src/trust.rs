@@ -307,7 +307,7 @@ pub async fn prepare_pass(
         match (mode, embedded) {
             // The emulator's KDC: a driver per user holding that user's ticket, and the default
             // driver with an empty cache.
-            (AuthMode::Iwa, Some(e)) => {
+            (m, Some(e)) if m.kerberos() => {
                 for user in target.spec.users.keys() {
                     let env = e.client_env(user);
                     if env.is_empty() {
@@ -323,7 +323,7 @@ pub async fn prepare_pass(
             }
             // A real IWA deployment: users' tickets come from their `kerberos_ccache` or the
             // machine; the browser without a ticket gets an empty cache all the same.
-            (AuthMode::Iwa, None) => {
+            (m, None) if m.kerberos() => {
                 let mut ambient_url = None;
                 for (user, spec) in &target.spec.users {
                     let url = match &spec.kerberos_ccache {
@@ -376,7 +376,7 @@ pub async fn prepare_pass(
             }
             _ => {}
         }
-    } else if mode == AuthMode::Iwa && embedded.is_none() {
+    } else if mode.kerberos() && embedded.is_none() {
         eprintln!(
             "warning: with --webdriver the harness cannot give the browser \"without a Kerberos \
              ticket\" an empty credential cache; iwa.no-ticket-refused then depends on the tickets \
@@ -389,7 +389,9 @@ pub async fn prepare_pass(
         binary: browsers.binary.clone(),
         host_rules,
         trusted_spki: spki,
-        negotiate_allowlist: (mode == AuthMode::Iwa).then(|| negotiate_allowlist(&crm_url)),
+        // In mode claims the ticket goes to AD FS, a sibling of CRM's host in the usual layout
+        // (crm.contoso.com, sts.contoso.com), which the allowlist's `*.<parent>` covers.
+        negotiate_allowlist: mode.kerberos().then(|| negotiate_allowlist(&crm_url)),
         // The browsers of --webdriver are not the harness's (see the warning above).
         trusted_ca_pem: match browsers.webdriver {
             Some(_) => Vec::new(),

@@ -3,6 +3,7 @@
 
 mod back_button;
 mod browser_close;
+mod claims;
 mod cookies;
 mod devices;
 mod iwa;

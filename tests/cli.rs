@@ -795,3 +795,78 @@ fn on_a_terminal(tmp: &Path, command: &str, typescript: &Path) -> Command {
         .stdin(std::process::Stdio::null());
     script
 }
+
+/// Mode claims (Windows authentication at AD FS): on the clean emulator the way back in after
+/// Sign Out is a new Negotiate exchange at AD FS, which the default policy accepts with a note
+/// naming the fix; with `skip-adfs-signout` it is AD FS's surviving session, and exactly the two
+/// claims rules fail.
+#[test]
+fn claims_mode_tells_windows_authentication_from_an_adfs_session_left_by_sign_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str, fault: Option<&str>| {
+        let json = tmp.path().join(format!("{name}.json"));
+        let mut cmd = isolated(tmp.path());
+        cmd.args(["run", "--mode", "claims", "--concurrency", "1", "--json"])
+            .arg(&json)
+            .arg("--artifacts")
+            .arg(artifacts(name));
+        if let Some(f) = fault {
+            cmd.args(["--fault", f]);
+        }
+        let out = cmd.output().unwrap();
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let observed: Vec<(String, String, bool)> = report["verdicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                (
+                    v["rule"].as_str().unwrap().to_string(),
+                    v["observed"].as_str().unwrap().to_string(),
+                    v["passed"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        (out, observed)
+    };
+    let owned = |v: &[(&str, &str, bool)]| -> Vec<(String, String, bool)> {
+        v.iter()
+            .map(|(r, o, p)| (r.to_string(), o.to_string(), *p))
+            .collect()
+    };
+
+    let (out, observed) = run("claims-clean", None);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert_eq!(
+        observed,
+        owned(&[
+            ("sign-out.replay-refused", "refused", true),
+            ("claims.adfs-signed-out", "ended", true),
+            (
+                "claims.relogin-after-sign-out",
+                "windows-authentication",
+                true
+            ),
+        ]),
+        "{t}"
+    );
+    assert!(t.contains("NOTE: mode claims"), "{t}");
+    assert!(t.contains("AuthServerAllowlist"), "{t}");
+
+    let (out, observed) = run("claims-skip-adfs-signout", Some("skip-adfs-signout"));
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert_eq!(
+        observed,
+        owned(&[
+            ("sign-out.replay-refused", "refused", true),
+            ("claims.adfs-signed-out", "alive", false),
+            ("claims.relogin-after-sign-out", "adfs-session", false),
+        ]),
+        "{t}"
+    );
+    assert!(t.contains("AD FS was never told"), "{t}");
+    assert!(!t.contains("NOTE: mode claims"), "{t}");
+}

@@ -223,6 +223,18 @@ const EXPECTED: &[(&str, &[Owner])] = &[
                 "With Keep me signed in, Sign Out, close and reopen the browser: CRM asks for credentials",
                 "sso.kmsi-after-sign-out",
             ),
+            // Internal claims access: AD FS's session outlives the CRM-only sign-out, and it (not
+            // Windows authentication) is what signs alice straight back in.
+            (
+                "claims",
+                "Sign Out ends the CRM and AD FS sessions; the way back in is Windows authentication",
+                "claims.adfs-signed-out",
+            ),
+            (
+                "claims",
+                "Sign Out ends the CRM and AD FS sessions; the way back in is Windows authentication",
+                "claims.relogin-after-sign-out",
+            ),
         ],
     ),
     (
