@@ -192,6 +192,7 @@ pub enum RuleId {
     SsoOtherRelyingPartyBlocked,
     SsoKmsiAfterSignOut,
     ReplayAllRefused,
+    AccessTokenManagement,
 }
 
 /// One row of the rule table.
@@ -399,6 +400,12 @@ pub const RULES: &[RuleSpec] = &[
         "sign-out.replay-all-refused",
         "After Sign Out the server refuses every safe request (GET, HEAD) the browser made while signed in, replayed with the cookies from before sign-out.",
         [Refused, Accepted]
+    ),
+    rule!(
+        AccessTokenManagement,
+        "devices.access-token-management",
+        "With CRM's access token management on (WSFedNonceCookieEnabled), Sign Out on one device signs the user out on the other device too; not applicable when it is off or not declared.",
+        [SignedOut, SignedIn]
     ),
 ];
 
