@@ -121,9 +121,9 @@ fn access_token_management(w: &LogoutWorld) -> TokenManagement {
     const NAME: &str = "access token management (WSFedNonceCookieEnabled)";
     let ctx = w.ctx();
     let source = if ctx.target.spec.crm == CrmLocation::Embedded {
-        "the embedded emulator runs with it"
+        "the embedded emulator's setting"
     } else {
-        "as the target file declares"
+        "the target file's access_token_management"
     };
     if ctx.mode != AuthMode::Ifd {
         return TokenManagement {
