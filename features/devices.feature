@@ -1,8 +1,10 @@
 @devices @ifd @fba
 Feature: Several devices
-  One user signed in on two devices has two sessions. CRM has no single sign-out across devices:
-  Sign Out on one leaves the other as the policy says. The administrator's "end all sessions"
-  must end every device's session (ASVS v5.0.0 7.4.5, 7.5.2).
+  One user signed in on two devices has two sessions. As CRM ships, Sign Out on one leaves the
+  other signed in; with access token management (WSFedNonceCookieEnabled) on, it signs the other
+  out too. The verdict says which happened and whether the feature was on, and the policy says
+  what must (devices.access-token-management: signed out where it is on). The administrator's
+  "end all sessions" must end every device's session (ASVS v5.0.0 7.4.5, 7.5.2).
 
   Scenario: Sign Out on one device leaves the other device as the policy says
     Given alice is signed in to CRM on two devices

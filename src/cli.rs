@@ -55,6 +55,19 @@ enum UiChoice {
     All,
 }
 
+/// A setting turned on or off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+impl OnOff {
+    fn on(self) -> bool {
+        self == OnOff::On
+    }
+}
+
 #[derive(Debug, clap::Args)]
 struct RunArgs {
     /// A target file, or `embedded` (the default).
@@ -129,6 +142,12 @@ struct RunArgs {
     /// target's `timeouts.absolute`].
     #[arg(long, value_parser = parse_duration, value_name = "DUR")]
     sim_session_length: Option<Duration>,
+    /// The embedded emulator's access token management (CRM's WSFedNonceCookieEnabled; mode
+    /// ifd): with it on, Sign Out ends the user's sessions in every browser. Every sign-out then
+    /// ends the other scenarios' sessions of the same user, so run it with --concurrency 1
+    /// [default: the target's `access_token_management`, else off, as CRM ships it].
+    #[arg(long, value_enum, value_name = "on|off")]
+    sim_access_token_management: Option<OnOff>,
     /// Feature files or directories [default: the built-in features].
     #[arg(value_name = "FEATURE_PATH")]
     features: Vec<PathBuf>,
@@ -233,6 +252,11 @@ struct SimArgs {
     /// Host-based organization URL (https://contoso.crm.contoso.test:PORT/).
     #[arg(long)]
     host_based: bool,
+    /// CRM's access token management (WSFedNonceCookieEnabled; mode ifd): a nonce binds each
+    /// sign-in to its browser, and Sign Out ends the user's sessions in every browser. Off by
+    /// default, as CRM ships it.
+    #[arg(long, value_enum, value_name = "on|off", default_value_t = OnOff::Off)]
+    access_token_management: OnOff,
     /// List the fault knobs (name, modes, what it breaks) and exit.
     #[arg(long)]
     list_faults: bool,
@@ -539,6 +563,7 @@ async fn cmd_run(args: RunArgs) -> i32 {
         idle: args.sim_idle_timeout,
         absolute: args.sim_session_length,
     };
+    opts.sim_access_token_management = args.sim_access_token_management.map(OnOff::on);
     crate::process::install_signal_handler(|| {
         crate::report::write_interrupted();
         finish_stdout();
@@ -824,13 +849,21 @@ async fn cmd_sim(args: SimArgs) -> i32 {
             args.ui, args.mode
         ));
     }
-    let embedded = match crate::embedded::Embedded::start_with_ui(
+    if args.access_token_management.on() && args.mode != AuthMode::Ifd {
+        return fail(format!(
+            "--access-token-management on with --mode {}: CRM's access token management needs \
+             claims-based authentication; choose --mode ifd",
+            args.mode
+        ));
+    }
+    let embedded = match crate::embedded::Embedded::start_configured(
         args.mode,
         args.ui,
         &faults,
         timeouts,
         Some(args.listen),
         args.host_based,
+        args.access_token_management.on(),
     )
     .await
     {

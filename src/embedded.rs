@@ -62,6 +62,12 @@ impl Embedded {
         }
     }
 
+    /// Whether the emulator's access token management is in effect (set, or implied by the
+    /// `signout-keeps-other-sessions` knob; claims only, so never in modes iwa and fba).
+    pub fn access_token_management(&self) -> bool {
+        self.sim.settings().access_token_management_on()
+    }
+
     /// The emulator's second relying party of AD FS (its portal) and the element that shows a
     /// signed-in user there.
     pub fn other_relying_party(&self) -> crate::target::OtherRelyingParty {
@@ -92,11 +98,26 @@ impl Embedded {
         listen: Option<std::net::SocketAddr>,
         host_based: bool,
     ) -> Result<Embedded, String> {
+        Embedded::start_configured(mode, ui, faults, timeouts, listen, host_based, false).await
+    }
+
+    /// [`Embedded::start_with_ui`], with CRM's access token management (`WSFedNonceCookieEnabled`)
+    /// on or off.
+    pub async fn start_configured(
+        mode: AuthMode,
+        ui: Ui,
+        faults: &[crm_sim::Fault],
+        timeouts: Timeouts,
+        listen: Option<std::net::SocketAddr>,
+        host_based: bool,
+        access_token_management: bool,
+    ) -> Result<Embedded, String> {
         let mut settings = crm_sim::Settings {
             mode: mode.into(),
             ui: ui.into(),
             faults: faults.to_vec(),
             host_based,
+            access_token_management,
             ..crm_sim::Settings::default()
         };
         if let Some(listen) = listen {

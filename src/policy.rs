@@ -200,6 +200,7 @@ pub enum RuleId {
     ReplayAllRefused,
     ClaimsAdfsSignedOut,
     ClaimsReloginAfterSignOut,
+    AccessTokenManagement,
 }
 
 /// One row of the rule table.
@@ -419,6 +420,12 @@ pub const RULES: &[RuleSpec] = &[
         "claims.relogin-after-sign-out",
         "After Sign Out with Windows authentication at AD FS, how opening CRM again signs the user in: a new Windows authentication (Negotiate) exchange at AD FS, an AD FS session that outlived sign-out, or a request for credentials.",
         [WindowsAuthentication, AdfsSession, CredentialsAsked]
+    ),
+    rule!(
+        AccessTokenManagement,
+        "devices.access-token-management",
+        "With CRM's access token management on (WSFedNonceCookieEnabled), Sign Out on one device signs the user out on the other device too; not applicable when it is off or not declared.",
+        [SignedOut, SignedIn]
     ),
 ];
 

@@ -509,6 +509,35 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
                 ),
             ],
         ),
+        (R::AccessTokenManagement, O::SignedIn) => (
+            "Access token management is declared on, but Sign Out did not revoke the user's \
+             token in the other browser: the setting is not in effect for this organization, or \
+             this CRM version does not have it, so the other device's self-contained token stays \
+             valid until it expires.",
+            vec![
+                format!(
+                    "CRM: turn access token management on for this organization \
+                     (SetAdvancedSettings.ps1 -ConfigurationEntityName ServerSettings \
+                     -SettingName WSFedNonceCookieEnabled -SettingValue true, or \
+                     -ConfigurationEntityName Organization -Id <orgid> for one organization), on a \
+                     version that has it (2015, 2016: 8.1 through support, 8.2 Update 2.2; 9.x) \
+                     ({SESSION_MGMT})."
+                ),
+                "Target file: if the feature is off, declare `access_token_management: false`; \
+                 the other device then stays signed in as devices.other-device-after-sign-out \
+                 judges."
+                    .into(),
+            ],
+        ),
+        (R::AccessTokenManagement, _) => (
+            "Sign Out on one device ended the user's session on the other too, as access token \
+             management does.",
+            vec![
+                "Policy: expect signed-out with access token management on; nothing to change \
+                 at CRM."
+                    .into(),
+            ],
+        ),
     };
     Remedy {
         likely_cause: cause.to_string(),
@@ -539,6 +568,18 @@ mod tests {
         let off = remedy(RuleId::IdleTimeout, Outcome::NotEnforced, AuthMode::Ifd);
         assert_ne!(early.likely_cause, off.likely_cause);
         assert!(off.fix[0].contains("AllowCustomInactivityDuration"));
+    }
+
+    #[test]
+    fn a_token_kept_on_the_other_device_points_at_wsfed_nonce_cookie_enabled() {
+        let r = remedy(
+            RuleId::AccessTokenManagement,
+            Outcome::SignedIn,
+            AuthMode::Ifd,
+        );
+        assert!(r.likely_cause.contains("did not revoke"), "{r:?}");
+        assert!(r.fix[0].contains("WSFedNonceCookieEnabled"), "{r:?}");
+        assert!(r.fix[0].contains(SESSION_MGMT), "{r:?}");
     }
 
     #[test]

@@ -124,6 +124,9 @@ pub struct RunOptions {
     /// The embedded emulator's timeouts for the timeout scenarios (`--sim-idle-timeout`,
     /// `--sim-session-length`); unset ones are the target's declared values.
     pub sim_timeouts: Timeouts,
+    /// The embedded emulator's access token management (`--sim-access-token-management`); unset,
+    /// the target's `access_token_management` (off for the built-in targets).
+    pub sim_access_token_management: Option<bool>,
 }
 
 impl RunOptions {
@@ -154,6 +157,7 @@ impl RunOptions {
             snapshots: None,
             embedded_snapshots: root.join("features/snapshots"),
             sim_timeouts: Timeouts::default(),
+            sim_access_token_management: None,
         }
     }
 }
@@ -173,6 +177,9 @@ pub struct RunContext {
     pub admin_end_sessions: Option<AdminAction>,
     /// Another application signed in through the same AD FS, when the target names one.
     pub other_relying_party: Option<crate::target::OtherRelyingParty>,
+    /// Whether CRM's access token management (`WSFedNonceCookieEnabled`) is on: what the
+    /// embedded emulator runs with, or what a target file declares (`None`: not declared).
+    pub access_token_management: Option<bool>,
     /// The WebDriver server for browsers with no special environment.
     pub webdriver_url: String,
     /// WebDriver servers for particular users (IWA: a driver holding that user's Kerberos ticket).
@@ -377,6 +384,13 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
             "--fault applies to the embedded emulator only, not to a target file".into(),
         ));
     }
+    if file_target.is_some() && opts.sim_access_token_management.is_some() {
+        return Err(RunError::Usage(
+            "--sim-access-token-management applies to the embedded emulator only; a target file \
+             states its own `access_token_management: true|false`"
+                .into(),
+        ));
+    }
     Ok(Prepared {
         policy,
         file_target,
@@ -504,6 +518,7 @@ struct OpenedTarget {
     setup: trust::PassSetup,
     admin_end_sessions: Option<AdminAction>,
     other_relying_party: Option<crate::target::OtherRelyingParty>,
+    access_token_management: Option<bool>,
     embedded: Option<Embedded>,
 }
 
@@ -530,14 +545,19 @@ async fn open_target(
             } else {
                 Timeouts::default()
             };
+            let access_token_management = opts
+                .sim_access_token_management
+                .or(target.spec.access_token_management)
+                .unwrap_or(false);
             Some(
-                Embedded::start_with_ui(
+                Embedded::start_configured(
                     pass.mode,
                     target.spec.ui,
                     &opts.faults,
                     timeouts,
                     None,
                     false,
+                    access_token_management,
                 )
                 .await
                 .map_err(RunError::Emulator)?,
@@ -554,10 +574,15 @@ async fn open_target(
         Some(e) => Some(e.other_relying_party()),
         None => target.spec.other_relying_party.clone(),
     };
+    let access_token_management = match &embedded {
+        Some(e) => Some(e.access_token_management()),
+        None => target.spec.access_token_management,
+    };
     Ok(OpenedTarget {
         setup,
         admin_end_sessions,
         other_relying_party,
+        access_token_management,
         embedded,
     })
 }
@@ -595,6 +620,7 @@ async fn run_one_pass(
         crm_url: setup.crm_url,
         admin_end_sessions: opened.admin_end_sessions,
         other_relying_party: opened.other_relying_party,
+        access_token_management: opened.access_token_management,
         webdriver_url: setup.webdriver_url,
         user_drivers: setup.user_drivers,
         launch: setup.launch,

@@ -258,6 +258,11 @@ pub struct TargetFile {
     /// page selectors' defaults.
     #[serde(default)]
     pub ui: Ui,
+    /// Whether CRM's access token management (`WSFedNonceCookieEnabled`) is on: `true` or
+    /// `false`; unset, the checks that depend on it are not applicable. With `crm: embedded`
+    /// the emulator is started with it on or off (off by default, as CRM ships it).
+    #[serde(default)]
+    pub access_token_management: Option<bool>,
 }
 
 /// Another relying party of the deployment's AD FS (a portal, SharePoint, another CRM
@@ -844,6 +849,7 @@ impl Target {
             },
             admin: AdminSpec::default(),
             ui,
+            access_token_management: None,
         };
         Target::from_spec(spec, None).expect("the built-in target is valid")
     }
@@ -888,6 +894,31 @@ impl Target {
         }
         check_real_target_keys(&spec, &path)?;
         check_measure(&spec, &path, file.as_deref())?;
+        if spec.access_token_management == Some(true) && spec.mode != AuthMode::Ifd {
+            // S6: the feature needs claims-based authentication; declaring it elsewhere is a
+            // mistake the devices scenario would silently ignore.
+            let line = file
+                .as_ref()
+                .and_then(|f| std::fs::read_to_string(f).ok())
+                .and_then(|t| {
+                    t.lines()
+                        .position(|l| l.trim_start().starts_with("access_token_management:"))
+                })
+                .map(|l| l + 1);
+            return Err(ConfigError {
+                line,
+                key: Some("access_token_management".into()),
+                ..ConfigError::file(
+                    &path,
+                    format!(
+                        "access_token_management: true needs claims-based authentication (mode \
+                         ifd); CRM's access token management (WSFedNonceCookieEnabled) does not \
+                         apply to mode {}: write false or leave the key out",
+                        spec.mode
+                    ),
+                )
+            });
+        }
         let pages = Pages::defaults_for(spec.mode, spec.ui).with(&spec.pages);
         regex::Regex::new(&pages.signed_out_text).map_err(|e| ConfigError {
             key: Some("signed_out_text".into()),
@@ -1404,5 +1435,27 @@ mod tests {
             parse("name: p\ncrm: embedded\nmode: fba\nui: uci\nusers:\n  alice: {}\n").unwrap_err();
         assert_eq!(fba.key.as_deref(), Some("ui"));
         assert!(fba.message.contains("no Unified Interface"), "{fba}");
+    }
+
+    #[test]
+    fn access_token_management_is_declared_for_claims_only() {
+        let base = "name: p\ncrm: embedded\nusers:\n  alice: {}\n";
+        let unset = parse(&format!("{base}mode: ifd\n")).unwrap();
+        assert_eq!(unset.spec.access_token_management, None);
+        let on = parse(&format!("{base}mode: ifd\naccess_token_management: true\n")).unwrap();
+        assert_eq!(on.spec.access_token_management, Some(true));
+        let off = parse(&format!(
+            "{base}mode: fba\naccess_token_management: false\n"
+        ))
+        .unwrap();
+        assert_eq!(off.spec.access_token_management, Some(false));
+        let e = parse(&format!("{base}mode: iwa\naccess_token_management: true\n")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("access_token_management"), "{e}");
+        assert!(e.message.contains("mode ifd"), "{e}");
+        let e = parse(&format!(
+            "{base}mode: ifd\naccess_token_management: maybe\n"
+        ))
+        .unwrap_err();
+        assert!(e.line.is_some(), "{e}");
     }
 }

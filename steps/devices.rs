@@ -9,6 +9,7 @@ use cucumber::{given, then, when};
 use super::sign_in::{open_browser, sign_in};
 use super::world::LogoutWorld;
 use crate::policy::{Observation, Outcome, RuleId};
+use crate::target::{AuthMode, CrmLocation};
 
 /// The world's key for `user`'s second device.
 fn other_device(user: &str) -> String {
@@ -74,19 +75,86 @@ async fn admin_ends_all(w: &mut LogoutWorld, whose: String) -> Result<(), String
 async fn other_device_session(w: &mut LogoutWorld, _whose: String) -> Result<(), String> {
     let user = w.who("she")?;
     let (signed_in, evidence) = w.session_at_next_action(&other_device(&user)).await?;
-    let mut obs = Observation::new(
-        RuleId::OtherDeviceAfterSignOut,
+    let outcome = if signed_in {
+        Outcome::SignedIn
+    } else {
+        Outcome::SignedOut
+    };
+    let atm = access_token_management(w);
+    let summary = format!(
+        "{}; {}",
         if signed_in {
-            Outcome::SignedIn
+            "the other device stayed signed in"
         } else {
-            Outcome::SignedOut
+            "the other device was signed out"
         },
+        atm.evidence
     );
-    for e in evidence {
-        obs = obs.evidence(e);
+    let mut obs = Observation::new(RuleId::OtherDeviceAfterSignOut, outcome).evidence(&summary);
+    for e in &evidence {
+        obs = obs.evidence(e.clone());
     }
     w.judge(obs)?;
+    // With access token management on, CRM must have ended the other device's session too.
+    let rule = RuleId::AccessTokenManagement;
+    match atm.not_applicable {
+        Some(why) => w.not_applicable(rule, &why),
+        None => {
+            let mut obs = Observation::new(rule, outcome).evidence(summary);
+            for e in evidence {
+                obs = obs.evidence(e);
+            }
+            w.judge(obs)?;
+        }
+    }
     Ok(())
+}
+
+/// What the run knows of CRM's access token management (`WSFedNonceCookieEnabled`): a line of
+/// evidence, and why `devices.access-token-management` cannot be judged, if it cannot.
+struct TokenManagement {
+    evidence: String,
+    not_applicable: Option<String>,
+}
+
+fn access_token_management(w: &LogoutWorld) -> TokenManagement {
+    const NAME: &str = "access token management (WSFedNonceCookieEnabled)";
+    let ctx = w.ctx();
+    let source = if ctx.target.spec.crm == CrmLocation::Embedded {
+        "the embedded emulator's setting"
+    } else {
+        "the target file's access_token_management"
+    };
+    if ctx.mode != AuthMode::Ifd {
+        return TokenManagement {
+            evidence: format!("{NAME}: does not apply in mode {}", ctx.mode),
+            not_applicable: Some(format!(
+                "{NAME} needs claims-based authentication (mode ifd); mode {} has none",
+                ctx.mode
+            )),
+        };
+    }
+    match ctx.access_token_management {
+        Some(true) => TokenManagement {
+            evidence: format!("{NAME}: on ({source})"),
+            not_applicable: None,
+        },
+        Some(false) => TokenManagement {
+            evidence: format!("{NAME}: off ({source})"),
+            not_applicable: Some(format!(
+                "{NAME} is off ({source}), so Sign Out is not meant to end the other devices' \
+                 sessions; declare `access_token_management: true` in the target file (or run \
+                 the emulator with --sim-access-token-management on) where it is on"
+            )),
+        },
+        None => TokenManagement {
+            evidence: format!("{NAME}: not declared"),
+            not_applicable: Some(format!(
+                "the target does not declare whether {NAME} is on; add \
+                 `access_token_management: true` or `false` to the target file"
+            )),
+        },
+    }
 }
 
 #[then(regex = r"^both of (\w+) devices are signed out$")]

@@ -459,6 +459,25 @@ fn cases() -> Vec<Case> {
             vec!["--mode", "states its own"],
         ),
         command(
+            "cli: sim-access-token-management with a target file",
+            "run --target {d}/t.yaml --sim-access-token-management on --json {d}/r.json",
+            vec![
+                "--sim-access-token-management",
+                "embedded emulator",
+                "access_token_management: true|false",
+            ],
+        ),
+        command(
+            "cli: sim-access-token-management neither on nor off",
+            "run --sim-access-token-management maybe --json {d}/r.json",
+            vec!["maybe", "on", "off"],
+        ),
+        command(
+            "cli: sim access-token-management in mode fba",
+            "sim --mode fba --access-token-management on",
+            vec!["--access-token-management on", "mode ifd"],
+        ),
+        command(
             "cli: unknown mode",
             "run --mode saml",
             vec!["saml", "possible values"],
@@ -588,6 +607,16 @@ fn cases() -> Vec<Case> {
         "target: ui uci in mode fba",
         "name: corp\ncrm: https://crm.contoso.test/org/\nmode: fba\nui: uci\nusers:\n  alice: {password_env: CORPUS_PASSWORD}\n",
         vec!["t.yaml:4", "ui", "no Unified Interface", "classic"],
+    ));
+    all.extend(target(
+        "target: access_token_management in mode iwa",
+        "name: corp\ncrm: https://crm.contoso.test/org/\nmode: iwa\nusers:\n  alice: {no_password: true}\naccess_token_management: true\n",
+        vec!["t.yaml:6", "access_token_management", "mode ifd"],
+    ));
+    all.extend(target(
+        "target: access_token_management not a boolean",
+        &format!("{TARGET_OK}access_token_management: sometimes\n"),
+        vec!["t.yaml:6", "access_token_management"],
     ));
     all.push(Case {
         path: Some("/nonexistent-bin"),

@@ -351,6 +351,34 @@ const EXPECTED: &[(&str, &[Owner])] = &[
             ),
         ],
     ),
+    // The knob turns access token management on, whose nonce cookie is then left in the
+    // browsers that open CRM again after Sign Out: the built-in baseline (recorded with the
+    // feature off, as CRM ships) does not have it.
+    (
+        "signout-keeps-other-sessions",
+        &[
+            (
+                "ifd",
+                "Sign Out on one device leaves the other device as the policy says",
+                "devices.access-token-management",
+            ),
+            (
+                "ifd",
+                "After signing out, opening CRM again asks for credentials",
+                "sign-out.leftover-cookies",
+            ),
+            (
+                "ifd",
+                "Back after Sign Out shows no CRM data",
+                "sign-out.leftover-cookies",
+            ),
+            (
+                "ifd",
+                "Sign Out in one tab signs out the other tab",
+                "sign-out.leftover-cookies",
+            ),
+        ],
+    ),
 ];
 
 type Failure = (String, String, String);
