@@ -192,6 +192,8 @@ pub enum RuleId {
     SsoOtherRelyingPartyBlocked,
     SsoKmsiAfterSignOut,
     ReplayAllRefused,
+    ExpiryDialogSignsOut,
+    ReauthAfterExpiry,
 }
 
 /// One row of the rule table.
@@ -399,6 +401,18 @@ pub const RULES: &[RuleSpec] = &[
         "sign-out.replay-all-refused",
         "After Sign Out the server refuses every safe request (GET, HEAD) the browser made while signed in, replayed with the cookies from before sign-out.",
         [Refused, Accepted]
+    ),
+    rule!(
+        ExpiryDialogSignsOut,
+        "timeout.expiry-dialog-signs-out",
+        "When the session expires, the page shows the session-expired dialog, and its Close button signs out fully (through AD FS): opening the application again asks for credentials.",
+        [CredentialsAsked, SilentSignIn, NotShown]
+    ),
+    rule!(
+        ReauthAfterExpiry,
+        "timeout.reauthentication-after-expiry",
+        "After the session expired on the server while the user was away (no dialog, no Sign Out), opening the application again asks for credentials rather than signing in silently through AD FS single sign-on.",
+        [CredentialsAsked, SilentSignIn]
     ),
 ];
 
