@@ -223,6 +223,12 @@ const EXPECTED: &[(&str, &[Owner])] = &[
                 "With Keep me signed in, Sign Out, close and reopen the browser: CRM asks for credentials",
                 "sso.kmsi-after-sign-out",
             ),
+            // The expiry dialog's Close is the same CRM-only sign-out: AD FS signs alice back in.
+            (
+                "ifd",
+                "At expiry the session-expired dialog's Close signs out fully",
+                "timeout.expiry-dialog-signs-out",
+            ),
         ],
     ),
     (
@@ -338,6 +344,14 @@ const EXPECTED: &[(&str, &[Owner])] = &[
                 "sign-out.replay-all-refused",
             ),
         ],
+    ),
+    (
+        "expiry-dialog-no-signout",
+        &[(
+            "ifd",
+            "At expiry the session-expired dialog's Close signs out fully",
+            "timeout.expiry-dialog-signs-out",
+        )],
     ),
 ];
 
