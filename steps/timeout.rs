@@ -382,7 +382,7 @@ async fn away_until_expired(w: &mut LogoutWorld, who: String) -> Result<(), Stri
     let t0 = w.signed_in_at.unwrap_or_else(Instant::now);
     // A look is activity, so look once after the first expiry (the idle timeout, cheap), and
     // once more after the last only if the session outlived the first.
-    let t = w.ctx().target.spec.timeouts.clone();
+    let t = w.ctx().target.spec.timeouts;
     let first = match (t.idle, t.absolute) {
         (Some(i), Some(a)) => i.min(a),
         (Some(x), None) | (None, Some(x)) => x,
