@@ -20,3 +20,14 @@ Feature: Session timeouts
   Scenario: A reminder appears before the session expires
     Given alice is signed in to CRM
     Then a reminder appears before the session expires
+
+  @ifd @needs-expiry-dialog
+  Scenario: At expiry the session-expired dialog's Close signs out fully
+    Given alice is signed in to CRM
+    Then at expiry the session-expired dialog's Close signs her out fully
+
+  @ifd @fba @needs-absolute-timeout
+  Scenario: After the session expired while away, opening CRM asks for credentials
+    Given alice is signed in to CRM
+    When she stays away until her session has expired on the server
+    Then opening CRM after the expiry asks for her credentials

@@ -2,7 +2,7 @@
 //!
 //! A scenario states its needs as tags (`@needs-user-bob`, `@needs-admin-end-sessions`,
 //! `@needs-idle-timeout`, `@needs-absolute-timeout`, `@needs-reminder`, `@needs-password`,
-//! `@needs-other-relying-party`, `@needs-kmsi`). A
+//! `@needs-other-relying-party`, `@needs-kmsi`, `@needs-expiry-dialog`). A
 //! target that lacks one gets the scenario reported as not applicable, with the reason and how to
 //! provide it: not a failure, and no change to the exit code. An unknown `@needs-` tag is a
 //! mistake in a feature file (exit 2), never a silently skipped scenario.
@@ -28,6 +28,9 @@ pub enum Need {
     OtherRelyingParty,
     /// A "Keep me signed in" checkbox on the sign-in page (`pages.kmsi`).
     Kmsi,
+    /// A session-expired dialog with a Close button (`pages.expiry_close`), and a timeout after
+    /// which it is due.
+    ExpiryDialog,
 }
 
 const PREFIX: &str = "needs-";
@@ -47,13 +50,14 @@ pub fn needs_of<'a>(tags: impl IntoIterator<Item = &'a String>) -> Result<Vec<Ne
             "password" => Need::Password,
             "other-relying-party" => Need::OtherRelyingParty,
             "kmsi" => Need::Kmsi,
+            "expiry-dialog" => Need::ExpiryDialog,
             w => match w.strip_prefix("user-") {
                 Some(user) if !user.is_empty() => Need::User(user.to_string()),
                 _ => {
                     return Err(format!(
                         "unknown tag @{tag}; valid: @needs-user-NAME, @needs-admin-end-sessions, \
                          @needs-idle-timeout, @needs-absolute-timeout, @needs-reminder, @needs-password, \
-                         @needs-other-relying-party, @needs-kmsi"
+                         @needs-other-relying-party, @needs-kmsi, @needs-expiry-dialog"
                     ));
                 }
             },
@@ -111,6 +115,16 @@ pub fn unmet(target: &Target, needs: &[Need]) -> Option<String> {
             "the sign-in page offers no Keep me signed in (`pages.kmsi` is empty in {file}; AD FS \
              offers it with Set-AdfsProperties -EnableKmsi $true)"
         )),
+        Need::ExpiryDialog if target.pages.expiry_close.is_none() => Some(format!(
+            "the target declares no session-expired dialog (`pages.expiry_close` is empty in \
+             {file}; CRM 8.2/9.x with claims shows one)"
+        )),
+        Need::ExpiryDialog if spec.timeouts.idle.is_none() && spec.timeouts.absolute.is_none() => {
+            Some(format!(
+                "needs a declared timeout to know when the session-expired dialog is due; \
+                 declare `timeouts:` in {file}"
+            ))
+        }
         _ => None,
     })
 }
@@ -143,6 +157,7 @@ mod tests {
             "needs-reminder",
             "needs-password",
             "needs-kmsi",
+            "needs-expiry-dialog",
         ]))
         .unwrap();
         assert_eq!(unmet(&t, &all), None);

@@ -201,6 +201,8 @@ pub enum RuleId {
     ClaimsAdfsSignedOut,
     ClaimsReloginAfterSignOut,
     AccessTokenManagement,
+    ExpiryDialogSignsOut,
+    ReauthAfterExpiry,
 }
 
 /// One row of the rule table.
@@ -426,6 +428,18 @@ pub const RULES: &[RuleSpec] = &[
         "devices.access-token-management",
         "With CRM's access token management on (WSFedNonceCookieEnabled), Sign Out on one device signs the user out on the other device too; not applicable when it is off or not declared.",
         [SignedOut, SignedIn]
+    ),
+    rule!(
+        ExpiryDialogSignsOut,
+        "timeout.expiry-dialog-signs-out",
+        "When the session expires, the page shows the session-expired dialog, and its Close button signs out fully (through AD FS): opening the application again asks for credentials.",
+        [CredentialsAsked, SilentSignIn, NotShown]
+    ),
+    rule!(
+        ReauthAfterExpiry,
+        "timeout.reauthentication-after-expiry",
+        "After the session expired on the server while the user was away (no dialog, no Sign Out), opening the application again asks for credentials rather than signing in silently through AD FS single sign-on.",
+        [CredentialsAsked, SilentSignIn]
     ),
 ];
 

@@ -538,6 +538,76 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
                     .into(),
             ],
         ),
+        (R::ExpiryDialogSignsOut, O::NotShown) => (
+            "No session-expired dialog appeared when the session ended: CRM shows it only with \
+             its session or inactivity timeout in effect (CRM 8.2 and later, claims-based \
+             authentication), or pages.expiry_close names another element.",
+            vec![
+                format!(
+                    "CRM: System Settings > General, set session timeout / inactivity timeout \
+                     ({SESSION_MGMT})."
+                ),
+                "Target file: point pages.expiry_close at the dialog's Close button, or set it \
+                 to null when the deployment shows none."
+                    .into(),
+            ],
+        ),
+        (R::ExpiryDialogSignsOut, _) => (
+            "The session-expired dialog's Close did not sign out of AD FS: a customised or \
+             older client script reloads the page (or goes to a CRM-only sign-out), and AD FS's \
+             single sign-on session, still alive, issues a new token without a prompt (the \
+             problem reported in MicrosoftDocs/dynamics-365-customer-engagement issue 3217).",
+            vec![
+                "CRM: Close must navigate to main.aspx?signout=1, which signs out of AD FS too \
+                 (wa=wsignout1.0); remove customisations of the session-timeout script and \
+                 check that no proxy rewrites the sign-out."
+                    .into(),
+                format!(
+                    "AD FS: shorten SsoLifetime and turn off \"Keep me signed in\" \
+                     (Set-AdfsProperties -SsoLifetime, -EnableKmsi $false), so a reload after \
+                     expiry meets no live single sign-on session ({ADFS_SSO})."
+                ),
+            ],
+        ),
+        (R::ReauthAfterExpiry, O::SilentSignIn) => (
+            "CRM's session ended on the server, but AD FS's single sign-on session did not: \
+             the next page went to AD FS, which issued a new token without a prompt (SsoLifetime \
+             480 min by default outlives CRM's session and the relying party's 60-minute \
+             TokenLifetime). The timeout did not force re-authentication.",
+            match mode {
+                Ifd => vec![
+                    format!(
+                        "AD FS: make SsoLifetime no longer than CRM's session (Set-AdfsProperties \
+                         -SsoLifetime <minutes>) and turn off \"Keep me signed in\" and \
+                         persistent SSO (-EnableKmsi $false -EnablePersistentSso $false) \
+                         ({ADFS_SSO})."
+                    ),
+                    format!(
+                        "AD FS: the relying party's TokenLifetime bounds CRM's session \
+                         (Set-AdfsRelyingPartyTrust -TargetName <crm> -TokenLifetime <minutes>); \
+                         CRM's maximum session length and inactivity timeout are in System \
+                         Settings > General ({SESSION_MGMT})."
+                    ),
+                    "CRM: let the session-expired dialog's Close sign out (main.aspx?signout=1 \
+                     reaches AD FS wsignout1.0); an expiry without it leaves AD FS signed in."
+                        .into(),
+                ],
+                _ => vec![format!(
+                    "Keep the session's end on the server and ask for credentials at the next \
+                     request; a single sign-on in front of the application must end with it \
+                     ({OWASP_SESSION})."
+                )],
+            },
+        ),
+        (R::ReauthAfterExpiry, _) => (
+            "After the session expired the user had to sign in again: no single sign-on \
+             session outlived it.",
+            vec![
+                "Policy: expect credentials-asked where a timeout must force re-authentication \
+                 (the strict policy does); nothing to change at AD FS or CRM."
+                    .into(),
+            ],
+        ),
     };
     Remedy {
         likely_cause: cause.to_string(),

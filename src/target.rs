@@ -628,6 +628,10 @@ pub struct PagesOverride {
     /// offers none (AD FS shows it only with `Set-AdfsProperties -EnableKmsi $true`).
     #[serde(default, deserialize_with = "de_optional_selector")]
     pub kmsi: Option<Option<String>>,
+    /// The Close button of the dialog CRM 8.2/9.x shows when the session has expired; `null` or
+    /// `""` when the application shows none.
+    #[serde(default, deserialize_with = "de_optional_selector")]
+    pub expiry_close: Option<Option<String>>,
 }
 
 /// `key: sel` -> `Some(Some(sel))`; `key: null` or `key: ""` -> `Some(None)` (there is none);
@@ -668,6 +672,8 @@ pub struct Pages {
     pub reminder: Option<String>,
     /// See [`PagesOverride::kmsi`] (`None`: the sign-in page offers no "Keep me signed in").
     pub kmsi: Option<String>,
+    /// See [`PagesOverride::expiry_close`] (`None`: no session-expired dialog).
+    pub expiry_close: Option<String>,
 }
 
 impl Pages {
@@ -729,6 +735,13 @@ impl Pages {
                 // With Windows authentication at AD FS there is no form, so no checkbox.
                 AuthMode::Fba | AuthMode::Iwa | AuthMode::Claims => None,
             },
+            // CRM 8.2/9.x's session-expired dialog and its Close button (the `MaxSession`
+            // script's `_close_session`, docs/crm-adfs-facts.md §4.3, S43); session timeouts
+            // need claims, so not CRM 4.0's forms or Windows authentication (S6).
+            expiry_close: match mode {
+                AuthMode::Ifd | AuthMode::Claims => Some("#_close_session".into()),
+                AuthMode::Fba | AuthMode::Iwa => None,
+            },
         }
     }
 
@@ -759,6 +772,9 @@ impl Pages {
         }
         if let Some(kmsi) = &o.kmsi {
             self.kmsi = kmsi.clone();
+        }
+        if let Some(close) = &o.expiry_close {
+            self.expiry_close = close.clone();
         }
         if let Some(names) = &o.auth_cookies {
             self.auth_cookies = names.clone();

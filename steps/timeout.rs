@@ -294,3 +294,147 @@ async fn reminder(w: &mut LogoutWorld) -> Result<(), String> {
             }),
     )
 }
+
+/// The later of the declared timeouts plus its margin: by then the session has ended on the
+/// server whichever limit ends it (an inactivity timeout that is off leaves the maximum length).
+fn latest_expiry(w: &LogoutWorld) -> Result<Duration, String> {
+    let t = &w.ctx().target.spec.timeouts;
+    let latest = match (t.idle, t.absolute) {
+        (Some(i), Some(a)) => i.max(a),
+        (Some(x), None) | (None, Some(x)) => x,
+        (None, None) => return Err("the target declares no timeouts; no expiry is due".into()),
+    };
+    Ok(latest + margin(latest))
+}
+
+/// CRM 8.2/9.x at expiry (docs/crm-adfs-facts.md §4.3): a dialog whose Close signs out fully,
+/// `main.aspx?signout=1` and then AD FS `wsignout1.0`. Judged by what opening CRM again does: a
+/// credentials prompt, or a silent sign-in through AD FS single sign-on (a Close that only
+/// reloads, or a sign-out that stops at CRM).
+#[then(regex = r"^at expiry the session-expired dialog's Close signs (?:her|him|them) out fully$")]
+async fn expiry_dialog_close(w: &mut LogoutWorld) -> Result<(), String> {
+    let person = w.who("she")?;
+    let css = w
+        .ctx()
+        .target
+        .pages
+        .expiry_close
+        .clone()
+        .ok_or("the target declares no session-expired dialog (`pages.expiry_close`)")?;
+    // The dialog is due at the first expiry; wait for it up to the last one, so an inactivity
+    // timeout that is off (the dialog then comes at the maximum length) is still seen.
+    let limit = latest_expiry(w)?;
+    let t0 = Instant::now();
+    w.ctx().progress.expect_until((t0 + limit).into_std());
+    let shown = crate::page::wait_displayed(w.browser(&person)?, &css, limit).await;
+    w.timings.deliberate_wait += t0.elapsed();
+    let close = match shown {
+        Ok(el) => el,
+        Err(e) => {
+            return w.judge(
+                Observation::new(RuleId::ExpiryDialogSignsOut, Outcome::NotShown)
+                    .evidence(format!("within {:.1}s: {e}", limit.as_secs_f64())),
+            );
+        }
+    };
+    let shown_after = t0.elapsed().as_secs_f64();
+    let navigated = crate::page::activate_and_wait_new_document(
+        w.browser(&person)?,
+        close,
+        w.ctx().page_timeout,
+    )
+    .await?;
+    let after_close = w.settle_page(&person).await?;
+    if !navigated {
+        return Err(format!(
+            "clicking {css} loaded no new page within {:.0}s: {after_close}",
+            w.ctx().page_timeout.as_secs_f64()
+        ));
+    }
+    let opened = super::reauth::open_crm(w, &person).await?;
+    let outcome = match (opened.shows_app, opened.sign_in_form) {
+        (true, _) => Outcome::SilentSignIn,
+        (false, true) => Outcome::CredentialsAsked,
+        (false, false) => {
+            return Err(format!(
+                "cannot tell whether CRM asks for credentials: {opened}"
+            ));
+        }
+    };
+    w.judge(
+        Observation::new(RuleId::ExpiryDialogSignsOut, outcome)
+            .evidence(format!("{css} visible after {shown_after:.1}s"))
+            .evidence(format!("after Close: {after_close}"))
+            .evidence(format!("opening CRM again: {opened}")),
+    )
+}
+
+#[when(regex = r"^(\w+) stays away until (?:her|his|their) session has expired on the server$")]
+async fn away_until_expired(w: &mut LogoutWorld, who: String) -> Result<(), String> {
+    let person = w.who(&who)?;
+    let jar = w.jar(&person).await?;
+    // No page open, so nothing of the page (its dialog, its requests) plays a part: only the
+    // server's limits end the session.
+    w.browser(&person)?
+        .goto("about:blank")
+        .await
+        .map_err(|e| e.to_string())?;
+    let t0 = w.signed_in_at.unwrap_or_else(Instant::now);
+    // A look is activity, so look once after the first expiry (the idle timeout, cheap), and
+    // once more after the last only if the session outlived the first.
+    let t = w.ctx().target.spec.timeouts;
+    let first = match (t.idle, t.absolute) {
+        (Some(i), Some(a)) => i.min(a),
+        (Some(x), None) | (None, Some(x)) => x,
+        (None, None) => return Err("the target declares no timeouts; no expiry is due".into()),
+    };
+    wait_until(w, t0 + first + margin(first)).await;
+    let mut probe = w.probe_whoami(&jar).await?;
+    if probe.authenticated() {
+        let last = latest_expiry(w)?;
+        wait_until(w, t0 + last).await;
+        probe = w.probe_whoami(&jar).await?;
+    }
+    let at = (Instant::now() - t0).as_secs_f64();
+    w.expiry_probe = Some((at, probe.authenticated(), probe.to_string()));
+    Ok(())
+}
+
+/// "Expired, but silently back in" (docs/crm-adfs-facts.md §5, S72): after CRM's session ended on
+/// the server, does opening CRM again ask for credentials, or does AD FS issue a new token without
+/// a prompt while its single sign-on session lives?
+#[then(regex = r"^opening CRM after the expiry asks for (?:her|his|their) credentials$")]
+async fn reauth_after_expiry(w: &mut LogoutWorld) -> Result<(), String> {
+    let person = w.who("she")?;
+    let (at, alive, probe) = w
+        .expiry_probe
+        .take()
+        .ok_or("the session was not left to expire first (a `When ... stays away` step)")?;
+    let opened = super::reauth::open_crm(w, &person).await?;
+    let mut obs = match (alive, opened.shows_app, opened.sign_in_form) {
+        // Never ended: nobody was asked anything (timeout.absolute judges the length itself).
+        (true, _, _) => Observation::new(RuleId::ReauthAfterExpiry, Outcome::SilentSignIn)
+            .evidence(format!(
+                "the session had not ended on the server {at:.1}s after sign-in: {probe}"
+            )),
+        (false, true, _) => Observation::new(RuleId::ReauthAfterExpiry, Outcome::SilentSignIn)
+            .evidence(format!("ended on the server by {at:.1}s: {probe}"))
+            .evidence(
+                "signed in again without a prompt: the identity provider's single sign-on \
+                 session outlived CRM's (AD FS SsoLifetime); to force re-authentication at \
+                 expiry, make SsoLifetime no longer than CRM's session and turn off Keep me \
+                 signed in",
+            ),
+        (false, false, true) => {
+            Observation::new(RuleId::ReauthAfterExpiry, Outcome::CredentialsAsked)
+                .evidence(format!("ended on the server by {at:.1}s: {probe}"))
+        }
+        (false, false, false) => {
+            return Err(format!(
+                "cannot tell whether CRM asks for credentials: {opened}"
+            ));
+        }
+    };
+    obs = obs.evidence(format!("opening CRM again: {opened}"));
+    w.judge(obs)
+}

@@ -47,6 +47,9 @@ pub struct LogoutWorld {
     pub signed_in_at: Option<tokio::time::Instant>,
     /// A reply address on a foreign host that a sign-out URL was opened with, and that URL.
     pub foreign_reply: Option<(url::Url, url::Url)>,
+    /// After waiting for the session to expire: seconds since sign-in, whether the server still
+    /// accepted the session, and the probe's evidence.
+    pub expiry_probe: Option<(f64, bool, String)>,
     /// The browsers of this scenario block third-party cookies (a profile setting, so each gets
     /// a process of its own).
     pub third_party_cookies_blocked: bool,
@@ -114,6 +117,7 @@ impl LogoutWorld {
             browsers_at_once: 1,
             signed_in_at: None,
             foreign_reply: None,
+            expiry_probe: None,
             third_party_cookies_blocked: false,
             recorders: BTreeMap::new(),
             recorded_before_sign_out: None,

@@ -235,6 +235,12 @@ const EXPECTED: &[(&str, &[Owner])] = &[
                 "Sign Out ends the CRM and AD FS sessions; the way back in is Windows authentication",
                 "claims.relogin-after-sign-out",
             ),
+            // The expiry dialog's Close is the same CRM-only sign-out: AD FS signs alice back in.
+            (
+                "ifd",
+                "At expiry the session-expired dialog's Close signs out fully",
+                "timeout.expiry-dialog-signs-out",
+            ),
         ],
     ),
     (
@@ -378,6 +384,14 @@ const EXPECTED: &[(&str, &[Owner])] = &[
                 "sign-out.leftover-cookies",
             ),
         ],
+    ),
+    (
+        "expiry-dialog-no-signout",
+        &[(
+            "ifd",
+            "At expiry the session-expired dialog's Close signs out fully",
+            "timeout.expiry-dialog-signs-out",
+        )],
     ),
 ];
 
