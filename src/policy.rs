@@ -192,6 +192,8 @@ pub enum RuleId {
     SsoOtherRelyingPartyBlocked,
     SsoKmsiAfterSignOut,
     ReplayAllRefused,
+    IwaPromptAfterSignOut,
+    IwaPromptAfterBrowserClose,
 }
 
 /// One row of the rule table.
@@ -399,6 +401,18 @@ pub const RULES: &[RuleSpec] = &[
         "sign-out.replay-all-refused",
         "After Sign Out the server refuses every safe request (GET, HEAD) the browser made while signed in, replayed with the cookies from before sign-out.",
         [Refused, Accepted]
+    ),
+    rule!(
+        IwaPromptAfterSignOut,
+        "iwa.prompt-after-sign-out",
+        "Windows authentication with automatic sign-in turned off: after signing in through the browser's prompt and signing out, opening CRM again asks for credentials.",
+        [CredentialsAsked, SilentSignIn]
+    ),
+    rule!(
+        IwaPromptAfterBrowserClose,
+        "iwa.prompt-after-browser-close",
+        "Windows authentication with automatic sign-in turned off: after Sign Out and closing and reopening the browser, opening CRM asks for credentials.",
+        [CredentialsAsked, SilentSignIn]
     ),
 ];
 
