@@ -339,6 +339,21 @@ const EXPECTED: &[(&str, &[Owner])] = &[
             ),
         ],
     ),
+    (
+        "iwa-remember-me-cookie",
+        &[
+            (
+                "iwa",
+                "After Sign Out, opening CRM again signs the user straight back in",
+                "sign-out.leftover-cookies",
+            ),
+            (
+                "iwa",
+                "With automatic sign-in turned off, closing the browser after Sign Out makes it ask again",
+                "iwa.prompt-after-browser-close",
+            ),
+        ],
+    ),
 ];
 
 type Failure = (String, String, String);
