@@ -18,3 +18,18 @@ Feature: Integrated Windows Authentication
   Scenario: Without a Kerberos ticket the server refuses and opens no session
     Given a browser without a Kerberos ticket
     Then the server refuses it with a Windows authentication challenge
+
+  # Automatic sign-in turned off (no Negotiate allowlist, not in the Local intranet zone): the
+  # browser asks, and sends the typed credentials with NTLM. Does Sign Out make it ask again?
+  @needs-password
+  Scenario: With automatic sign-in turned off, opening CRM after Sign Out asks for credentials
+    Given alice signs in to CRM by typing her credentials into the browser's prompt
+    When she signs out of that browser through the profile menu
+    Then opening CRM again asks her for credentials in the browser's prompt
+
+  @needs-password
+  Scenario: With automatic sign-in turned off, closing the browser after Sign Out makes it ask again
+    Given alice signs in to CRM by typing her credentials into the browser's prompt
+    When she signs out of that browser through the profile menu
+    And she closes that browser and opens it again
+    Then opening CRM in the reopened browser asks her for credentials in the browser's prompt

@@ -1071,6 +1071,24 @@ impl Browser {
         })
     }
 
+    /// The DevTools address (`host:port`) chromedriver reports for a Chromium-family browser
+    /// process of its own; `None` for a context or a browser without one (Firefox).
+    pub fn debugger_address(&self) -> Option<String> {
+        if self.context.is_some() {
+            return None;
+        }
+        let vendor_key = match self.kind {
+            BrowserKind::Edge => "ms:edgeOptions",
+            BrowserKind::Chromium | BrowserKind::Chrome => "goog:chromeOptions",
+            BrowserKind::Firefox => return None,
+        };
+        self.client
+            .capabilities()
+            .and_then(|c| c.get(vendor_key))
+            .and_then(|o| o["debuggerAddress"].as_str())
+            .map(str::to_string)
+    }
+
     /// Whether this browser is a context of a shared host rather than a process of its own.
     pub fn is_context(&self) -> bool {
         self.context.is_some()

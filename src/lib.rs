@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod applicability;
 pub mod artifacts;
+pub mod auth_prompt;
 pub mod browser;
 pub mod builtin;
 pub mod cdp;

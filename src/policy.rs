@@ -203,6 +203,8 @@ pub enum RuleId {
     AccessTokenManagement,
     ExpiryDialogSignsOut,
     ReauthAfterExpiry,
+    IwaPromptAfterSignOut,
+    IwaPromptAfterBrowserClose,
 }
 
 /// One row of the rule table.
@@ -439,6 +441,18 @@ pub const RULES: &[RuleSpec] = &[
         ReauthAfterExpiry,
         "timeout.reauthentication-after-expiry",
         "After the session expired on the server while the user was away (no dialog, no Sign Out), opening the application again asks for credentials rather than signing in silently through AD FS single sign-on.",
+        [CredentialsAsked, SilentSignIn]
+    ),
+    rule!(
+        IwaPromptAfterSignOut,
+        "iwa.prompt-after-sign-out",
+        "Windows authentication with automatic sign-in turned off: after signing in through the browser's prompt and signing out, opening CRM again asks for credentials.",
+        [CredentialsAsked, SilentSignIn]
+    ),
+    rule!(
+        IwaPromptAfterBrowserClose,
+        "iwa.prompt-after-browser-close",
+        "Windows authentication with automatic sign-in turned off: after Sign Out and closing and reopening the browser, opening CRM asks for credentials.",
         [CredentialsAsked, SilentSignIn]
     ),
 ];

@@ -608,6 +608,57 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
                     .into(),
             ],
         ),
+        (R::IwaPromptAfterSignOut, O::SilentSignIn) => (
+            "The browser kept the credentials typed into its prompt in its HTTP-auth cache and \
+             answered CRM's Windows authentication challenge with them after Sign Out: with \
+             Windows authentication there is no application session to end, and a browser \
+             forgets typed credentials only when it closes.",
+            vec![
+                "Users: after Sign Out, close every browser window (Chromium and Edge keep typed \
+                 Windows credentials until the browser process ends; Internet Explorer offered \
+                 document.execCommand('ClearAuthenticationCache'))."
+                    .into(),
+                format!(
+                    "CRM: where Sign Out itself must end access, use claims-based authentication \
+                     (IFD, or claims for internal access), which has a session that sign-out \
+                     ends ({SESSION_MGMT})."
+                ),
+            ],
+        ),
+        (R::IwaPromptAfterSignOut, _) => (
+            "After Sign Out the browser asked for credentials again: it did not answer CRM's \
+             challenge from its HTTP-auth cache.",
+            vec![
+                "Policy: if a silent return is what your users get, accept \
+                 [credentials-asked, silent-sign-in] for this rule."
+                    .into(),
+            ],
+        ),
+        (R::IwaPromptAfterBrowserClose, O::SilentSignIn) => (
+            "A browser that was closed and reopened got into CRM with no prompt although it \
+             does not sign in to Windows automatically: something outlived the browser \
+             process, such as a persistent cookie that CRM, a customisation or a proxy honours \
+             instead of Windows authentication, or credentials the browser saved.",
+            vec![
+                "IIS: keep only Windows Authentication on the CRM web site (no Anonymous or Forms \
+                 authentication that a cookie could satisfy), and remove persistent cookies that \
+                 sign users in."
+                    .into(),
+                format!(
+                    "Browser policy: do not save Windows credentials for CRM, and keep CRM out of \
+                     AuthServerAllowlist if users must be asked ({CHROME_POLICY})."
+                ),
+            ],
+        ),
+        (R::IwaPromptAfterBrowserClose, _) => (
+            "After closing and reopening the browser it asked for credentials: the expected \
+             end of a Windows-authenticated visit.",
+            vec![
+                "Policy: this outcome is the documented logout for Windows authentication; \
+                 expect credentials-asked."
+                    .into(),
+            ],
+        ),
     };
     Remedy {
         likely_cause: cause.to_string(),

@@ -66,6 +66,12 @@ pub struct LogoutWorld {
     /// Browsers the scenario holds open at once, at most (the slots it takes when a slot stands
     /// for a browser).
     browsers_at_once: usize,
+    /// The sign-in prompts of each person whose browser does not sign in to Windows
+    /// automatically (answered through DevTools).
+    pub auth_prompts: BTreeMap<String, crate::auth_prompt::AuthPrompts>,
+    /// Why this browser's sign-in prompt cannot be answered here (Firefox has no DevTools): the
+    /// prompt scenario's checks are then not applicable.
+    pub prompt_unavailable: Option<String>,
 }
 
 /// Why a person's requests were not recorded.
@@ -121,6 +127,8 @@ impl LogoutWorld {
             third_party_cookies_blocked: false,
             recorders: BTreeMap::new(),
             recorded_before_sign_out: None,
+            auth_prompts: BTreeMap::new(),
+            prompt_unavailable: None,
         })
     }
 

@@ -393,6 +393,21 @@ const EXPECTED: &[(&str, &[Owner])] = &[
             "timeout.expiry-dialog-signs-out",
         )],
     ),
+    (
+        "iwa-remember-me-cookie",
+        &[
+            (
+                "iwa",
+                "After Sign Out, opening CRM again signs the user straight back in",
+                "sign-out.leftover-cookies",
+            ),
+            (
+                "iwa",
+                "With automatic sign-in turned off, closing the browser after Sign Out makes it ask again",
+                "iwa.prompt-after-browser-close",
+            ),
+        ],
+    ),
 ];
 
 type Failure = (String, String, String);
