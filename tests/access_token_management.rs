@@ -3,10 +3,13 @@
 //! emulator: its verdicts say whether the other device was signed out and whether the feature
 //! was on, and `devices.access-token-management` is judged only where it is on.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use serde_json::Value;
+
+#[path = "support/harness.rs"]
+mod harness;
+use harness::Run;
 
 #[path = "support/processes.rs"]
 mod processes;
@@ -15,40 +18,14 @@ use processes::assert_no_processes_left;
 /// One run of the devices scenario on one device-pair in mode ifd; returns (exit code, report,
 /// console text).
 fn run_devices(tmp: &Path, name: &str, extra: &[&str]) -> (Option<i32>, Value, String) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/logout-harness/atm-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    let json: PathBuf = dir.join(format!("{name}.json"));
-    let _ = std::fs::remove_file(&json);
-    let out = Command::new(env!("CARGO_BIN_EXE_logout-harness"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("INSTA_UPDATE", "no")
+    let mut run = Run::new("atm-tests", name);
+    run.command()
         .env("TMPDIR", tmp)
-        .args([
-            "run",
-            "--mode",
-            "ifd",
-            "--concurrency",
-            "1",
-            "--name",
-            "Sign Out on one device",
-            "--json",
-        ])
-        .arg(&json)
-        .arg("--artifacts")
-        .arg(dir.join(name))
-        .args(extra)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = std::fs::read_to_string(&json)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_else(|| panic!("no JSON report:\n{text}"));
-    (out.status.code(), report, text)
+        .args(["--mode", "ifd", "--concurrency", "1"])
+        .args(["--name", "Sign Out on one device"])
+        .args(extra);
+    let report = run.finish();
+    (report.exit, report.json, report.output)
 }
 
 /// The verdict of `rule` in `report`.

@@ -12,6 +12,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "support/harness.rs"]
+mod harness;
+use harness::{Failure, Report, Run};
+
 /// A scenario that must fail: (mode, scenario name, rule).
 type Owner = (&'static str, &'static str, &'static str);
 
@@ -410,76 +414,11 @@ const EXPECTED: &[(&str, &[Owner])] = &[
     ),
 ];
 
-type Failure = (String, String, String);
-
-struct Outcome {
-    exit: Option<i32>,
-    failures: BTreeSet<Failure>,
-    errors: Vec<String>,
-    output: String,
-}
-
-fn run(args: &[&str], name: &str) -> Outcome {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("target/logout-harness/fault-matrix");
-    std::fs::create_dir_all(&dir).unwrap();
-    let json = dir.join(format!("{name}.json"));
-    let _ = std::fs::remove_file(&json);
-    let out = Command::new(env!("CARGO_BIN_EXE_logout-harness"))
-        .current_dir(root)
-        .env("INSTA_UPDATE", "no")
-        .arg("run")
-        .args(args)
-        .arg("--json")
-        .arg(&json)
-        .arg("--artifacts")
-        .arg(dir.join(name))
-        .output()
-        .unwrap();
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = std::fs::read_to_string(&json)
-        .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{output}"));
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let verdicts = v["verdicts"].as_array().cloned().unwrap_or_default();
-    let failures = verdicts
-        .iter()
-        .filter(|v| v["passed"] == false)
-        .map(|v| {
-            (
-                v["context"]["mode"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                v["context"]["scenario"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                v["rule"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    let errors = v["errors"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|e| {
-            format!(
-                "{} ({}): {}",
-                e["context"]["scenario"], e["context"]["mode"], e["message"]
-            )
-        })
-        .collect();
-    Outcome {
-        exit: out.status.code(),
-        failures,
-        errors,
-        output,
-    }
+/// One knob's run: every scenario in `args`' modes.
+fn run(args: &[&str], name: &str) -> Report {
+    let mut run = Run::new("fault-matrix", name);
+    run.command().args(args);
+    run.finish()
 }
 
 /// (knob, modes) as `sim --list-faults` prints them.
@@ -608,10 +547,11 @@ fn every_knob_fails_exactly_its_owning_scenarios() {
                     .collect()
             })
             .unwrap_or_default();
-        if !outcome.errors.is_empty() {
+        let (failures, errors) = (outcome.failures(), outcome.errors());
+        if !errors.is_empty() {
             problems.push(format!(
-                "knob {knob}: scenarios not judged: {:?}\n{}",
-                outcome.errors, outcome.output
+                "knob {knob}: scenarios not judged: {errors:?}\n{}",
+                outcome.output
             ));
         }
         if expected.is_empty() {
@@ -619,12 +559,12 @@ fn every_knob_fails_exactly_its_owning_scenarios() {
                 "knob {knob}: no scenario owns it, so nothing proves it is caught"
             ));
         }
-        if outcome.failures != expected {
+        if failures != expected {
             problems.push(format!(
                 "knob {knob}: the failed (mode, scenario, rule) differ from the matrix\n  \
                  failed but not expected: {:?}\n  expected but did not fail: {:?}\n{}",
-                outcome.failures.difference(&expected).collect::<Vec<_>>(),
-                expected.difference(&outcome.failures).collect::<Vec<_>>(),
+                failures.difference(&expected).collect::<Vec<_>>(),
+                expected.difference(&failures).collect::<Vec<_>>(),
                 outcome.output
             ));
         }

@@ -8,72 +8,20 @@
 //! are kept few: one per mode, and one scenario for the fault.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
-/// What one run reported.
-struct Report {
-    exit: Option<i32>,
-    json: Value,
-    output: String,
-}
+#[path = "support/harness.rs"]
+mod harness;
+use harness::{Report, Run};
 
-impl Report {
-    fn verdicts(&self) -> Vec<&Value> {
-        self.json["verdicts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .collect()
-    }
-
-    /// (mode, scenario, rule) of every violated rule.
-    fn failures(&self) -> Vec<(String, String, String)> {
-        self.verdicts()
-            .into_iter()
-            .filter(|v| v["passed"] == false)
-            .map(|v| {
-                (
-                    v["context"]["mode"].as_str().unwrap_or_default().into(),
-                    v["context"]["scenario"].as_str().unwrap_or_default().into(),
-                    v["rule"].as_str().unwrap_or_default().into(),
-                )
-            })
-            .collect()
-    }
-}
-
+/// One run on Firefox, two scenarios at once.
 fn run(name: &str, args: &[&str]) -> Report {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("target/logout-harness/firefox");
-    std::fs::create_dir_all(&dir).unwrap();
-    let json = dir.join(format!("{name}.json"));
-    let _ = std::fs::remove_file(&json);
-    let out = Command::new(env!("CARGO_BIN_EXE_logout-harness"))
-        .current_dir(root)
-        .env("INSTA_UPDATE", "no")
-        .args(["run", "--browser", "firefox", "--concurrency", "2"])
-        .args(args)
-        .arg("--json")
-        .arg(&json)
-        .arg("--artifacts")
-        .arg(dir.join(name))
-        .output()
-        .unwrap();
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = std::fs::read_to_string(&json)
-        .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{output}"));
-    Report {
-        exit: out.status.code(),
-        json: serde_json::from_str(&text).unwrap(),
-        output,
-    }
+    let mut run = Run::new("firefox", name);
+    run.command()
+        .args(["--browser", "firefox", "--concurrency", "2"])
+        .args(args);
+    run.finish()
 }
 
 /// The clean emulator in `mode`: exit 0, every verdict held, none not judged, none not

@@ -5,59 +5,21 @@
 //! the default policy accepts that and says so, the strict one fails exactly that rule with the
 //! cause and the fix; a closed and reopened browser asks again under both.
 
-use std::path::Path;
-use std::process::Command;
-
-use serde_json::Value;
+#[path = "support/harness.rs"]
+mod harness;
+use harness::{Report, Run};
 
 const SCENARIOS: &str = "automatic sign-in turned off";
 const AFTER_SIGN_OUT: &str =
     "With automatic sign-in turned off, opening CRM after Sign Out asks for credentials";
 
-struct Report {
-    exit: Option<i32>,
-    json: Value,
-    text: String,
-    output: String,
-}
-
+/// The two scenarios in mode iwa under `policy`, one at a time.
 fn run(policy: &str) -> Report {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("target/logout-harness/iwa-prompt");
-    std::fs::create_dir_all(&dir).unwrap();
-    let json = dir.join(format!("{policy}.json"));
-    let _ = std::fs::remove_file(&json);
-    let out = Command::new(env!("CARGO_BIN_EXE_logout-harness"))
-        .current_dir(root)
-        .args([
-            "run",
-            "--mode",
-            "iwa",
-            "--concurrency",
-            "1",
-            "--name",
-            SCENARIOS,
-        ])
-        .args(["--policy", policy])
-        .arg("--json")
-        .arg(&json)
-        .arg("--artifacts")
-        .arg(dir.join(policy))
-        .output()
-        .unwrap();
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = std::fs::read_to_string(&json)
-        .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{output}"));
-    Report {
-        exit: out.status.code(),
-        json: serde_json::from_str(&text).unwrap(),
-        text,
-        output,
-    }
+    let mut run = Run::new("iwa-prompt", policy);
+    run.command()
+        .args(["--mode", "iwa", "--concurrency", "1", "--name", SCENARIOS])
+        .args(["--policy", policy]);
+    run.finish()
 }
 
 /// (rule, observed, passed) of every verdict, sorted.
