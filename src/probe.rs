@@ -139,42 +139,24 @@ impl Probe {
         url: &url::Url,
         cookies: &[JarCookie],
     ) -> Result<ProbeResponse, String> {
-        let sent: Vec<&JarCookie> = cookies.iter().filter(|c| c.applies_to(url)).collect();
-        let header = sent
-            .iter()
-            .map(|c| format!("{}={}", c.name, c.value))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let mut req = self
-            .http
-            .request(method.clone(), url.clone())
-            .header("Accept", "application/json")
-            .header("OData-MaxVersion", "4.0")
-            .header("OData-Version", "4.0");
-        if !header.is_empty() {
-            req = req.header("Cookie", header);
-        }
+        let (req, cookies_sent) = with_cookies(
+            self.http
+                .request(method.clone(), url.clone())
+                .header("Accept", "application/json")
+                .header("OData-MaxVersion", "4.0")
+                .header("OData-Version", "4.0"),
+            url,
+            cookies,
+        );
         let resp = req
             .send()
             .await
             .map_err(|e| format!("{method} {url}: {}", error_chain(&e)))?;
-        Ok(ProbeResponse {
-            request: format!("{method} {url}"),
-            cookies_sent: sent.iter().map(|c| c.name.clone()).collect(),
-            status: resp.status().as_u16(),
-            location: resp
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
-            challenges: resp
-                .headers()
-                .get_all("www-authenticate")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .map(str::to_string)
-                .collect(),
-        })
+        Ok(probe_response(
+            format!("{method} {url}"),
+            cookies_sent,
+            &resp,
+        ))
     }
 
     /// `GET url` at an identity provider's sign-in address (AD FS `wsignin1.0`) as a browser
@@ -186,36 +168,26 @@ impl Probe {
         url: &url::Url,
         cookies: &[JarCookie],
     ) -> Result<(ProbeResponse, IdpAnswer), String> {
-        let sent: Vec<&JarCookie> = cookies.iter().filter(|c| c.applies_to(url)).collect();
-        let header = sent
-            .iter()
-            .map(|c| format!("{}={}", c.name, c.value))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let mut req = self
-            .http
-            .get(url.clone())
-            .header("Accept", "text/html,application/xhtml+xml");
-        if !header.is_empty() {
-            req = req.header("Cookie", header);
-        }
+        let (req, cookies_sent) = with_cookies(
+            self.http
+                .get(url.clone())
+                .header("Accept", "text/html,application/xhtml+xml"),
+            url,
+            cookies,
+        );
         let resp = req
             .send()
             .await
             .map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
-        let status = resp.status().as_u16();
-        let location = resp
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let challenges: Vec<String> = resp
-            .headers()
-            .get_all("www-authenticate")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(str::to_string)
-            .collect();
+        let response = probe_response(
+            format!(
+                "GET {}",
+                crate::secrets::shorten_redacted(url.as_str(), 120)
+            ),
+            cookies_sent,
+            &resp,
+        );
+        let (status, challenges) = (response.status, &response.challenges);
         let body = resp.text().await.unwrap_or_default();
         let answer = if status == 401
             && challenges
@@ -232,16 +204,6 @@ impl Probe {
             IdpAnswer::Form
         } else {
             IdpAnswer::Other
-        };
-        let response = ProbeResponse {
-            request: format!(
-                "GET {}",
-                crate::secrets::shorten_redacted(url.as_str(), 120)
-            ),
-            cookies_sent: sent.iter().map(|c| c.name.clone()).collect(),
-            status,
-            location,
-            challenges,
         };
         Ok((response, answer))
     }
@@ -312,4 +274,48 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// `req` with a `Cookie` header of those of `cookies` that apply to `url` (none: no header), and
+/// the names of the cookies sent (never their values: they go in reports).
+fn with_cookies(
+    req: reqwest::RequestBuilder,
+    url: &url::Url,
+    cookies: &[JarCookie],
+) -> (reqwest::RequestBuilder, Vec<String>) {
+    let sent: Vec<&JarCookie> = cookies.iter().filter(|c| c.applies_to(url)).collect();
+    let names = sent.iter().map(|c| c.name.clone()).collect();
+    if sent.is_empty() {
+        return (req, names);
+    }
+    let header = sent
+        .iter()
+        .map(|c| format!("{}={}", c.name, c.value))
+        .collect::<Vec<_>>()
+        .join("; ");
+    (req.header("Cookie", header), names)
+}
+
+/// What a probe keeps of `resp`: its status, `Location` and `WWW-Authenticate` challenges.
+fn probe_response(
+    request: String,
+    cookies_sent: Vec<String>,
+    resp: &reqwest::Response,
+) -> ProbeResponse {
+    let headers = resp.headers();
+    ProbeResponse {
+        request,
+        cookies_sent,
+        status: resp.status().as_u16(),
+        location: headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        challenges: headers
+            .get_all("www-authenticate")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect(),
+    }
 }
