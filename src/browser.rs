@@ -547,6 +547,46 @@ pub struct LaunchOptions {
 }
 
 impl LaunchOptions {
+    /// Whether a host browser launched with these options can serve browser contexts to more
+    /// than one pass: a browser with contexts, and no Negotiate allowlist (a Kerberos pass's
+    /// browsers carry its users' credential caches in their driver's environment).
+    pub fn can_host_contexts(&self) -> bool {
+        self.kind.has_browser_contexts() && self.negotiate_allowlist.is_none()
+    }
+
+    /// Options for one host browser that serves the browsers of both `self` and `other`, or
+    /// `None` when one browser cannot: the same browser, binary and window, the same name
+    /// resolution (every rule alike, so that no pass reaches another's server by a name), and
+    /// trust for the certificates either trusts (each embedded emulator makes its own CA for
+    /// the run; a context trusting another pass's emulator changes nothing it reaches).
+    pub fn merge_for_host(&self, other: &LaunchOptions) -> Option<LaunchOptions> {
+        let same_rules = |a: &[String], b: &[String]| {
+            let set = |v: &[String]| v.iter().cloned().collect::<std::collections::BTreeSet<_>>();
+            set(a) == set(b)
+        };
+        if !self.can_host_contexts()
+            || !other.can_host_contexts()
+            || self.kind != other.kind
+            || self.headed != other.headed
+            || self.binary != other.binary
+            || !same_rules(&self.host_rules, &other.host_rules)
+        {
+            return None;
+        }
+        let mut merged = self.clone();
+        for spki in &other.trusted_spki {
+            if !merged.trusted_spki.contains(spki) {
+                merged.trusted_spki.push(spki.clone());
+            }
+        }
+        for pem in &other.trusted_ca_pem {
+            if !merged.trusted_ca_pem.contains(pem) {
+                merged.trusted_ca_pem.push(pem.clone());
+            }
+        }
+        Some(merged)
+    }
+
     /// The W3C capabilities for one session on `profile`.
     ///
     /// The prefs fix a measured stall: without them the first navigation waits up to 5 s for
@@ -894,31 +934,34 @@ impl BrowserHost {
     }
 }
 
-/// A pass's [`BrowserHost`], launched when its first person needs a browser context (a pass
-/// whose people all need processes of their own never launches one).
+/// A [`BrowserHost`] shared by the passes whose browsers it can serve (see
+/// [`LaunchOptions::merge_for_host`]), launched when its first person needs a browser context (a
+/// run whose people all need processes of their own never launches one).
 #[derive(Debug)]
 pub struct SharedBrowser {
     host: tokio::sync::OnceCell<Arc<BrowserHost>>,
     ahead: usize,
+    webdriver_url: String,
+    options: LaunchOptions,
 }
 
 impl SharedBrowser {
-    /// A host not launched yet, that will keep `ahead` contexts prepared.
-    pub fn new(ahead: usize) -> SharedBrowser {
+    /// A host not launched yet, that will be launched through `webdriver_url` with `options`
+    /// and keep `ahead` contexts prepared.
+    pub fn new(ahead: usize, webdriver_url: &str, options: &LaunchOptions) -> SharedBrowser {
         SharedBrowser {
             host: tokio::sync::OnceCell::new(),
             ahead,
+            webdriver_url: webdriver_url.to_string(),
+            options: options.clone(),
         }
     }
 
     /// A browser on a fresh context of the host, launching the host first if need be (once:
     /// callers arriving meanwhile wait for the same launch). A browser without contexts
     /// (Firefox) gets a process on a fresh profile instead, which isolates as well.
-    pub async fn open(
-        &self,
-        webdriver_url: &str,
-        options: &LaunchOptions,
-    ) -> Result<Browser, BrowserError> {
+    pub async fn open(&self) -> Result<Browser, BrowserError> {
+        let (webdriver_url, options) = (&self.webdriver_url, &self.options);
         if !options.kind.has_browser_contexts() {
             let profile = Profile::new()?;
             let mut browser = Browser::launch(webdriver_url, options, &profile, false).await?;
@@ -1486,7 +1529,64 @@ impl Drop for Browser {
 
 #[cfg(test)]
 mod tests {
-    use super::{BrowserKind, Isolation, certificate_message};
+    use super::{BrowserKind, Isolation, LaunchOptions, certificate_message};
+
+    fn pass_options(spki: &str) -> LaunchOptions {
+        LaunchOptions {
+            kind: BrowserKind::Chromium,
+            headed: false,
+            binary: None,
+            host_rules: vec![
+                "MAP crm.contoso.test 127.0.0.1".into(),
+                "MAP adfs.contoso.test 127.0.0.1".into(),
+            ],
+            trusted_spki: vec![spki.into()],
+            negotiate_allowlist: None,
+            trusted_ca_pem: vec![],
+            firefox_seed: None,
+        }
+    }
+
+    #[test]
+    fn one_host_serves_passes_that_resolve_alike_and_trusts_each_emulator() {
+        let (ifd, mut fba) = (pass_options("ifd-ca"), pass_options("fba-ca"));
+        fba.host_rules.reverse();
+        let merged = ifd
+            .merge_for_host(&fba)
+            .expect("same names, same addresses");
+        assert_eq!(merged.trusted_spki, ["ifd-ca", "fba-ca"]);
+        let again = merged.merge_for_host(&fba).unwrap();
+        assert_eq!(again.trusted_spki, ["ifd-ca", "fba-ca"], "no SPKI twice");
+    }
+
+    #[test]
+    fn passes_that_a_host_cannot_serve_alike_get_their_own() {
+        let ifd = pass_options("a");
+        let elsewhere = LaunchOptions {
+            host_rules: vec!["MAP crm.contoso.test 127.0.0.2".into()],
+            ..pass_options("b")
+        };
+        assert!(
+            ifd.merge_for_host(&elsewhere).is_none(),
+            "other name resolution"
+        );
+        let kerberos = LaunchOptions {
+            negotiate_allowlist: Some("*.contoso.test".into()),
+            ..pass_options("b")
+        };
+        assert!(!kerberos.can_host_contexts());
+        assert!(ifd.merge_for_host(&kerberos).is_none(), "a Kerberos pass");
+        let headed = LaunchOptions {
+            headed: true,
+            ..pass_options("b")
+        };
+        assert!(ifd.merge_for_host(&headed).is_none(), "another window");
+        let firefox = LaunchOptions {
+            kind: BrowserKind::Firefox,
+            ..pass_options("b")
+        };
+        assert!(firefox.merge_for_host(&firefox).is_none(), "no contexts");
+    }
 
     #[test]
     fn firefox_is_isolated_by_process_and_refuses_contexts() {

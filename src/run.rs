@@ -294,22 +294,21 @@ pub async fn run(mut opts: RunOptions) -> Result<RunOutcome, RunError> {
     // after hook turns into "not judged" without the default hook's backtrace hint.
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let ran = futures::future::try_join_all(planned.iter().map(|(pass, runnable)| {
-        run_one_pass(
-            &prepared,
-            pass,
-            &opts,
-            &browsers,
-            PassShare {
-                findings: findings.clone(),
-                slots: slots.clone(),
-                progress: progress.clone(),
-                slot_per_browser,
-                isolation,
-                scenarios: *runnable,
-            },
-        )
-    }))
+    let ran = run_passes(
+        &prepared,
+        &planned,
+        &opts,
+        &browsers,
+        isolation,
+        |scenarios| PassShare {
+            findings: findings.clone(),
+            slots: slots.clone(),
+            progress: progress.clone(),
+            slot_per_browser,
+            isolation,
+            scenarios,
+        },
+    )
     .await;
     std::panic::set_hook(previous_hook);
     ticker.abort();
@@ -597,22 +596,97 @@ struct PassShare {
     scenarios: usize,
 }
 
-/// Stages 4 and 5 for one pass: open its target, run its scenarios, then end its browsers,
-/// drivers and emulator.
+/// Stages 4 and 5 for every pass: open every pass's target first, so that one host browser can
+/// serve the browser contexts of every pass whose browsers it can launch alike (its flags then
+/// trust every pass's emulator, see [`LaunchOptions::merge_for_host`]): one launch and one idle
+/// browser for the run instead of one per pass. Then every pass runs at once, and the shared
+/// hosts end after the last pass.
+async fn run_passes(
+    prepared: &Prepared,
+    planned: &[(Pass, usize)],
+    opts: &RunOptions,
+    browsers: &trust::BrowserSetup,
+    isolation: Isolation,
+    share: impl Fn(usize) -> PassShare,
+) -> Result<(), RunError> {
+    let opened = futures::future::try_join_all(
+        planned
+            .iter()
+            .map(|(pass, _)| open_target(pass, opts, browsers)),
+    )
+    .await?;
+    // Which shared host serves each pass (by index), and how many scenarios each host serves.
+    let mut hosts: Vec<(LaunchOptions, usize)> = Vec::new();
+    let mut host_of = Vec::new();
+    for ((_, runnable), o) in planned.iter().zip(&opened) {
+        let launch = &o.setup.launch;
+        let shareable = isolation == Isolation::Context
+            && o.setup.webdriver_url == browsers.shared_url
+            && browsers.webdriver.is_none();
+        let found = shareable
+            .then(|| {
+                hosts.iter_mut().enumerate().find_map(|(i, (merged, n))| {
+                    let m = merged.merge_for_host(launch)?;
+                    *merged = m;
+                    *n += runnable;
+                    Some(i)
+                })
+            })
+            .flatten();
+        host_of.push(match found {
+            Some(i) => Some(i),
+            None if shareable && launch.can_host_contexts() => {
+                hosts.push((launch.clone(), *runnable));
+                Some(hosts.len() - 1)
+            }
+            None => None,
+        });
+    }
+    let hosts: Vec<Arc<SharedBrowser>> = hosts
+        .into_iter()
+        .map(|(launch, scenarios)| {
+            // Enough contexts prepared ahead that no slot waits for one.
+            let ahead = opts.concurrency.min(scenarios);
+            Arc::new(SharedBrowser::new(ahead, &browsers.shared_url, &launch))
+        })
+        .collect();
+    let ran = futures::future::try_join_all(planned.iter().zip(opened).zip(host_of).map(
+        |(((pass, runnable), opened), host)| {
+            let host = host.map(|i| hosts[i].clone());
+            run_one_pass(prepared, pass, opts, opened, host, share(*runnable))
+        },
+    ))
+    .await;
+    for host in &hosts {
+        host.shutdown().await;
+    }
+    ran.map(drop)
+}
+
+/// Stage 5 for one pass: run its scenarios on the run's shared `host` if it has one (else on a
+/// host of its own, when people are isolated by contexts), then end its browsers, drivers and
+/// emulator.
 async fn run_one_pass(
     prepared: &Prepared,
     pass: &Pass,
     opts: &RunOptions,
-    browsers: &trust::BrowserSetup,
+    opened: OpenedTarget,
+    shared_host: Option<Arc<SharedBrowser>>,
     share: PassShare,
 ) -> Result<(), RunError> {
-    let opened = open_target(pass, opts, browsers).await?;
     if let Some(warning) = pass.target.transport_warning() {
         share.findings.note(warning);
     }
     let setup = opened.setup;
-    // Enough contexts prepared ahead that no slot waits for one.
-    let ahead = opts.concurrency.min(share.scenarios);
+    let own_host = match (&shared_host, share.isolation) {
+        (None, Isolation::Context) => Some(Arc::new(SharedBrowser::new(
+            // Enough contexts prepared ahead that no slot waits for one.
+            opts.concurrency.min(share.scenarios),
+            &setup.webdriver_url,
+            &setup.launch,
+        ))),
+        _ => None,
+    };
     let ctx = Arc::new(RunContext {
         target: pass.target.clone(),
         policy: prepared.policy.clone(),
@@ -631,14 +705,14 @@ async fn run_one_pass(
         artifacts: opts.artifacts.clone(),
         findings: share.findings,
         page_timeout: Duration::from_secs(20),
-        host: (share.isolation == Isolation::Context).then(|| Arc::new(SharedBrowser::new(ahead))),
+        host: shared_host.or_else(|| own_host.clone()),
         slots: share.slots,
         progress: share.progress,
         slot_per_browser: share.slot_per_browser,
     });
     // Every scenario of the pass may start; the slots decide which work at once.
     run_pass(prepared, pass, ctx.clone(), share.scenarios).await;
-    if let Some(host) = &ctx.host {
+    if let Some(host) = &own_host {
         host.shutdown().await;
     }
     // The pass's drivers, trust store and credential caches end before its emulator.

@@ -212,13 +212,14 @@ pub async fn measure_timeout(
             crate::http_signin::HttpSignIn::new(&setup.http_trust).map_err(RunError::Target)?,
         ),
         SignInBy::Browser => Signer::Browser {
-            host: Arc::new(SharedBrowser::new(plan.sign_in_concurrency)),
-            webdriver_url: setup
-                .user_drivers
-                .get(&opts.user)
-                .unwrap_or(&setup.webdriver_url)
-                .clone(),
-            launch: setup.launch.clone(),
+            host: Arc::new(SharedBrowser::new(
+                plan.sign_in_concurrency,
+                setup
+                    .user_drivers
+                    .get(&opts.user)
+                    .unwrap_or(&setup.webdriver_url),
+                &setup.launch,
+            )),
         },
     };
     let deployment = Deployment {
@@ -321,11 +322,7 @@ struct Deployment {
 
 enum Signer {
     Http(crate::http_signin::HttpSignIn),
-    Browser {
-        host: Arc<SharedBrowser>,
-        webdriver_url: String,
-        launch: crate::browser::LaunchOptions,
-    },
+    Browser { host: Arc<SharedBrowser> },
 }
 
 impl Sessions for Deployment {
@@ -346,13 +343,9 @@ impl Sessions for Deployment {
                 .await
                 .map_err(|e| e.to_string())
             }
-            Signer::Browser {
-                host,
-                webdriver_url,
-                launch,
-            } => {
+            Signer::Browser { host } => {
                 let browser = host
-                    .open(webdriver_url, launch)
+                    .open()
                     .await
                     .map_err(|e| format!("cannot open a browser context: {e}"))?;
                 let signed_in = crate::page::sign_in(

@@ -158,7 +158,7 @@ impl LogoutWorld {
             Some(host) if shareable => {
                 let t = std::time::Instant::now();
                 let browser = host
-                    .open(&self.ctx().webdriver_url, &self.ctx().launch)
+                    .open()
                     .await
                     .map_err(|e| format!("cannot open a browser context for {person}: {e}"));
                 self.timings.browser_launch += t.elapsed();
