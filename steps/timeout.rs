@@ -268,6 +268,8 @@ async fn reminder(w: &mut LogoutWorld) -> Result<(), String> {
         .reminder
         .clone()
         .ok_or("the target declares no reminder (`pages.reminder`)")?;
+    // Watching for the reminder is waiting for a timer: the slot goes to scenarios that work.
+    w.start_waiting();
     let t0 = Instant::now();
     let limit = first_expiry + margin(first_expiry);
     let shown_at = {
@@ -324,6 +326,8 @@ async fn expiry_dialog_close(w: &mut LogoutWorld) -> Result<(), String> {
     // The dialog is due at the first expiry; wait for it up to the last one, so an inactivity
     // timeout that is off (the dialog then comes at the maximum length) is still seen.
     let limit = latest_expiry(w)?;
+    // Watching for the dialog is waiting for a timer: the slot goes to scenarios that work.
+    w.start_waiting();
     let t0 = Instant::now();
     w.ctx().progress.expect_until((t0 + limit).into_std());
     let shown = crate::page::wait_displayed(w.browser(&person)?, &css, limit).await;
