@@ -200,8 +200,8 @@ pub struct RunContext {
     pub findings: Arc<Collector>,
     /// How long to wait for a page or an element.
     pub page_timeout: Duration,
-    /// The pass's shared browser for people isolated by browser contexts; `None` when every
-    /// person gets a browser process (`--isolation process`).
+    /// The shared browser (the run's, or the pass's own) for people isolated by browser
+    /// contexts; `None` when every person gets a browser process (`--isolation process`).
     pub host: Option<Arc<SharedBrowser>>,
     /// The run's slots for scenarios working a browser (`--concurrency`), shared by every pass.
     pub slots: crate::slots::Slots,
