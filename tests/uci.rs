@@ -3,21 +3,23 @@
 //! sign-out is caught there too. Each run starts real Chromium through chromedriver.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
+
+#[path = "support/harness.rs"]
+mod harness;
+use harness::{Report, Run};
 
 #[path = "support/processes.rs"]
 mod processes;
 use processes::assert_no_processes_left;
 
-/// A run of the harness with a temp dir of its own (so its processes can be told apart), that
-/// compares snapshots and never writes them.
-fn harness(tmp: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logout-harness"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd.env("INSTA_UPDATE", "no");
-    cmd.env("TMPDIR", tmp);
-    cmd
+/// A `run` with a temp dir of its own (so its processes can be told apart), reporting to
+/// `target/logout-harness/uci-tests/<name>.json`.
+fn run(name: &str, tmp: &Path, args: &[&str]) -> Report {
+    let mut run = Run::new("uci-tests", name);
+    run.command().env("TMPDIR", tmp).args(args);
+    run.finish()
 }
 
 fn text(out: &Output) -> String {
@@ -28,20 +30,10 @@ fn text(out: &Output) -> String {
     )
 }
 
-fn report_path(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/logout-harness/uci-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    let _ = std::fs::remove_file(&path);
-    path
-}
-
 /// (scenario, rule, passed) of every verdict, by the mode label of its pass.
-fn verdicts_by_label(json: &Path) -> BTreeMap<String, Vec<(String, String, bool)>> {
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+fn verdicts_by_label(report: &Report) -> BTreeMap<String, Vec<(String, String, bool)>> {
     let mut by = BTreeMap::<String, Vec<(String, String, bool)>>::new();
-    for v in report["verdicts"].as_array().unwrap() {
+    for v in report.verdicts() {
         by.entry(v["context"]["mode"].as_str().unwrap().to_string())
             .or_default()
             .push((
@@ -63,15 +55,10 @@ fn verdicts_by_label(json: &Path) -> BTreeMap<String, Vec<(String, String, bool)
 #[test]
 fn clean_emulator_passes_on_the_unified_interface_with_the_classic_verdicts() {
     let tmp = tempfile::tempdir().unwrap();
-    let json = report_path("clean-all.json");
-    let out = harness(tmp.path())
-        .args(["run", "--mode", "ifd", "--ui", "all", "--json"])
-        .arg(&json)
-        .output()
-        .unwrap();
-    let text = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    let by = verdicts_by_label(&json);
+    let report = run("clean-all", tmp.path(), &["--mode", "ifd", "--ui", "all"]);
+    let text = &report.output;
+    assert_eq!(report.exit, Some(0), "{text}");
+    let by = verdicts_by_label(&report);
     assert_eq!(
         by.keys().collect::<Vec<_>>(),
         ["ifd", "ifd-uci"],
@@ -94,8 +81,7 @@ fn clean_emulator_passes_on_the_unified_interface_with_the_classic_verdicts() {
         "{text}"
     );
     // The Unified Interface's pass really was on the app's page (its URL is in the evidence).
-    let report = std::fs::read_to_string(&json).unwrap();
-    assert!(report.contains("main.aspx?appid="), "{report}");
+    assert!(report.text.contains("main.aspx?appid="), "{}", report.text);
     assert_no_processes_left(tmp.path());
 }
 
@@ -103,10 +89,10 @@ fn clean_emulator_passes_on_the_unified_interface_with_the_classic_verdicts() {
 #[test]
 fn keep_auth_cookie_is_caught_on_the_unified_interface() {
     let tmp = tempfile::tempdir().unwrap();
-    let json = report_path("keep-auth-cookie-uci.json");
-    let out = harness(tmp.path())
-        .args([
-            "run",
+    let report = run(
+        "keep-auth-cookie-uci",
+        tmp.path(),
+        &[
             "--mode",
             "ifd",
             "--ui",
@@ -115,14 +101,11 @@ fn keep_auth_cookie_is_caught_on_the_unified_interface() {
             "keep-auth-cookie",
             "--tags",
             "@sign_out",
-            "--json",
-        ])
-        .arg(&json)
-        .output()
-        .unwrap();
-    let text = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    let by = verdicts_by_label(&json);
+        ],
+    );
+    let text = &report.output;
+    assert_eq!(report.exit, Some(1), "{text}");
+    let by = verdicts_by_label(&report);
     assert_eq!(by.keys().collect::<Vec<_>>(), ["ifd-uci"], "{text}");
     let failed: Vec<&str> = by["ifd-uci"]
         .iter()
@@ -145,20 +128,21 @@ fn keep_auth_cookie_is_caught_on_the_unified_interface() {
 #[test]
 fn ui_uci_with_mode_fba_is_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = harness(tmp.path())
-        .args(["run", "--mode", "fba", "--ui", "uci"])
-        .output()
-        .unwrap();
+    let harness = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_logout-harness"))
+            .env("TMPDIR", tmp.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = harness(&["run", "--mode", "fba", "--ui", "uci"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(
         t.contains("no Unified Interface") && t.contains("--ui classic"),
         "{t}"
     );
-    let out = harness(tmp.path())
-        .args(["sim", "--mode", "fba", "--ui", "uci"])
-        .output()
-        .unwrap();
+    let out = harness(&["sim", "--mode", "fba", "--ui", "uci"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(t.contains("no Unified Interface"), "{t}");
