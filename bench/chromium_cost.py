@@ -54,8 +54,8 @@ class Page(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def cpu(driver_pid):
-    """CPU seconds of chromedriver `driver_pid` and every process under it, by kind."""
+def per_pid(driver_pid):
+    """(kind, CPU seconds) of chromedriver `driver_pid` and every process under it, by pid."""
     parent, kind, used = {}, {}, {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -77,12 +77,27 @@ def cpu(driver_pid):
         while p not in (driver_pid, 0, 1) and p in parent:
             p = parent[p]
         if p == driver_pid:
-            out[kind[pid]] = out.get(kind[pid], 0) + used[pid]
+            out[pid] = (kind[pid], used[pid])
     return out
 
 
 def total(c):
     return sum(c.values())
+
+
+class Meter:
+    """CPU of a chromedriver's process tree, counting each process at its last reading: a
+    process that exits (a quit browser, a disposed context's renderer) keeps what it used up to
+    the last `sample()`, so sample just before ending anything."""
+
+    def __init__(self, driver_pid):
+        self.driver_pid = driver_pid
+        self.seen = {}
+
+    def sample(self):
+        for pid, (k, used) in per_pid(self.driver_pid).items():
+            self.seen[pid] = max(self.seen.get(pid, 0.0), used)
+        return sum(self.seen.values())
 
 
 class Chromium:
@@ -118,8 +133,8 @@ class Chromium:
     def quit(self, session):
         requests.delete(f"{self.base}/session/{session}")
 
-    def cpu(self):
-        return cpu(self.driver.pid)
+    def meter(self):
+        return Meter(self.driver.pid)
 
     def close(self):
         self.driver.terminate()
@@ -151,48 +166,51 @@ def main():
     other = f"http://localhost:{page_port}/"
     rows = []
 
-    # A launch: a new session on a fresh profile, to a blank page, read 1 s later (before the
-    # quit: the processes of a quit browser leave /proc, and their CPU with them).
+    # A launch: a new session on a fresh profile, to a blank page, read 1 s later and just
+    # before the quit.
     c = Chromium()
-    used = 0.0
+    m = c.meter()
+    before = m.sample()
     for _ in range(5):
-        before = total(c.cpu())
         s, _ = c.launch()
         time.sleep(1)
-        used += total(c.cpu()) - before
+        m.sample()
         c.quit(s)
         time.sleep(0.5)
-    rows.append(("a browser launch (fresh profile, read 1 s after the new session)", used / 5, "per launch"))
+    rows.append(("a browser launch (fresh profile, read 1 s after the new session)", (m.sample() - before) / 5, "per launch"))
     c.close()
 
     c = Chromium()
+    m = c.meter()
     owner, debugger = c.launch()
     devtools = DevTools(debugger)
     time.sleep(2)
-    a = total(c.cpu())
+    a = m.sample()
     time.sleep(10)
-    rows.append(("an idle browser (one blank tab)", (total(c.cpu()) - a) / 10, "CPU seconds per second"))
+    rows.append(("an idle browser (one blank tab)", (m.sample() - a) / 10, "CPU seconds per second"))
 
-    a = total(c.cpu())
+    a = m.sample()
     for _ in range(REPEAT):
         ctx = devtools.call("Target.createBrowserContext", {"disposeOnDetach": True})["browserContextId"]
         devtools.call("Target.createTarget", {"url": "about:blank", "browserContextId": ctx})
+        m.sample()
         devtools.call("Target.disposeBrowserContext", {"browserContextId": ctx})
-    rows.append(("a browser context with a blank tab, created and disposed", (total(c.cpu()) - a) / REPEAT, "per context"))
+    rows.append(("a browser context with a blank tab, created and disposed", (m.sample() - a) / REPEAT, "per context"))
 
     ctx = devtools.call("Target.createBrowserContext", {"disposeOnDetach": True})["browserContextId"]
     tab = devtools.call("Target.createTarget", {"url": "about:blank", "browserContextId": ctx})["targetId"]
     c.cmd(owner, "POST", "/window", {"handle": tab})
     for name, urls in (("a navigation, same site (WebDriver Navigate)", [same]),
                        ("a navigation, alternating between two sites", [same, other])):
-        a = total(c.cpu())
+        a = m.sample()
         for i in range(REPEAT * 2):
             c.cmd(owner, "POST", "/url", {"url": urls[i % len(urls)] + f"p{i}"})
-        rows.append((name, (total(c.cpu()) - a) / (REPEAT * 2), "per navigation"))
-    a = total(c.cpu())
+            m.sample()
+        rows.append((name, (m.sample() - a) / (REPEAT * 2), "per navigation"))
+    a = m.sample()
     for _ in range(REPEAT * 10):
         c.cmd(owner, "POST", "/execute/sync", {"script": "return document.readyState", "args": []})
-    rows.append(("a WebDriver command (Execute Script)", (total(c.cpu()) - a) / (REPEAT * 10), "per command"))
+    rows.append(("a WebDriver command (Execute Script)", (m.sample() - a) / (REPEAT * 10), "per command"))
     c.quit(owner)
     c.close()
 
