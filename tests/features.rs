@@ -9,6 +9,11 @@ use std::path::Path;
 use logout_harness::run::{self, RunOptions};
 
 fn main() {
+    // Profiles and the rest of the run's files live in one private run dir, as with the binary
+    // (src/main.rs), not loose in the system temp dir: a Chromium that writes its profile a moment
+    // after its quit (docs/browser-facts.md B3) then writes inside the run dir's path, which the
+    // next run's sweep removes, instead of leaving a profile behind in /tmp.
+    let run_dir = logout_harness::rundir::RunDir::enter().ok();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut opts = RunOptions::defaults(root);
     opts.artifacts = root.join("target/logout-harness/test-artifacts");
@@ -52,5 +57,7 @@ fn main() {
         }
     });
     drop(runtime);
+    // `exit` runs no destructors.
+    drop(run_dir);
     std::process::exit(code);
 }
