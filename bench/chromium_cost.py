@@ -55,34 +55,27 @@ class Page(http.server.BaseHTTPRequestHandler):
 
 
 def per_pid(driver_pid):
-    """(kind, CPU seconds) of chromedriver `driver_pid` and every process under it, by pid."""
-    parent, kind, used = {}, {}, {}
+    """CPU seconds of chromedriver `driver_pid` and every process under it, by pid."""
+    parent, used = {}, {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
         try:
             stat = open(f"/proc/{d}/stat").read()
             fields = stat[stat.rindex(")") + 2:].split()
-            cmd = open(f"/proc/{d}/cmdline").read().replace("\0", " ").split()
         except OSError:
             continue
         pid = int(d)
         parent[pid] = int(fields[1])
         used[pid] = (int(fields[11]) + int(fields[12])) / HZ
-        types = [a[7:] for a in cmd if a.startswith("--type=")]
-        kind[pid] = types[0] if types else ("chromedriver" if pid == driver_pid else "browser")
     out = {}
     for pid in used:
         p = pid
         while p not in (driver_pid, 0, 1) and p in parent:
             p = parent[p]
         if p == driver_pid:
-            out[pid] = (kind[pid], used[pid])
+            out[pid] = used[pid]
     return out
-
-
-def total(c):
-    return sum(c.values())
 
 
 class Meter:
@@ -95,13 +88,13 @@ class Meter:
         self.seen = {}
 
     def sample(self):
-        for pid, (k, used) in per_pid(self.driver_pid).items():
+        for pid, used in per_pid(self.driver_pid).items():
             self.seen[pid] = max(self.seen.get(pid, 0.0), used)
         return sum(self.seen.values())
 
 
 class Chromium:
-    def __init__(self, extra=()):
+    def __init__(self):
         self.port = free_port()
         self.driver = subprocess.Popen(
             ["chromedriver", f"--port={self.port}", "--log-level=OFF"],
@@ -113,14 +106,13 @@ class Chromium:
                 break
             except requests.RequestException:
                 time.sleep(0.05)
-        self.extra = list(extra)
         self.profiles = []
 
     def launch(self):
         profile = tempfile.mkdtemp(prefix="chromium-cost-")
         self.profiles.append(profile)
         caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
-            "args": ARGS + self.extra + [f"--user-data-dir={profile}"],
+            "args": ARGS + [f"--user-data-dir={profile}"],
             "prefs": {"session.restore_on_startup": 4, "session.startup_urls": ["about:blank"]},
         }}}}
         v = requests.post(self.base + "/session", json=caps).json()["value"]
