@@ -621,26 +621,25 @@ async fn run_passes(
     for ((_, runnable), o) in planned.iter().zip(&opened) {
         let launch = &o.setup.launch;
         let shareable = isolation == Isolation::Context
+            && browsers.webdriver.is_none()
             && o.setup.webdriver_url == browsers.shared_url
-            && browsers.webdriver.is_none();
-        let found = shareable
-            .then(|| {
-                hosts.iter_mut().enumerate().find_map(|(i, (merged, n))| {
-                    let m = merged.merge_for_host(launch)?;
-                    *merged = m;
-                    *n += runnable;
-                    Some(i)
-                })
-            })
-            .flatten();
-        host_of.push(match found {
-            Some(i) => Some(i),
-            None if shareable && launch.can_host_contexts() => {
-                hosts.push((launch.clone(), *runnable));
-                Some(hosts.len() - 1)
-            }
-            None => None,
+            && launch.can_host_contexts();
+        if !shareable {
+            host_of.push(None);
+            continue;
+        }
+        // The first host this pass's browsers can join, else a new one.
+        let joined = hosts.iter_mut().position(|(merged, n)| {
+            let Some(m) = merged.merge_for_host(launch) else {
+                return false;
+            };
+            (*merged, *n) = (m, *n + runnable);
+            true
         });
+        host_of.push(Some(joined.unwrap_or_else(|| {
+            hosts.push((launch.clone(), *runnable));
+            hosts.len() - 1
+        })));
     }
     let hosts: Vec<Arc<SharedBrowser>> = hosts
         .into_iter()
