@@ -2,6 +2,11 @@
 //! holds the configured value and is as narrow as asked, in about the value's own time; sliding
 //! and fixed expiry are told apart; verdicts go both ways; bad input is exit 2; Ctrl-C reports
 //! what was known.
+//!
+//! Every case mostly waits on the emulator's clock (together they keep about a seventh of one core
+//! busy), and libtest runs only as many tests at once as there are cores. So the cases are plain
+//! functions, run side by side by one test, each in a thread named after it: the binary takes
+//! about as long as its longest case, and a failing case is named with its own message.
 
 use std::io::BufRead as _;
 use std::path::Path;
@@ -24,9 +29,9 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// Runs `timeout ARGS --json` and returns the exit code, console and report.
-fn measure(args: &[&str], dir: &Path) -> (i32, String, Value, Duration) {
-    let json = dir.join("timeout.json");
+/// Runs `timeout ARGS --json DIR/NAME.json` and returns the exit code, console and report.
+fn measure(args: &[&str], dir: &Path, name: &str) -> (i32, String, Value, Duration) {
+    let json = dir.join(format!("{name}.json"));
     let t = Instant::now();
     let out = bin()
         .arg("timeout")
@@ -50,9 +55,7 @@ fn interval(report: &Value) -> (f64, f64) {
     )
 }
 
-#[test]
-fn a_20s_idle_timeout_is_found_within_a_second_in_about_20s() {
-    let dir = tempfile::tempdir().unwrap();
+fn a_20s_idle_timeout_is_found_within_a_second_in_about_20s(dir: &Path) {
     let (code, console, report, took) = measure(
         &[
             "--sim-idle-timeout",
@@ -62,7 +65,8 @@ fn a_20s_idle_timeout_is_found_within_a_second_in_about_20s() {
             "--max",
             "40s",
         ],
-        dir.path(),
+        dir,
+        "idle-20s",
     );
     assert_eq!(code, 0, "{console}");
     let (lower, upper) = interval(&report);
@@ -80,9 +84,7 @@ fn a_20s_idle_timeout_is_found_within_a_second_in_about_20s() {
     assert!(console.contains("Set inactivity timeout"), "{console}");
 }
 
-#[test]
-fn a_fixed_session_length_is_told_from_a_sliding_idle_timeout_and_measured() {
-    let dir = tempfile::tempdir().unwrap();
+fn a_fixed_session_length_is_told_from_a_sliding_idle_timeout(dir: &Path) {
     // Only a session length: the idle sessions and the busy one end together.
     let (code, console, report, _) = measure(
         &[
@@ -95,7 +97,8 @@ fn a_fixed_session_length_is_told_from_a_sliding_idle_timeout_and_measured() {
             "--max",
             "16s",
         ],
-        dir.path(),
+        dir,
+        "fixed-kind",
     );
     // No idle timeout is declared with --sim-session-length alone: nothing to judge against.
     assert_eq!(code, 0, "{console}");
@@ -105,7 +108,9 @@ fn a_fixed_session_length_is_told_from_a_sliding_idle_timeout_and_measured() {
     assert!(lower <= 8.0 && 8.0 <= upper, "{console}");
     assert!(upper - lower <= 1.0 + widened, "{console}");
     assert!(report["verdict"].is_null(), "{console}");
+}
 
+fn a_fixed_session_length_is_measured_and_judged(dir: &Path) {
     let (code, console, report, _) = measure(
         &[
             "--mode",
@@ -118,7 +123,8 @@ fn a_fixed_session_length_is_told_from_a_sliding_idle_timeout_and_measured() {
             "--max",
             "16s",
         ],
-        dir.path(),
+        dir,
+        "fixed-absolute",
     );
     assert_eq!(code, 0, "{console}");
     let (lower, upper) = interval(&report);
@@ -129,11 +135,9 @@ fn a_fixed_session_length_is_told_from_a_sliding_idle_timeout_and_measured() {
     assert!(console.contains("MSCRMSession ticket"), "{console}");
 }
 
-#[test]
-fn an_early_timeout_and_an_unenforced_one_are_violations_and_a_faithful_one_holds() {
-    let dir = tempfile::tempdir().unwrap();
+fn an_early_timeout_is_a_violation_with_its_cause_and_fix(dir: &Path) {
     // Declared 10 s, configured 5 s: early.
-    let target = dir.path().join("declared.yaml");
+    let target = dir.join("declared-10s.yaml");
     std::fs::write(
         &target,
         "name: declared\ncrm: embedded\nmode: fba\nusers:\n  alice: {}\ntimeouts:\n  idle: 10s\n",
@@ -148,7 +152,8 @@ fn an_early_timeout_and_an_unenforced_one_are_violations_and_a_faithful_one_hold
             "--max",
             "15s",
         ],
-        dir.path(),
+        dir,
+        "early",
     );
     assert_eq!(code, 1, "{console}");
     assert_eq!(report["verdict"]["observed"], "early", "{console}");
@@ -164,8 +169,10 @@ fn an_early_timeout_and_an_unenforced_one_are_violations_and_a_faithful_one_hold
             .is_some_and(|f| !f.is_empty()),
         "{report:#}"
     );
+}
 
-    // The knob that turns the inactivity timeout off: no session ends within --max.
+/// The knob that turns the inactivity timeout off: no session ends within --max.
+fn an_unenforced_idle_timeout_is_a_violation(dir: &Path) {
     let (code, console, report, _) = measure(
         &[
             "--mode",
@@ -177,34 +184,36 @@ fn an_early_timeout_and_an_unenforced_one_are_violations_and_a_faithful_one_hold
             "--fault",
             "no-idle-timeout",
         ],
-        dir.path(),
+        dir,
+        "not-enforced",
     );
     assert_eq!(code, 1, "{console}");
     assert!(report["upper_s"].is_null(), "{console}");
     assert_eq!(report["verdict"]["observed"], "not-enforced", "{console}");
     assert!(console.contains("longer than --max 8s"), "{console}");
+}
 
-    // The same without the knob holds.
+/// The same as the unenforced case, without the knob: it holds.
+fn a_faithful_idle_timeout_holds(dir: &Path) {
     let (code, console, report, _) = measure(
         &["--mode", "fba", "--sim-idle-timeout", "4s", "--max", "8s"],
-        dir.path(),
+        dir,
+        "faithful",
     );
     assert_eq!(code, 0, "{console}");
     let (lower, upper) = interval(&report);
     assert!(lower <= 4.0 && 4.0 <= upper, "{console}");
 }
 
-#[test]
-fn bad_input_is_a_clear_error_and_exit_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let (code, console, _, _) = measure(&["--max", "1s", "--resolution", "2s"], dir.path());
+fn bad_input_is_a_clear_error_and_exit_2(dir: &Path) {
+    let (code, console, _, _) = measure(&["--max", "1s", "--resolution", "2s"], dir, "bad");
     assert_eq!(code, 2, "{console}");
     assert!(
         console.contains("--max 1s is below --resolution 2s"),
         "{console}"
     );
 
-    let few = dir.path().join("few.yaml");
+    let few = dir.join("few.yaml");
     std::fs::write(
         &few,
         "name: few\ncrm: embedded\nmode: ifd\nusers:\n  alice: {}\ntimeouts:\n  idle: 20s\n  \
@@ -213,34 +222,33 @@ fn bad_input_is_a_clear_error_and_exit_2() {
     .unwrap();
     let (code, console, _, _) = measure(
         &["--target", few.to_str().unwrap(), "--resolution", "1s"],
-        dir.path(),
+        dir,
+        "bad",
     );
     assert_eq!(code, 2, "{console}");
     assert!(console.contains("needs 46 sessions"), "{console}");
     assert!(console.contains("allows 10"), "{console}");
 
-    let iwa = dir.path().join("iwa.yaml");
+    let iwa = dir.join("iwa.yaml");
     std::fs::write(
         &iwa,
         "name: iwa\ncrm: embedded\nmode: iwa\nusers:\n  alice: {}\ntimeouts:\n  measure:\n    \
          sign_in: http\n",
     )
     .unwrap();
-    let (code, console, _, _) = measure(&["--target", iwa.to_str().unwrap()], dir.path());
+    let (code, console, _, _) = measure(&["--target", iwa.to_str().unwrap()], dir, "bad");
     assert_eq!(code, 2, "{console}");
     assert!(console.contains("timeouts.measure.sign_in"), "{console}");
     assert!(console.contains("iwa.yaml:8:"), "{console}");
     assert!(!console.contains("panicked"), "{console}");
 
-    let (code, console, _, _) = measure(&["--user", "mallory"], dir.path());
+    let (code, console, _, _) = measure(&["--user", "mallory"], dir, "bad");
     assert_eq!(code, 2, "{console}");
     assert!(console.contains("no user `mallory`"), "{console}");
 }
 
-#[test]
-fn ctrl_c_reports_the_interval_known_so_far() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("interrupted.json");
+fn ctrl_c_reports_the_interval_known_so_far(dir: &Path) {
+    let json = dir.join("interrupted.json");
     let mut child = bin()
         .args([
             "timeout",
@@ -292,42 +300,88 @@ fn ctrl_c_reports_the_interval_known_so_far() {
     assert!(report["upper_s"].is_null(), "{report}");
 }
 
-#[test]
-fn run_takes_the_emulators_timeouts_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    // Declared 6 s; the emulator runs at the declared value unless --sim-idle-timeout says else.
-    let target = dir.path().join("declared.yaml");
+/// `run --name Inactivity` on a target that declares a 6 s idle timeout, with `extra`: its exit
+/// code, the `timeout.idle` verdict's observation and the console. The emulator runs at the
+/// declared value unless `--sim-idle-timeout` says else.
+fn run_declared_6s(dir: &Path, extra: &[&str]) -> (Option<i32>, Option<Value>, String) {
+    let target = dir.join("declared-6s.yaml");
     std::fs::write(
         &target,
         "name: declared\ncrm: embedded\nmode: fba\nusers:\n  alice: {}\ntimeouts:\n  idle: 6s\n",
     )
     .unwrap();
-    let run = |extra: &[&str]| {
-        let json = dir.path().join("run.json");
-        let out = bin()
-            .args(["run", "--target"])
-            .arg(&target)
-            .args(["--name", "Inactivity", "--json"])
-            .arg(&json)
-            .args(extra)
-            .env("TMPDIR", dir.path())
-            .output()
-            .unwrap();
-        let report: Value =
-            serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_default())
-                .unwrap_or(Value::Null);
-        let observed = report["verdicts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|v| v["rule"] == "timeout.idle")
-            .map(|v| v["observed"].clone());
-        (out.status.code(), observed, text(&out))
-    };
-    let (code, observed, console) = run(&["--sim-idle-timeout", "3s"]);
+    let json = dir.join("run.json");
+    let out = bin()
+        .args(["run", "--target"])
+        .arg(&target)
+        .args(["--name", "Inactivity", "--json"])
+        .arg(&json)
+        .args(extra)
+        .env("TMPDIR", dir)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_default())
+        .unwrap_or(Value::Null);
+    let observed = report["verdicts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["rule"] == "timeout.idle")
+        .map(|v| v["observed"].clone());
+    (out.status.code(), observed, text(&out))
+}
+
+fn run_takes_a_shorter_emulator_idle_timeout_from_the_command_line(dir: &Path) {
+    let (code, observed, console) = run_declared_6s(dir, &["--sim-idle-timeout", "3s"]);
     assert_eq!(code, Some(1), "{console}");
     assert_eq!(observed, Some("early".into()), "{console}");
-    let (code, observed, console) = run(&[]);
+}
+
+fn run_runs_the_emulator_at_the_declared_idle_timeout(dir: &Path) {
+    let (code, observed, console) = run_declared_6s(dir, &[]);
     assert_eq!(code, Some(0), "{console}");
     assert_eq!(observed, Some("enforced".into()), "{console}");
+}
+
+/// Every case, side by side (see the module's comment), each in a thread of its name and a
+/// directory of its own; the test fails naming every case that failed (each case's own panic
+/// message is printed above, under its thread's name).
+#[test]
+fn every_case_side_by_side() {
+    // Each case with its name, written once.
+    macro_rules! cases {
+        ($($case:ident),* $(,)?) => { [$((stringify!($case), $case as fn(&Path))),*] };
+    }
+    let cases = cases![
+        a_20s_idle_timeout_is_found_within_a_second_in_about_20s,
+        a_fixed_session_length_is_told_from_a_sliding_idle_timeout,
+        a_fixed_session_length_is_measured_and_judged,
+        an_early_timeout_is_a_violation_with_its_cause_and_fix,
+        an_unenforced_idle_timeout_is_a_violation,
+        a_faithful_idle_timeout_holds,
+        bad_input_is_a_clear_error_and_exit_2,
+        ctrl_c_reports_the_interval_known_so_far,
+        run_takes_a_shorter_emulator_idle_timeout_from_the_command_line,
+        run_runs_the_emulator_at_the_declared_idle_timeout,
+    ];
+    let failed: Vec<&str> = std::thread::scope(|scope| {
+        let running: Vec<_> = cases
+            .iter()
+            .map(|&(name, case)| {
+                let thread = std::thread::Builder::new()
+                    .name(name.to_string())
+                    .spawn_scoped(scope, move || {
+                        let dir = tempfile::tempdir().unwrap();
+                        case(dir.path());
+                    })
+                    .unwrap();
+                (name, thread)
+            })
+            .collect();
+        running
+            .into_iter()
+            .filter_map(|(name, thread)| thread.join().is_err().then_some(name))
+            .collect()
+    });
+    assert!(failed.is_empty(), "failed: {failed:?}");
 }
