@@ -7,6 +7,8 @@
 #
 #   bench/ab.sh A_BINARY B_BINARY [PAIRS] [-- HARNESS ARGS]   (default: 3 pairs of `run`)
 #
+# A_LABEL and B_LABEL name the two builds in the results (default: the binaries' file names).
+#
 # For example, to weigh a change: `cp target/release/logout-harness /tmp/before`, make the
 # change, `cargo build --release`, then `bench/ab.sh /tmp/before target/release/logout-harness`.
 set -euo pipefail
@@ -29,7 +31,7 @@ trap 'rm -rf "$tmp"' EXIT
   echo "# A/B: \`logout-harness ${args[*]}\`, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
   echo "Machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg);"
-  echo "$(/usr/lib/chromium/chromium --version 2>/dev/null || chromium --version). A: \`$a\`; B: \`$b\`."
+  echo "$(/usr/lib/chromium/chromium --version 2>/dev/null || chromium --version). A: ${A_LABEL:-$(basename "$a")}; B: ${B_LABEL:-$(basename "$b")}."
   echo
   echo "| pair | A wall s | A machine CPU s | B wall s | B machine CPU s | exit A, B |"
   echo "|---|---|---|---|---|---|"

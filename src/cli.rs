@@ -856,17 +856,15 @@ async fn cmd_sim(args: SimArgs) -> i32 {
             args.mode
         ));
     }
-    let embedded = match crate::embedded::Embedded::start_configured(
-        args.mode,
-        args.ui,
-        &faults,
+    let options = crate::embedded::EmbeddedOptions {
+        ui: args.ui,
+        faults,
         timeouts,
-        Some(args.listen),
-        args.host_based,
-        args.access_token_management.on(),
-    )
-    .await
-    {
+        listen: Some(args.listen),
+        host_based: args.host_based,
+        access_token_management: args.access_token_management.on(),
+    };
+    let embedded = match crate::embedded::Embedded::start(args.mode, &options).await {
         Ok(e) => e,
         Err(e) => return fail(e),
     };

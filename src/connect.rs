@@ -10,7 +10,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::browser::{Browser, BrowserError, BrowserKind, Driver, LaunchOptions, Profile};
-use crate::embedded::{Embedded, Timeouts};
+use crate::embedded::{Embedded, EmbeddedOptions};
 use crate::probe::HttpTrust;
 use crate::target::{AuthMode, CrmLocation, Target};
 
@@ -274,13 +274,12 @@ impl Connected {
 pub async fn check(target: &Target, opts: &ConnectOptions) -> Result<Connected, ConnectError> {
     match &target.spec.crm {
         CrmLocation::Embedded => {
-            let e = Embedded::start_with_ui(
+            let e = Embedded::start(
                 target.spec.mode,
-                target.spec.ui,
-                &[],
-                Timeouts::default(),
-                None,
-                false,
+                &EmbeddedOptions {
+                    ui: target.spec.ui,
+                    ..EmbeddedOptions::default()
+                },
             )
             .await
             .map_err(ConnectError::Emulator)?;

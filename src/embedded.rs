@@ -37,6 +37,25 @@ pub struct Timeouts {
     pub absolute: Option<Duration>,
 }
 
+/// How to start the emulator beyond its mode; the default is the classic web client, no fault
+/// knob, CRM's own timeouts, a free loopback port, path-based organization URLs and access token
+/// management off, as `sim` and `run` start it unless told otherwise.
+#[derive(Clone, Debug, Default)]
+pub struct EmbeddedOptions {
+    /// The web client served after sign-in.
+    pub ui: Ui,
+    /// Fault knobs to turn on.
+    pub faults: Vec<crm_sim::Fault>,
+    /// Timeouts shorter than CRM's own, for a pass that waits for them.
+    pub timeouts: Timeouts,
+    /// The address to listen on (`sim --listen`).
+    pub listen: Option<std::net::SocketAddr>,
+    /// Host-based organization URLs (`sim --host-based`).
+    pub host_based: bool,
+    /// CRM's access token management (`WSFedNonceCookieEnabled`).
+    pub access_token_management: bool,
+}
+
 /// Validates Negotiate tokens for the emulator with the realm's keytab (real GSSAPI).
 struct GssAcceptor(krb5_realm::Acceptor);
 
@@ -77,45 +96,30 @@ impl Embedded {
         }
     }
 
-    /// Starts the emulator in `mode` with `faults` (and, in IWA mode, its KDC first), serving
-    /// the classic web client.
-    pub async fn start(
-        mode: AuthMode,
-        faults: &[crm_sim::Fault],
-        timeouts: Timeouts,
-        listen: Option<std::net::SocketAddr>,
-        host_based: bool,
-    ) -> Result<Embedded, String> {
-        Embedded::start_with_ui(mode, Ui::Classic, faults, timeouts, listen, host_based).await
-    }
-
-    /// [`Embedded::start`], serving the web client `ui` after sign-in.
-    pub async fn start_with_ui(
-        mode: AuthMode,
-        ui: Ui,
-        faults: &[crm_sim::Fault],
-        timeouts: Timeouts,
-        listen: Option<std::net::SocketAddr>,
-        host_based: bool,
-    ) -> Result<Embedded, String> {
-        Embedded::start_configured(mode, ui, faults, timeouts, listen, host_based, false).await
-    }
-
-    /// [`Embedded::start_with_ui`], with CRM's access token management (`WSFedNonceCookieEnabled`)
-    /// on or off.
-    pub async fn start_configured(
-        mode: AuthMode,
-        ui: Ui,
-        faults: &[crm_sim::Fault],
-        timeouts: Timeouts,
-        listen: Option<std::net::SocketAddr>,
-        host_based: bool,
-        access_token_management: bool,
-    ) -> Result<Embedded, String> {
+    /// Starts the emulator in `mode` as `options` say (and, in modes iwa and claims, its KDC
+    /// first).
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), String> {
+    /// use logout_harness::embedded::{Embedded, EmbeddedOptions};
+    /// use logout_harness::target::AuthMode;
+    /// let emulator = Embedded::start(AuthMode::Ifd, &EmbeddedOptions::default()).await?;
+    /// println!("{}", emulator.sim.crm_url());
+    /// # Ok(()) }
+    /// ```
+    pub async fn start(mode: AuthMode, options: &EmbeddedOptions) -> Result<Embedded, String> {
+        let EmbeddedOptions {
+            ui,
+            ref faults,
+            timeouts,
+            listen,
+            host_based,
+            access_token_management,
+        } = *options;
         let mut settings = crm_sim::Settings {
             mode: mode.into(),
             ui: ui.into(),
-            faults: faults.to_vec(),
+            faults: faults.clone(),
             host_based,
             access_token_management,
             ..crm_sim::Settings::default()

@@ -9,7 +9,7 @@ use cucumber::tag::Ext as _;
 
 use crate::applicability;
 use crate::browser::{BrowserError, BrowserKind, Driver, Isolation, LaunchOptions, SharedBrowser};
-use crate::embedded::{Embedded, Timeouts};
+use crate::embedded::{Embedded, EmbeddedOptions, Timeouts};
 use crate::policy::Policy;
 use crate::probe::Probe;
 use crate::report::{self, Collector, Findings};
@@ -549,14 +549,15 @@ async fn open_target(
                 .or(target.spec.access_token_management)
                 .unwrap_or(false);
             Some(
-                Embedded::start_configured(
+                Embedded::start(
                     pass.mode,
-                    target.spec.ui,
-                    &opts.faults,
-                    timeouts,
-                    None,
-                    false,
-                    access_token_management,
+                    &EmbeddedOptions {
+                        ui: target.spec.ui,
+                        faults: opts.faults.clone(),
+                        timeouts,
+                        access_token_management,
+                        ..EmbeddedOptions::default()
+                    },
                 )
                 .await
                 .map_err(RunError::Emulator)?,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::browser::{BrowserKind, JarCookie, SharedBrowser};
-use crate::embedded::{Embedded, Timeouts};
+use crate::embedded::{Embedded, EmbeddedOptions, Timeouts};
 use crate::measure::{self, Finding, Plan, Record, Sessions, What, fmt_duration};
 use crate::policy::{Observation, Outcome, Policy, RuleId, Verdict, VerdictContext};
 use crate::probe::{Probe, ProbeResponse};
@@ -170,13 +170,14 @@ pub async fn measure_timeout(
     // Open the target.
     let embedded = if embedded_target {
         Some(
-            Embedded::start_with_ui(
+            Embedded::start(
                 target.spec.mode,
-                target.spec.ui,
-                &opts.faults,
-                sim,
-                None,
-                false,
+                &EmbeddedOptions {
+                    ui: target.spec.ui,
+                    faults: opts.faults.clone(),
+                    timeouts: sim,
+                    ..EmbeddedOptions::default()
+                },
             )
             .await
             .map_err(RunError::Emulator)?,

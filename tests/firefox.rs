@@ -197,19 +197,13 @@ fn an_untrusted_certificate_is_named_with_firefoxs_code_and_the_fix() {
     use logout_harness::browser::{
         Browser, BrowserError, BrowserKind, Driver, LaunchOptions, Profile,
     };
-    use logout_harness::embedded::{Embedded, Timeouts};
+    use logout_harness::embedded::Embedded;
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let e = Embedded::start(
-            logout_harness::target::AuthMode::Ifd,
-            &[],
-            Timeouts::default(),
-            None,
-            false,
-        )
-        .await
-        .unwrap();
+        let e = Embedded::start(logout_harness::target::AuthMode::Ifd, &Default::default())
+            .await
+            .unwrap();
         let (host_rules, _, trust) = logout_harness::trust::emulator_trust(&e);
         let driver = Driver::start_for(BrowserKind::Firefox, &[])
             .await

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use logout_harness::browser::JarCookie;
-use logout_harness::embedded::{Embedded, Timeouts};
+use logout_harness::embedded::Embedded;
 use logout_harness::http_signin::{HttpSignIn, HttpSignInError};
 use logout_harness::probe::Probe;
 use logout_harness::snapshot::{CookieShape, shapes};
@@ -27,7 +27,7 @@ struct Rig {
 
 impl Rig {
     async fn start(mode: AuthMode) -> Rig {
-        let embedded = Embedded::start(mode, &[], Timeouts::default(), None, false)
+        let embedded = Embedded::start(mode, &Default::default())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (_, _, trust) = logout_harness::trust::emulator_trust(&embedded);
