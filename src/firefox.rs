@@ -83,6 +83,10 @@ pub fn prefs(options: &LaunchOptions, restore_last_session: bool) -> Map<String,
         "browser.sessionstore.resume_from_crash".into(),
         json!(false),
     );
+    // No content process started ahead for a tab that may come (Chromium's spare renderer, in
+    // Firefox): about a tenth of a run's CPU, and no page behaves otherwise
+    // (docs/browser-facts.md F1).
+    prefs.insert("dom.ipc.processPrelaunch.enabled".into(), json!(false));
     if let Ok(dns) = dns_prefs(&options.host_rules) {
         prefs.extend(dns);
     }
