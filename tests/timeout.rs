@@ -29,9 +29,9 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// Runs `timeout ARGS --json DIR/NAME.json` and returns the exit code, console and report.
-fn measure(args: &[&str], dir: &Path, name: &str) -> (i32, String, Value, Duration) {
-    let json = dir.join(format!("{name}.json"));
+/// Runs `timeout ARGS --json DIR/timeout.json` and returns the exit code, console and report.
+fn measure(args: &[&str], dir: &Path) -> (i32, String, Value, Duration) {
+    let json = dir.join("timeout.json");
     let t = Instant::now();
     let out = bin()
         .arg("timeout")
@@ -66,7 +66,6 @@ fn a_20s_idle_timeout_is_found_within_a_second_in_about_20s(dir: &Path) {
             "40s",
         ],
         dir,
-        "idle-20s",
     );
     assert_eq!(code, 0, "{console}");
     let (lower, upper) = interval(&report);
@@ -98,7 +97,6 @@ fn a_fixed_session_length_is_told_from_a_sliding_idle_timeout(dir: &Path) {
             "16s",
         ],
         dir,
-        "fixed-kind",
     );
     // No idle timeout is declared with --sim-session-length alone: nothing to judge against.
     assert_eq!(code, 0, "{console}");
@@ -124,7 +122,6 @@ fn a_fixed_session_length_is_measured_and_judged(dir: &Path) {
             "16s",
         ],
         dir,
-        "fixed-absolute",
     );
     assert_eq!(code, 0, "{console}");
     let (lower, upper) = interval(&report);
@@ -153,7 +150,6 @@ fn an_early_timeout_is_a_violation_with_its_cause_and_fix(dir: &Path) {
             "15s",
         ],
         dir,
-        "early",
     );
     assert_eq!(code, 1, "{console}");
     assert_eq!(report["verdict"]["observed"], "early", "{console}");
@@ -185,7 +181,6 @@ fn an_unenforced_idle_timeout_is_a_violation(dir: &Path) {
             "no-idle-timeout",
         ],
         dir,
-        "not-enforced",
     );
     assert_eq!(code, 1, "{console}");
     assert!(report["upper_s"].is_null(), "{console}");
@@ -198,7 +193,6 @@ fn a_faithful_idle_timeout_holds(dir: &Path) {
     let (code, console, report, _) = measure(
         &["--mode", "fba", "--sim-idle-timeout", "4s", "--max", "8s"],
         dir,
-        "faithful",
     );
     assert_eq!(code, 0, "{console}");
     let (lower, upper) = interval(&report);
@@ -206,7 +200,7 @@ fn a_faithful_idle_timeout_holds(dir: &Path) {
 }
 
 fn bad_input_is_a_clear_error_and_exit_2(dir: &Path) {
-    let (code, console, _, _) = measure(&["--max", "1s", "--resolution", "2s"], dir, "bad");
+    let (code, console, _, _) = measure(&["--max", "1s", "--resolution", "2s"], dir);
     assert_eq!(code, 2, "{console}");
     assert!(
         console.contains("--max 1s is below --resolution 2s"),
@@ -223,7 +217,6 @@ fn bad_input_is_a_clear_error_and_exit_2(dir: &Path) {
     let (code, console, _, _) = measure(
         &["--target", few.to_str().unwrap(), "--resolution", "1s"],
         dir,
-        "bad",
     );
     assert_eq!(code, 2, "{console}");
     assert!(console.contains("needs 46 sessions"), "{console}");
@@ -236,13 +229,13 @@ fn bad_input_is_a_clear_error_and_exit_2(dir: &Path) {
          sign_in: http\n",
     )
     .unwrap();
-    let (code, console, _, _) = measure(&["--target", iwa.to_str().unwrap()], dir, "bad");
+    let (code, console, _, _) = measure(&["--target", iwa.to_str().unwrap()], dir);
     assert_eq!(code, 2, "{console}");
     assert!(console.contains("timeouts.measure.sign_in"), "{console}");
     assert!(console.contains("iwa.yaml:8:"), "{console}");
     assert!(!console.contains("panicked"), "{console}");
 
-    let (code, console, _, _) = measure(&["--user", "mallory"], dir, "bad");
+    let (code, console, _, _) = measure(&["--user", "mallory"], dir);
     assert_eq!(code, 2, "{console}");
     assert!(console.contains("no user `mallory`"), "{console}");
 }
