@@ -9,7 +9,7 @@
 //! about as long as its longest case, and a failing case is named with its own message.
 
 use std::io::BufRead as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -132,14 +132,23 @@ fn a_fixed_session_length_is_measured_and_judged(dir: &Path) {
     assert!(console.contains("MSCRMSession ticket"), "{console}");
 }
 
-fn an_early_timeout_is_a_violation_with_its_cause_and_fix(dir: &Path) {
-    // Declared 10 s, configured 5 s: early.
-    let target = dir.join("declared-10s.yaml");
+/// A target file in `dir` for the embedded emulator in mode fba that declares `idle` as its idle
+/// timeout.
+fn declared_idle_target(dir: &Path, idle: &str) -> PathBuf {
+    let target = dir.join("declared.yaml");
     std::fs::write(
         &target,
-        "name: declared\ncrm: embedded\nmode: fba\nusers:\n  alice: {}\ntimeouts:\n  idle: 10s\n",
+        format!(
+            "name: declared\ncrm: embedded\nmode: fba\nusers:\n  alice: {{}}\ntimeouts:\n  idle: {idle}\n"
+        ),
     )
     .unwrap();
+    target
+}
+
+fn an_early_timeout_is_a_violation_with_its_cause_and_fix(dir: &Path) {
+    // Declared 10 s, configured 5 s: early.
+    let target = declared_idle_target(dir, "10s");
     let (code, console, report, _) = measure(
         &[
             "--target",
@@ -297,12 +306,7 @@ fn ctrl_c_reports_the_interval_known_so_far(dir: &Path) {
 /// code, the `timeout.idle` verdict's observation and the console. The emulator runs at the
 /// declared value unless `--sim-idle-timeout` says else.
 fn run_declared_6s(dir: &Path, extra: &[&str]) -> (Option<i32>, Option<Value>, String) {
-    let target = dir.join("declared-6s.yaml");
-    std::fs::write(
-        &target,
-        "name: declared\ncrm: embedded\nmode: fba\nusers:\n  alice: {}\ntimeouts:\n  idle: 6s\n",
-    )
-    .unwrap();
+    let target = declared_idle_target(dir, "6s");
     let json = dir.join("run.json");
     let out = bin()
         .args(["run", "--target"])
