@@ -102,6 +102,10 @@ struct RunArgs {
     /// Grid queues a request until a slot is free) [default: 60s].
     #[arg(long, value_parser = parse_duration, value_name = "DUR")]
     new_session_timeout: Option<Duration>,
+    /// How long a page or an element may take (a sign-in through AD FS, a sign-out's redirects,
+    /// a control to appear) before its step is not judged [default: 20s].
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    page_timeout: Option<Duration>,
     /// How scenarios are kept apart: `context` gives each person a fresh browser context of a
     /// shared browser (a process only where a scenario needs one: reopening the browser, a
     /// Kerberos user's own ticket); `process` a browser process each. Default: `context`, or
@@ -227,6 +231,9 @@ struct CheckArgs {
     /// Use this WebDriver server instead of starting chromedriver (for --connect).
     #[arg(long, value_name = "URL")]
     webdriver: Option<String>,
+    /// How long the sign-in page may take to load (for --connect) [default: 20s].
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    page_timeout: Option<Duration>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -530,6 +537,12 @@ async fn cmd_run(args: RunArgs) -> i32 {
         }
         opts.new_session_timeout = limit;
     }
+    if let Some(limit) = args.page_timeout {
+        if limit.is_zero() {
+            return fail("--page-timeout must be at least 1s");
+        }
+        opts.page_timeout = limit;
+    }
     opts.isolation = args.isolation;
     opts.tags = args.tags;
     opts.name = args.name;
@@ -687,6 +700,9 @@ fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> std::io:
 }
 
 async fn cmd_check(args: CheckArgs) -> i32 {
+    if args.page_timeout.is_some_and(|t| t.is_zero()) {
+        return fail("--page-timeout must be at least 1s");
+    }
     // --connect starts a browser (and, for the embedded target, the emulator): Ctrl-C ends them.
     crate::process::install_signal_handler(|| {});
     let builtin = match unpack() {
@@ -738,18 +754,21 @@ async fn cmd_check(args: CheckArgs) -> i32 {
     if !(args.connect || (real && !args.offline)) {
         return if preflight_failed { 2 } else { 0 };
     }
-    let code = check_connection(&target, args.browser, args.webdriver).await;
+    let opts = ConnectOptions {
+        browser: args.browser,
+        webdriver: args.webdriver,
+        page_timeout: args
+            .page_timeout
+            .unwrap_or(crate::run::DEFAULT_PAGE_TIMEOUT),
+        ..ConnectOptions::default()
+    };
+    let code = check_connection(&target, &opts).await;
     if preflight_failed { 2 } else { code }
 }
 
 /// `check`'s second half: reach the target and look for the sign-in form's selectors.
-async fn check_connection(target: &Target, browser: BrowserKind, webdriver: Option<String>) -> i32 {
-    let opts = ConnectOptions {
-        browser,
-        webdriver,
-        ..ConnectOptions::default()
-    };
-    let connected = match crate::connect::check(target, &opts).await {
+async fn check_connection(target: &Target, opts: &ConnectOptions) -> i32 {
+    let connected = match crate::connect::check(target, opts).await {
         Ok(c) => c,
         Err(e) => return fail(e),
     };

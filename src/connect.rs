@@ -33,7 +33,7 @@ impl Default for ConnectOptions {
             browser: BrowserKind::Chromium,
             webdriver: None,
             headed: false,
-            page_timeout: Duration::from_secs(20),
+            page_timeout: crate::run::DEFAULT_PAGE_TIMEOUT,
         }
     }
 }

@@ -73,6 +73,11 @@ impl From<crate::config::ConfigError> for RunError {
     }
 }
 
+/// How long a page or an element may take before its step is not judged, unless
+/// `--page-timeout` says otherwise: a sign-in through AD FS is five or so navigations, and a CRM
+/// under load can take seconds for each.
+pub const DEFAULT_PAGE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// What `logout-harness run` was asked to do.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -99,6 +104,9 @@ pub struct RunOptions {
     /// How long a new browser session may take before the scenario gives up on it (a grid queues
     /// requests it has no free slot for).
     pub new_session_timeout: Duration,
+    /// How long a page or an element may take before its step is not judged
+    /// ([`DEFAULT_PAGE_TIMEOUT`] unless `--page-timeout` says otherwise).
+    pub page_timeout: Duration,
     /// How scenarios are kept apart; `None` picks [`Isolation::Context`] with the harness's
     /// own chromedriver and [`Isolation::Process`] with `--webdriver`.
     pub isolation: Option<Isolation>,
@@ -146,6 +154,7 @@ impl RunOptions {
             concurrency: 2,
             concurrency_from_grid: false,
             new_session_timeout: crate::sessions::DEFAULT_NEW_SESSION_DEADLINE,
+            page_timeout: DEFAULT_PAGE_TIMEOUT,
             isolation: None,
             tags: None,
             name: None,
@@ -704,7 +713,7 @@ async fn run_one_pass(
         snapshots: snapshot_dir(opts, &pass.target),
         artifacts: opts.artifacts.clone(),
         findings: share.findings,
-        page_timeout: Duration::from_secs(20),
+        page_timeout: opts.page_timeout,
         host: shared_host.or_else(|| own_host.clone()),
         slots: share.slots,
         progress: share.progress,

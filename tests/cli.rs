@@ -231,8 +231,16 @@ fn not_judged_names_the_step_that_failed() {
         "name: no-sign-out\ncrm: embedded\nmode: fba\nusers:\n  alice: {}\npages:\n  sign_out: '#no-such-control'\n",
     );
     let json = tmp.path().join("report.json");
+    // The control is waited for --page-timeout (20 s unless told), then the step is not judged.
     let out = isolated(tmp.path())
-        .args(["run", "--tags", "@sign_out", "--target"])
+        .args([
+            "run",
+            "--tags",
+            "@sign_out",
+            "--page-timeout",
+            "2s",
+            "--target",
+        ])
         .arg(&target)
         .arg("--json")
         .arg(&json)
@@ -252,13 +260,9 @@ fn not_judged_names_the_step_that_failed() {
         errors[0]["step"], "When she signs out through the profile menu",
         "{text}"
     );
-    assert!(
-        errors[0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("#no-such-control"),
-        "{text}"
-    );
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(message.contains("#no-such-control"), "{text}");
+    assert!(message.contains("not within 2.0s"), "{text}");
     assert!(
         text.contains("step \"When she signs out through the profile menu\""),
         "{text}"

@@ -429,6 +429,21 @@ fn cases() -> Vec<Case> {
             vec!["--concurrency", "at least 1"],
         ),
         command(
+            "cli: page timeout 0",
+            "run --page-timeout 0s --json {d}/r.json",
+            vec!["--page-timeout", "at least 1s"],
+        ),
+        command(
+            "cli: page timeout without a unit it knows",
+            "check --connect --page-timeout 5y",
+            vec!["--page-timeout", "unit `y`"],
+        ),
+        command(
+            "cli: check page timeout 0",
+            "check --offline --page-timeout 0s",
+            vec!["--page-timeout", "at least 1s"],
+        ),
+        command(
             "cli: concurrency not a number",
             "run --concurrency many",
             vec!["--concurrency", "many"],
