@@ -74,6 +74,21 @@ impl std::fmt::Display for PageState {
     }
 }
 
+impl PageState {
+    /// The state, if the page settled; otherwise why it cannot be judged. A page still on its way
+    /// (a slow sign-out chain, a server that hangs) shows what it showed at the deadline, which
+    /// says nothing about what it will show: judging it could call a slow server a violation.
+    pub fn settled_or_not_judged(self, limit: Duration) -> Result<PageState, String> {
+        if self.settled {
+            return Ok(self);
+        }
+        Err(format!(
+            "could not judge: the page did not settle within {:.0}s (--page-timeout): {self}",
+            limit.as_secs_f64()
+        ))
+    }
+}
+
 /// Waits (up to `limit`) until the page has settled on something a person can read: the
 /// application signed in, a sign-in form, or a page that says "signed out" (redirect chains and
 /// AD FS's auto-posting forms pass through pages that are none of these). A loaded page that is
@@ -521,5 +536,39 @@ async fn tick(browser: &Browser, css: &str) -> Result<(), String> {
              Set-AdfsProperties -EnableKmsi $true); if the deployment offers none, set \
              `pages.kmsi: null` in the target file"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(settled: bool) -> PageState {
+        PageState {
+            url: "https://crm.contoso.test/signout".into(),
+            settled,
+            shows_app: false,
+            shows_data: false,
+            sign_in_form: false,
+            says_signed_out: false,
+            from_cache: false,
+            adfs_loop: false,
+            session_lost: None,
+        }
+    }
+
+    #[test]
+    fn a_page_that_did_not_settle_is_not_judged_with_the_limit_named() {
+        let e = state(false)
+            .settled_or_not_judged(Duration::from_secs(3))
+            .unwrap_err();
+        assert!(e.starts_with("could not judge: "), "{e}");
+        assert!(e.contains("within 3s (--page-timeout)"), "{e}");
+        assert!(e.contains("(not settled in time)"), "{e}");
+        assert!(
+            state(true)
+                .settled_or_not_judged(Duration::from_secs(3))
+                .is_ok()
+        );
     }
 }

@@ -454,7 +454,7 @@ impl LogoutWorld {
     }
 
     /// Waits (up to the page timeout) until `person`'s page has settled (see [`page::settle`])
-    /// and says what it shows.
+    /// and says what it shows; a page that did not settle in time is not judged.
     pub async fn settle_page(&self, person: &str) -> Result<PageState, String> {
         let markers = self.markers()?;
         let browser = self.browser(person)?;
@@ -466,7 +466,7 @@ impl LogoutWorld {
         if let Some(lost) = state.session_lost {
             return Err(format!("could not judge: {lost}"));
         }
-        Ok(state)
+        state.settled_or_not_judged(self.ctx().page_timeout)
     }
 
     /// The target's page markers.
