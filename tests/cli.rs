@@ -703,6 +703,198 @@ fn adfs_loop_detection_is_not_judged_never_a_violation() {
     assert!(not_judged.contains("slow down"), "{not_judged}");
 }
 
+/// A page still changing at `--page-timeout` is not judged by what it showed then: a sign-out
+/// that lands on a page reloading itself every 150 ms (never settled, never saying "signed out")
+/// is `NOT JUDGED` with the wait named, not a missing signed-out page.
+#[test]
+fn a_page_that_never_settles_is_not_judged_never_a_violation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = RestlessSignOut::start();
+    let target = write(
+        tmp.path(),
+        "restless.yaml",
+        &format!(
+            "name: restless-signed-out-page\ncrm: http://127.0.0.1:{}/\nmode: fba\n\
+             users:\n  alice:\n    username: alice\n    password_env: RESTLESS_ALICE_PASSWORD\n\
+             whoami: whoami\npages:\n  start: app\n  username_input: '#u'\n  password_input: '#p'\n\
+             \x20 submit: '#go'\n  signed_in: '#user'\n  sign_out: '#signout'\n\
+             \x20 signed_out_text: '(?i)signed out'\n  data: '#data'\n  auth_cookies: [sid]\n",
+            server.port
+        ),
+    );
+    let feature = write(
+        tmp.path(),
+        "restless.feature",
+        "@fba\nFeature: A signed-out page that never settles\n  Scenario: Sign Out lands on a restless page\n    \
+         Given alice is signed in to CRM\n    When she signs out through the profile menu\n    \
+         Then the browser shows a signed-out page\n",
+    );
+    let out = isolated(tmp.path())
+        .args(["run", "--page-timeout", "2s", "--target"])
+        .arg(&target)
+        .arg(&feature)
+        .arg("--snapshots")
+        .arg(tmp.path().join("snapshots"))
+        .arg("--artifacts")
+        .arg(artifacts("restless"))
+        .env("RESTLESS_ALICE_PASSWORD", "not-a-secret-of-anyone")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        !t.contains("FAIL "),
+        "a page still changing was judged: {t}"
+    );
+    let not_judged = t
+        .lines()
+        .find(|l| l.trim_start().starts_with("NOT JUDGED") && l.contains("step \""))
+        .unwrap_or_else(|| panic!("no NOT JUDGED line:\n{t}"));
+    assert!(
+        not_judged.contains("step \"Then the browser shows a signed-out page\""),
+        "{not_judged}"
+    );
+    assert!(
+        not_judged.contains("could not judge: the page did not settle within 2s (--page-timeout)"),
+        "{not_judged}"
+    );
+    assert!(
+        server.signed_out_pages() > 3,
+        "the page did not keep reloading: {t}"
+    );
+    assert_no_leaked_processes(tmp.path());
+}
+
+/// A forms application on loopback whose Sign Out lands on a page that reloads itself every
+/// 150 ms under a new URL and never says "signed out". Everything else is plain: a sign-in form,
+/// a session cookie the server ends at Sign Out, a `whoami` that tells a live session. Stops when
+/// dropped.
+struct RestlessSignOut {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    bye_served: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RestlessSignOut {
+    fn start() -> RestlessSignOut {
+        use std::io::{BufRead as _, Read as _, Write as _};
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let bye_served = std::sync::Arc::new(AtomicUsize::new(0));
+        let (flag, byes) = (stop.clone(), bye_served.clone());
+        let thread = std::thread::spawn(move || {
+            let signed_in = AtomicBool::new(false);
+            while !flag.load(Ordering::Relaxed) {
+                let Ok((conn, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                conn.set_nonblocking(false).unwrap();
+                conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut reader = std::io::BufReader::new(conn);
+                let (mut request, mut cookie, mut length) = (String::new(), String::new(), 0);
+                if reader.read_line(&mut request).is_err() {
+                    continue;
+                }
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+                        break;
+                    }
+                    let lower = header.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("cookie:") {
+                        cookie = v.trim().to_string();
+                    } else if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0u8; length];
+                let _ = reader.read_exact(&mut body);
+                let live = signed_in.load(Ordering::Relaxed) && cookie.contains("sid=s3ss10n");
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let (status, headers, html) = match (request.starts_with("POST"), path.as_str()) {
+                    (false, "/app") if live => (
+                        "200 OK",
+                        String::new(),
+                        "<p id='user'>alice</p><p id='data'>accounts</p>\
+                         <a id='signout' href='/signout'>Sign out</a>"
+                            .to_string(),
+                    ),
+                    (false, "/app") => ("302 Found", "Location: /login\r\n".into(), String::new()),
+                    (false, "/login") => (
+                        "200 OK",
+                        String::new(),
+                        "<form method='post' action='/login'><input id='u' name='u'>\
+                         <input id='p' name='p' type='password'>\
+                         <input id='go' type='submit' value='Sign in'></form>"
+                            .to_string(),
+                    ),
+                    (true, "/login") => {
+                        signed_in.store(true, Ordering::Relaxed);
+                        (
+                            "302 Found",
+                            "Location: /app\r\nSet-Cookie: sid=s3ss10n; Path=/; HttpOnly\r\n"
+                                .into(),
+                            String::new(),
+                        )
+                    }
+                    (false, "/whoami") if live => ("200 OK", String::new(), "alice".into()),
+                    (false, "/whoami") => ("401 Unauthorized", String::new(), String::new()),
+                    (false, "/signout") => {
+                        signed_in.store(false, Ordering::Relaxed);
+                        (
+                            "302 Found",
+                            "Location: /bye?n=0\r\nSet-Cookie: sid=; Path=/; Max-Age=0\r\n".into(),
+                            String::new(),
+                        )
+                    }
+                    (false, p) if p.starts_with("/bye") => {
+                        byes.fetch_add(1, Ordering::Relaxed);
+                        (
+                            "200 OK",
+                            String::new(),
+                            "<p>One moment</p><script>setTimeout(() => \
+                             location.replace('/bye?n=' + Date.now()), 150)</script>"
+                                .to_string(),
+                        )
+                    }
+                    _ => ("404 Not Found", String::new(), String::new()),
+                };
+                let mut conn = reader.into_inner();
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status}\r\n{headers}Content-Type: text/html\r\n\
+                     Cache-Control: no-store\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
+                    html.len()
+                );
+            }
+        });
+        RestlessSignOut {
+            port,
+            stop,
+            bye_served,
+            thread: Some(thread),
+        }
+    }
+
+    fn signed_out_pages(&self) -> usize {
+        self.bye_served.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for RestlessSignOut {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// One progress line for the whole run: plain lines in a log (first and last always), redrawn
 /// in place on a terminal without ever sharing a row with a scenario's result line.
 #[test]
