@@ -778,7 +778,6 @@ struct RestlessSignOut {
 
 impl RestlessSignOut {
     fn start() -> RestlessSignOut {
-        use std::io::{BufRead as _, Read as _, Write as _};
         use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -787,90 +786,16 @@ impl RestlessSignOut {
         let bye_served = std::sync::Arc::new(AtomicUsize::new(0));
         let (flag, byes) = (stop.clone(), bye_served.clone());
         let thread = std::thread::spawn(move || {
-            let signed_in = AtomicBool::new(false);
+            let signed_in = std::sync::Arc::new(AtomicBool::new(false));
             while !flag.load(Ordering::Relaxed) {
                 let Ok((conn, _)) = listener.accept() else {
                     std::thread::sleep(Duration::from_millis(10));
                     continue;
                 };
-                conn.set_nonblocking(false).unwrap();
-                conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                let mut reader = std::io::BufReader::new(conn);
-                let (mut request, mut cookie, mut length) = (String::new(), String::new(), 0);
-                if reader.read_line(&mut request).is_err() {
-                    continue;
-                }
-                loop {
-                    let mut header = String::new();
-                    if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
-                        break;
-                    }
-                    let lower = header.to_ascii_lowercase();
-                    if let Some(v) = lower.strip_prefix("cookie:") {
-                        cookie = v.trim().to_string();
-                    } else if let Some(v) = lower.strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0u8; length];
-                let _ = reader.read_exact(&mut body);
-                let live = signed_in.load(Ordering::Relaxed) && cookie.contains("sid=s3ss10n");
-                let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let (status, headers, html) = match (request.starts_with("POST"), path.as_str()) {
-                    (false, "/app") if live => (
-                        "200 OK",
-                        String::new(),
-                        "<p id='user'>alice</p><p id='data'>accounts</p>\
-                         <a id='signout' href='/signout'>Sign out</a>"
-                            .to_string(),
-                    ),
-                    (false, "/app") => ("302 Found", "Location: /login\r\n".into(), String::new()),
-                    (false, "/login") => (
-                        "200 OK",
-                        String::new(),
-                        "<form method='post' action='/login'><input id='u' name='u'>\
-                         <input id='p' name='p' type='password'>\
-                         <input id='go' type='submit' value='Sign in'></form>"
-                            .to_string(),
-                    ),
-                    (true, "/login") => {
-                        signed_in.store(true, Ordering::Relaxed);
-                        (
-                            "302 Found",
-                            "Location: /app\r\nSet-Cookie: sid=s3ss10n; Path=/; HttpOnly\r\n"
-                                .into(),
-                            String::new(),
-                        )
-                    }
-                    (false, "/whoami") if live => ("200 OK", String::new(), "alice".into()),
-                    (false, "/whoami") => ("401 Unauthorized", String::new(), String::new()),
-                    (false, "/signout") => {
-                        signed_in.store(false, Ordering::Relaxed);
-                        (
-                            "302 Found",
-                            "Location: /bye?n=0\r\nSet-Cookie: sid=; Path=/; Max-Age=0\r\n".into(),
-                            String::new(),
-                        )
-                    }
-                    (false, p) if p.starts_with("/bye") => {
-                        byes.fetch_add(1, Ordering::Relaxed);
-                        (
-                            "200 OK",
-                            String::new(),
-                            "<p>One moment</p><script>setTimeout(() => \
-                             location.replace('/bye?n=' + Date.now()), 150)</script>"
-                                .to_string(),
-                        )
-                    }
-                    _ => ("404 Not Found", String::new(), String::new()),
-                };
-                let mut conn = reader.into_inner();
-                let _ = write!(
-                    conn,
-                    "HTTP/1.1 {status}\r\n{headers}Content-Type: text/html\r\n\
-                     Cache-Control: no-store\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
-                    html.len()
-                );
+                // A thread for each connection: Chromium opens some ahead and sends nothing on
+                // them, which must not hold up the next request.
+                let (signed_in, byes) = (signed_in.clone(), byes.clone());
+                std::thread::spawn(move || serve_restless(conn, &signed_in, &byes));
             }
         });
         RestlessSignOut {
@@ -893,6 +818,93 @@ impl Drop for RestlessSignOut {
             let _ = t.join();
         }
     }
+}
+
+/// One request of [`RestlessSignOut`] on its own connection (`Connection: close`).
+fn serve_restless(
+    conn: std::net::TcpStream,
+    signed_in: &std::sync::atomic::AtomicBool,
+    byes: &std::sync::atomic::AtomicUsize,
+) {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    use std::sync::atomic::Ordering;
+    conn.set_nonblocking(false).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut reader = std::io::BufReader::new(conn);
+    let (mut request, mut cookie, mut length) = (String::new(), String::new(), 0);
+    if reader.read_line(&mut request).is_err() {
+        return;
+    }
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+            break;
+        }
+        let lower = header.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("cookie:") {
+            cookie = v.trim().to_string();
+        } else if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; length];
+    let _ = reader.read_exact(&mut body);
+    let live = signed_in.load(Ordering::Relaxed) && cookie.contains("sid=s3ss10n");
+    let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let (status, headers, html) = match (request.starts_with("POST"), path.as_str()) {
+        (false, "/app") if live => (
+            "200 OK",
+            String::new(),
+            "<p id='user'>alice</p><p id='data'>accounts</p>\
+                 <a id='signout' href='/signout'>Sign out</a>"
+                .to_string(),
+        ),
+        (false, "/app") => ("302 Found", "Location: /login\r\n".into(), String::new()),
+        (false, "/login") => (
+            "200 OK",
+            String::new(),
+            "<form method='post' action='/login'><input id='u' name='u'>\
+                 <input id='p' name='p' type='password'>\
+                 <input id='go' type='submit' value='Sign in'></form>"
+                .to_string(),
+        ),
+        (true, "/login") => {
+            signed_in.store(true, Ordering::Relaxed);
+            (
+                "302 Found",
+                "Location: /app\r\nSet-Cookie: sid=s3ss10n; Path=/; HttpOnly\r\n".into(),
+                String::new(),
+            )
+        }
+        (false, "/whoami") if live => ("200 OK", String::new(), "alice".into()),
+        (false, "/whoami") => ("401 Unauthorized", String::new(), String::new()),
+        (false, "/signout") => {
+            signed_in.store(false, Ordering::Relaxed);
+            (
+                "302 Found",
+                "Location: /bye?n=0\r\nSet-Cookie: sid=; Path=/; Max-Age=0\r\n".into(),
+                String::new(),
+            )
+        }
+        (false, p) if p.starts_with("/bye") => {
+            byes.fetch_add(1, Ordering::Relaxed);
+            (
+                "200 OK",
+                String::new(),
+                "<p>One moment</p><script>setTimeout(() => \
+                     location.replace('/bye?n=' + Date.now()), 150)</script>"
+                    .to_string(),
+            )
+        }
+        _ => ("404 Not Found", String::new(), String::new()),
+    };
+    let mut conn = reader.into_inner();
+    let _ = write!(
+        conn,
+        "HTTP/1.1 {status}\r\n{headers}Content-Type: text/html\r\n\
+             Cache-Control: no-store\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
+        html.len()
+    );
 }
 
 /// One progress line for the whole run: plain lines in a log (first and last always), redrawn
