@@ -270,6 +270,14 @@ fn not_judged_names_the_step_that_failed() {
     assert_no_leaked_processes(tmp.path());
 }
 
+/// The summary's line for a scenario not judged, which names the step that could not observe.
+fn not_judged_step_line(console: &str) -> &str {
+    console
+        .lines()
+        .find(|l| l.trim_start().starts_with("NOT JUDGED") && l.contains("step \""))
+        .unwrap_or_else(|| panic!("no NOT JUDGED line:\n{console}"))
+}
+
 fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, content).unwrap();
@@ -692,10 +700,7 @@ fn adfs_loop_detection_is_not_judged_never_a_violation() {
         t.contains("Verdicts: 0 held, 4 violated; 0 scenario(s) not applicable, 1 not judged"),
         "{t}"
     );
-    let not_judged = t
-        .lines()
-        .find(|l| l.trim_start().starts_with("NOT JUDGED") && l.contains("step \""))
-        .unwrap_or_else(|| panic!("no NOT JUDGED line:\n{t}"));
+    let not_judged = not_judged_step_line(&t);
     assert!(
         not_judged.contains("could not judge: AD FS refused this browser with MSIS7042"),
         "{not_judged}"
@@ -746,10 +751,7 @@ fn a_page_that_never_settles_is_not_judged_never_a_violation() {
         !t.contains("FAIL "),
         "a page still changing was judged: {t}"
     );
-    let not_judged = t
-        .lines()
-        .find(|l| l.trim_start().starts_with("NOT JUDGED") && l.contains("step \""))
-        .unwrap_or_else(|| panic!("no NOT JUDGED line:\n{t}"));
+    let not_judged = not_judged_step_line(&t);
     assert!(
         not_judged.contains("step \"Then the browser shows a signed-out page\""),
         "{not_judged}"
