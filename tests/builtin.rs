@@ -383,24 +383,22 @@ impl Redirector {
         use std::io::{Read as _, Write as _};
         use std::sync::atomic::Ordering;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((mut conn, _)) => {
-                        conn.set_nonblocking(false).unwrap();
-                        let mut buf = [0u8; 4096];
-                        let _ = conn.read(&mut buf);
-                        let _ = write!(
-                            conn,
-                            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                        );
-                    }
-                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            // Blocks in accept; `drop` raises the flag and then connects once to wake it.
+            for conn in listener.incoming() {
+                if flag.load(Ordering::Relaxed) {
+                    return;
                 }
+                let Ok(mut conn) = conn else { continue };
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf);
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
             }
         });
         Redirector {
@@ -414,6 +412,7 @@ impl Redirector {
 impl Drop for Redirector {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

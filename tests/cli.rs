@@ -782,18 +782,18 @@ impl RestlessSignOut {
     fn start() -> RestlessSignOut {
         use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let bye_served = std::sync::Arc::new(AtomicUsize::new(0));
         let (flag, byes) = (stop.clone(), bye_served.clone());
         let thread = std::thread::spawn(move || {
             let signed_in = std::sync::Arc::new(AtomicBool::new(false));
-            while !flag.load(Ordering::Relaxed) {
-                let Ok((conn, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
-                };
+            // Blocks in accept; `drop` raises the flag and then connects once to wake it.
+            for conn in listener.incoming() {
+                if flag.load(Ordering::Relaxed) {
+                    return;
+                }
+                let Ok(conn) = conn else { continue };
                 // A thread for each connection: Chromium opens some ahead and sends nothing on
                 // them, which must not hold up the next request.
                 let (signed_in, byes) = (signed_in.clone(), byes.clone());
@@ -816,6 +816,7 @@ impl RestlessSignOut {
 impl Drop for RestlessSignOut {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -830,7 +831,6 @@ fn serve_restless(
 ) {
     use std::io::{BufRead as _, Read as _, Write as _};
     use std::sync::atomic::Ordering;
-    conn.set_nonblocking(false).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut reader = std::io::BufReader::new(conn);
     let (mut request, mut cookie, mut length) = (String::new(), String::new(), 0);
