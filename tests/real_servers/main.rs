@@ -50,6 +50,18 @@ fn all_rules() -> BTreeSet<String> {
         .collect()
 }
 
+/// The Django example target (`fixtures/targets/examples/django-admin.yaml`) pointed at `server`
+/// and its CA, written into `dir`; alice's password comes from DJANGO_ALICE_PASSWORD.
+fn django_target(server: &Django, dir: &std::path::Path) -> std::path::PathBuf {
+    harness::target_from_example(
+        "django-admin.yaml",
+        dir,
+        &server.url,
+        Some(&server.ca_file),
+        "DJANGO_ALICE_PASSWORD",
+    )
+}
+
 /// Judged, and exactly `failing` failed: every other rule of sign-out and cookie held.
 fn assert_exactly_failed(run: &harness::Run, failing: &[&str]) {
     let failing = set(failing);
@@ -68,13 +80,7 @@ fn django_admin_correctly_configured_holds_every_rule() {
         server.listen_time, server.setup_time
     );
     let dir = tempfile::tempdir().unwrap();
-    let target = harness::target_from_example(
-        "django-admin.yaml",
-        dir.path(),
-        &server.url,
-        Some(&server.ca_file),
-        "DJANGO_ALICE_PASSWORD",
-    );
+    let target = django_target(&server, dir.path());
     let run = harness::run(
         &target,
         &[
@@ -135,13 +141,7 @@ fn django_admin_signs_in_over_http_without_a_browser() {
     let password = servers::fresh_password();
     let server = Django::start(DjangoProfile::Correct, &password).unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
-    let file = harness::target_from_example(
-        "django-admin.yaml",
-        dir.path(),
-        &server.url,
-        Some(&server.ca_file),
-        "DJANGO_ALICE_PASSWORD",
-    );
+    let file = django_target(&server, dir.path());
     let target = logout_harness::target::Target::load(&file).unwrap_or_else(|e| panic!("{e}"));
     let trust = HttpTrust {
         roots_pem: vec![std::fs::read_to_string(&server.ca_file).unwrap()],
@@ -478,13 +478,7 @@ fn measure_django_timeout(sliding: bool) {
     let server = Django::start(DjangoProfile::ShortSession { age_s: 6, sliding }, &password)
         .unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
-    let target = harness::target_from_example(
-        "django-admin.yaml",
-        dir.path(),
-        &server.url,
-        Some(&server.ca_file),
-        "DJANGO_ALICE_PASSWORD",
-    );
+    let target = django_target(&server, dir.path());
     // Declared as configured; sessions signed in over HTTP (Django's form, CSRF token and
     // all), which the example does not allow by default.
     let mut doc: serde_yaml::Value =
