@@ -15,6 +15,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -112,9 +113,9 @@ impl BrowserKind {
         }
     }
 
-    /// Whether one browser process can hold isolated browser contexts the harness creates
-    /// (through CDP's `Target.createBrowserContext`): the Chromium family only.
-    pub fn has_browser_contexts(self) -> bool {
+    /// Whether the browser's contexts come from the Chrome DevTools Protocol, so that one
+    /// browser process serves the contexts of several WebDriver sessions (the Chromium family).
+    pub fn has_devtools_contexts(self) -> bool {
         self != BrowserKind::Firefox
     }
 
@@ -238,8 +239,9 @@ impl BrowserKind {
 #[serde(rename_all = "lowercase")]
 pub enum Isolation {
     /// A fresh browser context of one shared browser per person (own cookie jar, cache,
-    /// storage and HTTP-auth cache); a process only where a scenario needs one. The default
-    /// with the harness's own chromedriver.
+    /// storage and HTTP-auth cache; Firefox: a user context, in a Firefox that serves one person
+    /// at a time); a process only where a scenario needs one. The default with the harness's
+    /// own driver.
     Context,
     /// A browser process on a fresh profile per person. The default with --webdriver (a grid's
     /// browsers are not on this machine, so their DevTools port cannot be reached).
@@ -247,23 +249,14 @@ pub enum Isolation {
 }
 
 impl Isolation {
-    /// The isolation of a run: as asked, else browser contexts with the harness's own driver of
-    /// a Chromium-family browser, and processes with --webdriver or Firefox (which has no
-    /// contexts the harness can create).
-    pub fn choose(
-        asked: Option<Isolation>,
-        kind: BrowserKind,
-        webdriver: bool,
-    ) -> Result<Isolation, String> {
+    /// The isolation of a run: as asked, else browser contexts with the harness's own driver
+    /// (Chromium's through DevTools, Firefox's through WebDriver BiDi), and processes with
+    /// --webdriver (a grid's browsers are not on this machine).
+    pub fn choose(asked: Option<Isolation>, webdriver: bool) -> Isolation {
         match asked {
-            Some(Isolation::Context) if !kind.has_browser_contexts() => Err(format!(
-                "--isolation context needs browser contexts, which the harness creates through the \
-                 Chrome DevTools Protocol; {kind} has none: use --isolation process (the default \
-                 with --browser {kind})"
-            )),
-            Some(isolation) => Ok(isolation),
-            None if webdriver || !kind.has_browser_contexts() => Ok(Isolation::Process),
-            None => Ok(Isolation::Context),
+            Some(isolation) => isolation,
+            None if webdriver => Isolation::Process,
+            None => Isolation::Context,
         }
     }
 }
@@ -551,7 +544,7 @@ impl LaunchOptions {
     /// than one pass: a browser with contexts, and no Negotiate allowlist (a Kerberos pass's
     /// browsers carry its users' credential caches in their driver's environment).
     pub fn can_host_contexts(&self) -> bool {
-        self.kind.has_browser_contexts() && self.negotiate_allowlist.is_none()
+        self.kind.has_devtools_contexts() && self.negotiate_allowlist.is_none()
     }
 
     /// Options for one host browser that serves the browsers of both `self` and `other`, or
@@ -713,8 +706,51 @@ pub struct Browser {
     bidi: Option<crate::cdp::Cdp>,
     /// Firefox: the geckodriver serving this session alone, ended after it.
     own_driver: Option<ChildGuard>,
-    /// A profile this browser owns (a Firefox person of a [`SharedBrowser`]), removed after it.
+    /// A profile this browser owns (a Firefox of a [`SharedBrowser`]), removed after it.
     own_profile: Option<Profile>,
+    /// Firefox: the user context this person lives in, in a Firefox of a [`SharedBrowser`].
+    user_context: Option<UserContext>,
+}
+
+/// A Firefox person's WebDriver BiDi user context (own cookie jar, HTTP cache, storage and
+/// HTTP-auth cache: Firefox keys them all by the context's origin attributes), lent by a Firefox
+/// of a [`SharedBrowser`] until the person's browser closes.
+#[derive(Debug)]
+struct UserContext {
+    id: String,
+    /// The tab of the default user context that the Firefox keeps between people: a WebDriver
+    /// session ends with its last tab. No person ever navigates it.
+    home: fantoccini::wd::WindowHandle,
+    pool: Arc<FirefoxPool>,
+}
+
+/// The Firefox processes of a [`SharedBrowser`] that no person is using, each showing only its
+/// home tab. geckodriver serves one session per Firefox and a WebDriver session drives one tab
+/// at a time, so a Firefox serves one person at a time; between people only the user context
+/// changes, instead of a start of about 2-3 s of CPU (README, "Browsers").
+#[derive(Debug, Default)]
+struct FirefoxPool {
+    idle: Mutex<Vec<Browser>>,
+    ended: AtomicBool,
+}
+
+impl FirefoxPool {
+    /// Keeps `browser` for the next person, or hands it back if the pool has ended.
+    fn keep(&self, browser: Browser) -> Option<Browser> {
+        let mut idle = lock(&self.idle);
+        if self.ended.load(Ordering::SeqCst) {
+            return Some(browser);
+        }
+        idle.push(browser);
+        None
+    }
+
+    /// Ends the pool: every idle Firefox is handed over to be closed, and none is kept after.
+    fn end(&self) -> Vec<Browser> {
+        let mut idle = lock(&self.idle);
+        self.ended.store(true, Ordering::SeqCst);
+        idle.drain(..).collect()
+    }
 }
 
 /// The browser context a [`Browser`] runs in, lent by its host until the browser closes.
@@ -763,9 +799,9 @@ impl BrowserHost {
         options: &LaunchOptions,
         ahead: usize,
     ) -> Result<Arc<BrowserHost>, BrowserError> {
-        if !options.kind.has_browser_contexts() {
+        if !options.kind.has_devtools_contexts() {
             return Err(BrowserError::NewSession(format!(
-                "{} has no browser contexts the harness can create; use --isolation process",
+                "{} has no browser contexts the harness can create through DevTools",
                 options.kind
             )));
         }
@@ -828,6 +864,7 @@ impl BrowserHost {
             bidi: None,
             own_driver: None,
             own_profile: None,
+            user_context: None,
         })
     }
 
@@ -943,10 +980,12 @@ impl BrowserHost {
 
 /// A [`BrowserHost`] shared by the passes whose browsers it can serve (see
 /// [`LaunchOptions::merge_for_host`]), launched when its first person needs a browser context (a
-/// run whose people all need processes of their own never launches one).
+/// run whose people all need processes of their own never launches one). For Firefox, a pool
+/// of Firefox processes, each lending one person at a time a user context of its own.
 #[derive(Debug)]
 pub struct SharedBrowser {
     host: tokio::sync::OnceCell<Arc<BrowserHost>>,
+    firefox: Arc<FirefoxPool>,
     ahead: usize,
     webdriver_url: String,
     options: LaunchOptions,
@@ -958,6 +997,7 @@ impl SharedBrowser {
     pub fn new(ahead: usize, webdriver_url: &str, options: &LaunchOptions) -> SharedBrowser {
         SharedBrowser {
             host: tokio::sync::OnceCell::new(),
+            firefox: Arc::default(),
             ahead,
             webdriver_url: webdriver_url.to_string(),
             options: options.clone(),
@@ -965,15 +1005,12 @@ impl SharedBrowser {
     }
 
     /// A browser on a fresh context of the host, launching the host first if need be (once:
-    /// callers arriving meanwhile wait for the same launch). A browser without contexts
-    /// (Firefox) gets a process on a fresh profile instead, which isolates as well.
+    /// callers arriving meanwhile wait for the same launch). Firefox: a fresh user context in a
+    /// Firefox no one is using, started if none is idle.
     pub async fn open(&self) -> Result<Browser, BrowserError> {
         let (webdriver_url, options) = (&self.webdriver_url, &self.options);
-        if !options.kind.has_browser_contexts() {
-            let profile = Profile::new()?;
-            let mut browser = Browser::launch(webdriver_url, options, &profile, false).await?;
-            browser.own_profile = Some(profile);
-            return Ok(browser);
+        if !options.kind.has_devtools_contexts() {
+            return self.open_in_firefox().await;
         }
         let host = self
             .host
@@ -982,8 +1019,41 @@ impl SharedBrowser {
         host.open().await
     }
 
-    /// Quits the host browser, if it was launched.
+    /// A person in a new user context of an idle Firefox; a Firefox that fails to give one
+    /// (it died while idle) is ended and the next is tried, down to a new one.
+    async fn open_in_firefox(&self) -> Result<Browser, BrowserError> {
+        loop {
+            let idle = lock(&self.firefox.idle).pop();
+            let fresh = idle.is_none();
+            let mut browser = match idle {
+                Some(browser) => browser,
+                None => {
+                    let profile = Profile::new()?;
+                    let mut browser =
+                        Browser::launch(&self.webdriver_url, &self.options, &profile, false)
+                            .await?;
+                    browser.own_profile = Some(profile);
+                    browser
+                }
+            };
+            match browser.enter_user_context(self.firefox.clone()).await {
+                Ok(()) => return Ok(browser),
+                Err(e) => {
+                    // Ended, not kept: its user context goes with the process.
+                    browser.user_context = None;
+                    let _ = browser.close().await;
+                    if fresh {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Quits the host browser, if it was launched, and every idle Firefox.
     pub async fn shutdown(&self) {
+        let idle = self.firefox.end();
+        futures::future::join_all(idle.into_iter().map(Browser::close)).await;
         if let Some(host) = self.host.get() {
             host.shutdown().await;
         }
@@ -1118,6 +1188,7 @@ impl Browser {
             bidi,
             own_driver,
             own_profile: None,
+            user_context: None,
         })
     }
 
@@ -1139,9 +1210,82 @@ impl Browser {
             .map(str::to_string)
     }
 
-    /// Whether this browser is a context of a shared host rather than a process of its own.
+    /// Whether this browser is a context of a shared browser (a Chromium host's browser context,
+    /// a Firefox user context) rather than a process of its own.
     pub fn is_context(&self) -> bool {
-        self.context.is_some()
+        self.context.is_some() || self.user_context.is_some()
+    }
+
+    /// Firefox: moves this (idle) browser's session into a new user context with one tab of its
+    /// own, lent from `pool` until [`Browser::close`].
+    async fn enter_user_context(&mut self, pool: Arc<FirefoxPool>) -> Result<(), BrowserError> {
+        let home = self.client.window().await?;
+        let bidi = self.bidi()?;
+        let created = bidi
+            .call("browser.createUserContext", json!({}))
+            .await
+            .map_err(BrowserError::Command)?;
+        let id = created["userContext"]
+            .as_str()
+            .ok_or_else(|| {
+                BrowserError::Command(format!("browser.createUserContext answered {created}"))
+            })?
+            .to_string();
+        let context = UserContext { id, home, pool };
+        let tab = self.new_tab_in_user_context(&context.id, false).await;
+        let switched = match tab {
+            Ok(tab) => self.client.switch_to_window(tab).await.map_err(Into::into),
+            Err(e) => Err(e),
+        };
+        // The context is the person's from here on: a failure below removes it with the browser.
+        self.user_context = Some(context);
+        switched
+    }
+
+    /// A new tab in Firefox user context `id` (`browsingContext.create`; a WebDriver New Window
+    /// would open it in the default user context), in the background or made the selected tab.
+    async fn new_tab_in_user_context(
+        &self,
+        id: &str,
+        background: bool,
+    ) -> Result<fantoccini::wd::WindowHandle, BrowserError> {
+        let created = self
+            .bidi()?
+            .call(
+                "browsingContext.create",
+                json!({ "type": "tab", "userContext": id, "background": background }),
+            )
+            .await
+            .map_err(BrowserError::Command)?;
+        // Firefox's window handles are its BiDi browsing context ids.
+        let context = created["context"].as_str().unwrap_or_default().to_string();
+        fantoccini::wd::WindowHandle::try_from(context)
+            .map_err(|e| BrowserError::Command(format!("browsingContext.create: {e}")))
+    }
+
+    /// Firefox: the session's WebDriver BiDi socket.
+    fn bidi(&self) -> Result<&crate::cdp::Cdp, BrowserError> {
+        self.bidi.as_ref().ok_or_else(|| {
+            BrowserError::Command(
+                "the Firefox session gave no WebDriver BiDi socket (`webSocketUrl`), which its \
+                 user contexts and its whole cookie jar need"
+                    .into(),
+            )
+        })
+    }
+
+    /// Firefox: removes this person's user context (its tabs close with it) and goes back to the
+    /// home tab, so the browser can serve the next person.
+    async fn leave_user_context(&self, context: &UserContext) -> Result<(), BrowserError> {
+        self.bidi()?
+            .call(
+                "browser.removeUserContext",
+                json!({ "userContext": context.id }),
+            )
+            .await
+            .map_err(BrowserError::Command)?;
+        self.client.switch_to_window(context.home.clone()).await?;
+        Ok(())
     }
 
     /// Why this browser's WebDriver session is gone, if it is (its grid node was lost, its
@@ -1167,6 +1311,9 @@ impl Browser {
     /// Window would open it in the host's default context) and returns its window handle; the
     /// current tab does not change.
     pub async fn new_tab(&self) -> Result<fantoccini::wd::WindowHandle, BrowserError> {
+        if let Some(context) = &self.user_context {
+            return self.new_tab_in_user_context(&context.id, true).await;
+        }
         match &self.context {
             Some(lease) => lease.host.new_tab_in(&lease.id).await,
             None => Ok(self.client.new_window(true).await?.handle),
@@ -1176,6 +1323,21 @@ impl Browser {
     /// This browser's tabs, as window handles (for a context, only its own: an attached session
     /// sees every tab of the host browser).
     pub async fn tabs(&self) -> Result<Vec<fantoccini::wd::WindowHandle>, BrowserError> {
+        if let Some(context) = &self.user_context {
+            let tree = self
+                .bidi()?
+                .call("browsingContext.getTree", json!({ "maxDepth": 0 }))
+                .await
+                .map_err(BrowserError::Command)?;
+            return Ok(tree["contexts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| c["userContext"] == context.id.as_str())
+                .filter_map(|c| c["context"].as_str())
+                .filter_map(|id| fantoccini::wd::WindowHandle::try_from(id.to_string()).ok())
+                .collect());
+        }
         match &self.context {
             Some(lease) => lease.host.tabs_of(&lease.id).await,
             None => Ok(self.client.windows().await?),
@@ -1190,15 +1352,17 @@ impl Browser {
     /// Every cookie the browser holds, across all hosts and paths, HttpOnly included.
     pub async fn all_cookies(&self) -> Result<Vec<JarCookie>, BrowserError> {
         if self.kind == BrowserKind::Firefox {
-            let bidi = self.bidi.as_ref().ok_or_else(|| {
-                BrowserError::Command(
-                    "the Firefox session gave no WebDriver BiDi socket (`webSocketUrl`), which \
-                     reading the whole cookie jar needs"
-                        .into(),
-                )
-            })?;
-            let reply = bidi
-                .call("storage.getCookies", json!({}))
+            // A user context's jar is asked for by its storage key: without one, Firefox 153
+            // also answered with another user context's cookie (docs/browser-facts.md F6).
+            let params = match &self.user_context {
+                Some(context) => json!({
+                    "partition": { "type": "storageKey", "userContextId": context.id }
+                }),
+                None => json!({}),
+            };
+            let reply = self
+                .bidi()?
+                .call("storage.getCookies", params)
                 .await
                 .map_err(BrowserError::Command)?;
             let mut cookies =
@@ -1343,6 +1507,16 @@ impl Browser {
     /// Ends the browser: the WebDriver session (the browser quits and flushes its profile), or,
     /// for a context, the context with all its tabs (its session is kept for the next one).
     pub async fn close(mut self) -> Result<(), BrowserError> {
+        // A Firefox person: the user context goes, the Firefox waits for the next person (or,
+        // if leaving fails or the pool has ended, is ended below).
+        if let Some(context) = self.user_context.take()
+            && self.leave_user_context(&context).await.is_ok()
+        {
+            match context.pool.keep(self) {
+                None => return Ok(()),
+                Some(browser) => self = browser,
+            }
+        }
         self.closed = true;
         let closed = match self.context.take() {
             Some(lease) => lease.host.release(&lease.id, self.client.clone()).await,
@@ -1592,26 +1766,19 @@ mod tests {
             kind: BrowserKind::Firefox,
             ..pass_options("b")
         };
-        assert!(firefox.merge_for_host(&firefox).is_none(), "no contexts");
+        assert!(
+            firefox.merge_for_host(&firefox).is_none(),
+            "Firefox's user contexts serve one pass's people"
+        );
     }
 
     #[test]
-    fn firefox_is_isolated_by_process_and_refuses_contexts() {
+    fn contexts_by_default_with_an_own_driver_processes_with_a_webdriver_server() {
         let choose = Isolation::choose;
-        assert_eq!(
-            choose(None, BrowserKind::Chromium, false),
-            Ok(Isolation::Context)
-        );
-        assert_eq!(
-            choose(None, BrowserKind::Chromium, true),
-            Ok(Isolation::Process)
-        );
-        assert_eq!(
-            choose(None, BrowserKind::Firefox, false),
-            Ok(Isolation::Process)
-        );
-        let e = choose(Some(Isolation::Context), BrowserKind::Firefox, false).unwrap_err();
-        assert!(e.contains("--isolation process"), "{e}");
+        assert_eq!(choose(None, false), Isolation::Context);
+        assert_eq!(choose(None, true), Isolation::Process);
+        assert_eq!(choose(Some(Isolation::Process), false), Isolation::Process);
+        assert_eq!(choose(Some(Isolation::Context), true), Isolation::Context);
     }
 
     #[test]

@@ -107,8 +107,9 @@ struct RunArgs {
     #[arg(long, value_parser = parse_duration, value_name = "DUR")]
     page_timeout: Option<Duration>,
     /// How scenarios are kept apart: `context` gives each person a fresh browser context of a
-    /// shared browser (a process only where a scenario needs one: reopening the browser, a
-    /// Kerberos user's own ticket); `process` a browser process each. Default: `context`, or
+    /// shared browser (Firefox: a user context of a Firefox serving one person at a time; a
+    /// process only where a scenario needs one: reopening the browser, a Kerberos user's own
+    /// ticket); `process` a browser process each. Default: `context`, or
     /// `process` with --webdriver.
     #[arg(long, value_enum, value_name = "HOW")]
     isolation: Option<Isolation>,

@@ -5,8 +5,11 @@
 //! - **One session per geckodriver.** A second New Session on the same geckodriver is refused
 //!   ("Session is already started"), so every Firefox session of the harness's own gets a
 //!   geckodriver of its own ([`crate::browser::Browser::launch`]); starting one takes about 30 ms.
-//! - **No browser contexts through CDP**: scenarios are isolated by a process on a fresh profile
-//!   each ([`crate::browser::Isolation::Process`]).
+//! - **No browser contexts through CDP; user contexts through WebDriver BiDi.** A person gets a
+//!   user context of their own (`browser.createUserContext`) in a Firefox no one else is using,
+//!   which keeps it for the next person once the context is removed
+//!   ([`crate::browser::SharedBrowser`]): one session drives one tab at a time, so people take
+//!   turns in a Firefox rather than share one.
 //! - **Prefs instead of switches**, written by geckodriver into the profile's `user.js`
 //!   (`moz:firefoxOptions.prefs`): host names to loopback (`network.dns.localDomains`), Kerberos
 //!   (`network.negotiate-auth.trusted-uris`), "continue where you left off"

@@ -251,8 +251,7 @@ struct Prepared {
 pub async fn run(mut opts: RunOptions) -> Result<RunOutcome, RunError> {
     let started = std::time::Instant::now();
     let prepared = prepare(&opts)?;
-    let isolation = Isolation::choose(opts.isolation, opts.browser, opts.webdriver.is_some())
-        .map_err(RunError::Usage)?;
+    let isolation = Isolation::choose(opts.isolation, opts.webdriver.is_some());
     crate::sessions::set_new_session_deadline(opts.new_session_timeout);
     let (shared_driver, shared_url) = start_shared_driver(&opts.webdriver, opts.browser).await?;
     if let Some(url) = &opts.webdriver {

@@ -173,7 +173,7 @@ impl LogoutWorld {
                                 ))
                             })
                     }
-                    None => Err(NoRecording::Unavailable(UNRECORDABLE.into())),
+                    None => Err(NoRecording::Unavailable(UNRECORDABLE_CONTEXT.into())),
                 };
                 self.recorders.insert(person.to_string(), recorder);
                 Ok(Person {
@@ -593,8 +593,12 @@ impl LogoutWorld {
 
 /// Why a browser that is a process of its own is not recorded.
 const UNRECORDABLE: &str = "the browser is a process of its own (--isolation process, \
-    --webdriver, Firefox, or a scenario that reopens the browser), whose DevTools events \
-    WebDriver does not carry: the requests it made could not be recorded";
+    --webdriver, or a scenario that reopens the browser), whose DevTools events WebDriver does \
+    not carry: the requests it made could not be recorded";
+
+/// Why a browser context without DevTools (a Firefox user context) has no recording.
+const UNRECORDABLE_CONTEXT: &str = "the browser has no Chrome DevTools Protocol (Firefox), \
+    whose events record the requests it makes: the requests it made could not be recorded";
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or_default()

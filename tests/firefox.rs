@@ -4,8 +4,9 @@
 //! real Kerberos. Every scenario must hold on the clean emulator; and a fault knob must be caught
 //! through Firefox's cookie jar (read over WebDriver BiDi), so that reading is proven able to fail.
 //!
-//! Firefox sessions start slower than Chromium's and each is a process of its own, so the runs
-//! are kept few: one per mode, and one scenario for the fault.
+//! Firefox starts slower than Chromium and serves one person at a time (people take turns in a
+//! Firefox, each in a user context of their own), so the runs are kept few: one per mode, and one
+//! scenario for the fault.
 
 use std::collections::BTreeMap;
 
@@ -73,7 +74,7 @@ fn clean(mode: &str, expected: &[(&str, usize)]) {
         }
         assert!(
             entry_text
-                .contains("check sign-out.replay-all-refused: the browser is a process of its own")
+                .contains("check sign-out.replay-all-refused: the browser has no Chrome DevTools Protocol (Firefox)")
                 || (entry_text.contains("check iwa.prompt-after-")
                     && entry_text.contains("Chrome DevTools Protocol")),
             "not applicable on Firefox: {entry}\n{}",

@@ -5,11 +5,17 @@
 //! cookie, a page in the HTTP cache, an HTTP-auth cache entry, a sign-out) must never be seen by
 //! the other. Each check has its control: a second tab of the same context does see it, so the
 //! check would catch a shared jar, cache or auth cache.
+//!
+//! Firefox's people take turns in a Firefox ([`SharedBrowser`]), each in a WebDriver BiDi user
+//! context of their own: the person after must see nothing of the person before, in the same
+//! Firefox (the same WebDriver session).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use logout_harness::browser::{Browser, BrowserHost, BrowserKind, Driver, LaunchOptions};
+use logout_harness::browser::{
+    Browser, BrowserHost, BrowserKind, Driver, LaunchOptions, SharedBrowser,
+};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// One request as the server saw it.
@@ -322,4 +328,128 @@ async fn a_closed_context_leaves_nothing_to_the_next_one() {
     );
     next.close().await.unwrap();
     f.host.shutdown().await;
+}
+
+/// Signs in to `/basic` from the page with XMLHttpRequest's own credentials, which puts them in
+/// the browser's HTTP-auth cache (Firefox asks before it follows a URL with credentials).
+async fn basic_sign_in(browser: &Browser) -> u64 {
+    let status = browser
+        .client()
+        .execute(
+            "const x = new XMLHttpRequest(); x.open('GET', '/basic', false, 'alice', 'secret'); \
+             x.send(); return x.status;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    status.as_u64().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firefox_user_contexts_leave_nothing_to_the_next_person() {
+    let driver = Driver::start_for(BrowserKind::Firefox, &[])
+        .await
+        .expect("geckodriver and firefox-esr (run ci/setup)");
+    let launch = LaunchOptions {
+        kind: BrowserKind::Firefox,
+        headed: false,
+        binary: Some(driver.browser_binary().to_path_buf()),
+        host_rules: vec![],
+        trusted_spki: vec![],
+        negotiate_allowlist: None,
+        trusted_ca_pem: vec![],
+        firefox_seed: None,
+    };
+    let shared = SharedBrowser::new(1, driver.url(), &launch);
+    let server = Server::start().await;
+    let base = server.base.clone();
+
+    // The first person leaves a cookie, a cached page, an HTTP-auth entry and a session.
+    let first = shared.open().await.unwrap();
+    assert!(first.is_context());
+    let first_session = first.client().session_id().await.unwrap();
+    assert_eq!(visit(&first, format!("{base}/set-cookie")).await, "set");
+    visit(&first, format!("{base}/cached")).await;
+    visit(&first, format!("{base}/cached")).await;
+    assert_eq!(
+        server.hits("/cached"),
+        1,
+        "control: the second load comes from the person's cache"
+    );
+    assert_eq!(basic_sign_in(&first).await, 200);
+    visit(&first, format!("{base}/basic")).await;
+    assert!(
+        server.last("/basic").authorization.is_some(),
+        "control: the person's auth cache answers for them"
+    );
+    assert_eq!(visit(&first, format!("{base}/login")).await, "signed in");
+    second_tab(&first).await;
+    assert!(
+        visit(&first, format!("{base}/echo"))
+            .await
+            .contains("left=behind"),
+        "control: the person's own second tab sends their cookie"
+    );
+    assert!(
+        visit(&first, format!("{base}/whoami"))
+            .await
+            .starts_with("session s")
+    );
+    assert_eq!(first.tabs().await.unwrap().len(), 2);
+    assert!(
+        first
+            .all_cookies()
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.name == "left")
+    );
+    first.close().await.unwrap();
+
+    // The next person gets the same Firefox, on a new user context: none of it is there.
+    let next = shared.open().await.unwrap();
+    assert_eq!(
+        next.client().session_id().await.unwrap(),
+        first_session,
+        "the next person is served by the same Firefox"
+    );
+    assert!(next.all_cookies().await.unwrap().is_empty());
+    assert_eq!(visit(&next, format!("{base}/echo")).await, "cookie:");
+    assert_eq!(visit(&next, format!("{base}/whoami")).await, "nobody");
+    visit(&next, format!("{base}/cached")).await;
+    assert_eq!(
+        server.hits("/cached"),
+        2,
+        "the next person's load was answered from the first person's HTTP cache"
+    );
+    visit(&next, format!("{base}/basic")).await;
+    assert_eq!(
+        server.last("/basic").authorization,
+        None,
+        "the next person's request carried the first person's credentials"
+    );
+    assert_eq!(
+        next.tabs().await.unwrap().len(),
+        1,
+        "the next person sees only their own tab"
+    );
+
+    // Two people at once (a second Firefox): a sign-out in one leaves the other's session.
+    let other = shared.open().await.unwrap();
+    let (sa, sb) = tokio::join!(
+        visit(&next, format!("{base}/login")),
+        visit(&other, format!("{base}/login"))
+    );
+    assert_eq!((sa.as_str(), sb.as_str()), ("signed in", "signed in"));
+    visit(&next, format!("{base}/logout")).await;
+    assert_eq!(visit(&next, format!("{base}/whoami")).await, "nobody");
+    assert!(
+        visit(&other, format!("{base}/whoami"))
+            .await
+            .starts_with("session s"),
+        "one person's sign-out ended the other's session"
+    );
+    next.close().await.unwrap();
+    other.close().await.unwrap();
+    shared.shutdown().await;
 }
