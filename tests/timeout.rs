@@ -55,31 +55,33 @@ fn interval(report: &Value) -> (f64, f64) {
     )
 }
 
-fn a_20s_idle_timeout_is_found_within_a_second_in_about_20s(dir: &Path) {
+fn a_10s_idle_timeout_is_found_within_a_second_in_about_10s(dir: &Path) {
+    // README's example, "Measuring the real timeouts".
     let (code, console, report, took) = measure(
         &[
             "--sim-idle-timeout",
-            "20s",
+            "10s",
             "--resolution",
             "1s",
             "--max",
-            "40s",
+            "20s",
         ],
         dir,
     );
     assert_eq!(code, 0, "{console}");
     let (lower, upper) = interval(&report);
-    assert!(lower <= 20.0 && 20.0 <= upper, "{console}");
+    assert!(lower <= 10.0 && 10.0 <= upper, "{console}");
     assert!(upper - lower <= 1.0, "{console}");
     assert_eq!(report["expiry"]["kind"], "sliding", "{console}");
     assert_eq!(report["verdict"]["observed"], "enforced", "{console}");
-    // The whole command, emulator start included: at most 1.15 x 20 s plus the sign-ins.
+    // The whole command, emulator start included: the value, plus the sign-ins, plus 3 s (the
+    // last looks and the busy session's: 1.5 s on an idle machine).
     let sign_in = report["sign_in_s"].as_f64().unwrap();
     assert!(
-        took.as_secs_f64() <= 1.15 * 20.0 + sign_in,
+        took.as_secs_f64() <= 10.0 + 3.0 + sign_in,
         "took {took:?} with {sign_in}s of sign-ins\n{console}"
     );
-    assert!(console.contains("idle timeout: between 19"), "{console}");
+    assert!(console.contains("idle timeout: between 9."), "{console}");
     assert!(console.contains("Set inactivity timeout"), "{console}");
 }
 
@@ -350,7 +352,7 @@ fn every_case_side_by_side() {
         ($($case:ident),* $(,)?) => { [$((stringify!($case), $case as fn(&Path))),*] };
     }
     let cases = cases![
-        a_20s_idle_timeout_is_found_within_a_second_in_about_20s,
+        a_10s_idle_timeout_is_found_within_a_second_in_about_10s,
         a_fixed_session_length_is_told_from_a_sliding_idle_timeout,
         a_fixed_session_length_is_measured_and_judged,
         an_early_timeout_is_a_violation_with_its_cause_and_fix,
@@ -369,7 +371,9 @@ fn every_case_side_by_side() {
                     .name(name.to_string())
                     .spawn_scoped(scope, move || {
                         let dir = tempfile::tempdir().unwrap();
+                        let t = Instant::now();
                         case(dir.path());
+                        eprintln!("{name}: {:.1}s", t.elapsed().as_secs_f64());
                     })
                     .unwrap();
                 (name, thread)
