@@ -185,6 +185,37 @@ async fn visit(browser: &Browser, url: impl AsRef<str>) -> String {
         .to_string()
 }
 
+/// Both sign in at the same time, `a` signs out: `b`'s session is untouched.
+async fn a_sign_out_leaves_the_other_signed_in(a: &Browser, b: &Browser, base: &str) {
+    let (sa, sb) = tokio::join!(
+        visit(a, format!("{base}/login")),
+        visit(b, format!("{base}/login"))
+    );
+    assert_eq!((sa.as_str(), sb.as_str()), ("signed in", "signed in"));
+    visit(a, format!("{base}/logout")).await;
+    assert_eq!(visit(a, format!("{base}/whoami")).await, "nobody");
+    assert!(
+        visit(b, format!("{base}/whoami"))
+            .await
+            .starts_with("session s"),
+        "one person's sign-out ended the other's session"
+    );
+}
+
+/// Options for a browser of `kind` started through `driver`, with nothing to trust or resolve.
+fn launch_options(kind: BrowserKind, driver: &Driver) -> LaunchOptions {
+    LaunchOptions {
+        kind,
+        headed: false,
+        binary: Some(driver.browser_binary().to_path_buf()),
+        host_rules: vec![],
+        trusted_spki: vec![],
+        negotiate_allowlist: None,
+        trusted_ca_pem: vec![],
+        firefox_seed: None,
+    }
+}
+
 /// A second tab of the same context, made current: the control that sees what the context holds.
 async fn second_tab(browser: &Browser) {
     let tab = browser.new_tab().await.unwrap();
@@ -201,16 +232,7 @@ async fn fixture() -> Fixture {
     let driver = Driver::start(&[])
         .await
         .expect("chromedriver (run ci/setup)");
-    let launch = LaunchOptions {
-        kind: BrowserKind::Chromium,
-        headed: false,
-        binary: Some(driver.browser_binary().to_path_buf()),
-        host_rules: vec![],
-        trusted_spki: vec![],
-        negotiate_allowlist: None,
-        trusted_ca_pem: vec![],
-        firefox_seed: None,
-    };
+    let launch = launch_options(BrowserKind::Chromium, &driver);
     let host = BrowserHost::launch(driver.url(), &launch, 2).await.unwrap();
     Fixture {
         host,
@@ -286,19 +308,7 @@ async fn contexts_share_no_cookie_cache_auth_or_session() {
     );
 
     // A sign-out: both sign in at the same time, A signs out, B's session is untouched.
-    let (sa, sb) = tokio::join!(
-        visit(&a, format!("{base}/login")),
-        visit(&b, format!("{base}/login"))
-    );
-    assert_eq!((sa.as_str(), sb.as_str()), ("signed in", "signed in"));
-    visit(&a, format!("{base}/logout")).await;
-    assert_eq!(visit(&a, format!("{base}/whoami")).await, "nobody");
-    assert!(
-        visit(&b, format!("{base}/whoami"))
-            .await
-            .starts_with("session s"),
-        "A's sign-out ended B's session"
-    );
+    a_sign_out_leaves_the_other_signed_in(&a, &b, &base).await;
     assert!(f.server.last("/whoami").cookie.is_some());
 
     a.close().await.unwrap();
@@ -350,16 +360,7 @@ async fn firefox_user_contexts_leave_nothing_to_the_next_person() {
     let driver = Driver::start_for(BrowserKind::Firefox, &[])
         .await
         .expect("geckodriver and firefox-esr (run ci/setup)");
-    let launch = LaunchOptions {
-        kind: BrowserKind::Firefox,
-        headed: false,
-        binary: Some(driver.browser_binary().to_path_buf()),
-        host_rules: vec![],
-        trusted_spki: vec![],
-        negotiate_allowlist: None,
-        trusted_ca_pem: vec![],
-        firefox_seed: None,
-    };
+    let launch = launch_options(BrowserKind::Firefox, &driver);
     let shared = SharedBrowser::new(1, driver.url(), &launch);
     let server = Server::start().await;
     let base = server.base.clone();
@@ -436,19 +437,7 @@ async fn firefox_user_contexts_leave_nothing_to_the_next_person() {
 
     // Two people at once (a second Firefox): a sign-out in one leaves the other's session.
     let other = shared.open().await.unwrap();
-    let (sa, sb) = tokio::join!(
-        visit(&next, format!("{base}/login")),
-        visit(&other, format!("{base}/login"))
-    );
-    assert_eq!((sa.as_str(), sb.as_str()), ("signed in", "signed in"));
-    visit(&next, format!("{base}/logout")).await;
-    assert_eq!(visit(&next, format!("{base}/whoami")).await, "nobody");
-    assert!(
-        visit(&other, format!("{base}/whoami"))
-            .await
-            .starts_with("session s"),
-        "one person's sign-out ended the other's session"
-    );
+    a_sign_out_leaves_the_other_signed_in(&next, &other, &base).await;
     next.close().await.unwrap();
     other.close().await.unwrap();
     shared.shutdown().await;
