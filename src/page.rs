@@ -364,14 +364,41 @@ pub async fn fill(browser: &Browser, fields: &[(&str, &str)]) -> Result<(), Stri
     }
 }
 
-/// Waits (up to `limit`) until `css` matches a displayed element, and returns it.
+/// How often a control due on a timer is looked for (CRM's session reminder, its
+/// session-expired dialog): it comes seconds to minutes after the wait starts.
+pub const TIMER_LOOK_EVERY: Duration = Duration::from_millis(100);
+
+/// Whether the element `arguments[0]` selects could be displayed: it exists and neither it nor
+/// an ancestor has `display: none`. Every element WebDriver calls displayed passes, so this only
+/// spares the expensive check while the answer is surely no.
+const MAY_BE_DISPLAYED: &str = "let n = document.querySelector(arguments[0]); if (!n) { return false; } \
+     for (; n; n = n.parentElement) { if (getComputedStyle(n).display === 'none') { return false; } } \
+     return true;";
+
+/// Waits (up to `limit`) until `css` matches a displayed element, looking `every` so often, and
+/// returns it.
+///
+/// Each look is one short script ([`MAY_BE_DISPLAYED`]); WebDriver's own Element Displayed, whose
+/// script is far larger, is asked only once that says yes. Measured on the emulator's
+/// expiry-dialog scenario (a 3 s wait): with Find Element and Element Displayed every 100 ms,
+/// Chromium used about 1.1 s more CPU than with a look every second.
 pub async fn wait_displayed(
     browser: &Browser,
     css: &str,
     limit: Duration,
+    every: Duration,
 ) -> Result<Element, String> {
     Wait::at_most(limit)
+        .every(every)
         .until(|| async move {
+            let may_be = browser
+                .client()
+                .execute(MAY_BE_DISPLAYED, vec![serde_json::json!(css)])
+                .await
+                .ok()?;
+            if may_be != serde_json::Value::Bool(true) {
+                return None;
+            }
             let el = browser.client().find(Locator::Css(css)).await.ok()?;
             el.is_displayed().await.unwrap_or(false).then_some(el)
         })

@@ -7,6 +7,7 @@ use super::world::{LogoutWorld, NoRecording};
 use crate::page;
 use crate::policy::{Observation, Outcome, RuleId};
 use crate::snapshot;
+use crate::wait::Wait;
 
 /// An auth cookie that expires within this long is on its way out, not a credential left behind:
 /// a correct logout may overwrite the cookie with an emptied value and `Max-Age=1`.
@@ -45,14 +46,14 @@ pub async fn sign_out_via_menu(w: &mut LogoutWorld, person: &str) -> Result<(), 
 
     let browser = w.browser(person)?;
     if let Some(menu) = &pages.user_menu {
-        page::wait_displayed(browser, menu, limit)
+        page::wait_displayed(browser, menu, limit, Wait::DEFAULT_EVERY)
             .await
             .map_err(|e| format!("the profile menu (`pages.user_menu`): {e}"))?
             .click()
             .await
             .map_err(|e| format!("opening the profile menu: {e}"))?;
     }
-    let item = page::wait_displayed(browser, &pages.sign_out, limit)
+    let item = page::wait_displayed(browser, &pages.sign_out, limit, Wait::DEFAULT_EVERY)
         .await
         .map_err(|e| format!("the Sign Out control (`pages.sign_out`): {e}"))?;
     // Sign-out is a chain of redirects (CRM, then AD FS): wait for the last page to load. Not an

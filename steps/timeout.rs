@@ -274,7 +274,7 @@ async fn reminder(w: &mut LogoutWorld) -> Result<(), String> {
     let limit = first_expiry + margin(first_expiry);
     let shown_at = {
         let browser = w.browser(&person)?;
-        crate::page::wait_displayed(browser, &css, limit)
+        crate::page::wait_displayed(browser, &css, limit, crate::page::TIMER_LOOK_EVERY)
             .await
             .ok()
             .map(|_| Instant::now() - t0)
@@ -330,7 +330,13 @@ async fn expiry_dialog_close(w: &mut LogoutWorld) -> Result<(), String> {
     w.start_waiting();
     let t0 = Instant::now();
     w.ctx().progress.expect_until((t0 + limit).into_std());
-    let shown = crate::page::wait_displayed(w.browser(&person)?, &css, limit).await;
+    let shown = crate::page::wait_displayed(
+        w.browser(&person)?,
+        &css,
+        limit,
+        crate::page::TIMER_LOOK_EVERY,
+    )
+    .await;
     w.timings.deliberate_wait += t0.elapsed();
     let close = match shown {
         Ok(el) => el,
