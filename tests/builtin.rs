@@ -5,6 +5,10 @@ use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+#[path = "support/loopback.rs"]
+mod loopback;
+use loopback::LoopbackServer;
+
 const BIN: &str = env!("CARGO_BIN_EXE_logout-harness");
 
 fn text(out: &Output) -> String {
@@ -372,66 +376,28 @@ fn check_of_a_real_target_with_an_untrusted_certificate_says_tls_ca_file() {
 
 /// A plain HTTP listener on loopback that answers every request with a redirect to `location`,
 /// as a CRM start page redirects to its sign-in host. Stops when dropped.
-struct Redirector {
-    port: u16,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Redirector {
-    fn start(location: &'static str) -> Redirector {
-        use std::io::{Read as _, Write as _};
-        use std::sync::atomic::Ordering;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            // Blocks in accept; `drop` raises the flag and then connects once to wake it.
-            for conn in listener.incoming() {
-                if flag.load(Ordering::Relaxed) {
-                    return;
-                }
-                let Ok(mut conn) = conn else { continue };
-                // A thread for each connection: Chromium opens some ahead and sends nothing on
-                // them, and a read on one must not hold up the requests on the others. Such a
-                // connection is closed after 1 s: held open, it kept the check waiting 4-5 s more
-                // in about half the runs (the binary 8.2-8.7 s instead of 4 s; cause not found).
-                std::thread::spawn(move || {
-                    let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(1)));
-                    let mut buf = [0u8; 4096];
-                    if matches!(conn.read(&mut buf), Ok(n) if n > 0) {
-                        let _ = write!(
-                            conn,
-                            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                        );
-                    }
-                });
-            }
-        });
-        Redirector {
-            port,
-            stop,
-            thread: Some(thread),
+fn redirector(location: &'static str) -> LoopbackServer {
+    use std::io::{Read as _, Write as _};
+    LoopbackServer::start(move |mut conn| {
+        // A connection Chromium opened ahead and sends nothing on is closed after 1 s: held open,
+        // it kept the check waiting 4-5 s more in about half the runs (the binary 8.2-8.7 s
+        // instead of 4 s; cause not found).
+        let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(1)));
+        let mut buf = [0u8; 4096];
+        if matches!(conn.read(&mut buf), Ok(n) if n > 0) {
+            let _ = write!(
+                conn,
+                "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
         }
-    }
-}
-
-impl Drop for Redirector {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+    })
 }
 
 #[test]
 fn check_of_a_real_target_says_when_the_sign_in_redirect_leads_nowhere() {
     let inst = Installed::new();
     // `.invalid` never resolves (RFC 2606).
-    let server = Redirector::start("http://adfs.contoso.invalid/adfs/ls/");
+    let server = redirector("http://adfs.contoso.invalid/adfs/ls/");
     let target = inst.write(
         "redirect.yaml",
         &format!(
@@ -464,7 +430,7 @@ fn check_of_a_real_target_says_when_the_sign_in_redirect_leads_nowhere() {
 #[test]
 fn check_of_an_iwa_target_that_redirects_instead_says_the_mode_looks_wrong() {
     let inst = Installed::new();
-    let server = Redirector::start("http://adfs.contoso.invalid/adfs/ls/");
+    let server = redirector("http://adfs.contoso.invalid/adfs/ls/");
     let target = inst.write(
         "iwa.yaml",
         &format!(

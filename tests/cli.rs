@@ -5,6 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+#[path = "support/loopback.rs"]
+mod loopback;
+use loopback::LoopbackServer;
+
 #[path = "support/processes.rs"]
 mod processes;
 use processes::{assert_no_processes_left as assert_no_leaked_processes, processes_using};
@@ -724,7 +728,7 @@ fn a_page_that_never_settles_is_not_judged_never_a_violation() {
              whoami: whoami\npages:\n  start: app\n  username_input: '#u'\n  password_input: '#p'\n\
              \x20 submit: '#go'\n  signed_in: '#user'\n  sign_out: '#signout'\n\
              \x20 signed_out_text: '(?i)signed out'\n  data: '#data'\n  auth_cookies: [sid]\n",
-            server.port
+            server.port()
         ),
     );
     let feature = write(
@@ -772,54 +776,26 @@ fn a_page_that_never_settles_is_not_judged_never_a_violation() {
 /// a session cookie the server ends at Sign Out, a `whoami` that tells a live session. Stops when
 /// dropped.
 struct RestlessSignOut {
-    port: u16,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    server: LoopbackServer,
     bye_served: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl RestlessSignOut {
     fn start() -> RestlessSignOut {
-        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        use std::sync::atomic::{AtomicBool, AtomicUsize};
+        let signed_in = std::sync::Arc::new(AtomicBool::new(false));
         let bye_served = std::sync::Arc::new(AtomicUsize::new(0));
-        let (flag, byes) = (stop.clone(), bye_served.clone());
-        let thread = std::thread::spawn(move || {
-            let signed_in = std::sync::Arc::new(AtomicBool::new(false));
-            // Blocks in accept; `drop` raises the flag and then connects once to wake it.
-            for conn in listener.incoming() {
-                if flag.load(Ordering::Relaxed) {
-                    return;
-                }
-                let Ok(conn) = conn else { continue };
-                // A thread for each connection: Chromium opens some ahead and sends nothing on
-                // them, which must not hold up the next request.
-                let (signed_in, byes) = (signed_in.clone(), byes.clone());
-                std::thread::spawn(move || serve_restless(conn, &signed_in, &byes));
-            }
-        });
-        RestlessSignOut {
-            port,
-            stop,
-            bye_served,
-            thread: Some(thread),
-        }
+        let byes = bye_served.clone();
+        let server = LoopbackServer::start(move |conn| serve_restless(conn, &signed_in, &byes));
+        RestlessSignOut { server, bye_served }
+    }
+
+    fn port(&self) -> u16 {
+        self.server.port
     }
 
     fn signed_out_pages(&self) -> usize {
         self.bye_served.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-impl Drop for RestlessSignOut {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
