@@ -379,9 +379,10 @@ fn check_of_a_real_target_with_an_untrusted_certificate_says_tls_ca_file() {
 fn redirector(location: &'static str) -> LoopbackServer {
     use std::io::{Read as _, Write as _};
     LoopbackServer::start(move |mut conn| {
-        // A connection Chromium opened ahead and sends nothing on is closed after 1 s: held open,
-        // it kept the check waiting 4-5 s more in about half the runs (the binary 8.2-8.7 s
-        // instead of 4 s; cause not found).
+        // A connection Chromium opened ahead and sends nothing on is closed after 1 s. (The 5 s
+        // this check sometimes takes more are not this server's: the machine's resolver drops a
+        // query now and then and retries after 5 s, and the sign-in host here is a name that
+        // must fail to resolve; `getent ahosts` of it took 5.0 s once in 40.)
         let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(1)));
         let mut buf = [0u8; 4096];
         if matches!(conn.read(&mut buf), Ok(n) if n > 0) {
