@@ -131,6 +131,10 @@ struct RunArgs {
     /// Turn on an emulator fault (see `sim --list-faults`); repeatable.
     #[arg(long = "fault", value_name = "NAME")]
     faults: Vec<String>,
+    /// For the fault matrix: run every scenario against an embedded emulator of its own, and list
+    /// in the JSON report the fault knobs whose code each scenario's requests reached.
+    #[arg(long)]
+    trace_knobs: bool,
     /// Accept the cookies seen as the new snapshots (after reviewing an upgrade's diff).
     #[arg(long)]
     update_snapshots: bool,
@@ -578,6 +582,7 @@ async fn cmd_run(args: RunArgs) -> i32 {
         absolute: args.sim_session_length,
     };
     opts.sim_access_token_management = args.sim_access_token_management.map(OnOff::on);
+    opts.trace_knobs = args.trace_knobs;
     crate::process::install_signal_handler(|| {
         crate::report::write_interrupted();
         finish_stdout();

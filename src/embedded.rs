@@ -82,9 +82,10 @@ impl Embedded {
     }
 
     /// Whether the emulator's access token management is in effect (set, or implied by the
-    /// `signout-keeps-other-sessions` knob; claims only, so never in modes iwa and fba).
+    /// `signout-keeps-other-sessions` knob; claims only, so never in modes iwa and fba). Asked
+    /// through the emulator, so that the knob counts as reached ([`crm_sim::Sim::knobs_reached`]).
     pub fn access_token_management(&self) -> bool {
-        self.sim.settings().access_token_management_on()
+        self.sim.access_token_management()
     }
 
     /// The emulator's second relying party of AD FS (its portal) and the element that shows a

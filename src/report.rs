@@ -47,6 +47,16 @@ pub struct ScenarioTiming {
     pub deliberate_wait_s: f64,
 }
 
+/// `run --trace-knobs`: the emulator fault knobs whose code one scenario's requests reached, on
+/// an emulator of the scenario's own with every knob off (`crm_sim::Sim::knobs_reached`).
+#[derive(Clone, Debug, Serialize)]
+pub struct KnobsReached {
+    /// Which scenario.
+    pub context: VerdictContext,
+    /// The knobs, by their `sim --list-faults` names.
+    pub knobs: Vec<String>,
+}
+
 /// How much the harness itself cost: its own CPU time, browsers and drivers excluded.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct RunCost {
@@ -73,6 +83,9 @@ pub struct Findings {
     pub timings: Vec<ScenarioTiming>,
     /// The harness's own cost.
     pub cost: RunCost,
+    /// `run --trace-knobs` only: the fault knobs each scenario reached.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub knobs_reached: Vec<KnobsReached>,
     /// The run was interrupted (Ctrl-C, SIGTERM): these are the findings up to then, and scenarios
     /// that had not ended are missing.
     pub incomplete: bool,
@@ -115,6 +128,11 @@ impl Collector {
     /// Records a scenario the target cannot support.
     pub fn not_applicable(&self, n: NotApplicable) {
         self.lock().not_applicable.push(n);
+    }
+
+    /// Records the knobs one scenario reached (`run --trace-knobs`).
+    pub fn knobs_reached(&self, k: KnobsReached) {
+        self.lock().knobs_reached.push(k);
     }
 
     /// Records a note every report repeats.

@@ -135,6 +135,9 @@ pub struct RunOptions {
     /// The embedded emulator's access token management (`--sim-access-token-management`); unset,
     /// the target's `access_token_management` (off for the built-in targets).
     pub sim_access_token_management: Option<bool>,
+    /// `--trace-knobs`: every scenario against an embedded emulator of its own, and the report
+    /// lists the fault knobs each one reached ([`crate::report::KnobsReached`]).
+    pub trace_knobs: bool,
 }
 
 impl RunOptions {
@@ -167,6 +170,7 @@ impl RunOptions {
             embedded_snapshots: root.join("features/snapshots"),
             sim_timeouts: Timeouts::default(),
             sim_access_token_management: None,
+            trace_knobs: false,
         }
     }
 }
@@ -272,7 +276,14 @@ pub async fn run(mut opts: RunOptions) -> Result<RunOutcome, RunError> {
     report::set_in_flight(findings.clone(), opts.junit.clone(), opts.json.clone());
     let mut scenarios_selected = 0;
     let mut planned = Vec::new();
-    for pass in passes(&opts, prepared.file_target.as_ref()) {
+    let mut all_passes = passes(&opts, prepared.file_target.as_ref());
+    if opts.trace_knobs {
+        all_passes = all_passes
+            .into_iter()
+            .flat_map(|pass| pass_per_scenario(&prepared, pass))
+            .collect();
+    }
+    for pass in all_passes {
         let plan = plan_pass(&prepared, &pass, &opts, &findings)?;
         scenarios_selected += plan.selected;
         if plan.runnable > 0 {
@@ -391,6 +402,11 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
             "--fault applies to the embedded emulator only, not to a target file".into(),
         ));
     }
+    if file_target.is_some() && opts.trace_knobs {
+        return Err(RunError::Usage(
+            "--trace-knobs applies to the embedded emulator only, not to a target file".into(),
+        ));
+    }
     if file_target.is_some() && opts.sim_access_token_management.is_some() {
         return Err(RunError::Usage(
             "--sim-access-token-management applies to the embedded emulator only; a target file \
@@ -488,6 +504,7 @@ fn plan_pass(
                 if !prepared
                     .selection
                     .selects(feature, rule, scenario, pass.mode, split)
+                    || !pass.takes(feature, scenario)
                 {
                     continue;
                 }
@@ -726,6 +743,23 @@ async fn run_one_pass(
     // The pass's drivers, trust store and credential caches end before its emulator.
     drop(setup.resources);
     if let Some(e) = opened.embedded {
+        if let (true, Some((feature, scenario))) = (opts.trace_knobs, &pass.only) {
+            ctx.findings.knobs_reached(report::KnobsReached {
+                context: crate::policy::VerdictContext {
+                    feature: feature.clone(),
+                    scenario: scenario.clone(),
+                    mode: pass.target.mode_label(),
+                    browser: opts.browser.to_string(),
+                    target: pass.target.spec.name.clone(),
+                },
+                knobs: e
+                    .sim
+                    .knobs_reached()
+                    .iter()
+                    .map(|k| k.name().to_string())
+                    .collect(),
+            });
+        }
         e.shutdown().await;
     }
     Ok(())
@@ -744,15 +778,16 @@ async fn run_pass(prepared: &Prepared, pass: &Pass, ctx: Arc<RunContext>, concur
             continue;
         }
         let selection = prepared.selection.clone();
-        let target = pass.target.clone();
+        let pass = pass.clone();
         run_features(
             path,
             ctx.clone(),
             concurrency,
             move |feature, rule, scenario| {
                 selection.selects(feature, rule, scenario, mode, split)
+                    && pass.takes(feature, scenario)
                     && applicability::needs_of(all_tags(feature, rule, scenario))
-                        .is_ok_and(|needs| applicability::unmet(&target, &needs).is_none())
+                        .is_ok_and(|needs| applicability::unmet(&pass.target, &needs).is_none())
             },
         )
         .await;
@@ -1090,13 +1125,27 @@ fn applies_to_mode(tags: &[&String], mode: AuthMode) -> bool {
 pub const TIMEOUT_TAG: &str = "timeout";
 
 /// One emulator (or real target) and the scenarios run against it.
+#[derive(Clone)]
 struct Pass {
     target: Target,
     mode: AuthMode,
     timeout_scenarios: bool,
+    /// `--trace-knobs`: the one scenario (feature name, scenario name) this pass runs.
+    only: Option<(String, String)>,
 }
 
 impl Pass {
+    /// Whether the pass runs this scenario (the selection decides the rest).
+    fn takes(
+        &self,
+        feature: &cucumber::gherkin::Feature,
+        scenario: &cucumber::gherkin::Scenario,
+    ) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|(f, s)| (f, s) == (&feature.name, &scenario.name))
+    }
+
     /// How the pass splits the scenarios: against the built-in emulator targets, timeout
     /// scenarios run in a pass of their own (`Some(true)`) and the others in another
     /// (`Some(false)`); a target file (a real deployment, or `crm: embedded` with the timeouts it
@@ -1113,6 +1162,7 @@ fn passes(opts: &RunOptions, file_target: Option<&Target>) -> Vec<Pass> {
             target: t.clone(),
             mode: t.spec.mode,
             timeout_scenarios: false,
+            only: None,
         }],
         // The timeout passes first: their scenarios wait longest, so they should start first.
         None => [true, false]
@@ -1135,11 +1185,40 @@ fn passes(opts: &RunOptions, file_target: Option<&Target>) -> Vec<Pass> {
                         target,
                         mode: m,
                         timeout_scenarios,
+                        only: None,
                     }
                 })
             })
             .collect(),
     }
+}
+
+/// `--trace-knobs`: one pass per scenario `pass` selects, each with an emulator of its own, so
+/// that what an emulator's code reached ([`crm_sim::Sim::knobs_reached`]) is one scenario's.
+fn pass_per_scenario(prepared: &Prepared, pass: Pass) -> Vec<Pass> {
+    let split = pass.split();
+    let mut names: Vec<(String, String)> = Vec::new();
+    for (_, fs) in &prepared.features {
+        for feature in fs {
+            for (rule, scenario) in scenarios_of(feature) {
+                let name = (feature.name.clone(), scenario.name.clone());
+                if prepared
+                    .selection
+                    .selects(feature, rule, scenario, pass.mode, split)
+                    && !names.contains(&name)
+                {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| Pass {
+            only: Some(name),
+            ..pass.clone()
+        })
+        .collect()
 }
 
 async fn run_features<F>(path: &Path, ctx: Arc<RunContext>, concurrency: usize, filter: F)

@@ -469,6 +469,11 @@ fn cases() -> Vec<Case> {
             vec!["--fault", "embedded emulator"],
         ),
         command(
+            "cli: trace-knobs with a target file",
+            "run --target {d}/t.yaml --trace-knobs --json {d}/r.json",
+            vec!["--trace-knobs", "embedded emulator"],
+        ),
+        command(
             "cli: mode with a target file",
             "run --target {d}/t.yaml --mode ifd --json {d}/r.json",
             vec!["--mode", "states its own"],

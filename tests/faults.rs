@@ -1,16 +1,27 @@
 //! The fault matrix: proof that every check catches what it exists to catch.
 //!
-//! For every knob `sim --list-faults` lists, the harness runs every scenario in every mode the knob
-//! applies to. Exactly the scenarios that own the knob must fail, each with the owning rule; every
-//! other scenario must pass. Without the knob every scenario passes in every mode: that half is
-//! `tests/features.rs`, which runs the same scenarios on the clean emulator.
+//! For every knob `sim --list-faults` lists, the harness runs the scenarios of every mode the knob
+//! applies to with the knob on. Exactly the scenarios that own the knob must fail, each with the
+//! owning rule; every other scenario must pass. Without the knob every scenario passes in every
+//! mode: that half is `tests/features.rs`, which runs the same scenarios on the clean emulator.
+//!
+//! Which scenarios run with a knob: in modes ifd and fba, those that reach the knob's code. A
+//! first run (`run --trace-knobs`, knobs off) gives every scenario an emulator of its own and
+//! reports the knobs each one's requests reached; the emulator records a knob wherever its code
+//! asks whether the knob is on, on or off (`crm_sim::Sim::knobs_reached`). A scenario that never
+//! reached a knob got the very answers it would have got with the knob on, so it would pass with
+//! it as it passed without it, in the trace run. Every owning scenario must be among those that
+//! reached its knob, or this test fails. `FAULT_MATRIX_FULL=1` runs every scenario with every
+//! knob instead, to check that claim. Modes iwa and claims always run every scenario: each of
+//! their emulators starts a Kerberos realm, and their few scenarios reach their knobs anyway.
 //!
 //! The matrix in README.md is generated from [`EXPECTED`] by this test: run it with
 //! `UPDATE_README=1` after changing the table, and it rewrites the README section.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Condvar, Mutex};
 
 #[path = "support/harness.rs"]
 mod harness;
@@ -414,11 +425,137 @@ const EXPECTED: &[(&str, &[Owner])] = &[
     ),
 ];
 
-/// One knob's run: every scenario in `args`' modes.
+/// One run of the harness with `args`, its report named `name`.
 fn run(args: &[&str], name: &str) -> Report {
     let mut run = Run::new("fault-matrix", name);
     run.command().args(args);
     run.finish()
+}
+
+/// The modes whose scenarios run with a knob only when they reached it in the trace run.
+const TRACED_MODES: &[&str] = &["ifd", "fba"];
+
+/// What the trace run found: knob -> the (mode, scenario) pairs that reached it.
+struct Trace {
+    reached: BTreeMap<String, BTreeSet<(String, String)>>,
+    /// Scenarios traced per mode.
+    scenarios: BTreeMap<String, usize>,
+}
+
+/// Every scenario of the traced modes, knobs off, each against an emulator of its own.
+fn trace() -> Result<Trace, String> {
+    let report = run(
+        &[
+            "--mode",
+            &TRACED_MODES.join(","),
+            "--trace-knobs",
+            "--concurrency",
+            "2",
+        ],
+        "trace",
+    );
+    if report.exit != Some(0) {
+        return Err(format!(
+            "the trace run (no knob) must pass, got exit {:?}\n{}",
+            report.exit, report.output
+        ));
+    }
+    let entries = report.json["knobs_reached"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let passed = report.json["scenarios_passed"].as_u64().unwrap_or(0) as usize;
+    if entries.len() != passed || passed == 0 {
+        return Err(format!(
+            "the trace run reported knobs for {} scenarios, but {passed} ran\n{}",
+            entries.len(),
+            report.output
+        ));
+    }
+    let mut trace = Trace {
+        reached: BTreeMap::new(),
+        scenarios: BTreeMap::new(),
+    };
+    for e in entries {
+        let mode = e["context"]["mode"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let scenario = e["context"]["scenario"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        *trace.scenarios.entry(mode.clone()).or_default() += 1;
+        for knob in e["knobs"].as_array().into_iter().flatten() {
+            trace
+                .reached
+                .entry(knob.as_str().unwrap_or_default().to_string())
+                .or_default()
+                .insert((mode.clone(), scenario.clone()));
+        }
+    }
+    Ok(trace)
+}
+
+/// `--name` for exactly these scenario names.
+fn name_regex<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let escaped: BTreeSet<String> = names
+        .map(|n| {
+            n.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == ' ' {
+                        c.to_string()
+                    } else {
+                        format!("\\x{{{:x}}}", c as u32)
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    format!(
+        "^(?:{})$",
+        escaped.into_iter().collect::<Vec<_>>().join("|")
+    )
+}
+
+/// One piece of the matrix's work.
+enum Job {
+    Trace,
+    /// A knob in `modes`: every scenario, or (`traced`) those that reached it in the trace.
+    Knob {
+        knob: String,
+        modes: Vec<String>,
+        traced: bool,
+    },
+}
+
+/// One knob's run and what it covered.
+struct KnobRun {
+    modes: Vec<String>,
+    report: Report,
+}
+
+/// The trace run's result, for the workers waiting on it.
+#[derive(Default)]
+struct TraceCell {
+    result: Mutex<Option<Result<Trace, String>>>,
+    ready: Condvar,
+}
+
+impl TraceCell {
+    fn set(&self, t: Result<Trace, String>) {
+        *self.result.lock().unwrap() = Some(t);
+        self.ready.notify_all();
+    }
+
+    /// Waits for the trace; `f` reads it.
+    fn with<R>(&self, f: impl FnOnce(&Result<Trace, String>) -> R) -> R {
+        let mut guard = self.result.lock().unwrap();
+        while guard.is_none() {
+            guard = self.ready.wait(guard).unwrap();
+        }
+        f(guard.as_ref().unwrap())
+    }
 }
 
 /// (knob, modes) as `sim --list-faults` prints them.
@@ -493,88 +630,201 @@ fn every_knob_fails_exactly_its_owning_scenarios() {
             "knob `{knob}` has no row in EXPECTED: every knob needs a scenario that catches it"
         );
     }
+    let full = std::env::var_os("FAULT_MATRIX_FULL").is_some();
 
-    // Without any knob every scenario passes in every mode: that is tests/features.rs. Every knob
-    // runs before anything is asserted, so one run shows every row that differs. Knobs run
-    // side by side (each run's own emulators; a run mostly waits on browsers and timeouts), at
-    // most FAULT_MATRIX_PARALLEL at once (default 3: one knob's run at concurrency 1 kept 0.65 of
-    // a core busy on 2 cores, 38 s of CPU in 57 s, so three keep both cores about busy).
+    // Runs side by side (each run's own emulators; a run mostly waits on browsers and timeouts),
+    // at most FAULT_MATRIX_PARALLEL at once (default 3: one knob's run at concurrency 1 kept 0.65
+    // of a core busy on 2 cores, so three keep both cores about busy). The trace first, the
+    // untraced modes' runs while it runs, then the traced runs, longest first.
     let parallel: usize = std::env::var("FAULT_MATRIX_PARALLEL")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(3)
         .max(1);
-    // The knobs that run the most modes first, so that no long run starts last.
+    let mut jobs = Vec::new();
+    let mut traced_jobs = Vec::new();
+    if !full {
+        jobs.push(Job::Trace);
+    }
     let mut order: Vec<&(String, Vec<String>)> = knobs.iter().collect();
     order.sort_by_key(|(_, modes)| std::cmp::Reverse(modes.len()));
-    let queue = std::sync::Mutex::new(order.into_iter());
-    let outcomes = std::sync::Mutex::new(Vec::new());
+    for (knob, modes) in order {
+        let (traced, untraced): (Vec<String>, Vec<String>) = modes
+            .iter()
+            .cloned()
+            .partition(|m| !full && TRACED_MODES.contains(&m.as_str()));
+        for (modes, traced, list) in [
+            (untraced, false, &mut jobs),
+            (traced, true, &mut traced_jobs),
+        ] {
+            if !modes.is_empty() {
+                list.push(Job::Knob {
+                    knob: knob.clone(),
+                    modes,
+                    traced,
+                });
+            }
+        }
+    }
+    jobs.extend(traced_jobs);
+    let queue = Mutex::new(jobs.into_iter());
+    let trace_cell = TraceCell::default();
+    let runs: Mutex<BTreeMap<String, Vec<KnobRun>>> = Mutex::default();
+    let problems: Mutex<Vec<String>> = Mutex::default();
+    let (ran, skipped) = (Mutex::new(0usize), Mutex::new(0usize));
     std::thread::scope(|scope| {
         for _ in 0..parallel {
             scope.spawn(|| {
                 loop {
                     let next = queue.lock().unwrap().next();
-                    let Some((knob, modes)) = next else {
+                    let Some(job) = next else {
                         return;
                     };
-                    let outcome = run(
-                        &[
-                            "--mode",
-                            &modes.join(","),
-                            "--fault",
+                    let (knob, modes, traced) = match job {
+                        Job::Trace => {
+                            trace_cell.set(trace());
+                            continue;
+                        }
+                        Job::Knob {
                             knob,
-                            "--concurrency",
-                            "1",
-                        ],
-                        knob,
-                    );
-                    outcomes.lock().unwrap().push((knob.clone(), outcome));
+                            modes,
+                            traced,
+                        } => (knob, modes, traced),
+                    };
+                    let mut args = vec![
+                        "--mode".to_string(),
+                        modes.join(","),
+                        "--fault".into(),
+                        knob.clone(),
+                        "--concurrency".into(),
+                        "1".into(),
+                    ];
+                    let mut name = knob.clone();
+                    if traced {
+                        // The scenarios that reached the knob, and a check that its owners did.
+                        let reached = trace_cell.with(|t| match t {
+                            Ok(t) => {
+                                let reached: BTreeSet<(String, String)> = t
+                                    .reached
+                                    .get(&knob)
+                                    .into_iter()
+                                    .flatten()
+                                    .filter(|(m, _)| modes.contains(m))
+                                    .cloned()
+                                    .collect();
+                                let all: usize = modes.iter().map(|m| t.scenarios.get(m).copied().unwrap_or(0)).sum();
+                                Ok((reached, all))
+                            }
+                            Err(e) => Err(e.clone()),
+                        });
+                        let (reached, all) = match reached {
+                            Ok(r) => r,
+                            Err(e) => {
+                                problems.lock().unwrap().push(e);
+                                continue;
+                            }
+                        };
+                        for (m, scenario, rule) in owners(&knob) {
+                            if modes.contains(&m) && !reached.contains(&(m.clone(), scenario.clone())) {
+                                problems.lock().unwrap().push(format!(
+                                    "knob {knob}: its owner \"{scenario}\" ({m}: {rule}) never reached \
+                                     the knob's code in the trace run, so the trace cannot be \
+                                     trusted: does every place the knob changes ask `fault()`?"
+                                ));
+                            }
+                        }
+                        if reached.is_empty() {
+                            problems.lock().unwrap().push(format!(
+                                "knob {knob}: no scenario of {modes:?} reached it in the trace run"
+                            ));
+                            continue;
+                        }
+                        *ran.lock().unwrap() += reached.len();
+                        *skipped.lock().unwrap() += all - reached.len();
+                        args.push("--name".into());
+                        args.push(name_regex(reached.iter().map(|(_, s)| s.as_str())));
+                        println!(
+                            "knob {knob} ({}): {} of {all} scenarios reached it in the trace run",
+                            modes.join(", "),
+                            reached.len()
+                        );
+                    } else {
+                        name.push_str(&format!("-{}", modes.join("-")));
+                    }
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    let report = run(&args, &name);
+                    runs.lock()
+                        .unwrap()
+                        .entry(knob)
+                        .or_default()
+                        .push(KnobRun { modes, report });
                 }
             });
         }
     });
-    let mut outcomes = outcomes.into_inner().unwrap();
-    outcomes.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut problems = Vec::new();
-    for (knob, outcome) in outcomes {
-        let knob = &knob;
-        let expected: BTreeSet<Failure> = EXPECTED
-            .iter()
-            .find(|(k, _)| k == knob)
-            .map(|(_, e)| {
-                e.iter()
-                    .map(|(m, s, r)| (m.to_string(), s.to_string(), r.to_string()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let (failures, errors) = (outcome.failures(), outcome.errors());
-        if !errors.is_empty() {
-            problems.push(format!(
-                "knob {knob}: scenarios not judged: {errors:?}\n{}",
-                outcome.output
-            ));
-        }
+    if !full {
+        println!(
+            "fault matrix: {} scenario runs with a knob on; {} skipped as never reaching the knob",
+            ran.into_inner().unwrap(),
+            skipped.into_inner().unwrap()
+        );
+    }
+    let mut problems = problems.into_inner().unwrap();
+    let runs = runs.into_inner().unwrap();
+    for (knob, _) in &knobs {
+        let expected: BTreeSet<Failure> = owners(knob).into_iter().collect();
         if expected.is_empty() {
             problems.push(format!(
                 "knob {knob}: no scenario owns it, so nothing proves it is caught"
             ));
         }
+        let Some(knob_runs) = runs.get(knob) else {
+            continue;
+        };
+        let mut failures = BTreeSet::new();
+        let mut output = String::new();
+        for KnobRun { modes, report } in knob_runs {
+            let errors = report.errors();
+            if !errors.is_empty() {
+                problems.push(format!(
+                    "knob {knob}: scenarios not judged: {errors:?}\n{}",
+                    report.output
+                ));
+            }
+            // A run with an owner must be a violation (exit 1); one without, a pass.
+            let owns = expected.iter().any(|(m, _, _)| modes.contains(m));
+            let exit = if owns { 1 } else { 0 };
+            if report.exit != Some(exit) {
+                problems.push(format!(
+                    "knob {knob} in {modes:?}: `run --fault` must exit {exit}, got {:?}\n{}",
+                    report.exit, report.output
+                ));
+            }
+            failures.extend(report.failures());
+            output.push_str(&report.output);
+        }
         if failures != expected {
             problems.push(format!(
                 "knob {knob}: the failed (mode, scenario, rule) differ from the matrix\n  \
-                 failed but not expected: {:?}\n  expected but did not fail: {:?}\n{}",
+                 failed but not expected: {:?}\n  expected but did not fail: {:?}\n{output}",
                 failures.difference(&expected).collect::<Vec<_>>(),
                 expected.difference(&failures).collect::<Vec<_>>(),
-                outcome.output
-            ));
-        }
-        if outcome.exit != Some(1) {
-            problems.push(format!(
-                "knob {knob}: `run --fault` must exit 1, got {:?}\n{}",
-                outcome.exit, outcome.output
             ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
     check_readme(&matrix_markdown(&knobs));
+}
+
+/// The knob's owners as (mode, scenario, rule).
+fn owners(knob: &str) -> Vec<Failure> {
+    EXPECTED
+        .iter()
+        .find(|(k, _)| *k == knob)
+        .map(|(_, e)| {
+            e.iter()
+                .map(|(m, s, r)| (m.to_string(), s.to_string(), r.to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
