@@ -1,12 +1,53 @@
 //! The cucumber runner over `features/` against the embedded emulator, as `cargo test` runs it.
 //!
-//! Every scenario runs in every mode it applies to, in real headless Chromium through a real
-//! chromedriver, against the emulator over real sockets. Exits non-zero when a verdict fails or a
-//! scenario cannot be judged. Accepts `--tags EXPR`, `--name REGEX` and `--concurrency N` after `--`.
+//! Every scenario runs in every mode it applies to, and in modes ifd and iwa on both web clients
+//! (the classic one and the 9.x Unified Interface), in real headless Chromium through a real
+//! chromedriver, against the emulator over real sockets. Exits non-zero when a verdict fails, a
+//! scenario cannot be judged, or the Unified Interface's verdicts differ from the classic web
+//! client's. Accepts `--tags EXPR`, `--name REGEX` and `--concurrency N` after `--`.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
+use logout_harness::report::Findings;
 use logout_harness::run::{self, RunOptions};
+use logout_harness::target::Ui;
+
+/// The Unified Interface's passes (labels `ifd-uci`, `iwa-uci`) judged the same (scenario, rule,
+/// outcome) as the classic ones (`ifd`, `iwa`), and, when every scenario ran (`whole`), really on
+/// the app's page: its `main.aspx?appid=` is in some verdict's evidence (not in every scenario's,
+/// so a selection may have none).
+fn uci_matches_classic(findings: &Findings, whole: bool) -> Result<(), String> {
+    let judged = |label: &str| -> BTreeSet<(String, String, bool)> {
+        findings
+            .verdicts
+            .iter()
+            .filter(|v| v.context.mode == label)
+            .map(|v| (v.context.scenario.clone(), v.rule.to_string(), v.passed))
+            .collect()
+    };
+    for (classic_label, uci_label) in [("ifd", "ifd-uci"), ("iwa", "iwa-uci")] {
+        let (classic, uci) = (judged(classic_label), judged(uci_label));
+        if classic != uci {
+            return Err(format!(
+                "the Unified Interface's verdicts ({uci_label}) differ from the classic web \
+                 client's ({classic_label})\n  classic only: {:?}\n  Unified Interface only: {:?}",
+                classic.difference(&uci).collect::<Vec<_>>(),
+                uci.difference(&classic).collect::<Vec<_>>()
+            ));
+        }
+        let on_the_app = findings.verdicts.iter().any(|v| {
+            v.context.mode == uci_label && v.evidence.iter().any(|e| e.contains("main.aspx?appid="))
+        });
+        if whole && !on_the_app {
+            return Err(format!(
+                "no verdict of the {uci_label} pass has the app's page (main.aspx?appid=) in its \
+                 evidence"
+            ));
+        }
+    }
+    Ok(())
+}
 
 fn main() {
     // Profiles and the rest of the run's files live in one private run dir, as with the binary
@@ -17,6 +58,7 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut opts = RunOptions::defaults(root);
     opts.artifacts = root.join("target/logout-harness/test-artifacts");
+    opts.uis = vec![Ui::Classic, Ui::Uci];
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -32,6 +74,7 @@ fn main() {
             _ => {}
         }
     }
+    let whole = opts.tags.is_none() && opts.name.is_none();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let code = runtime.block_on(async {
         logout_harness::process::install_signal_handler(|| {});
@@ -48,7 +91,13 @@ fn main() {
                     "features: {held} verdicts held, {failed} violated, {} not judged",
                     outcome.findings.errors.len()
                 );
-                outcome.exit_code
+                match uci_matches_classic(&outcome.findings, whole) {
+                    Ok(()) => outcome.exit_code,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        outcome.exit_code.max(1)
+                    }
+                }
             }
             Err(e) => {
                 eprintln!("error: {e}");

@@ -1,6 +1,7 @@
-//! The Unified Interface of CRM 9.x against the embedded emulator (`run --ui`): the same
-//! scenarios pass on it as on the classic web client, under their own label, and a broken
-//! sign-out is caught there too. Each run starts real Chromium through chromedriver.
+//! The Unified Interface of CRM 9.x against the embedded emulator (`run --ui`): a broken sign-out
+//! is caught there too, under the pass's own label, and CRM 4.0 has none. That every scenario
+//! passes on it with the classic web client's verdicts is `tests/features.rs`, which runs mode
+//! ifd on both. Each run starts real Chromium through chromedriver.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -46,43 +47,6 @@ fn verdicts_by_label(report: &Report) -> BTreeMap<String, Vec<(String, String, b
         list.sort();
     }
     by
-}
-
-/// `--ui all` runs the ifd scenarios once on the classic web client and once on the Unified
-/// Interface (its start page `main.aspx?appid=...`, Sign Out in the profile flyout): the clean
-/// emulator passes both with the same verdicts, the classic ones labelled `ifd` as before and
-/// the others `ifd-uci`.
-#[test]
-fn clean_emulator_passes_on_the_unified_interface_with_the_classic_verdicts() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = run("clean-all", tmp.path(), &["--mode", "ifd", "--ui", "all"]);
-    let text = &report.output;
-    assert_eq!(report.exit, Some(0), "{text}");
-    let by = verdicts_by_label(&report);
-    assert_eq!(
-        by.keys().collect::<Vec<_>>(),
-        ["ifd", "ifd-uci"],
-        "one pass per web client: {text}"
-    );
-    let (classic, uci) = (&by["ifd"], &by["ifd-uci"]);
-    assert!(!uci.is_empty(), "{text}");
-    assert!(uci.iter().all(|(_, _, passed)| *passed), "{uci:?}");
-    assert_eq!(classic, uci, "the same checks hold on both web clients");
-    assert!(
-        text.contains(
-            "PASS       \"Sign Out from the profile menu ends the session\" (ifd-uci/chromium)"
-        ),
-        "{text}"
-    );
-    assert!(
-        text.contains(
-            "PASS       \"Sign Out from the profile menu ends the session\" (ifd/chromium)"
-        ),
-        "{text}"
-    );
-    // The Unified Interface's pass really was on the app's page (its URL is in the evidence).
-    assert!(report.text.contains("main.aspx?appid="), "{}", report.text);
-    assert_no_processes_left(tmp.path());
 }
 
 /// A sign-out that leaves the auth cookie behind is caught on the Unified Interface too.
