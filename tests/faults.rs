@@ -518,6 +518,45 @@ fn name_regex<'a>(names: impl Iterator<Item = &'a str>) -> String {
     )
 }
 
+/// What a traced run of `knob` in `modes` covers: the (mode, scenario) pairs that reached the
+/// knob in the trace run, and how many scenarios those modes have; with the problems: an owner
+/// that never reached its knob (the emulator would have a place that changes with the knob
+/// without asking), or no scenario at all.
+fn coverage(
+    trace: &Trace,
+    knob: &str,
+    modes: &[String],
+) -> (BTreeSet<(String, String)>, usize, Vec<String>) {
+    let reached: BTreeSet<(String, String)> = trace
+        .reached
+        .get(knob)
+        .into_iter()
+        .flatten()
+        .filter(|(m, _)| modes.contains(m))
+        .cloned()
+        .collect();
+    let all = modes
+        .iter()
+        .map(|m| trace.scenarios.get(m).copied().unwrap_or(0))
+        .sum();
+    let mut problems = Vec::new();
+    for (m, scenario, rule) in owners(knob) {
+        if modes.contains(&m) && !reached.contains(&(m.clone(), scenario.clone())) {
+            problems.push(format!(
+                "knob {knob}: its owner \"{scenario}\" ({m}: {rule}) never reached the knob's \
+                 code in the trace run, so the trace cannot be trusted: does every place the \
+                 knob changes ask `fault()`?"
+            ));
+        }
+    }
+    if reached.is_empty() {
+        problems.push(format!(
+            "knob {knob}: no scenario of {modes:?} reached it in the trace run"
+        ));
+    }
+    (reached, all, problems)
+}
+
 /// One piece of the matrix's work.
 enum Job {
     Trace,
@@ -682,7 +721,16 @@ fn every_knob_fails_exactly_its_owning_scenarios() {
                     };
                     let (knob, modes, traced) = match job {
                         Job::Trace => {
-                            trace_cell.set(trace());
+                            // Set whatever happens: the traced runs wait for it.
+                            let traced = std::panic::catch_unwind(trace).unwrap_or_else(|p| {
+                                let why = p
+                                    .downcast_ref::<String>()
+                                    .cloned()
+                                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                                    .unwrap_or_default();
+                                Err(format!("the trace run failed: {why}"))
+                            });
+                            trace_cell.set(traced);
                             continue;
                         }
                         Job::Knob {
@@ -701,42 +749,21 @@ fn every_knob_fails_exactly_its_owning_scenarios() {
                     ];
                     let mut name = knob.clone();
                     if traced {
-                        // The scenarios that reached the knob, and a check that its owners did.
-                        let reached = trace_cell.with(|t| match t {
-                            Ok(t) => {
-                                let reached: BTreeSet<(String, String)> = t
-                                    .reached
-                                    .get(&knob)
-                                    .into_iter()
-                                    .flatten()
-                                    .filter(|(m, _)| modes.contains(m))
-                                    .cloned()
-                                    .collect();
-                                let all: usize = modes.iter().map(|m| t.scenarios.get(m).copied().unwrap_or(0)).sum();
-                                Ok((reached, all))
-                            }
+                        let covered = trace_cell.with(|t| match t {
+                            Ok(t) => Ok(coverage(t, &knob, &modes)),
                             Err(e) => Err(e.clone()),
                         });
-                        let (reached, all) = match reached {
-                            Ok(r) => r,
+                        let (reached, all) = match covered {
+                            Ok((reached, all, found)) => {
+                                problems.lock().unwrap().extend(found);
+                                (reached, all)
+                            }
                             Err(e) => {
                                 problems.lock().unwrap().push(e);
                                 continue;
                             }
                         };
-                        for (m, scenario, rule) in owners(&knob) {
-                            if modes.contains(&m) && !reached.contains(&(m.clone(), scenario.clone())) {
-                                problems.lock().unwrap().push(format!(
-                                    "knob {knob}: its owner \"{scenario}\" ({m}: {rule}) never reached \
-                                     the knob's code in the trace run, so the trace cannot be \
-                                     trusted: does every place the knob changes ask `fault()`?"
-                                ));
-                            }
-                        }
                         if reached.is_empty() {
-                            problems.lock().unwrap().push(format!(
-                                "knob {knob}: no scenario of {modes:?} reached it in the trace run"
-                            ));
                             continue;
                         }
                         *ran.lock().unwrap() += reached.len();
@@ -770,6 +797,9 @@ fn every_knob_fails_exactly_its_owning_scenarios() {
         );
     }
     let mut problems = problems.into_inner().unwrap();
+    // A failed trace is told once, not once per knob that waited for it.
+    problems.sort();
+    problems.dedup();
     let runs = runs.into_inner().unwrap();
     for (knob, _) in &knobs {
         let expected: BTreeSet<Failure> = owners(knob).into_iter().collect();
