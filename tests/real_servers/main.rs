@@ -5,7 +5,7 @@
 //! binary, and checks the exit code and exactly which rules held and failed. Needs `ci/setup`
 //! (it installs the servers).
 //!
-//! The tests run two at a time (cargo's test threads on 2 cores), but the timeout measurement
+//! The tests run side by side (cargo's test threads, one per core), but the timeout measurement
 //! runs alone: its fixed-length case is held to half a second, which a busy machine's round trips
 //! can exceed.
 
@@ -80,7 +80,7 @@ fn assert_exactly_failed(run: &harness::Run, failing: &[&str]) {
 
 #[test]
 fn django_admin_correctly_configured_holds_every_rule() {
-    let _one = beside_others();
+    let _beside = beside_others();
     let password = servers::fresh_password();
     let server = Django::start(DjangoProfile::Correct, &password).unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
@@ -145,7 +145,7 @@ fn django_admin_signs_in_over_http_without_a_browser() {
     use logout_harness::http_signin::{HttpSignIn, HttpSignInError};
     use logout_harness::probe::{HttpTrust, Probe};
 
-    let _one = beside_others();
+    let _beside = beside_others();
     let password = servers::fresh_password();
     let server = Django::start(DjangoProfile::Correct, &password).unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
@@ -204,7 +204,7 @@ fn django_admin_signs_in_over_http_without_a_browser() {
 
 #[test]
 fn django_admin_with_signed_cookie_sessions_fails_replay_lifetime_and_samesite() {
-    let _one = beside_others();
+    let _beside = beside_others();
     let password = servers::fresh_password();
     let server =
         Django::start(DjangoProfile::SignedCookies, &password).unwrap_or_else(|e| panic!("{e}"));
@@ -257,7 +257,7 @@ fn django_admin_with_signed_cookie_sessions_fails_replay_lifetime_and_samesite()
 
 #[test]
 fn apache_auth_form_as_documented_keeps_the_password_in_a_replayable_cookie() {
-    let _one = beside_others();
+    let _beside = beside_others();
     let password = servers::fresh_password();
     let server = Apache::start(ApacheSite::FormLogoutHandler {
         password: &password,
@@ -315,7 +315,7 @@ fn apache_auth_form_as_documented_keeps_the_password_in_a_replayable_cookie() {
 
 #[test]
 fn apache_auth_form_with_server_side_sessions_over_https_holds_every_rule() {
-    let _one = beside_others();
+    let _beside = beside_others();
     let password = servers::fresh_password();
     let server = Apache::start(ApacheSite::FormServerSession {
         password: &password,
@@ -359,7 +359,7 @@ fn apache_auth_form_with_server_side_sessions_over_https_holds_every_rule() {
 
 #[test]
 fn apache_sign_out_link_without_the_logout_handler_leaves_the_session() {
-    let _one = beside_others();
+    let _beside = beside_others();
     let password = servers::fresh_password();
     let server = Apache::start(ApacheSite::FormLinkOnly {
         password: &password,
@@ -409,7 +409,7 @@ fn apache_sign_out_link_without_the_logout_handler_leaves_the_session() {
 
 #[test]
 fn apache_kerberos_signs_in_silently_and_refuses_a_browser_without_a_ticket() {
-    let _one = beside_others();
+    let _beside = beside_others();
     let t = std::time::Instant::now();
     // The project's private KDC, with a service key for HTTP/localhost (Chromium asks for a ticket
     // to HTTP/<host of the URL>). Its users' passwords are made for this run.
