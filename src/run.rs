@@ -743,7 +743,8 @@ async fn run_one_pass(
     // The pass's drivers, trust store and credential caches end before its emulator.
     drop(setup.resources);
     if let Some(e) = opened.embedded {
-        if let (true, Some((feature, scenario))) = (opts.trace_knobs, &pass.only) {
+        // Only `--trace-knobs` makes a pass for one scenario.
+        if let Some((feature, scenario)) = &pass.only {
             ctx.findings.knobs_reached(report::KnobsReached {
                 context: crate::policy::VerdictContext {
                     feature: feature.clone(),
