@@ -37,7 +37,7 @@ def close_row(now, busy):
 for line in proc.stdout:
     sys.stderr.write(line)
     text = line.strip()
-    # "Running tests/cli.rs (target/debug/deps/cli-0123...)" and "Doc-tests logout_harness". A
+    # "Running tests/e2e/cli.rs (target/debug/deps/cli-0123...)" and "Doc-tests logout_harness". A
     # package's binaries come together, its unit tests first ("Running unittests src/lib.rs
     # (target/debug/deps/crm_sim-0123...)"): that line names the package of those after it.
     if text.startswith("Running ") or text.startswith("Doc-tests "):

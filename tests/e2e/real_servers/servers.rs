@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::pki;
+use super::pki;
 
 /// The repository (the tests run from anywhere).
 pub fn repo() -> PathBuf {

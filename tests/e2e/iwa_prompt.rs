@@ -5,8 +5,8 @@
 //! the default policy accepts that and says so, the strict one fails exactly that rule with the
 //! cause and the fix; a closed and reopened browser asks again under both.
 
-#[path = "support/harness.rs"]
-mod harness;
+use crate::support::cpu;
+use crate::support::harness;
 use harness::{Report, Run};
 
 const SCENARIOS: &str = "automatic sign-in turned off";
@@ -42,6 +42,7 @@ fn verdicts(r: &Report) -> Vec<(String, String, bool)> {
 
 #[test]
 fn a_prompting_browser_signs_straight_back_in_after_sign_out_and_is_asked_after_reopening() {
+    let _cpu = cpu::take(2);
     let default = run("default");
     assert_eq!(default.exit, Some(0), "{}", default.output);
     assert_eq!(

@@ -1,18 +1,17 @@
 //! The Unified Interface of CRM 9.x against the embedded emulator (`run --ui`): a broken sign-out
 //! is caught there too, under the pass's own label, and CRM 4.0 has none. That every scenario
-//! passes on it with the classic web client's verdicts is `tests/features.rs`, which runs mode
-//! ifd on both. Each run starts real Chromium through chromedriver.
+//! passes on it with the classic web client's verdicts is `tests/features.rs`, which runs modes
+//! ifd and iwa on both. Each run starts real Chromium through chromedriver.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
-#[path = "support/harness.rs"]
-mod harness;
+use crate::support::cpu;
+use crate::support::harness;
 use harness::{Report, Run};
 
-#[path = "support/processes.rs"]
-mod processes;
+use crate::support::processes;
 use processes::assert_no_processes_left;
 
 /// A `run` with a temp dir of its own (so its processes can be told apart), reporting to
@@ -52,6 +51,7 @@ fn verdicts_by_label(report: &Report) -> BTreeMap<String, Vec<(String, String, b
 /// A sign-out that leaves the auth cookie behind is caught on the Unified Interface too.
 #[test]
 fn keep_auth_cookie_is_caught_on_the_unified_interface() {
+    let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let report = run(
         "keep-auth-cookie-uci",
@@ -88,9 +88,10 @@ fn keep_auth_cookie_is_caught_on_the_unified_interface() {
 }
 
 /// CRM 4.0 has no Unified Interface: asking for it in mode fba is a usage error (exit 2), before
-/// any browser or emulator starts (tests/corpus.rs holds the other bad `--ui` and `ui:` inputs).
+/// any browser or emulator starts (tests/e2e/corpus.rs holds the other bad `--ui` and `ui:` inputs).
 #[test]
 fn ui_uci_with_mode_fba_is_exit_2() {
+    let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let harness = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_logout-harness"))

@@ -4,6 +4,7 @@
 //! Target and policy cases run through both `check` and `run`: `check` must catch what `run`
 //! would fail on.
 
+use crate::support::cpu;
 use std::path::Path;
 use std::process::Command;
 
@@ -739,6 +740,7 @@ fn check_case(case: &Case) -> Option<String> {
 
 #[test]
 fn every_bad_input_is_a_clear_exit_2() {
+    let _cpu = cpu::take(2);
     let cases = cases();
     assert!(cases.len() >= 80, "the corpus has {} cases", cases.len());
     // Two at a time: the machine is shared, and each case is a short-lived process.

@@ -14,8 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-#[path = "support/processes.rs"]
-mod processes;
+use crate::support::cpu;
+use crate::support::processes;
 
 use logout_harness::browser::{Browser, BrowserError, BrowserKind, Driver, LaunchOptions, Profile};
 use logout_harness::trust::BrowserTrustStore;
@@ -249,6 +249,7 @@ fn run_target(dir: &Path, target: &Path, tags: &str, json: &Path) -> Command {
 
 #[test]
 fn with_tls_ca_file_the_browser_trusts_the_servers_ca_and_sign_out_is_judged() {
+    let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let sim = start_sim(tmp.path(), "ifd");
     let ca = format!("tls:\n  ca_file: {}\n", sim.ca_file.display());
@@ -273,6 +274,7 @@ fn with_tls_ca_file_the_browser_trusts_the_servers_ca_and_sign_out_is_judged() {
 
 #[test]
 fn without_tls_ca_file_the_run_names_the_certificate_problem_and_the_fix() {
+    let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let sim = start_sim(tmp.path(), "ifd");
     let target = target_file(tmp.path(), "no-ca", &sim, "ifd", &password_users(), "");
@@ -300,6 +302,7 @@ fn without_tls_ca_file_the_run_names_the_certificate_problem_and_the_fix() {
 
 #[test]
 fn a_browser_that_refuses_the_certificate_is_reported_as_a_certificate_error() {
+    let _cpu = cpu::take(1);
     // The probe trusts tls.ca_file, but the browsers behind --webdriver are someone else's and
     // do not: the scenario cannot judge, and says why instead of "no sign-in form appeared".
     let tmp = tempfile::tempdir().unwrap();
@@ -376,6 +379,7 @@ async fn open(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_browser_trusts_exactly_the_ca_it_is_given() {
+    let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let this = start_sim(tmp.path(), "ifd");
     let other = start_named_sim(tmp.path(), "ifd", "other");
@@ -414,6 +418,7 @@ fn iwa_sim(dir: &Path) -> Sim {
 
 #[test]
 fn the_browser_without_a_ticket_never_gets_the_machines_ticket() {
+    let _cpu = cpu::take(1);
     // The machine's own ticket is alice's (KRB5CCNAME); the no-ticket browser must not use it.
     let tmp = tempfile::tempdir().unwrap();
     let sim = iwa_sim(tmp.path());
@@ -447,6 +452,7 @@ fn the_browser_without_a_ticket_never_gets_the_machines_ticket() {
 
 #[test]
 fn kerberos_ccache_gives_a_user_her_own_ticket() {
+    let _cpu = cpu::take(1);
     // The machine holds no ticket; alice's comes from the target file's kerberos_ccache.
     let tmp = tempfile::tempdir().unwrap();
     let sim = iwa_sim(tmp.path());
@@ -476,6 +482,7 @@ fn kerberos_ccache_gives_a_user_her_own_ticket() {
 
 #[test]
 fn a_bad_resolve_address_is_a_config_error_with_line_and_key() {
+    let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let target = tmp.path().join("bad.yaml");
     std::fs::write(

@@ -7,12 +7,11 @@ use std::path::Path;
 
 use serde_json::Value;
 
-#[path = "support/harness.rs"]
-mod harness;
+use crate::support::cpu;
+use crate::support::harness;
 use harness::Run;
 
-#[path = "support/processes.rs"]
-mod processes;
+use crate::support::processes;
 use processes::assert_no_processes_left;
 
 /// One run of the devices scenario on one device-pair in mode ifd; returns (exit code, report,
@@ -42,6 +41,7 @@ fn evidence(v: &Value) -> String {
 
 #[test]
 fn the_devices_scenario_shows_whether_access_token_management_signed_the_other_device_out() {
+    let _cpu = cpu::take(2);
     let tmp = tempfile::tempdir().unwrap();
 
     // Off (as CRM ships): the other device stays signed in, which the default policy accepts;

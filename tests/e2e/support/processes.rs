@@ -1,6 +1,5 @@
 //! Which processes a test's harness run left behind: the tests give each run a temp dir of its
 //! own (`TMPDIR`), so its browsers, drivers and KDC can be told from anyone else's on the machine.
-//! Shared by the test binaries through `#[path]`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};

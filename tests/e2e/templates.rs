@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use serde_yaml::Value;
 
-#[path = "support/processes.rs"]
-mod processes;
+use crate::support::cpu;
+use crate::support::processes;
 
 const GITHUB: &str = "ci/templates/github-actions-nightly.yml";
 const AZURE: &str = "ci/templates/azure-pipelines-nightly.yml";
@@ -90,6 +90,7 @@ fn actionlint(file: &Path) -> Lint {
 
 #[test]
 fn the_github_actions_workflow_passes_actionlint() {
+    let _cpu = cpu::take(1);
     let lint = actionlint(&repo().join(GITHUB));
     assert_eq!(
         lint.code,
@@ -101,6 +102,7 @@ fn the_github_actions_workflow_passes_actionlint() {
 
 #[test]
 fn actionlint_finds_the_faults_of_a_broken_copy_of_the_workflow() {
+    let _cpu = cpu::take(1);
     let good = read(GITHUB);
     // Two faults a hand edit makes: a runner label from a matrix that does not exist, and a
     // misspelt context (`secret.` for `secrets.`). Each must be found on its own line.
@@ -190,6 +192,7 @@ fn assert_env_from_secrets(step: &Value, what: &str) -> Vec<String> {
 
 #[test]
 fn the_github_actions_workflow_is_scheduled_bounded_pinned_and_keeps_its_reports() {
+    let _cpu = cpu::take(1);
     let doc = yaml(GITHUB);
     let cron = text(&seq(&doc["on"]["schedule"])[0]["cron"]);
     assert_eq!(cron.split_whitespace().count(), 5, "{cron}");
@@ -245,6 +248,7 @@ fn the_github_actions_workflow_is_scheduled_bounded_pinned_and_keeps_its_reports
 
 #[test]
 fn the_azure_pipeline_is_scheduled_and_publishes_junit_json_and_artifacts() {
+    let _cpu = cpu::take(1);
     let doc = yaml(AZURE);
     let schedule = &seq(&doc["schedules"])[0];
     assert_eq!(text(&schedule["cron"]).split_whitespace().count(), 5);
@@ -589,6 +593,7 @@ fn assert_reports(junit: &Path, json: &Path, artifacts: &Path, log: &str) {
 
 #[test]
 fn the_github_actions_workflow_runs_against_the_emulator() {
+    let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let sim = start_sim(tmp.path());
     let work = tmp.path().join("work");
@@ -696,6 +701,7 @@ fn the_github_actions_workflow_runs_against_the_emulator() {
 
 #[test]
 fn the_azure_pipeline_runs_against_the_emulator() {
+    let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let sim = start_sim(tmp.path());
     let work = tmp.path().join("work");

@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
+use crate::support::cpu;
 use logout_harness::browser::{
     Browser, BrowserHost, BrowserKind, Driver, LaunchOptions, SharedBrowser,
 };
@@ -243,6 +244,7 @@ async fn fixture() -> Fixture {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contexts_share_no_cookie_cache_auth_or_session() {
+    let _cpu = cpu::take(1);
     let f = fixture().await;
     let base = f.server.base.clone();
     let (a, b) = tokio::join!(f.host.open(), f.host.open());
@@ -318,6 +320,7 @@ async fn contexts_share_no_cookie_cache_auth_or_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_context_leaves_nothing_to_the_next_one() {
+    let _cpu = cpu::take(1);
     let f = fixture().await;
     let base = f.server.base.clone();
     let first = f.host.open().await.unwrap();
@@ -357,6 +360,7 @@ async fn basic_sign_in(browser: &Browser) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn firefox_user_contexts_leave_nothing_to_the_next_person() {
+    let _cpu = cpu::take(1);
     let driver = Driver::start_for(BrowserKind::Firefox, &[])
         .await
         .expect("geckodriver and firefox-esr (run ci/setup)");

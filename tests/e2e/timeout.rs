@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::cpu;
 use serde_json::Value;
 
 fn bin() -> Command {
@@ -347,6 +348,7 @@ fn run_runs_the_emulator_at_the_declared_idle_timeout(dir: &Path) {
 /// message is printed above, under its thread's name).
 #[test]
 fn every_case_side_by_side() {
+    let _cpu = cpu::take(1);
     // Each case with its name, written once.
     macro_rules! cases {
         ($($case:ident),* $(,)?) => { [$((stringify!($case), $case as fn(&Path))),*] };

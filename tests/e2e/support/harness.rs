@@ -1,6 +1,6 @@
 //! One `logout-harness run` as the tests make it: the built binary, run from the source tree,
 //! its JSON report and artifacts under `target/logout-harness/<suite>/`, snapshots never
-//! rewritten. Shared by the test binaries through `#[path]`; each uses what it needs.
+//! rewritten. Each test uses what it needs.
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::servers::repo;
+use super::servers::repo;
 
 /// A target file written for one server: the example file with the server's URL, CA and password
 /// variable put in; everything else (pages, whoami, mode) exactly as the example says.

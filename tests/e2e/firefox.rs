@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-#[path = "support/harness.rs"]
-mod harness;
+use crate::support::cpu;
+use crate::support::harness;
 use harness::{Report, Run};
 
 /// One run on Firefox, two scenarios at once.
@@ -93,16 +93,19 @@ fn clean(mode: &str, expected: &[(&str, usize)]) {
 
 #[test]
 fn every_scenario_holds_in_firefox_in_the_ifd_mode() {
+    let _cpu = cpu::take(1);
     clean("ifd", IFD);
 }
 
 #[test]
 fn every_scenario_holds_in_firefox_in_the_fba_mode() {
+    let _cpu = cpu::take(1);
     clean("fba", FBA);
 }
 
 #[test]
 fn every_scenario_holds_in_firefox_in_the_iwa_mode() {
+    let _cpu = cpu::take(1);
     clean("iwa", IWA);
 }
 
@@ -110,6 +113,7 @@ fn every_scenario_holds_in_firefox_in_the_iwa_mode() {
 /// it (exit 1, `sign-out.auth-cookies-removed` violated).
 #[test]
 fn a_kept_auth_cookie_is_caught_in_firefox() {
+    let _cpu = cpu::take(1);
     let report = run(
         "keep-auth-cookie",
         &[
@@ -195,6 +199,7 @@ const IWA: &[(&str, usize)] = &[
 /// at once. The same Firefox with the CA imported into its profile opens the page.
 #[test]
 fn an_untrusted_certificate_is_named_with_firefoxs_code_and_the_fix() {
+    let _cpu = cpu::take(1);
     use logout_harness::browser::{
         Browser, BrowserError, BrowserKind, Driver, LaunchOptions, Profile,
     };

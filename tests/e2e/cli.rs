@@ -5,12 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-#[path = "support/loopback.rs"]
-mod loopback;
+use crate::support::cpu;
+use crate::support::loopback;
 use loopback::LoopbackServer;
 
-#[path = "support/processes.rs"]
-mod processes;
+use crate::support::processes;
 use processes::{assert_no_processes_left as assert_no_leaked_processes, processes_using};
 
 fn bin() -> Command {
@@ -46,6 +45,7 @@ fn isolated(tmp: &Path) -> Command {
 
 #[test]
 fn clean_emulator_passes_and_fault_keep_server_session_fails_the_replay_check() {
+    let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let clean = isolated(tmp.path())
         .args(["run", "--mode", "ifd", "--tags", "@sign_out", "--artifacts"])
@@ -158,6 +158,7 @@ fn clean_emulator_passes_and_fault_keep_server_session_fails_the_replay_check() 
 /// snapshot after it are still judged, and the scenario fails once, at its end.
 #[test]
 fn a_failed_check_does_not_hide_the_checks_after_it() {
+    let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let json = artifacts("keep-auth-cookie.json");
     let _ = std::fs::remove_file(&json);
@@ -228,6 +229,7 @@ fn a_failed_check_does_not_hide_the_checks_after_it() {
 /// last step of the scenario: here the Sign Out control the target names does not exist.
 #[test]
 fn not_judged_names_the_step_that_failed() {
+    let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let target = write(
         tmp.path(),
@@ -290,6 +292,7 @@ fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
 
 #[test]
 fn broken_policy_is_exit_2_with_file_line_and_key() {
+    let _cpu = cpu::take(1);
     let dir = tempfile::tempdir().unwrap();
     let policy = write(
         dir.path(),
@@ -323,6 +326,7 @@ fn broken_policy_is_exit_2_with_file_line_and_key() {
 
 #[test]
 fn broken_target_is_exit_2_with_line_number() {
+    let _cpu = cpu::take(1);
     let dir = tempfile::tempdir().unwrap();
     let target = write(
         dir.path(),
@@ -379,6 +383,7 @@ fn broken_target_is_exit_2_with_line_number() {
 
 #[test]
 fn shipped_configuration_is_valid() {
+    let _cpu = cpu::take(1);
     let out = bin()
         .args([
             "check",
@@ -394,6 +399,7 @@ fn shipped_configuration_is_valid() {
 
 #[test]
 fn missing_files_and_unknown_faults_are_exit_2_not_panics() {
+    let _cpu = cpu::take(1);
     let out = bin()
         .args(["check", "--policy", "no/such/policy.yaml"])
         .output()
@@ -434,6 +440,7 @@ fn missing_files_and_unknown_faults_are_exit_2_not_panics() {
 
 #[test]
 fn list_faults_names_each_knob_with_its_modes() {
+    let _cpu = cpu::take(1);
     let out = bin().args(["sim", "--list-faults"]).output().unwrap();
     let t = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0));
@@ -448,6 +455,7 @@ fn list_faults_names_each_knob_with_its_modes() {
 
 #[test]
 fn sim_prints_one_ready_line_then_serves_until_interrupted() {
+    let _cpu = cpu::take(1);
     use std::io::{BufRead, BufReader};
     let mut child = bin()
         .args(["sim", "--mode", "ifd"])
@@ -476,6 +484,7 @@ fn sim_prints_one_ready_line_then_serves_until_interrupted() {
 
 #[test]
 fn ctrl_c_mid_run_ends_every_browser_driver_and_kdc() {
+    let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let mut child = isolated(tmp.path())
         .args(["run", "--mode", "iwa", "--artifacts"])
@@ -529,6 +538,7 @@ fn ctrl_c_mid_run_ends_every_browser_driver_and_kdc() {
 /// `println!` would panic (exit 101); the harness must end as if the text had been read.
 #[test]
 fn a_closed_stdout_is_no_panic() {
+    let _cpu = cpu::take(1);
     for args in [
         &["sim", "--list-faults"][..],
         &["check", "--offline"][..],
@@ -553,6 +563,7 @@ fn a_closed_stdout_is_no_panic() {
 /// users' sessions. Read from the kernel's socket tables, not from the driver's own claims.
 #[tokio::test]
 async fn chromedriver_listens_on_loopback_only() {
+    let _cpu = cpu::take(1);
     let driver = logout_harness::browser::Driver::start(&[]).await.unwrap();
     let port: u16 = driver.url().rsplit(':').next().unwrap().parse().unwrap();
     let mut listening = Vec::new();
@@ -584,6 +595,7 @@ async fn chromedriver_listens_on_loopback_only() {
 /// difference (exit 1).
 #[test]
 fn long_snapshot_names_are_hashed_and_snapshot_errors_are_not_judged() {
+    let _cpu = cpu::take(1);
     let dir = tempfile::tempdir().unwrap();
     let feature = dir.path().join("long.feature");
     std::fs::write(
@@ -633,6 +645,7 @@ fn long_snapshot_names_are_hashed_and_snapshot_errors_are_not_judged() {
 /// judged until then, marked incomplete.
 #[test]
 fn an_interrupted_run_writes_incomplete_reports() {
+    let _cpu = cpu::take(1);
     use std::io::BufRead as _;
     let dir = tempfile::tempdir().unwrap();
     let (json, junit) = (dir.path().join("r.json"), dir.path().join("r.xml"));
@@ -679,6 +692,7 @@ fn an_interrupted_run_writes_incomplete_reports() {
 /// (four violations of `sso.reauthentication`), and the fifth time AD FS refuses.
 #[test]
 fn adfs_loop_detection_is_not_judged_never_a_violation() {
+    let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let feature = tmp.path().join("loop.feature");
     let mut gherkin = String::from(
@@ -717,6 +731,7 @@ fn adfs_loop_detection_is_not_judged_never_a_violation() {
 /// is `NOT JUDGED` with the wait named, not a missing signed-out page.
 #[test]
 fn a_page_that_never_settles_is_not_judged_never_a_violation() {
+    let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let server = RestlessSignOut::start();
     let target = write(
@@ -889,6 +904,7 @@ fn serve_restless(
 /// in place on a terminal without ever sharing a row with a scenario's result line.
 #[test]
 fn one_progress_line_for_the_whole_run_in_a_log_and_on_a_terminal() {
+    let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     // A log (stderr is a pipe), two passes (ifd and fba) and a fault that violates verdicts.
     let out = isolated(tmp.path())
@@ -988,6 +1004,7 @@ fn on_a_terminal(tmp: &Path, command: &str, typescript: &Path) -> Command {
 /// claims rules fail.
 #[test]
 fn claims_mode_tells_windows_authentication_from_an_adfs_session_left_by_sign_out() {
+    let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let run = |name: &str, fault: Option<&str>| {
         let json = tmp.path().join(format!("{name}.json"));

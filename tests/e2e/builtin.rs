@@ -5,8 +5,8 @@ use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-#[path = "support/loopback.rs"]
-mod loopback;
+use crate::support::cpu;
+use crate::support::loopback;
 use loopback::LoopbackServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logout-harness");
@@ -115,6 +115,7 @@ fn loaded_sections(elf: &[u8]) -> Vec<&[u8]> {
 
 #[test]
 fn the_binary_holds_no_path_of_its_source_tree() {
+    let _cpu = cpu::take(1);
     // Before the defaults were built in, the binary found features and policies through the
     // build folder compiled into it (`env!("CARGO_MANIFEST_DIR")`), and insta's snapshot macro
     // baked it in too: both put this path in the binary's data, and this test failed.
@@ -136,6 +137,7 @@ fn the_binary_holds_no_path_of_its_source_tree() {
 
 #[test]
 fn an_installed_copy_checks_with_its_built_in_policies() {
+    let _cpu = cpu::take(1);
     let inst = Installed::new();
     let out = inst.cmd().arg("check").output().unwrap();
     let t = text(&out);
@@ -183,6 +185,7 @@ fn an_installed_copy_checks_with_its_built_in_policies() {
 
 #[test]
 fn an_installed_copy_runs_the_built_in_features_and_judges() {
+    let _cpu = cpu::take(1);
     let inst = Installed::new();
     let json = inst.cwd.path().join("verdicts.json");
     let out = inst
@@ -228,6 +231,7 @@ fn an_installed_copy_runs_the_built_in_features_and_judges() {
 
 #[test]
 fn check_connect_finds_the_embedded_sign_in_form() {
+    let _cpu = cpu::take(1);
     let inst = Installed::new();
     let out = inst.cmd().args(["check", "--connect"]).output().unwrap();
     let t = text(&out);
@@ -258,6 +262,7 @@ fn check_connect_finds_the_embedded_sign_in_form() {
 
 #[test]
 fn check_connect_names_a_wrong_selector() {
+    let _cpu = cpu::take(1);
     let inst = Installed::new();
     let target = inst.write(
         "wrong.yaml",
@@ -285,6 +290,7 @@ fn check_connect_names_a_wrong_selector() {
 
 #[test]
 fn check_of_a_real_target_reports_a_closed_port_and_offline_skips_it() {
+    let _cpu = cpu::take(1);
     let inst = Installed::new();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -335,6 +341,7 @@ impl Drop for Sim {
 
 #[test]
 fn check_of_a_real_target_with_an_untrusted_certificate_says_tls_ca_file() {
+    let _cpu = cpu::take(1);
     let inst = Installed::new();
     let mut child = Command::new(BIN)
         .args(["sim", "--mode", "ifd"])
@@ -396,6 +403,7 @@ fn redirector(location: &'static str) -> LoopbackServer {
 
 #[test]
 fn check_of_a_real_target_says_when_the_sign_in_redirect_leads_nowhere() {
+    let _cpu = cpu::take(1);
     let inst = Installed::new();
     // `.invalid` never resolves (RFC 2606).
     let server = redirector("http://adfs.contoso.invalid/adfs/ls/");
@@ -430,6 +438,7 @@ fn check_of_a_real_target_says_when_the_sign_in_redirect_leads_nowhere() {
 
 #[test]
 fn check_of_an_iwa_target_that_redirects_instead_says_the_mode_looks_wrong() {
+    let _cpu = cpu::take(1);
     let inst = Installed::new();
     let server = redirector("http://adfs.contoso.invalid/adfs/ls/");
     let target = inst.write(

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-#[path = "support/processes.rs"]
-mod processes;
+use crate::support::cpu;
+use crate::support::processes;
 use processes::{assert_no_processes_left, processes_using};
 
 const GRID_VERSION: &str = "4.48.0";
@@ -307,6 +307,7 @@ fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
 
 #[test]
 fn the_harness_through_a_selenium_grid() {
+    let _cpu = cpu::take(2);
     let jar = grid_jar();
     let started = Instant::now();
     let grid = Grid::start(&jar);

@@ -23,8 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Condvar, Mutex};
 
-#[path = "support/harness.rs"]
-mod harness;
+use crate::support::{cpu, harness};
 use harness::{Failure, Report, Run};
 
 /// A scenario that must fail: (mode, scenario name, rule).
@@ -444,6 +443,7 @@ struct Trace {
 
 /// Every scenario of the traced modes, knobs off, each against an emulator of its own.
 fn trace() -> Result<Trace, String> {
+    let cpu = cpu::take(2);
     let report = run(
         &[
             "--mode",
@@ -454,6 +454,7 @@ fn trace() -> Result<Trace, String> {
         ],
         "trace",
     );
+    drop(cpu);
     if report.exit != Some(0) {
         return Err(format!(
             "the trace run (no knob) must pass, got exit {:?}\n{}",
@@ -672,13 +673,14 @@ fn every_knob_fails_exactly_its_owning_scenarios() {
     let full = std::env::var_os("FAULT_MATRIX_FULL").is_some();
 
     // Runs side by side (each run's own emulators; a run mostly waits on browsers and timeouts),
-    // at most FAULT_MATRIX_PARALLEL at once (default 3: one knob's run at concurrency 1 kept 0.65
-    // of a core busy on 2 cores, so three keep both cores about busy). The trace first, the
-    // untraced modes' runs while it runs, then the traced runs, longest first.
+    // each with a share of the binary's CPU budget (support::cpu: a unit per run at concurrency
+    // 1, which kept 0.65 of a core busy on 2 cores), so the runs fill what the binary's other
+    // tests leave; at most FAULT_MATRIX_PARALLEL at once (default: the whole budget). The trace
+    // first, the untraced modes' runs while it runs, then the traced runs, longest first.
     let parallel: usize = std::env::var("FAULT_MATRIX_PARALLEL")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(3)
+        .unwrap_or_else(cpu::capacity)
         .max(1);
     let mut jobs = Vec::new();
     let mut traced_jobs = Vec::new();
@@ -779,7 +781,9 @@ fn every_knob_fails_exactly_its_owning_scenarios() {
                         name.push_str(&format!("-{}", modes.join("-")));
                     }
                     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    let cpu = cpu::take(1);
                     let report = run(&args, &name);
+                    drop(cpu);
                     runs.lock()
                         .unwrap()
                         .entry(knob)

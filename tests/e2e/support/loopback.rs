@@ -1,6 +1,5 @@
 //! A small HTTP server of a test on loopback: each connection is served by a function of the
-//! test's, in a thread of its own, until the server is dropped. Shared by the test binaries
-//! through `#[path]`.
+//! test's, in a thread of its own, until the server is dropped.
 //!
 //! A thread per connection because Chromium opens connections ahead and may send nothing on
 //! them: a read on one must not hold up the requests on the others. How long such a read may

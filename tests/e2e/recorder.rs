@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use crate::support::cpu;
 use logout_harness::browser::{BrowserHost, BrowserKind, Driver, LaunchOptions};
 use logout_harness::recorder::Recorder;
 use logout_harness::target::{AuthMode, Target};
@@ -24,6 +25,7 @@ impl Drop for Host {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_in_context_records_the_web_api_and_the_download_without_cookie_values() {
+    let _cpu = cpu::take(1);
     for mode in [AuthMode::Ifd, AuthMode::Fba] {
         let sim_mode = match mode {
             AuthMode::Fba => crm_sim::Mode::Fba,

@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use crate::support::cpu;
 use logout_harness::browser::JarCookie;
 use logout_harness::embedded::Embedded;
 use logout_harness::http_signin::{HttpSignIn, HttpSignInError};
@@ -129,6 +130,7 @@ fn chromium_baseline(file: &str) -> Vec<CookieShape> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ifd_signs_in_through_ad_fs_over_http() {
+    let _cpu = cpu::take(1);
     let rig = Rig::start(AuthMode::Ifd).await;
     let cookies = rig.signed_in().await;
     // Every cookie of AD FS and CRM, as Chromium's CDP reports them: host-only domains, the
@@ -175,6 +177,7 @@ async fn ifd_signs_in_through_ad_fs_over_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fba_signs_in_through_the_crm_4_form_over_http() {
+    let _cpu = cpu::take(1);
     let rig = Rig::start(AuthMode::Fba).await;
     let cookies = rig.signed_in().await;
     assert_eq!(
@@ -188,6 +191,7 @@ async fn fba_signs_in_through_the_crm_4_form_over_http() {
 /// What the timeout measurement does: many sign-ins at once on one client, each its own session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_sign_ins_are_independent_sessions() {
+    let _cpu = cpu::take(1);
     let rig = std::sync::Arc::new(Rig::start(AuthMode::Ifd).await);
     let t0 = Instant::now();
     let tasks: Vec<_> = (0..8)
@@ -224,6 +228,7 @@ async fn concurrent_sign_ins_are_independent_sessions() {
 /// certificate is not trusted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_selector_and_an_untrusted_certificate_are_clear_errors() {
+    let _cpu = cpu::take(1);
     let rig = Rig::start(AuthMode::Ifd).await;
     let mut pages = rig.target.pages.clone();
     pages.username_input = "#userName".into();

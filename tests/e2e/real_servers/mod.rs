@@ -5,30 +5,19 @@
 //! binary, and checks the exit code and exactly which rules held and failed. Needs `ci/setup`
 //! (it installs the servers).
 //!
-//! The tests run side by side (cargo's test threads, one per core), but the timeout measurement
-//! runs alone: its fixed-length case is held to half a second, which a busy machine's round trips
-//! can exceed.
+//! The tests run side by side, with the rest of the binary's (a share of its CPU budget each), but
+//! the timeout measurement runs alone (the whole budget): its fixed-length case is held to half a
+//! second, which a busy machine's round trips can exceed, and its browser sign-ins must outpace
+//! the timeout.
 
 mod harness;
 mod pki;
 mod servers;
 
 use std::collections::BTreeSet;
-use std::sync::RwLock;
 
+use crate::support::cpu;
 use servers::{Apache, ApacheSite, Django, DjangoProfile};
-
-static TIMEOUT_ALONE: RwLock<()> = RwLock::new(());
-
-/// Held by every test but the timeout measurement, which waits until none is running.
-fn beside_others() -> std::sync::RwLockReadGuard<'static, ()> {
-    TIMEOUT_ALONE.read().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Held by the timeout measurement: no other test runs meanwhile.
-fn alone() -> std::sync::RwLockWriteGuard<'static, ()> {
-    TIMEOUT_ALONE.write().unwrap_or_else(|e| e.into_inner())
-}
 
 fn set(rules: &[&str]) -> BTreeSet<String> {
     rules.iter().map(|r| r.to_string()).collect()
@@ -80,7 +69,7 @@ fn assert_exactly_failed(run: &harness::Run, failing: &[&str]) {
 
 #[test]
 fn django_admin_correctly_configured_holds_every_rule() {
-    let _beside = beside_others();
+    let _cpu = cpu::take(1);
     let password = servers::fresh_password();
     let server = Django::start(DjangoProfile::Correct, &password).unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
@@ -142,10 +131,10 @@ fn django_admin_correctly_configured_holds_every_rule() {
 /// HTTPS pass, and the session it returns opens `admin/`, which refuses a request without it.
 #[test]
 fn django_admin_signs_in_over_http_without_a_browser() {
+    let _cpu = cpu::take(1);
     use logout_harness::http_signin::{HttpSignIn, HttpSignInError};
     use logout_harness::probe::{HttpTrust, Probe};
 
-    let _beside = beside_others();
     let password = servers::fresh_password();
     let server = Django::start(DjangoProfile::Correct, &password).unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
@@ -204,7 +193,7 @@ fn django_admin_signs_in_over_http_without_a_browser() {
 
 #[test]
 fn django_admin_with_signed_cookie_sessions_fails_replay_lifetime_and_samesite() {
-    let _beside = beside_others();
+    let _cpu = cpu::take(1);
     let password = servers::fresh_password();
     let server =
         Django::start(DjangoProfile::SignedCookies, &password).unwrap_or_else(|e| panic!("{e}"));
@@ -257,7 +246,7 @@ fn django_admin_with_signed_cookie_sessions_fails_replay_lifetime_and_samesite()
 
 #[test]
 fn apache_auth_form_as_documented_keeps_the_password_in_a_replayable_cookie() {
-    let _beside = beside_others();
+    let _cpu = cpu::take(1);
     let password = servers::fresh_password();
     let server = Apache::start(ApacheSite::FormLogoutHandler {
         password: &password,
@@ -315,7 +304,7 @@ fn apache_auth_form_as_documented_keeps_the_password_in_a_replayable_cookie() {
 
 #[test]
 fn apache_auth_form_with_server_side_sessions_over_https_holds_every_rule() {
-    let _beside = beside_others();
+    let _cpu = cpu::take(1);
     let password = servers::fresh_password();
     let server = Apache::start(ApacheSite::FormServerSession {
         password: &password,
@@ -359,7 +348,7 @@ fn apache_auth_form_with_server_side_sessions_over_https_holds_every_rule() {
 
 #[test]
 fn apache_sign_out_link_without_the_logout_handler_leaves_the_session() {
-    let _beside = beside_others();
+    let _cpu = cpu::take(1);
     let password = servers::fresh_password();
     let server = Apache::start(ApacheSite::FormLinkOnly {
         password: &password,
@@ -409,7 +398,7 @@ fn apache_sign_out_link_without_the_logout_handler_leaves_the_session() {
 
 #[test]
 fn apache_kerberos_signs_in_silently_and_refuses_a_browser_without_a_ticket() {
-    let _beside = beside_others();
+    let _cpu = cpu::take(1);
     let t = std::time::Instant::now();
     // The project's private KDC, with a service key for HTTP/localhost (Chromium asks for a ticket
     // to HTTP/<host of the URL>). Its users' passwords are made for this run.
@@ -465,7 +454,7 @@ fn apache_kerberos_signs_in_silently_and_refuses_a_browser_without_a_ticket() {
 /// sign-ins (Django hashes each password with PBKDF2) are done in its first seconds.
 #[test]
 fn timeout_tells_a_sliding_django_session_from_a_fixed_one() {
-    let _alone = alone();
+    let _cpu = cpu::alone();
     std::thread::scope(|scope| {
         let runs = [true, false].map(|sliding| {
             std::thread::Builder::new()
@@ -520,7 +509,7 @@ fn measure_django_timeout(sliding: bool) {
     // A fixed length counts from sign-in, a moment within the sign-in's own time. A busy
     // third-party server's round trips vary from look to look (100 ms spikes were seen under
     // CI load), which the interval honestly includes: half a second is allowed for them here,
-    // while tests/timeout.rs holds the measurement to the resolution on the emulator.
+    // while tests/e2e/timeout.rs holds the measurement to the resolution on the emulator.
     let widened = if sliding {
         0.0
     } else {

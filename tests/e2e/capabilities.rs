@@ -19,6 +19,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
+use crate::support::cpu;
 use serde_json::Value;
 
 /// A WebDriver endpoint that refuses every session and keeps the bodies it was sent.
@@ -179,6 +180,7 @@ fn assert_chromium_family(caps: &Value, browser_name: &str, vendor: &str) {
 
 #[test]
 fn chromium_asks_for_chrome_with_goog_chrome_options() {
+    let _cpu = cpu::take(1);
     let caps = first_session("chromium");
     assert_chromium_family(&caps, "chrome", "goog:chromeOptions");
     assert!(caps.get("ms:edgeOptions").is_none(), "{caps:#}");
@@ -186,6 +188,7 @@ fn chromium_asks_for_chrome_with_goog_chrome_options() {
 
 #[test]
 fn chrome_asks_for_chrome_with_goog_chrome_options() {
+    let _cpu = cpu::take(1);
     let caps = first_session("chrome");
     assert_chromium_family(&caps, "chrome", "goog:chromeOptions");
     assert!(caps.get("ms:edgeOptions").is_none(), "{caps:#}");
@@ -193,6 +196,7 @@ fn chrome_asks_for_chrome_with_goog_chrome_options() {
 
 #[test]
 fn edge_asks_for_microsoft_edge_with_ms_edge_options() {
+    let _cpu = cpu::take(1);
     let caps = first_session("edge");
     assert_chromium_family(&caps, "MicrosoftEdge", "ms:edgeOptions");
     assert_no_chrome_options(&caps);
@@ -200,6 +204,7 @@ fn edge_asks_for_microsoft_edge_with_ms_edge_options() {
 
 #[test]
 fn firefox_asks_for_firefox_with_prefs_and_bidi() {
+    let _cpu = cpu::take(1);
     let caps = first_session("firefox");
     assert_eq!(caps["browserName"], "firefox", "{caps:#}");
     assert_eq!(caps["webSocketUrl"], true, "{caps:#}");
@@ -230,6 +235,7 @@ fn firefox_asks_for_firefox_with_prefs_and_bidi() {
 
 #[test]
 fn firefox_in_iwa_mode_trusts_the_organization_for_kerberos() {
+    let _cpu = cpu::take(1);
     let caps = session_in(
         "firefox",
         "iwa",
