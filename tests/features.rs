@@ -1,4 +1,7 @@
-//! The cucumber runner over `features/` against the embedded emulator, as `cargo test` runs it.
+//! The cucumber runner over `features/` against the embedded emulator, in this process, for a
+//! developer's selection: `cargo test --test features -- --tags @sign_out`. `cargo test` leaves
+//! it out (`test = false`): `tests/e2e/clean.rs` runs every scenario through the binary, and that
+//! run is the fault matrix's trace as well.
 //!
 //! Every scenario runs in every mode it applies to, and in modes ifd and iwa on both web clients
 //! (the classic one and the 9.x Unified Interface), in real headless Chromium through a real

@@ -3,17 +3,17 @@
 //! For every knob `sim --list-faults` lists, the harness runs the scenarios of every mode the knob
 //! applies to with the knob on. Exactly the scenarios that own the knob must fail, each with the
 //! owning rule; every other scenario must pass. Without the knob every scenario passes in every
-//! mode: that half is `tests/features.rs`, which runs the same scenarios on the clean emulator.
+//! mode: that half is `clean.rs`, which runs the same scenarios on the clean emulator.
 //!
-//! Which scenarios run with a knob: in modes ifd and fba, those that reach the knob's code. A
-//! first run (`run --trace-knobs`, knobs off) gives every scenario an emulator of its own and
-//! reports the knobs each one's requests reached; the emulator records a knob wherever its code
-//! asks whether the knob is on, on or off (`crm_sim::Sim::knobs_reached`). A scenario that never
-//! reached a knob got the very answers it would have got with the knob on, so it would pass with
-//! it as it passed without it, in the trace run. Every owning scenario must be among those that
-//! reached its knob, or this test fails. `FAULT_MATRIX_FULL=1` runs every scenario with every
-//! knob instead, to check that claim. Modes iwa and claims always run every scenario: each of
-//! their emulators starts a Kerberos realm, and their few scenarios reach their knobs anyway.
+//! Which scenarios run with a knob: in modes ifd and fba, those that reach the knob's code. The
+//! clean run is also the trace (`run --trace-knobs`, knobs off): it gives every scenario an
+//! emulator of its own and reports the knobs each one's requests reached; the emulator records a
+//! knob wherever its code asks whether the knob is on, on or off (`crm_sim::Sim::knobs_reached`).
+//! A scenario that never reached a knob got the very answers it would have got with the knob on,
+//! so it would pass with it as it passed without it, in the trace run. Every owning scenario must
+//! be among those that reached its knob, or this test fails. `FAULT_MATRIX_FULL=1` runs every
+//! scenario with every knob instead, to check that claim. Modes iwa and claims always run every
+//! scenario with a knob: their few scenarios reach their knobs anyway.
 //!
 //! The matrix in README.md is generated from [`EXPECTED`] by this test: run it with
 //! `UPDATE_README=1` after changing the table, and it rewrites the README section.
@@ -441,23 +441,13 @@ struct Trace {
     scenarios: BTreeMap<String, usize>,
 }
 
-/// Every scenario of the traced modes, knobs off, each against an emulator of its own.
+/// What the clean run (`clean.rs`: every scenario, knobs off, each against an emulator of its
+/// own) found each scenario's requests reached.
 fn trace() -> Result<Trace, String> {
-    let cpu = cpu::take(2);
-    let report = run(
-        &[
-            "--mode",
-            &TRACED_MODES.join(","),
-            "--trace-knobs",
-            "--concurrency",
-            "2",
-        ],
-        "trace",
-    );
-    drop(cpu);
+    let report = crate::clean::run();
     if report.exit != Some(0) {
         return Err(format!(
-            "the trace run (no knob) must pass, got exit {:?}\n{}",
+            "the clean run (no knob), which is also the trace, must pass, got exit {:?}\n{}",
             report.exit, report.output
         ));
     }

@@ -14,6 +14,9 @@ mod access_token_management;
 mod builtin;
 /// What each --browser asks a WebDriver server for: the POST /session body, recorded on a socket.
 mod capabilities;
+/// Every scenario holds on the clean emulator, in every mode and web client (also the fault
+/// matrix's trace).
+mod clean;
 /// The command line as a user meets it: exit codes, config errors, fault detection.
 mod cli;
 /// The bad-input corpus: every bad target, policy, feature file and command line is a clear exit 2.

@@ -1,7 +1,7 @@
 //! The Unified Interface of CRM 9.x against the embedded emulator (`run --ui`): a broken sign-out
 //! is caught there too, under the pass's own label, and CRM 4.0 has none. That every scenario
-//! passes on it with the classic web client's verdicts is `tests/features.rs`, which runs modes
-//! ifd and iwa on both. Each run starts real Chromium through chromedriver.
+//! passes on it with the classic web client's verdicts is `clean.rs`, which runs modes ifd and
+//! iwa on both. Each run starts real Chromium through chromedriver.
 
 use std::collections::BTreeMap;
 use std::path::Path;
