@@ -3,21 +3,14 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use crate::support::cpu;
+use crate::support::harness::text;
 use crate::support::loopback;
 use loopback::LoopbackServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logout-harness");
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// A copy of the built binary in a folder of its own, run from another empty folder with no cargo
 /// variables: what `cargo install` leaves a user with.

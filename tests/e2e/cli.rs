@@ -2,13 +2,14 @@
 //! check catches the fault it exists to catch (with the knob the scenario fails, without it passes).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::cpu;
 use crate::support::loopback;
 use loopback::LoopbackServer;
 
+use crate::support::harness::text;
 use crate::support::processes;
 use processes::{assert_no_processes_left as assert_no_leaked_processes, processes_using};
 
@@ -18,14 +19,6 @@ fn bin() -> Command {
     // Snapshots must be compared, never written, by these tests.
     cmd.env("INSTA_UPDATE", "no");
     cmd
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn artifacts(name: &str) -> PathBuf {

@@ -13,12 +13,13 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::support::cpu;
+use crate::support::harness::text;
 use crate::support::processes;
 use processes::{assert_no_processes_left, processes_using};
 
@@ -282,14 +283,6 @@ fn harness(tmp: &Path) -> Command {
         .env("TMPDIR", tmp)
         .env("INSTA_UPDATE", "no");
     cmd
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn artifacts(name: &str) -> PathBuf {

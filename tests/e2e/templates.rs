@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use serde_yaml::Value;
 
 use crate::support::cpu;
 use crate::support::processes;
+use crate::support::processes::Guarded;
 
 const GITHUB: &str = "ci/templates/github-actions-nightly.yml";
 const AZURE: &str = "ci/templates/azure-pipelines-nightly.yml";
@@ -311,28 +312,6 @@ fn the_azure_pipeline_is_scheduled_and_publishes_junit_json_and_artifacts() {
 }
 
 // --- the templates run ------------------------------------------------------------------------
-
-/// A child process ended on drop: SIGTERM first (the sim then removes its temp dirs), SIGKILL if
-/// it lingers.
-struct Guarded(Child);
-
-impl Drop for Guarded {
-    fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.0.id()) {
-            // SAFETY: signalling our own child by its pid.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `logout-harness sim` in ifd mode as a separate server: the user's CRM of this test.
 struct Sim {

@@ -10,37 +10,16 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::support::cpu;
 use crate::support::processes;
 
+use crate::support::processes::Guarded;
 use logout_harness::browser::{Browser, BrowserError, BrowserKind, Driver, LaunchOptions, Profile};
 use logout_harness::trust::BrowserTrustStore;
-
-/// A child process ended on drop: SIGTERM first (the sim then stops its KDC and removes its
-/// temp dirs), SIGKILL if it lingers.
-struct Guarded(Child);
-
-impl Drop for Guarded {
-    fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.0.id()) {
-            // SAFETY: signalling our own child by its pid.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `logout-harness sim` running on its own, with what its ready line said.
 struct Sim {

@@ -5,12 +5,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use crate::support::cpu;
 use crate::support::harness;
 use harness::{Report, Run};
 
+use crate::support::harness::text;
 use crate::support::processes;
 use processes::assert_no_processes_left;
 
@@ -20,14 +21,6 @@ fn run(name: &str, tmp: &Path, args: &[&str]) -> Report {
     let mut run = Run::new("uci-tests", name);
     run.command().env("TMPDIR", tmp).args(args);
     run.finish()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// (scenario, rule, passed) of every verdict, by the mode label of its pass.

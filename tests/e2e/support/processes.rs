@@ -45,3 +45,25 @@ pub fn assert_no_processes_left(dir: &Path) {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// A child process ended on drop: SIGTERM first (a `logout-harness sim` then stops its KDC and
+/// removes its temp dirs), SIGKILL if it lingers.
+pub struct Guarded(pub std::process::Child);
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.0.id()) {
+            // SAFETY: signalling our own child by its pid.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
