@@ -175,6 +175,10 @@ pub trait Sessions: Sync {
     fn sign_in(&self) -> impl Future<Output = Result<Vec<JarCookie>, String>>;
     /// Asks the server whether the session of `cookies` is alive. This is activity.
     fn probe(&self, cookies: &[JarCookie]) -> impl Future<Output = Result<ProbeResponse, String>>;
+    /// What to check when a session just signed in is not signed in for the probe.
+    fn not_signed_in_hint(&self) -> &'static str {
+        "check the target's `whoami` and `pages.auth_cookies`"
+    }
 }
 
 /// A signed-in session and when the server last saw it: between `sent` and `answered` of its
@@ -888,8 +892,8 @@ async fn sign_in_one<S: Sessions>(sessions: &S) -> Result<Anchor, MeasureError> 
     } = probe_timed(sessions, &cookies, "a new session").await?;
     if !answer.authenticated() {
         return Err(MeasureError(format!(
-            "a session just signed in is not signed in for the probe ({answer}): check the \
-             target's `whoami` and `pages.auth_cookies`"
+            "a session just signed in is not signed in for the probe ({answer}): {}",
+            sessions.not_signed_in_hint()
         )));
     }
     Ok(Anchor {

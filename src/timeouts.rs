@@ -107,6 +107,10 @@ pub async fn measure_timeout(
         }
         None => Target::embedded(opts.mode),
     };
+    // The built-in CRM under Windows authentication has no session that could time out.
+    if target.spec.crm == CrmLocation::Embedded && target.spec.mode == AuthMode::Iwa {
+        return Err(RunError::Usage(CRM_IWA_HAS_NO_SESSION_TIMEOUT.into()));
+    }
     if let Some(path) = &opts.json {
         crate::report::check_writable(path).map_err(|e| RunError::Usage(format!("--json: {e}")))?;
     }
@@ -224,6 +228,7 @@ pub async fn measure_timeout(
         },
     };
     let deployment = Deployment {
+        mode: target.spec.mode,
         probe: setup.probe.clone(),
         whoami,
         start,
@@ -311,8 +316,32 @@ fn observe(what: What, configured: Duration, f: &Finding) -> Observation {
     obs
 }
 
+/// Why `timeout` measures nothing on CRM in mode iwa (docs/crm-adfs-facts.md, S6).
+const CRM_IWA_HAS_NO_SESSION_TIMEOUT: &str = "mode iwa has no session timeout to measure: CRM's \
+    session and inactivity timeouts apply to claims-based authentication (modes ifd and claims), \
+    not to Windows authentication, where every request signs in with Kerberos or NTLM \
+    (Microsoft, \"Manage user session and access\", \
+    https://learn.microsoft.com/en-us/dynamics365/customerengagement/on-premises/admin/user-session-management); \
+    measure with --mode ifd or --mode claims";
+
+/// What to check when a session just signed in is not signed in for the probe, by mode: under
+/// Windows authentication the browser signs every request in, and cookies alone may sign in
+/// nothing.
+fn not_signed_in_hint(mode: AuthMode) -> &'static str {
+    match mode {
+        AuthMode::Iwa => {
+            "in mode iwa the browser signs every request in with Windows authentication and the \
+             probe replays cookies alone, so only a session cookie that signs requests in by \
+             itself (named in `pages.auth_cookies`) has a timeout to measure; under Windows \
+             authentication alone there is none"
+        }
+        _ => "check the target's `whoami` and `pages.auth_cookies`",
+    }
+}
+
 /// The deployment as the measurement sees it.
 struct Deployment {
+    mode: AuthMode,
     probe: Probe,
     whoami: url::Url,
     start: url::Url,
@@ -370,6 +399,10 @@ impl Sessions for Deployment {
     async fn probe(&self, cookies: &[JarCookie]) -> Result<ProbeResponse, String> {
         self.probe.get_with_cookies(&self.whoami, cookies).await
     }
+
+    fn not_signed_in_hint(&self) -> &'static str {
+        not_signed_in_hint(self.mode)
+    }
 }
 
 /// The console's account of a report: the finding, the verdict, where to change the value.
@@ -419,4 +452,23 @@ pub fn describe(report: &TimeoutReport) -> String {
         out.push_str(&format!("  - {w}\n"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Under Windows authentication the hint says why cookies alone may sign nothing in, not to
+    /// check `pages.auth_cookies` as if the target file were wrong.
+    #[test]
+    fn the_hint_for_a_session_the_probe_does_not_see_follows_the_mode() {
+        let iwa = not_signed_in_hint(AuthMode::Iwa);
+        assert!(iwa.contains("Windows authentication"), "{iwa}");
+        assert!(iwa.contains("cookies alone"), "{iwa}");
+        for mode in [AuthMode::Ifd, AuthMode::Fba, AuthMode::Claims] {
+            let hint = not_signed_in_hint(mode);
+            assert!(hint.contains("`whoami`"), "{mode:?}: {hint}");
+            assert!(!hint.contains("Windows"), "{mode:?}: {hint}");
+        }
+    }
 }

@@ -240,6 +240,19 @@ fn bad_input_is_a_clear_error_and_exit_2(dir: &Path) {
     assert!(console.contains("iwa.yaml:8:"), "{console}");
     assert!(!console.contains("panicked"), "{console}");
 
+    // CRM's timeouts do not apply under Windows authentication: said at once, with the source,
+    // not as a sign-in that failed.
+    let t = std::time::Instant::now();
+    let (code, console, _, _) = measure(&["--mode", "iwa"], dir);
+    assert_eq!(code, 2, "{console}");
+    assert!(
+        console.contains("mode iwa has no session timeout to measure"),
+        "{console}"
+    );
+    assert!(console.contains("user-session-management"), "{console}");
+    assert!(!console.contains("pages.auth_cookies"), "{console}");
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+
     let (code, console, _, _) = measure(&["--user", "mallory"], dir);
     assert_eq!(code, 2, "{console}");
     assert!(console.contains("no user `mallory`"), "{console}");
