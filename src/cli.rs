@@ -356,6 +356,17 @@ pub fn main() -> i32 {
 /// (the end of `main`, or the signal handler, which exits without returning).
 static RELAY: std::sync::Mutex<Option<StdoutRelay>> = std::sync::Mutex::new(None);
 
+/// [`crate::process::install_signal_handler`] with `on_signal`, after which what is left of stdout
+/// is copied out before the process exits: without it the relay's thread may not have copied
+/// the last lines (a command's "interrupted: ..." report) when the handler exits, which a loaded
+/// machine showed.
+fn install_signal_handler(on_signal: impl Fn() + Send + Sync + 'static) {
+    crate::process::install_signal_handler(move || {
+        on_signal();
+        finish_stdout();
+    });
+}
+
 /// Copies what is left of stdout before the process exits.
 fn finish_stdout() {
     let relay = RELAY.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -583,10 +594,7 @@ async fn cmd_run(args: RunArgs) -> i32 {
     };
     opts.sim_access_token_management = args.sim_access_token_management.map(OnOff::on);
     opts.trace_knobs = args.trace_knobs;
-    crate::process::install_signal_handler(|| {
-        crate::report::write_interrupted();
-        finish_stdout();
-    });
+    install_signal_handler(crate::report::write_interrupted);
     match run::run(opts).await {
         Ok(outcome) => {
             let _ = std::io::stdout().flush();
@@ -663,7 +671,7 @@ async fn cmd_timeout(args: TimeoutArgs) -> i32 {
             }
         }
     };
-    crate::process::install_signal_handler(on_signal);
+    install_signal_handler(on_signal);
     let mut line = ProgressLine::stderr();
     let progress = |s: crate::measure::Status| {
         let done = s.elapsed.as_secs_f64() / s.expected.as_secs_f64().max(0.001);
@@ -710,7 +718,7 @@ async fn cmd_check(args: CheckArgs) -> i32 {
         return fail("--page-timeout must be at least 1s");
     }
     // --connect starts a browser (and, for the embedded target, the emulator): Ctrl-C ends them.
-    crate::process::install_signal_handler(|| {});
+    install_signal_handler(|| {});
     let builtin = match unpack() {
         Ok(b) => b,
         Err(e) => return fail(e),
