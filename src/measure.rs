@@ -177,9 +177,13 @@ pub trait Sessions: Sync {
     fn probe(&self, cookies: &[JarCookie]) -> impl Future<Output = Result<ProbeResponse, String>>;
     /// What to check when a session just signed in is not signed in for the probe.
     fn not_signed_in_hint(&self) -> &'static str {
-        "check the target's `whoami` and `pages.auth_cookies`"
+        CHECK_WHOAMI_AND_AUTH_COOKIES
     }
 }
+
+/// The usual reason a session just signed in is not signed in for the probe.
+pub const CHECK_WHOAMI_AND_AUTH_COOKIES: &str =
+    "check the target's `whoami` and `pages.auth_cookies`";
 
 /// A signed-in session and when the server last saw it: between `sent` and `answered` of its
 /// anchoring look. The session began after `began` and before `signed` (the end of the first

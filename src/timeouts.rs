@@ -335,7 +335,7 @@ fn not_signed_in_hint(mode: AuthMode) -> &'static str {
              itself (named in `pages.auth_cookies`) has a timeout to measure; under Windows \
              authentication alone there is none"
         }
-        _ => "check the target's `whoami` and `pages.auth_cookies`",
+        _ => measure::CHECK_WHOAMI_AND_AUTH_COOKIES,
     }
 }
 
