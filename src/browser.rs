@@ -1471,25 +1471,41 @@ impl Browser {
     /// Waits until `css` matches an element, up to `limit`; polls every
     /// [`crate::wait::Wait::DEFAULT_EVERY`]. When it does not
     /// appear because the browser refused a certificate, the error is [`BrowserError::Certificate`].
+    ///
+    /// A look that finds no element, or that the page's navigation cut short (chromedriver's
+    /// "aborted by navigation": the AD FS form posting itself to CRM, say), is looked at again; a
+    /// session that is gone ends the wait at once.
     pub async fn wait_for(
         &self,
         css: &str,
         limit: Duration,
     ) -> Result<fantoccini::elements::Element, BrowserError> {
-        match self
-            .client
-            .wait()
-            .at_most(limit)
-            .every(crate::wait::Wait::DEFAULT_EVERY)
-            .for_element(Locator::Css(css))
-            .await
-        {
-            Ok(element) => Ok(element),
-            // A redirect (to AD FS, say) may have landed on a refused certificate: say that.
-            Err(e) => match self.certificate_error().await {
-                Ok(Some(message)) => Err(BrowserError::Certificate(message)),
-                _ => Err(BrowserError::Command(format!("waiting for `{css}`: {e}"))),
-            },
+        let cut_short = std::cell::Cell::new(false);
+        let found = crate::wait::Wait::at_most(limit)
+            .until(|| async {
+                match self.client.find(Locator::Css(css)).await {
+                    Ok(element) => Some(Ok(element)),
+                    Err(e) if e.is_no_such_element() => None,
+                    Err(e) if aborted_by_navigation(&e) => {
+                        cut_short.set(true);
+                        None
+                    }
+                    Err(e) => Some(Err(e)),
+                }
+            })
+            .await;
+        let why = match found {
+            Ok(Ok(element)) => return Ok(element),
+            Ok(Err(e)) => e.to_string(),
+            Err(elapsed) if cut_short.get() => {
+                format!("{elapsed} (a navigation cut a look short)")
+            }
+            Err(elapsed) => elapsed.to_string(),
+        };
+        // A redirect (to AD FS, say) may have landed on a refused certificate: say that.
+        match self.certificate_error().await {
+            Ok(Some(message)) => Err(BrowserError::Certificate(message)),
+            _ => Err(BrowserError::Command(format!("waiting for `{css}`: {why}"))),
         }
     }
 
@@ -1615,6 +1631,15 @@ async fn end_session(client: Client) -> Result<(), fantoccini::error::CmdError> 
     ended
 }
 
+/// Whether `e` is chromedriver's answer to a command that a navigation of the page cut short:
+/// "aborted by navigation", an error code outside the W3C list
+/// (<https://w3c.github.io/webdriver/#errors>), so fantoccini keeps it as a non-conforming
+/// response. It says nothing about the page the navigation leads to.
+pub fn aborted_by_navigation(e: &fantoccini::error::CmdError) -> bool {
+    matches!(e, fantoccini::error::CmdError::NotW3C(serde_json::Value::String(code))
+        if code == "aborted by navigation")
+}
+
 /// Whether `e` says the browser's session is gone for good, and why: the server no longer knows
 /// the session ("invalid session id": a grid node that was lost, a browser that died), or the
 /// server itself does not answer.
@@ -1710,7 +1735,24 @@ impl Drop for Browser {
 
 #[cfg(test)]
 mod tests {
-    use super::{BrowserKind, Isolation, LaunchOptions, certificate_message};
+    use super::{BrowserKind, Isolation, LaunchOptions, aborted_by_navigation, certificate_message};
+
+    /// chromedriver's "aborted by navigation" is told from every other answer a look can get:
+    /// a wait looks again after it, and only after it (or after "no such element").
+    #[test]
+    fn aborted_by_navigation_is_only_chromedrivers_code_for_it() {
+        use fantoccini::error::{CmdError, ErrorStatus, WebDriver};
+        let code = |s: &str| CmdError::NotW3C(serde_json::Value::String(s.into()));
+        assert!(aborted_by_navigation(&code("aborted by navigation")));
+        assert!(!aborted_by_navigation(&code("aborted by something else")));
+        assert!(!aborted_by_navigation(&CmdError::NotW3C(
+            serde_json::json!({"error": "aborted by navigation"})
+        )));
+        for status in [ErrorStatus::NoSuchElement, ErrorStatus::InvalidSessionId] {
+            let e = CmdError::Standard(WebDriver::new(status, "aborted by navigation"));
+            assert!(!aborted_by_navigation(&e));
+        }
+    }
 
     fn pass_options(spki: &str) -> LaunchOptions {
         LaunchOptions {
