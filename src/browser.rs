@@ -1473,8 +1473,9 @@ impl Browser {
     /// appear because the browser refused a certificate, the error is [`BrowserError::Certificate`].
     ///
     /// A look that finds no element, or that the page's navigation cut short (chromedriver's
-    /// "aborted by navigation": the AD FS form posting itself to CRM, say), is looked at again; a
-    /// session that is gone ends the wait at once.
+    /// "aborted by navigation": the AD FS form posting itself to CRM, say;
+    /// docs/browser-facts.md B10), is looked at again; any other error (a session that is gone)
+    /// ends the wait at once.
     pub async fn wait_for(
         &self,
         css: &str,
@@ -1735,7 +1736,9 @@ impl Drop for Browser {
 
 #[cfg(test)]
 mod tests {
-    use super::{BrowserKind, Isolation, LaunchOptions, aborted_by_navigation, certificate_message};
+    use super::{
+        BrowserKind, Isolation, LaunchOptions, aborted_by_navigation, certificate_message,
+    };
 
     /// chromedriver's "aborted by navigation" is told from every other answer a look can get:
     /// a wait looks again after it, and only after it (or after "no such element").
