@@ -11,6 +11,7 @@ use loopback::LoopbackServer;
 
 use crate::support::harness::text;
 use crate::support::processes;
+use crate::support::processes::wait_exit;
 use processes::{assert_no_processes_left as assert_no_leaked_processes, processes_using};
 
 fn bin() -> Command {
@@ -464,14 +465,11 @@ fn sim_prints_one_ready_line_then_serves_until_interrupted() {
     assert!(re.is_match(&line), "{line:?}");
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "sim did not stop on SIGINT");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_exit(
+        &mut child,
+        Duration::from_secs(10),
+        "sim did not stop on SIGINT",
+    );
     assert_eq!(status.code(), Some(0));
 }
 
@@ -506,17 +504,11 @@ fn ctrl_c_mid_run_ends_every_browser_driver_and_kdc() {
     }
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the harness did not stop on SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_exit(
+        &mut child,
+        Duration::from_secs(15),
+        "the harness did not stop on SIGINT",
+    );
     assert_eq!(status.code(), Some(130));
     assert_no_leaked_processes(tmp.path());
     let left: Vec<_> = std::fs::read_dir(tmp.path())

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use crate::support::cpu;
 use crate::support::harness::text;
 use crate::support::processes;
+use crate::support::processes::wait_exit;
 use processes::{assert_no_processes_left, processes_using};
 
 const GRID_VERSION: &str = "4.48.0";
@@ -522,17 +523,11 @@ fn the_harness_through_a_selenium_grid() {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
         let interrupted = Instant::now();
-        let deadline = interrupted + Duration::from_secs(15);
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the harness did not stop on SIGINT"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = wait_exit(
+            &mut child,
+            Duration::from_secs(15),
+            "the harness did not stop on SIGINT",
+        );
         eprintln!(
             "grid test: the harness exited {:.1}s after SIGINT",
             interrupted.elapsed().as_secs_f64()

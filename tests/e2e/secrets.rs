@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::cpu;
 use crate::support::processes;
+use crate::support::processes::wait_exit;
 use processes::{assert_no_processes_left as assert_no_processes, processes_using};
 
 use base64::Engine as _;
@@ -336,17 +337,6 @@ fn run_until_a_browser_is_up(tmp: &Path) -> Child {
     }
 }
 
-fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Entries of `tmp` (the artifacts dir aside).
 fn left_in(tmp: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(tmp)
@@ -423,7 +413,11 @@ fn sighup_ends_a_run_like_ctrl_c() {
     let mut child = run_until_a_browser_is_up(tmp.path());
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
-    let status = wait_exit(&mut child, "the harness did not stop on SIGHUP");
+    let status = wait_exit(
+        &mut child,
+        Duration::from_secs(15),
+        "the harness did not stop on SIGHUP",
+    );
     assert_eq!(status.code(), Some(129));
     assert_no_processes(tmp.path());
     let left = left_in(tmp.path());

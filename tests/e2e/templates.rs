@@ -13,17 +13,15 @@
 //!   the reports the template publishes must exist where it publishes them, and parse.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_yaml::Value;
 
 use crate::support::cpu;
 use crate::support::processes;
-use crate::support::processes::Guarded;
+use crate::support::processes::{Guarded, spawn_ready};
 
 const GITHUB: &str = "ci/templates/github-actions-nightly.yml";
 const AZURE: &str = "ci/templates/azure-pipelines-nightly.yml";
@@ -322,25 +320,12 @@ struct Sim {
 
 fn start_sim(tmp: &Path) -> Sim {
     let ca_file = tmp.join("crm-ca.pem");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_logout-harness"))
-        .env("TMPDIR", tmp)
-        .args(["sim", "--mode", "ifd", "--write-ca"])
-        .arg(&ca_file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("logout-harness sim starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let child = Guarded(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the sim prints its ready line");
+    let (child, line) = spawn_ready(
+        Command::new(env!("CARGO_BIN_EXE_logout-harness"))
+            .env("TMPDIR", tmp)
+            .args(["sim", "--mode", "ifd", "--write-ca"])
+            .arg(&ca_file),
+    );
     let crm = line
         .split_whitespace()
         .find_map(|w| w.strip_prefix("crm="))

@@ -8,16 +8,14 @@
 //! - In IWA mode the browser "without a Kerberos ticket" never inherits the machine's ticket, and
 //!   `kerberos_ccache` gives a user their own.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::cpu;
 use crate::support::processes;
 
-use crate::support::processes::Guarded;
+use crate::support::processes::{Guarded, spawn_ready};
 use logout_harness::browser::{Browser, BrowserError, BrowserKind, Driver, LaunchOptions, Profile};
 use logout_harness::trust::BrowserTrustStore;
 
@@ -76,24 +74,11 @@ fn start_sim(dir: &Path, mode: &str) -> Sim {
 
 fn start_named_sim(dir: &Path, mode: &str, name: &str) -> Sim {
     let ca_file = dir.join(format!("sim-{name}-ca.pem"));
-    let mut child = isolated(dir)
-        .args(["sim", "--mode", mode, "--write-ca"])
-        .arg(&ca_file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("logout-harness sim starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let child = Guarded(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the sim prints its ready line");
+    let (child, line) = spawn_ready(
+        isolated(dir)
+            .args(["sim", "--mode", mode, "--write-ca"])
+            .arg(&ca_file),
+    );
     let field = |name: &str| {
         line.split_whitespace()
             .find_map(|w| w.strip_prefix(&format!("{name}=")))

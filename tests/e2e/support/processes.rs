@@ -67,3 +67,44 @@ impl Drop for Guarded {
         let _ = self.0.wait();
     }
 }
+
+/// Waits (up to `limit`) for `child` to exit and returns its status; fails the test with `what`
+/// when it has not.
+pub fn wait_exit(
+    child: &mut std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Spawns `cmd` with its stdout piped (stderr dropped), ended on drop, and returns it with the
+/// first line it printed (a server's ready line), waiting at most a minute for it.
+pub fn spawn_ready(cmd: &mut std::process::Command) -> (Guarded, String) {
+    use std::io::BufRead as _;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the command starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let child = Guarded(child);
+    // Read on a thread of its own: a child that prints nothing must not hang the test.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the command prints its ready line");
+    (child, line)
+}
