@@ -1,4 +1,4 @@
-@browser_close @ifd @fba
+@browser_close @ifd @fba @reopens-browser
 Feature: Closing the browser
   CRM's and AD FS's authentication cookies are session cookies: closing the browser ends the
   session in it. With "Continue where you left off" Chromium restores session cookies, which the

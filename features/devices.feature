@@ -1,4 +1,4 @@
-@devices @ifd @fba
+@devices @ifd @fba @two-browsers
 Feature: Several devices
   One user signed in on two devices has two sessions. As CRM ships, Sign Out on one leaves the
   other signed in; with access token management (WSFedNonceCookieEnabled) on, it signs the other

@@ -5,6 +5,7 @@ Feature: CRM 4.0 forms authentication: Log Out
   fresh login is required, and the old ticket is refused (OWASP WSTG-SESS-06: ASP.NET-style forms
   tickets are the named example of a logout that only clears the client).
 
+  @reopens-browser
   Scenario: Log Out, close the browser and reopen it: a fresh login is required
     Given alice is signed in to CRM
     When she signs out through the profile menu

@@ -34,7 +34,7 @@ Feature: Single sign-on through AD FS
 
   # "Keep me signed in" makes AD FS's SSO cookie persistent (it survives closing the browser);
   # Sign Out must end that session too (docs/crm-adfs-facts.md §4.1).
-  @needs-kmsi
+  @needs-kmsi @reopens-browser
   Scenario: With Keep me signed in, Sign Out, close and reopen the browser: CRM asks for credentials
     Given alice is signed in to CRM with Keep me signed in
     When she signs out through the profile menu

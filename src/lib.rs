@@ -4,45 +4,21 @@
 //! (or the embedded emulator, `fixtures/crm-sim`), record what they observe, and a YAML policy turns
 //! observations into verdicts that carry requirement ids (OWASP ASVS, WSTG).
 //!
-//! Data flows one way: [`target`] + [`policy`] -> [`run`] -> [`browser`] sessions and [`probe`]s ->
-//! observations (recorded by the steps) -> [`policy::Verdict`]s -> [`report`] writers.
+//! The modules are layers, and data flows one way through them (docs/architecture.md):
+//! [`config`] (what the user wrote) -> [`engine`] (browsers, the probe, the emulator) ->
+//! [`observe`] (page verbs, snapshots, measurements) -> [`judge`] (the rule table, verdicts,
+//! remedies) -> [`report`] (console, JSON, JUnit); [`steps`] compose them per scenario and
+//! [`cmd`] drives a command from its arguments to its exit code. A module imports only its own
+//! layer and those before it; `tests/layers.rs` fails on an import that points the other way.
 
 #![warn(missing_docs)]
 
-pub mod admin;
-pub mod applicability;
-pub mod artifacts;
-pub mod auth_prompt;
-pub mod browser;
-pub mod builtin;
-pub mod cdp;
-pub mod cli;
+pub mod cmd;
 pub mod config;
-pub mod connect;
-pub mod embedded;
-pub mod firefox;
-pub mod grid;
-pub mod http_signin;
-pub mod measure;
-pub mod page;
-pub mod policy;
-pub mod probe;
-pub mod process;
-pub mod progress;
-pub mod recorder;
-pub mod remedy;
+pub mod engine;
+pub mod judge;
+pub mod observe;
 pub mod report;
-pub mod run;
-pub mod rundir;
-pub mod secrets;
-pub mod sessions;
-pub mod slots;
-pub mod snapshot;
-pub mod step_log;
-pub mod target;
-pub mod timeouts;
-pub mod trust;
-pub mod wait;
 
 /// Cucumber step definitions (they live in the top-level `steps/` folder).
 #[path = "../steps/mod.rs"]

@@ -5,8 +5,8 @@
 use cucumber::{given, then};
 
 use super::world::LogoutWorld;
-use crate::page;
-use crate::policy::{Observation, Outcome, RuleId};
+use crate::judge::{Observation, Outcome, RuleId};
+use crate::observe::page;
 
 #[given(regex = r"^(\w+) opens (?:her|his|their) active accounts$")]
 async fn opens_accounts(w: &mut LogoutWorld, who: String) -> Result<(), String> {
@@ -55,7 +55,7 @@ async fn back_shows_no_data(w: &mut LogoutWorld) -> Result<(), String> {
         Observation::new(RuleId::BackButtonData, outcome)
             .evidence(format!(
                 "signed out at {}",
-                crate::secrets::shorten_redacted(signed_out_at.as_str(), 120)
+                crate::config::secrets::shorten_redacted(signed_out_at.as_str(), 120)
             ))
             .evidence(format!("after Back ({how}): {after_back}"))
             .evidence(format!("after reload: {after_reload}")),
@@ -79,7 +79,7 @@ async fn start_page_not_stored(w: &mut LogoutWorld) -> Result<(), String> {
     let status = answer.status;
     let fetched = format!(
         "GET {} from the signed-in browser -> {status}",
-        crate::secrets::shorten_redacted(&answer.url, 120)
+        crate::config::secrets::shorten_redacted(&answer.url, 120)
     );
     w.probe_log.push(fetched.clone());
     if status != 200 {

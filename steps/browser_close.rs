@@ -7,14 +7,7 @@ use cucumber::{given, then, when};
 use super::reauth::open_crm;
 use super::sign_in::{open_browser_restoring, sign_in};
 use super::world::LogoutWorld;
-use crate::policy::{Observation, Outcome, RuleId};
-
-/// Whether a step closes a browser and reopens it: its people need a profile on disk, so a
-/// browser process each rather than a browser context ([`crate::browser::BrowserHost`]).
-pub fn reopens_browser(step_text: &str) -> bool {
-    step_text.contains("closes the browser and opens it again")
-        || step_text.contains("continues where it left off")
-}
+use crate::judge::{Observation, Outcome, RuleId};
 
 #[given(regex = r"^(\w+) is signed in to CRM in a browser that continues where it left off$")]
 async fn signed_in_restoring(w: &mut LogoutWorld, who: String) -> Result<(), String> {
@@ -54,9 +47,10 @@ async fn closes_and_reopens(
             .launch_browser(&person, profile, restore)
             .await
             .map_err(|e| format!("cannot reopen the browser on the same profile: {e}")),
-        // A context has no profile to reopen: `reopens_browser` must have matched this step.
+        // A context has no profile to reopen: the scenario must say it reopens a browser.
         (Ok(()), None) => Err(format!(
-            "{person}'s browser was a browser context, which has no profile to reopen (a harness bug)"
+            "{person}'s browser was a browser context, which has no profile to reopen: tag the \
+             scenario @reopens-browser, so that its people get a browser process each"
         )),
         (Err(e), _) => Err(e),
     };

@@ -8,9 +8,9 @@ use cucumber::then;
 
 use super::reauth::open_crm;
 use super::world::LogoutWorld;
-use crate::browser::JarCookie;
-use crate::policy::{Observation, Outcome, RuleId};
-use crate::probe::{IdpAnswer, ProbeResponse};
+use crate::engine::browser::JarCookie;
+use crate::engine::probe::{IdpAnswer, ProbeResponse};
+use crate::judge::{Observation, Outcome, RuleId};
 
 /// Where CRM sends a browser without a session to sign in: AD FS's `wsignin1.0` address, the
 /// `Location` of CRM's answer to its start page asked with no cookies.
@@ -91,7 +91,7 @@ async fn adfs_session_ended(w: &mut LogoutWorld) -> Result<(), String> {
     let obs = Observation::new(RuleId::ClaimsAdfsSignedOut, outcome)
         .evidence(format!(
             "sign-out ended at {} ({})",
-            crate::secrets::shorten_redacted(after.as_str(), 120),
+            crate::config::secrets::shorten_redacted(after.as_str(), 120),
             if reached {
                 "AD FS's wa=wsignout1.0: AD FS was told"
             } else {
@@ -148,7 +148,7 @@ async fn back_in_through_windows_authentication(w: &mut LogoutWorld) -> Result<(
     if outcome == Outcome::WindowsAuthentication {
         // Expected for internal claims access; say how to change it, for deployments that must
         // ask for credentials after Sign Out.
-        let fix = crate::remedy::remedy(
+        let fix = crate::judge::remedy::remedy(
             RuleId::ClaimsReloginAfterSignOut,
             outcome,
             w.ctx().target.spec.mode,

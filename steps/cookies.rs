@@ -4,8 +4,8 @@
 use cucumber::then;
 
 use super::world::LogoutWorld;
-use crate::browser::JarCookie;
-use crate::policy::{Observation, Outcome, RuleId};
+use crate::engine::browser::JarCookie;
+use crate::judge::{Observation, Outcome, RuleId};
 
 /// The signed-in person's auth cookies; none is "cannot judge" (the target's `auth_cookies`
 /// patterns match nothing, or the person is not signed in).
@@ -157,7 +157,8 @@ async fn no_credentials(w: &mut LogoutWorld) -> Result<(), String> {
     let holding: Vec<String> = jar
         .iter()
         .filter_map(|c| {
-            crate::secrets::find_in(&c.value, password.expose()).map(|how| format!("{c:?} ({how})"))
+            crate::config::secrets::find_in(&c.value, password.expose())
+                .map(|how| format!("{c:?} ({how})"))
         })
         .collect();
     let outcome = if holding.is_empty() {

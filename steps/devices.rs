@@ -8,22 +8,12 @@ use cucumber::{given, then, when};
 
 use super::sign_in::{open_browser, sign_in};
 use super::world::LogoutWorld;
-use crate::policy::{Observation, Outcome, RuleId};
-use crate::target::{AuthMode, CrmLocation};
+use crate::config::target::{AuthMode, CrmLocation};
+use crate::judge::{Observation, Outcome, RuleId};
 
 /// The world's key for `user`'s second device.
 fn other_device(user: &str) -> String {
     format!("{user} (second device)")
-}
-
-/// How many browsers a step holds open at once, at most: two for "on two devices". The world
-/// takes that many of the run's slots when slots stand for a grid's browsers.
-pub fn browsers_at_once(step_text: &str) -> usize {
-    if step_text.ends_with("is signed in to CRM on two devices") {
-        2
-    } else {
-        1
-    }
 }
 
 #[given(regex = r"^(\w+) is signed in to CRM on two devices$")]
@@ -66,7 +56,7 @@ async fn admin_ends_all(w: &mut LogoutWorld, whose: String) -> Result<(), String
         }
     }
     w.current = Some(user);
-    let done = crate::admin::perform(&action, &username, &w.ctx().probe).await?;
+    let done = crate::observe::admin::perform(&action, &username, &w.ctx().probe).await?;
     w.probe_log.push(done);
     Ok(())
 }

@@ -10,15 +10,15 @@ use cucumber::{given, then, when};
 use super::reauth::open_crm;
 use super::sign_in::open_browser;
 use super::world::LogoutWorld;
-use crate::policy::{Observation, Outcome, RuleId};
-use crate::target::NO_TICKET_PERSON;
+use crate::config::target::NO_TICKET_PERSON;
+use crate::judge::{Observation, Outcome, RuleId};
 
 #[given(regex = r"^(\w+) has a Kerberos ticket$")]
 async fn has_ticket(w: &mut LogoutWorld, user: String) -> Result<(), String> {
     let person = w.who(&user)?;
     // Against the emulator each user's browser is driven by a driver holding that user's
     // credential cache; against a real target, by the machine's own ticket.
-    if w.ctx().target.spec.crm == crate::target::CrmLocation::Embedded
+    if w.ctx().target.spec.crm == crate::config::target::CrmLocation::Embedded
         && !w.ctx().user_drivers.contains_key(&person)
     {
         return Err(format!("the emulator's KDC issued no ticket for {person}"));
@@ -70,7 +70,7 @@ fn prompt_unavailable(w: &LogoutWorld) -> Option<String> {
     if let Some(why) = &w.prompt_unavailable {
         return Some(why.clone());
     }
-    (w.ctx().launch.kind == crate::browser::BrowserKind::Firefox).then(|| {
+    (w.ctx().launch.kind == crate::engine::browser::BrowserKind::Firefox).then(|| {
         "the browser's sign-in prompt is answered through the Chrome DevTools Protocol \
          (Fetch.authRequired), which Firefox does not have"
             .to_string()
@@ -82,19 +82,23 @@ fn prompt_unavailable(w: &LogoutWorld) -> Option<String> {
 async fn launch_prompting(
     w: &mut LogoutWorld,
     person: &str,
-    profile: &crate::browser::Profile,
-) -> Result<crate::browser::Browser, String> {
+    profile: &crate::engine::browser::Profile,
+) -> Result<crate::engine::browser::Browser, String> {
     let mut options = w.ctx().launch.clone();
     options.negotiate_allowlist = None;
     let t = std::time::Instant::now();
-    let browser =
-        crate::browser::Browser::launch(w.ctx().webdriver_for(person), &options, profile, false)
-            .await
-            .map_err(|e| format!("cannot start a browser for {person}: {e}"));
+    let browser = crate::engine::browser::Browser::launch(
+        w.ctx().webdriver_for(person),
+        &options,
+        profile,
+        false,
+    )
+    .await
+    .map_err(|e| format!("cannot start a browser for {person}: {e}"));
     w.timings.browser_launch += t.elapsed();
     let browser = browser?;
     let watched = match browser.debugger_address() {
-        Some(address) => crate::auth_prompt::AuthPrompts::attach(&address).await,
+        Some(address) => crate::observe::auth_prompt::AuthPrompts::attach(&address).await,
         None => Err("the WebDriver server reported no DevTools address for the browser".into()),
     };
     match watched {
@@ -124,7 +128,7 @@ async fn launch_prompting(
 fn typed_credentials(
     w: &LogoutWorld,
     person: &str,
-) -> Result<(String, Arc<crate::target::Secret>), String> {
+) -> Result<(String, Arc<crate::config::target::Secret>), String> {
     let creds = w.ctx().target.credentials(person)?;
     let password = creds.password.ok_or_else(|| {
         format!("{person} has no password to type into the browser's prompt (give `password_env` or `password_file`)")
@@ -135,7 +139,7 @@ fn typed_credentials(
 fn prompts<'w>(
     w: &'w LogoutWorld,
     person: &str,
-) -> Result<&'w crate::auth_prompt::AuthPrompts, String> {
+) -> Result<&'w crate::observe::auth_prompt::AuthPrompts, String> {
     w.auth_prompts
         .get(person)
         .ok_or_else(|| format!("{person}'s browser is not one that asks for credentials"))
@@ -157,7 +161,7 @@ async fn signs_in_through_prompt(w: &mut LogoutWorld, user: String) -> Result<()
             "the browser is a process of its own".into(),
         )),
     );
-    let profile = crate::browser::Profile::new()
+    let profile = crate::engine::browser::Profile::new()
         .map_err(|e| format!("cannot make a browser profile: {e}"))?;
     let browser = launch_prompting(w, &person, &profile).await?;
     w.people.insert(
@@ -285,7 +289,7 @@ async fn judge_prompt(w: &mut LogoutWorld, rule: RuleId) -> Result<(), String> {
     )
 }
 
-fn describe(seen: &[crate::auth_prompt::Prompt]) -> String {
+fn describe(seen: &[crate::observe::auth_prompt::Prompt]) -> String {
     if seen.is_empty() {
         return "none".into();
     }

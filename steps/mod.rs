@@ -4,6 +4,7 @@
 mod back_button;
 mod browser_close;
 mod claims;
+mod context;
 mod cookies;
 mod devices;
 mod iwa;
@@ -16,4 +17,5 @@ mod tabs;
 mod timeout;
 mod world;
 
+pub use context::RunContext;
 pub use world::LogoutWorld;

@@ -6,7 +6,7 @@
 use cucumber::then;
 
 use super::world::{LogoutWorld, PageState};
-use crate::policy::{Observation, Outcome, RuleId};
+use crate::judge::{Observation, Outcome, RuleId};
 
 /// Opens CRM's start page in `person`'s browser and waits until the page has settled: the
 /// application, a sign-in form, a signed-out page, or a final page that is none of them.

@@ -47,7 +47,7 @@ pub async fn sign_in_ticking(w: &mut LogoutWorld, person: &str, kmsi: bool) -> R
     let creds = w.ctx().target.credentials(person)?;
     let start = w.start_url()?;
     let navigation = std::time::Instant::now();
-    crate::page::sign_in_ticking(
+    crate::observe::page::sign_in_ticking(
         w.browser(person)?,
         &start,
         &w.ctx().target.pages,

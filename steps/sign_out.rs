@@ -4,10 +4,10 @@
 use cucumber::{then, when};
 
 use super::world::{LogoutWorld, NoRecording};
-use crate::page;
-use crate::policy::{Observation, Outcome, RuleId};
-use crate::snapshot;
-use crate::wait::Wait;
+use crate::engine::wait::Wait;
+use crate::judge::{Observation, Outcome, RuleId};
+use crate::observe::page;
+use crate::observe::snapshot;
 
 /// An auth cookie that expires within this long is on its way out, not a credential left behind:
 /// a correct logout may overwrite the cookie with an emptied value and `Max-Age=1`.
@@ -107,7 +107,7 @@ async fn no_auth_cookie_left(w: &mut LogoutWorld) -> Result<(), String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or_default();
-    let remaining: Vec<crate::browser::JarCookie> =
+    let remaining: Vec<crate::engine::browser::JarCookie> =
         w.auth_cookies(&jar).into_iter().cloned().collect();
     let had: Vec<String> = w
         .auth_cookies(&w.before_sign_out)
@@ -241,7 +241,7 @@ async fn replay_all_refused(w: &mut LogoutWorld) -> Result<(), String> {
             format!(
                 ", {} more over the cap of {}",
                 recording.over_cap,
-                crate::recorder::MAX_DISTINCT
+                crate::engine::recorder::MAX_DISTINCT
             )
         } else {
             String::new()
@@ -266,7 +266,10 @@ async fn replay_all_refused(w: &mut LogoutWorld) -> Result<(), String> {
 }
 
 /// A replay's one line: the request without query values, the cookie names sent, the answer.
-fn replayed(request: &crate::recorder::RecordedRequest, r: &crate::probe::ProbeResponse) -> String {
+fn replayed(
+    request: &crate::engine::recorder::RecordedRequest,
+    r: &crate::engine::probe::ProbeResponse,
+) -> String {
     let cookies = if r.cookies_sent.is_empty() {
         "no cookies".to_string()
     } else {
@@ -276,7 +279,7 @@ fn replayed(request: &crate::recorder::RecordedRequest, r: &crate::probe::ProbeR
     if let Some(location) = &r.location {
         line.push_str(&format!(
             " (Location: {})",
-            crate::secrets::shorten_redacted(location, 80)
+            crate::config::secrets::shorten_redacted(location, 80)
         ));
     }
     line
@@ -284,7 +287,7 @@ fn replayed(request: &crate::recorder::RecordedRequest, r: &crate::probe::ProbeR
 
 /// The recorded requests sorted into those to replay and those left out, with why.
 struct ReplayPlan {
-    replay: Vec<crate::recorder::RecordedRequest>,
+    replay: Vec<crate::engine::recorder::RecordedRequest>,
     writes: Vec<String>,
     sign_out: Vec<String>,
     no_auth_cookie: Vec<String>,
@@ -351,8 +354,8 @@ impl ReplayPlan {
 /// the sign-out's doing).
 fn replay_plan(
     w: &LogoutWorld,
-    recording: &crate::recorder::Recording,
-    before: &[crate::browser::JarCookie],
+    recording: &crate::engine::recorder::Recording,
+    before: &[crate::engine::browser::JarCookie],
 ) -> ReplayPlan {
     let mut plan = ReplayPlan {
         replay: Vec::new(),
@@ -361,7 +364,7 @@ fn replay_plan(
         no_auth_cookie: Vec::new(),
         not_ok: Vec::new(),
     };
-    let auth: Vec<&crate::browser::JarCookie> = w.auth_cookies(before);
+    let auth: Vec<&crate::engine::browser::JarCookie> = w.auth_cookies(before);
     for request in &recording.requests {
         let shown = request.shown();
         let lower = shown.to_ascii_lowercase();
@@ -415,8 +418,8 @@ async fn cookies_match_snapshot(w: &mut LogoutWorld) -> Result<(), String> {
         return Err(format!(
             "first run: there is no baseline snapshot yet at {} (the cookies seen are in {}.new). \
              Review them and record the baseline with `--update-snapshots`; later runs compare against it.",
-            crate::builtin::label(&cmp.file),
-            crate::builtin::label(&cmp.file)
+            crate::config::builtin::label(&cmp.file),
+            crate::config::builtin::label(&cmp.file)
         ));
     }
     let outcome = if cmp.matches {
@@ -424,8 +427,10 @@ async fn cookies_match_snapshot(w: &mut LogoutWorld) -> Result<(), String> {
     } else {
         Outcome::Differ
     };
-    let mut obs = Observation::new(RuleId::LeftoverCookies, outcome)
-        .evidence(format!("snapshot {}", crate::builtin::label(&cmp.file)));
+    let mut obs = Observation::new(RuleId::LeftoverCookies, outcome).evidence(format!(
+        "snapshot {}",
+        crate::config::builtin::label(&cmp.file)
+    ));
     if !cmp.matches {
         obs = obs.detail(format!(
             "{}review with `cargo insta review`, or rerun with --update-snapshots to accept",

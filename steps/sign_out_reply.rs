@@ -7,7 +7,7 @@ use std::time::Duration;
 use cucumber::{then, when};
 
 use super::world::LogoutWorld;
-use crate::policy::{Observation, Outcome, RuleId};
+use crate::judge::{Observation, Outcome, RuleId};
 
 /// A host that can never resolve (RFC 6761 reserves `.invalid`), so nothing is ever sent to it:
 /// the browser's address bar is all that tells whether AD FS sent it there.
@@ -61,7 +61,7 @@ async fn not_sent_to_foreign_host(w: &mut LogoutWorld) -> Result<(), String> {
     let host = foreign.host_str().unwrap_or_default().to_string();
     let browser = w.browser(&person)?;
     // Sent there at once (a redirect) or by the page a moment later (a script, a meta refresh).
-    let (landed, _) = crate::wait::Wait::at_most(LATE_REDIRECT)
+    let (landed, _) = crate::engine::wait::Wait::at_most(LATE_REDIRECT)
         .until_or_last(|| async {
             let now = browser.client().current_url().await.ok();
             let there = now.as_ref().and_then(|u| u.host_str()) == Some(host.as_str());
@@ -81,11 +81,11 @@ async fn not_sent_to_foreign_host(w: &mut LogoutWorld) -> Result<(), String> {
         )
         .evidence(format!(
             "opened {}",
-            crate::secrets::shorten_redacted(signout.as_str(), 160)
+            crate::config::secrets::shorten_redacted(signout.as_str(), 160)
         ))
         .evidence(format!(
             "the browser was then at {}",
-            crate::secrets::shorten_redacted(landed.as_str(), 160)
+            crate::config::secrets::shorten_redacted(landed.as_str(), 160)
         )),
     )
 }

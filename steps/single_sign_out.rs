@@ -7,8 +7,8 @@
 use cucumber::{given, then};
 
 use super::world::LogoutWorld;
-use crate::page::{self, PageMarkers, PageState};
-use crate::policy::{Observation, Outcome, RuleId};
+use crate::judge::{Observation, Outcome, RuleId};
+use crate::observe::page::{self, PageMarkers, PageState};
 
 /// The other application's markers: its own signed-in element; the target's sign-in form (AD FS
 /// asks for credentials on the same page for every relying party).
@@ -76,7 +76,7 @@ async fn judge_other(w: &mut LogoutWorld, rule: RuleId) -> Result<(), String> {
     // The clean-up requests are images of AD FS's signed-out page: they have been sent once
     // that page has loaded.
     let browser = w.browser(&person)?;
-    let signed_out_page = crate::wait::Wait::at_most(w.ctx().page_timeout)
+    let signed_out_page = crate::engine::wait::Wait::at_most(w.ctx().page_timeout)
         .until(|| async { page::document_complete(browser).await.then_some(()) })
         .await;
     let after = page::current_url(browser).await;
@@ -99,7 +99,7 @@ async fn judge_other(w: &mut LogoutWorld, rule: RuleId) -> Result<(), String> {
         Observation::new(rule, outcome)
             .evidence(format!(
                 "Sign Out ended at {}",
-                crate::secrets::shorten_redacted(&after, 120)
+                crate::config::secrets::shorten_redacted(&after, 120)
             ))
             .evidence(format!("then the other application: {state}"))
             .evidence(if w.third_party_cookies_blocked {

@@ -7,7 +7,7 @@
 use cucumber::{given, then, when};
 
 use super::world::LogoutWorld;
-use crate::policy::{Observation, Outcome, RuleId};
+use crate::judge::{Observation, Outcome, RuleId};
 
 #[given(regex = r"^(\w+) opens CRM in a second tab$")]
 async fn opens_second_tab(w: &mut LogoutWorld, who: String) -> Result<(), String> {

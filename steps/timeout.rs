@@ -5,7 +5,7 @@
 //! whether the session is alive. Each check is bracketed: alive shortly before the configured value
 //! (else "early"), dead shortly after it (else "not-enforced"). Where the target lets a session be
 //! signed in over HTTP, the idle bracket takes two sessions looked at once each at the same moment,
-//! the way `logout-harness timeout` measures (`crate::measure`): one wait instead of two.
+//! the way `logout-harness timeout` measures (`crate::observe::measure`): one wait instead of two.
 
 use std::time::Duration;
 
@@ -13,9 +13,9 @@ use cucumber::{then, when};
 use tokio::time::{Instant, sleep_until};
 
 use super::world::LogoutWorld;
-use crate::browser::JarCookie;
-use crate::policy::{Observation, Outcome, RuleId};
-use crate::target::SignInBy;
+use crate::config::target::SignInBy;
+use crate::engine::browser::JarCookie;
+use crate::judge::{Observation, Outcome, RuleId};
 
 /// How far from the configured value the brackets sit: a quarter of it plus half a second, so
 /// scheduling noise on a loaded machine cannot flip a verdict.
@@ -83,7 +83,7 @@ async fn idle_timeout(w: &mut LogoutWorld) -> Result<(), String> {
 }
 
 /// Where a second session can be signed in over HTTP (the timeout measurement's way,
-/// `crate::measure`): it is signed in `2m` after the browser's, so when the browser's session is
+/// `crate::observe::measure`): it is signed in `2m` after the browser's, so when the browser's session is
 /// `idle + m` old the second is `idle - m` old, and one look at each, at the same moment, brackets
 /// the timeout. One wait of `idle + m` instead of two (about `2 × idle`), and each session is
 /// looked at once, so neither look refreshes what the other measures.
@@ -102,7 +102,7 @@ async fn staggered(
         .as_ref()
         .ok_or("the target gives no password for the second session")?;
     let start = w.start_url()?;
-    let http = crate::http_signin::HttpSignIn::new(&w.ctx().http_trust)?;
+    let http = crate::observe::http_signin::HttpSignIn::new(&w.ctx().http_trust)?;
     let second = http
         .sign_in(
             &start,
@@ -274,10 +274,15 @@ async fn reminder(w: &mut LogoutWorld) -> Result<(), String> {
     let limit = first_expiry + margin(first_expiry);
     let shown_at = {
         let browser = w.browser(&person)?;
-        crate::page::wait_displayed(browser, &css, limit, crate::page::TIMER_LOOK_EVERY)
-            .await
-            .ok()
-            .map(|_| Instant::now() - t0)
+        crate::observe::page::wait_displayed(
+            browser,
+            &css,
+            limit,
+            crate::observe::page::TIMER_LOOK_EVERY,
+        )
+        .await
+        .ok()
+        .map(|_| Instant::now() - t0)
     };
     w.timings.deliberate_wait += Instant::now() - t0;
     let outcome = match shown_at {
@@ -330,11 +335,11 @@ async fn expiry_dialog_close(w: &mut LogoutWorld) -> Result<(), String> {
     w.start_waiting();
     let t0 = Instant::now();
     w.ctx().progress.expect_until((t0 + limit).into_std());
-    let shown = crate::page::wait_displayed(
+    let shown = crate::observe::page::wait_displayed(
         w.browser(&person)?,
         &css,
         limit,
-        crate::page::TIMER_LOOK_EVERY,
+        crate::observe::page::TIMER_LOOK_EVERY,
     )
     .await;
     w.timings.deliberate_wait += t0.elapsed();
@@ -348,7 +353,7 @@ async fn expiry_dialog_close(w: &mut LogoutWorld) -> Result<(), String> {
         }
     };
     let shown_after = t0.elapsed().as_secs_f64();
-    let navigated = crate::page::activate_and_wait_new_document(
+    let navigated = crate::observe::page::activate_and_wait_new_document(
         w.browser(&person)?,
         close,
         w.ctx().page_timeout,

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use cucumber::event::ScenarioFinished;
 use cucumber::gherkin;
 
-use crate::browser::{Browser, JarCookie, Profile};
-pub use crate::page::PageState;
-use crate::page::{self, PageMarkers};
-use crate::policy::{Observation, VerdictContext};
+use super::RunContext;
+use crate::engine::browser::{Browser, JarCookie, Profile};
+use crate::judge::{Observation, VerdictContext};
+pub use crate::observe::page::PageState;
+use crate::observe::page::{self, PageMarkers};
 use crate::report::ScenarioError;
-use crate::run::RunContext;
 
 /// One simulated person at one device: a browser and, when it is a process of its own, its
 /// profile.
@@ -53,22 +53,22 @@ pub struct LogoutWorld {
     /// The browsers of this scenario block third-party cookies (a profile setting, so each gets
     /// a process of its own).
     pub third_party_cookies_blocked: bool,
-    /// Each person's request recorder (see [`crate::recorder`]), or why there is none.
-    pub recorders: BTreeMap<String, Result<crate::recorder::Recorder, NoRecording>>,
+    /// Each person's request recorder (see [`crate::engine::recorder`]), or why there is none.
+    pub recorders: BTreeMap<String, Result<crate::engine::recorder::Recorder, NoRecording>>,
     /// What the browser requested while signed in, taken just before sign-out.
-    pub recorded_before_sign_out: Option<Result<crate::recorder::Recording, NoRecording>>,
+    pub recorded_before_sign_out: Option<Result<crate::engine::recorder::Recording, NoRecording>>,
     /// The run's slot this scenario holds while it works the browser; given back when it starts
     /// to wait on purpose, so waiting never holds up the scenarios that work.
-    slot: Option<crate::slots::Slot>,
-    /// The scenario closes and reopens a browser, which needs a profile on disk: its people get
-    /// browser processes, not contexts.
-    reopens_browser: bool,
-    /// Browsers the scenario holds open at once, at most (the slots it takes when a slot stands
-    /// for a browser).
+    slot: Option<crate::engine::slots::Slot>,
+    /// The scenario closes and reopens a browser (tagged `@reopens-browser`), which needs a
+    /// profile on disk: its people get browser processes, not contexts.
+    pub reopens_browser: bool,
+    /// Browsers the scenario holds open at once, at most (`@two-browsers`: 2; the slots it takes
+    /// when a slot stands for a browser).
     browsers_at_once: usize,
     /// The sign-in prompts of each person whose browser does not sign in to Windows
     /// automatically (answered through DevTools).
-    pub auth_prompts: BTreeMap<String, crate::auth_prompt::AuthPrompts>,
+    pub auth_prompts: BTreeMap<String, crate::observe::auth_prompt::AuthPrompts>,
     /// Why this browser's sign-in prompt cannot be answered here (Firefox has no DevTools): the
     /// prompt scenario's checks are then not applicable.
     pub prompt_unavailable: Option<String>,
@@ -165,7 +165,7 @@ impl LogoutWorld {
                 let browser = browser?;
                 let recorder = match browser.devtools() {
                     Some((cdp, context)) => {
-                        crate::recorder::Recorder::start(cdp, context, &self.ctx().crm_url)
+                        crate::engine::recorder::Recorder::start(cdp, context, &self.ctx().crm_url)
                             .await
                             .map_err(|e| {
                                 NoRecording::Failed(format!(
@@ -208,7 +208,7 @@ impl LogoutWorld {
     pub async fn take_recording(
         &mut self,
         person: &str,
-    ) -> Result<crate::recorder::Recording, NoRecording> {
+    ) -> Result<crate::engine::recorder::Recording, NoRecording> {
         match self.recorders.get(person) {
             Some(Ok(recorder)) => {
                 recorder.settle(std::time::Duration::from_secs(3)).await;
@@ -259,7 +259,7 @@ impl LogoutWorld {
         self.verdict_context = VerdictContext {
             feature: feature.name.clone(),
             scenario: scenario.name.clone(),
-            mode: ctx.target.mode_label(),
+            mode: ctx.target.pass_mode(),
             browser: ctx.browser_name.clone(),
             target: ctx.target.spec.name.clone(),
         };
@@ -268,29 +268,13 @@ impl LogoutWorld {
             .iter()
             .chain(rule.into_iter().flat_map(|r| &r.tags))
             .chain(&scenario.tags);
-        let waits = tags.into_iter().any(|t| t == crate::run::TIMEOUT_TAG);
-        let steps = feature
-            .background
-            .iter()
-            .flat_map(|b| &b.steps)
-            .chain(
-                rule.into_iter()
-                    .flat_map(|r| r.background.iter().flat_map(|b| &b.steps)),
-            )
-            .chain(&scenario.steps)
-            .collect::<Vec<_>>();
-        self.reopens_browser = steps
-            .iter()
-            .any(|s| super::browser_close::reopens_browser(&s.value));
-        self.browsers_at_once = steps
-            .iter()
-            .map(|s| super::devices::browsers_at_once(&s.value))
-            .max()
-            .unwrap_or(1);
-        let priority = if waits {
-            crate::slots::Priority::Waits
+        let shape = crate::config::applicability::ScenarioShape::of_tags(tags);
+        self.reopens_browser = shape.reopens_browser;
+        self.browsers_at_once = shape.browsers_at_once;
+        let priority = if shape.waits {
+            crate::engine::slots::Priority::Waits
         } else {
-            crate::slots::Priority::Normal
+            crate::engine::slots::Priority::Normal
         };
         // A grid's slots are browsers: a scenario takes all the browsers it will hold at once
         // together, so two scenarios never each hold one and wait for a second.
@@ -323,7 +307,8 @@ impl LogoutWorld {
             return Err(format!(
                 "this scenario holds {} browsers at once, but the run has only {held} slot(s) \
                  for browsers (the grid's free slots at --webdriver {}, or --concurrency): give \
-                 the grid more slots for the browser, or raise --concurrency",
+                 the grid more slots for the browser, or raise --concurrency; a scenario that \
+                 holds two browsers at once is tagged @two-browsers",
                 self.browsers_at_once, ctx.webdriver_url
             ));
         }
@@ -438,7 +423,7 @@ impl LogoutWorld {
     pub async fn probe_whoami(
         &mut self,
         cookies: &[JarCookie],
-    ) -> Result<crate::probe::ProbeResponse, String> {
+    ) -> Result<crate::engine::probe::ProbeResponse, String> {
         let url = self.whoami_url()?;
         let response = self.ctx().probe.get_with_cookies(&url, cookies).await?;
         self.probe_log.push(response.to_string());
@@ -499,7 +484,7 @@ impl LogoutWorld {
     /// Records that `rule` cannot be checked in this scenario here, and why: not a failure, and
     /// no change to the exit code (the scenario's other checks are judged as usual). Nothing is
     /// recorded when the policy leaves the rule out.
-    pub fn not_applicable(&self, rule: crate::policy::RuleId, reason: &str) {
+    pub fn not_applicable(&self, rule: crate::judge::RuleId, reason: &str) {
         if self.ctx().policy.rule(rule).is_none() {
             return;
         }
@@ -550,7 +535,7 @@ impl LogoutWorld {
                     .strip_prefix("Step panicked. Captured output: ")
                     .unwrap_or(message);
                 // An error may quote a URL or page text that carries a password.
-                let message = &crate::secrets::redact_known(message);
+                let message = &crate::config::secrets::redact_known(message);
                 // The failed step is not in this event: the run names it from cucumber's events
                 // once the scenarios have ended (see `step_log`).
                 ctx.findings.error(ScenarioError {
@@ -570,7 +555,15 @@ impl LogoutWorld {
         };
         ctx.progress.scenario_done(&line, violated);
         if not_observed.is_some() || violated > 0 {
-            crate::artifacts::save(self).await;
+            crate::report::artifacts::save(
+                &self.ctx().artifacts,
+                &self.verdict_context,
+                self.people
+                    .iter()
+                    .filter_map(|(name, p)| Some((name.as_str(), p.browser.as_ref()?))),
+                &self.probe_log,
+            )
+            .await;
         }
         let closing = std::time::Instant::now();
         for person in self.people.values_mut() {

@@ -12,9 +12,9 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use logout_harness::cmd::run::{self, RunOptions};
+use logout_harness::config::target::Ui;
 use logout_harness::report::Findings;
-use logout_harness::run::{self, RunOptions};
-use logout_harness::target::Ui;
 
 /// The Unified Interface's passes (labels `ifd-uci`, `iwa-uci`) judged the same (scenario, rule,
 /// outcome) as the classic ones (`ifd`, `iwa`), and, when every scenario ran (`whole`), really on
@@ -57,7 +57,7 @@ fn main() {
     // (src/main.rs), not loose in the system temp dir: a Chromium that writes its profile a moment
     // after its quit (docs/browser-facts.md B3) then writes inside the run dir's path, which the
     // next run's sweep removes, instead of leaving a profile behind in /tmp.
-    let run_dir = logout_harness::rundir::RunDir::enter().ok();
+    let run_dir = logout_harness::engine::rundir::RunDir::enter().ok();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut opts = RunOptions::defaults(root);
     opts.artifacts = root.join("target/logout-harness/test-artifacts");
@@ -80,7 +80,7 @@ fn main() {
     let whole = opts.tags.is_none() && opts.name.is_none();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let code = runtime.block_on(async {
-        logout_harness::process::install_signal_handler(|| {});
+        logout_harness::engine::process::install_signal_handler(|| {});
         match run::run(opts).await {
             Ok(outcome) => {
                 let failed = outcome

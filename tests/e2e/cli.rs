@@ -549,7 +549,9 @@ fn a_closed_stdout_is_no_panic() {
 #[tokio::test]
 async fn chromedriver_listens_on_loopback_only() {
     let _cpu = cpu::take(1);
-    let driver = logout_harness::browser::Driver::start(&[]).await.unwrap();
+    let driver = logout_harness::engine::browser::Driver::start(&[])
+        .await
+        .unwrap();
     let port: u16 = driver.url().rsplit(':').next().unwrap().parse().unwrap();
     let mut listening = Vec::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {

@@ -15,8 +15,8 @@
 //! scenario with every knob instead, to check that claim. Modes iwa and claims always run every
 //! scenario with a knob: their few scenarios reach their knobs anyway.
 //!
-//! The matrix in README.md is generated from [`EXPECTED`] by this test: run it with
-//! `UPDATE_README=1` after changing the table, and it rewrites the README section.
+//! The matrix in docs/emulator.md is generated from [`EXPECTED`] by this test: run it with
+//! `UPDATE_DOCS=1` after changing the table, and it rewrites that section.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -628,25 +628,25 @@ fn matrix_markdown(knobs: &[(String, Vec<String>)]) -> String {
     md
 }
 
-fn check_readme(md: &str) {
-    let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+fn check_docs(md: &str) {
+    let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/emulator.md");
     let readme = std::fs::read_to_string(&path).unwrap();
     let (start, end) = ("<!-- fault-matrix:start -->\n", "<!-- fault-matrix:end -->");
     let a = readme
         .find(start)
-        .expect("README has a fault-matrix section")
+        .expect("docs/emulator.md has a fault-matrix section")
         + start.len();
     let b = readme
         .find(end)
-        .expect("README has a fault-matrix end marker");
-    if std::env::var_os("UPDATE_README").is_some() {
+        .expect("docs/emulator.md has a fault-matrix end marker");
+    if std::env::var_os("UPDATE_DOCS").is_some() {
         let updated = format!("{}{md}{}", &readme[..a], &readme[b..]);
         std::fs::write(&path, updated).unwrap();
     } else {
         assert_eq!(
             &readme[a..b],
             md,
-            "README's fault matrix is stale: rerun this test with UPDATE_README=1"
+            "docs/emulator.md's fault matrix is stale: rerun this test with UPDATE_DOCS=1"
         );
     }
 }
@@ -837,7 +837,7 @@ fn every_knob_fails_exactly_its_owning_scenarios() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
-    check_readme(&matrix_markdown(&knobs));
+    check_docs(&matrix_markdown(&knobs));
 }
 
 /// The knob's owners as (mode, scenario, rule).

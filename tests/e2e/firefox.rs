@@ -200,17 +200,20 @@ const IWA: &[(&str, usize)] = &[
 #[test]
 fn an_untrusted_certificate_is_named_with_firefoxs_code_and_the_fix() {
     let _cpu = cpu::take(1);
-    use logout_harness::browser::{
+    use logout_harness::engine::browser::{
         Browser, BrowserError, BrowserKind, Driver, LaunchOptions, Profile,
     };
-    use logout_harness::embedded::Embedded;
+    use logout_harness::engine::embedded::Embedded;
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let e = Embedded::start(logout_harness::target::AuthMode::Ifd, &Default::default())
-            .await
-            .unwrap();
-        let (host_rules, _, trust) = logout_harness::trust::emulator_trust(&e);
+        let e = Embedded::start(
+            logout_harness::config::target::AuthMode::Ifd,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+        let (host_rules, _, trust) = logout_harness::engine::trust::emulator_trust(&e);
         let driver = Driver::start_for(BrowserKind::Firefox, &[])
             .await
             .expect("geckodriver starts (ci/setup installs it)");

@@ -7,12 +7,12 @@
 use std::time::Instant;
 
 use crate::support::cpu;
-use logout_harness::browser::JarCookie;
-use logout_harness::embedded::Embedded;
-use logout_harness::http_signin::{HttpSignIn, HttpSignInError};
-use logout_harness::probe::Probe;
-use logout_harness::snapshot::{CookieShape, shapes};
-use logout_harness::target::{AuthMode, Target};
+use logout_harness::config::target::{AuthMode, Target};
+use logout_harness::engine::browser::JarCookie;
+use logout_harness::engine::embedded::Embedded;
+use logout_harness::engine::probe::Probe;
+use logout_harness::observe::http_signin::{HttpSignIn, HttpSignInError};
+use logout_harness::observe::snapshot::{CookieShape, shapes};
 
 /// A started emulator in `mode` and what a sign-in against it needs.
 struct Rig {
@@ -31,7 +31,7 @@ impl Rig {
         let embedded = Embedded::start(mode, &Default::default())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let (_, _, trust) = logout_harness::trust::emulator_trust(&embedded);
+        let (_, _, trust) = logout_harness::engine::trust::emulator_trust(&embedded);
         let target = Target::embedded(mode);
         let crm = embedded.sim.crm_url().clone();
         let creds = target.credentials("alice").unwrap();
@@ -254,7 +254,7 @@ async fn a_wrong_selector_and_an_untrusted_certificate_are_clear_errors() {
         "{text}"
     );
 
-    let (_, _, mut trust) = logout_harness::trust::emulator_trust(&rig.embedded);
+    let (_, _, mut trust) = logout_harness::engine::trust::emulator_trust(&rig.embedded);
     trust.roots_pem.clear();
     let e = HttpSignIn::new(&trust)
         .unwrap()

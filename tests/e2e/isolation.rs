@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use crate::support::cpu;
-use logout_harness::browser::{
+use logout_harness::engine::browser::{
     Browser, BrowserHost, BrowserKind, Driver, LaunchOptions, SharedBrowser,
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use crate::support::cpu;
-use logout_harness::browser::{BrowserHost, BrowserKind, Driver, LaunchOptions};
-use logout_harness::recorder::Recorder;
-use logout_harness::target::{AuthMode, Target};
+use logout_harness::config::target::{AuthMode, Target};
+use logout_harness::engine::browser::{BrowserHost, BrowserKind, Driver, LaunchOptions};
+use logout_harness::engine::recorder::Recorder;
 
 /// Ends the host browser whatever happens (the driver's own drop then ends chromedriver).
 struct Host(std::sync::Arc<BrowserHost>);
@@ -58,7 +58,7 @@ async fn a_signed_in_context_records_the_web_api_and_the_download_without_cookie
         let target = Target::embedded(mode);
         let creds = target.credentials("alice").unwrap();
         let start = sim.crm_url().join(&target.pages.start).unwrap();
-        logout_harness::page::sign_in(
+        logout_harness::observe::page::sign_in(
             &browser,
             &start,
             &target.pages,

@@ -155,7 +155,7 @@ fn leaks(what: &str, text: &[u8], needles: &[String]) -> Vec<String> {
     // And the library's own detector, token by token (base64 inside larger values).
     let password = &needles[3];
     for token in text.split(|c: char| c.is_whitespace() || "<>\"'(),".contains(c)) {
-        if let Some(how) = logout_harness::secrets::find_in(token, password) {
+        if let Some(how) = logout_harness::config::secrets::find_in(token, password) {
             found.push(format!("{what}: {how} in {token:?}"));
         }
     }

@@ -16,8 +16,10 @@ use crate::support::cpu;
 use crate::support::processes;
 
 use crate::support::processes::{Guarded, spawn_ready};
-use logout_harness::browser::{Browser, BrowserError, BrowserKind, Driver, LaunchOptions, Profile};
-use logout_harness::trust::BrowserTrustStore;
+use logout_harness::engine::browser::{
+    Browser, BrowserError, BrowserKind, Driver, LaunchOptions, Profile,
+};
+use logout_harness::engine::credentials::BrowserTrustStore;
 
 /// `logout-harness sim` running on its own, with what its ready line said.
 struct Sim {

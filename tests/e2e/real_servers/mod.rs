@@ -132,14 +132,15 @@ fn django_admin_correctly_configured_holds_every_rule() {
 #[test]
 fn django_admin_signs_in_over_http_without_a_browser() {
     let _cpu = cpu::take(1);
-    use logout_harness::http_signin::{HttpSignIn, HttpSignInError};
-    use logout_harness::probe::{HttpTrust, Probe};
+    use logout_harness::engine::probe::{HttpTrust, Probe};
+    use logout_harness::observe::http_signin::{HttpSignIn, HttpSignInError};
 
     let password = servers::fresh_password();
     let server = Django::start(DjangoProfile::Correct, &password).unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
     let file = django_target(&server, dir.path());
-    let target = logout_harness::target::Target::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let target =
+        logout_harness::config::target::Target::load(&file).unwrap_or_else(|e| panic!("{e}"));
     let trust = HttpTrust {
         roots_pem: vec![std::fs::read_to_string(&server.ca_file).unwrap()],
         resolve: Vec::new(),

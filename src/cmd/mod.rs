@@ -1,0 +1,8 @@
+//! The commands: arguments and exit codes ([`cli`]), a run of the features ([`run`]), the timeout
+//! measurement ([`timeouts`]) and `check --connect` ([`connect`]). The top layer: it drives all the
+//! others and nothing imports it.
+
+pub mod cli;
+pub mod connect;
+pub mod run;
+pub mod timeouts;

@@ -1,0 +1,1215 @@
+//! A run: configuration -> (embedded emulator) -> browsers -> scenarios -> verdicts -> reports.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cucumber::World as _;
+use cucumber::tag::Ext as _;
+
+use crate::config::applicability;
+use crate::engine::browser::{
+    BrowserError, BrowserKind, Driver, Isolation, LaunchOptions, SharedBrowser,
+};
+use crate::engine::embedded::{Embedded, EmbeddedOptions, Timeouts};
+use crate::judge::Policy;
+
+use crate::config::applicability::TIMEOUT_TAG;
+use crate::config::target::{AdminAction, AuthMode, CrmLocation, Target, Ui};
+use crate::engine::trust;
+use crate::report::step_log::{FailedSteps, StepLog};
+use crate::report::{self, Collector, Findings};
+use crate::steps::RunContext;
+
+/// Why a run could not judge anything. Exit code 2, with a message that says what to do.
+#[derive(Debug)]
+pub enum RunError {
+    /// A configuration file is broken.
+    Config(crate::config::yaml::ConfigError),
+    /// No browser could be had.
+    Browser(BrowserError),
+    /// The target could not be reached or started.
+    Target(String),
+    /// The embedded emulator (or its KDC) did not start.
+    Emulator(String),
+    /// The command line asked for something inconsistent.
+    Usage(String),
+    /// Writing a report failed.
+    Report(String),
+    /// The WebDriver server or Selenium Grid of `--webdriver` cannot serve the run; the message is
+    /// the whole story (what the server said, what to do).
+    Grid(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Config(e) => write!(
+                f,
+                "{e}\nFix the file, then check it with `logout-harness check`."
+            ),
+            RunError::Browser(e) => write!(
+                f,
+                "{e}\nThe harness needs a browser to judge anything: run `ci/setup` (installs Debian's \
+                 chromium and chromium-driver), or point --webdriver at a running WebDriver server or grid."
+            ),
+            RunError::Target(e) => write!(
+                f,
+                "{e}\nCheck the target's `crm` URL, the network path to it and its certificate (`tls.ca_file`)."
+            ),
+            RunError::Emulator(e) => write!(
+                f,
+                "{e}\nThe embedded emulator needs the packages ci/setup installs (krb5-kdc, krb5-admin-server, \
+                 krb5-user for the iwa mode): run `ci/setup`, or leave out iwa with --mode ifd,fba."
+            ),
+            RunError::Usage(e) => write!(f, "{e}"),
+            RunError::Report(e) => write!(f, "cannot write the report: {e}"),
+            RunError::Grid(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<crate::engine::error::SetupError> for RunError {
+    fn from(e: crate::engine::error::SetupError) -> Self {
+        use crate::engine::error::SetupError;
+        match e {
+            SetupError::Target(e) => RunError::Target(e),
+            SetupError::Emulator(e) => RunError::Emulator(e),
+            SetupError::Browser(e) => RunError::Browser(e),
+        }
+    }
+}
+
+impl From<crate::config::yaml::ConfigError> for RunError {
+    fn from(e: crate::config::yaml::ConfigError) -> Self {
+        RunError::Config(e)
+    }
+}
+
+/// How long a page or an element may take before its step is not judged, unless
+/// `--page-timeout` says otherwise: a sign-in through AD FS is five or so navigations, and a CRM
+/// under load can take seconds for each.
+pub const DEFAULT_PAGE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What `logout-harness run` was asked to do.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// A target file, or `None` for the embedded emulator.
+    pub target: Option<PathBuf>,
+    /// Modes to run against the embedded emulator (ignored for a target file, whose mode rules).
+    pub modes: Vec<AuthMode>,
+    /// Web clients to run against the embedded emulator, each mode once per web client that
+    /// mode serves (ignored for a target file, whose `ui` rules).
+    pub uis: Vec<Ui>,
+    /// The policy file.
+    pub policy: PathBuf,
+    /// Browser family.
+    pub browser: BrowserKind,
+    /// A WebDriver server to use instead of starting chromedriver.
+    pub webdriver: Option<String>,
+    /// Show the browser window.
+    pub headed: bool,
+    /// Scenarios working a browser at once (scenarios waiting out a timeout do not count).
+    pub concurrency: usize,
+    /// With `--webdriver` at a Selenium Grid, take the concurrency from the grid's free slots for
+    /// the browser (`--concurrency` not given); a plain WebDriver server keeps `concurrency`.
+    pub concurrency_from_grid: bool,
+    /// How long a new browser session may take before the scenario gives up on it (a grid queues
+    /// requests it has no free slot for).
+    pub new_session_timeout: Duration,
+    /// How long a page or an element may take before its step is not judged
+    /// ([`DEFAULT_PAGE_TIMEOUT`] unless `--page-timeout` says otherwise).
+    pub page_timeout: Duration,
+    /// How scenarios are kept apart; `None` picks [`Isolation::Context`] with the harness's
+    /// own chromedriver and [`Isolation::Process`] with `--webdriver`.
+    pub isolation: Option<Isolation>,
+    /// A tag expression selecting scenarios.
+    pub tags: Option<String>,
+    /// A regex on scenario names.
+    pub name: Option<String>,
+    /// JUnit XML output.
+    pub junit: Option<PathBuf>,
+    /// JSON output.
+    pub json: Option<PathBuf>,
+    /// Where failed scenarios leave screenshots, pages and cookie jars.
+    pub artifacts: PathBuf,
+    /// Emulator fault knobs.
+    pub faults: Vec<crm_sim::Fault>,
+    /// Feature files or directories.
+    pub features: Vec<PathBuf>,
+    /// Where cookie snapshots live (`--snapshots`); by default a `snapshots/` folder beside the
+    /// target file, or [`RunOptions::embedded_snapshots`] for the embedded targets.
+    pub snapshots: Option<PathBuf>,
+    /// Where the embedded targets' snapshots live.
+    pub embedded_snapshots: PathBuf,
+    /// The embedded emulator's timeouts for the timeout scenarios (`--sim-idle-timeout`,
+    /// `--sim-session-length`); unset ones are the target's declared values.
+    pub sim_timeouts: Timeouts,
+    /// The embedded emulator's access token management (`--sim-access-token-management`); unset,
+    /// the target's `access_token_management` (off for the built-in targets).
+    pub sim_access_token_management: Option<bool>,
+    /// `--trace-knobs`: every scenario against an embedded emulator of its own, and the report
+    /// lists the fault knobs each one reached ([`crate::report::KnobsReached`]).
+    pub trace_knobs: bool,
+}
+
+impl RunOptions {
+    /// The defaults of `logout-harness run` with no arguments. `root` is laid out like the
+    /// repository (`features/`, `fixtures/policies/`): the checkout itself, or the built-in files
+    /// unpacked for the run ([`crate::config::builtin::Unpacked`]). Artifacts go under the current
+    /// directory, never under `root`, which may be a temp folder removed after the run.
+    pub fn defaults(root: &Path) -> RunOptions {
+        RunOptions {
+            target: None,
+            modes: AuthMode::ALL.to_vec(),
+            uis: vec![Ui::Classic],
+            policy: root.join("fixtures/policies/default.yaml"),
+            browser: BrowserKind::Chromium,
+            webdriver: None,
+            headed: false,
+            concurrency: 2,
+            concurrency_from_grid: false,
+            new_session_timeout: crate::engine::sessions::DEFAULT_NEW_SESSION_DEADLINE,
+            page_timeout: DEFAULT_PAGE_TIMEOUT,
+            isolation: None,
+            tags: None,
+            name: None,
+            junit: None,
+            json: None,
+            artifacts: PathBuf::from("target/logout-harness/artifacts"),
+            faults: Vec::new(),
+            features: vec![root.join("features")],
+            snapshots: None,
+            embedded_snapshots: root.join("features/snapshots"),
+            sim_timeouts: Timeouts::default(),
+            sim_access_token_management: None,
+            trace_knobs: false,
+        }
+    }
+}
+
+/// The outcome of a run.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// What was found.
+    pub findings: Findings,
+    /// 0, 1 or 2.
+    pub exit_code: i32,
+}
+
+/// What the configuration stage produced: everything checked before a browser starts.
+struct Prepared {
+    policy: Policy,
+    file_target: Option<Target>,
+    selection: Selection,
+    features: ParsedPaths,
+}
+
+/// Runs the features as asked, as a pipeline: check the configuration, start the shared driver,
+/// then per pass (one target and mode) plan which scenarios apply, open the target, run the
+/// scenarios; then write the reports. Errors are "could not judge" (exit 2).
+pub async fn run(mut opts: RunOptions) -> Result<RunOutcome, RunError> {
+    let started = std::time::Instant::now();
+    let prepared = prepare(&opts)?;
+    let isolation = Isolation::choose(opts.isolation, opts.webdriver.is_some());
+    crate::engine::sessions::set_new_session_deadline(opts.new_session_timeout);
+    let (shared_driver, shared_url) = start_shared_driver(&opts.webdriver, opts.browser).await?;
+    if let Some(url) = &opts.webdriver {
+        opts.concurrency = webdriver_concurrency(url, &opts).await?;
+    }
+    let browsers = trust::BrowserSetup {
+        kind: opts.browser,
+        headed: opts.headed,
+        binary: shared_driver
+            .as_ref()
+            .map(|d| d.browser_binary().to_path_buf()),
+        webdriver: opts.webdriver.clone(),
+        shared_url,
+    };
+
+    let findings = Arc::new(Collector::default());
+    // An interrupted run still writes what it judged (report::write_interrupted).
+    report::set_in_flight(findings.clone(), opts.junit.clone(), opts.json.clone());
+    let mut scenarios_selected = 0;
+    let mut planned = Vec::new();
+    let mut all_passes = passes(&opts, prepared.file_target.as_ref());
+    if opts.trace_knobs {
+        all_passes = all_passes
+            .into_iter()
+            .flat_map(|pass| pass_per_scenario(&prepared, pass))
+            .collect();
+    }
+    for pass in all_passes {
+        let plan = plan_pass(&prepared, &pass, &opts, &findings)?;
+        scenarios_selected += plan.selected;
+        if plan.runnable > 0 {
+            planned.push((pass, plan.runnable));
+        }
+    }
+    // Every pass runs at once, each against its own emulator: scenarios that wait out a
+    // timeout start at the beginning beside the others, and the slots keep the browser work
+    // at --concurrency. A pass that cannot open its target ends the run (exit 2).
+    let slots = crate::engine::slots::Slots::new(opts.concurrency);
+    // One progress line for the whole run (every pass), not one summary per pass.
+    let progress = Arc::new(crate::report::progress::RunProgress::new(
+        planned.iter().map(|(_, runnable)| runnable).sum(),
+        crate::report::progress::ProgressLine::stderr(),
+    ));
+    let ticker = tokio::spawn({
+        let progress = progress.clone();
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                progress.tick();
+            }
+        }
+    });
+    let slot_per_browser = opts.webdriver.is_some();
+    // A panic in a step is a harness bug that cucumber reports as a failed step, which the
+    // after hook turns into "not judged" without the default hook's backtrace hint.
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let ran = run_passes(
+        &prepared,
+        &planned,
+        &opts,
+        &browsers,
+        isolation,
+        |scenarios| PassShare {
+            findings: findings.clone(),
+            slots: slots.clone(),
+            progress: progress.clone(),
+            slot_per_browser,
+            isolation,
+            scenarios,
+        },
+    )
+    .await;
+    std::panic::set_hook(previous_hook);
+    ticker.abort();
+    progress.finish();
+    // A browser whose close failed (its grid node went away meanwhile, say) may still hold a
+    // grid slot: end every session the run opened elsewhere, whatever happened.
+    for why in crate::engine::sessions::end_open(Duration::from_secs(10)).await {
+        findings.note(format!("a WebDriver session may be left open: {why}"));
+    }
+    ran?;
+    drop(shared_driver);
+    if scenarios_selected == 0 {
+        return Err(nothing_selected(&opts));
+    }
+    // A signal handler that got here first writes the interrupted reports and ends the process.
+    let Some(_claim) = report::files::claim_in_flight() else {
+        return std::future::pending().await;
+    };
+    let mut findings = findings.take();
+    findings.cost = report::RunCost {
+        wall_s: started.elapsed().as_secs_f64(),
+        harness_cpu_s: own_cpu_seconds(),
+    };
+    write_reports(&opts, findings)
+}
+
+/// Stage 1: the configuration, checked whole before anything starts.
+fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
+    let policy = Policy::load(&opts.policy)?;
+    let file_target = opts.target.as_deref().map(Target::load).transpose()?;
+    if let Some(t) = &file_target {
+        t.preflight()?;
+    }
+    for (flag, path) in [("--junit", &opts.junit), ("--json", &opts.json)] {
+        if let Some(path) = path {
+            report::check_writable(path).map_err(|e| RunError::Usage(format!("{flag}: {e}")))?;
+        }
+    }
+    if opts.concurrency == 0 {
+        return Err(RunError::Usage("--concurrency must be at least 1".into()));
+    }
+    for f in &opts.features {
+        if !f.exists() {
+            return Err(RunError::Usage(format!(
+                "no feature file or directory at {}",
+                f.display()
+            )));
+        }
+    }
+    let selection = Selection {
+        tags: opts
+            .tags
+            .as_deref()
+            .map(|t| {
+                t.parse::<cucumber::gherkin::tagexpr::TagOperation>()
+                    .map_err(|e| {
+                        RunError::Usage(format!("--tags `{t}` is not a tag expression: {e}"))
+                    })
+            })
+            .transpose()?,
+        name: opts
+            .name
+            .as_deref()
+            .map(|n| {
+                regex::Regex::new(n).map_err(|e| RunError::Usage(format!("--name `{n}`: {e}")))
+            })
+            .transpose()?,
+    };
+    let features = parse_features(&opts.features)?;
+    if file_target.is_some() && !opts.faults.is_empty() {
+        return Err(RunError::Usage(
+            "--fault applies to the embedded emulator only, not to a target file".into(),
+        ));
+    }
+    if file_target.is_some() && opts.trace_knobs {
+        return Err(RunError::Usage(
+            "--trace-knobs applies to the embedded emulator only, not to a target file".into(),
+        ));
+    }
+    if file_target.is_some() && opts.sim_access_token_management.is_some() {
+        return Err(RunError::Usage(
+            "--sim-access-token-management applies to the embedded emulator only; a target file \
+             states its own `access_token_management: true|false`"
+                .into(),
+        ));
+    }
+    Ok(Prepared {
+        policy,
+        file_target,
+        selection,
+        features,
+    })
+}
+
+/// Stage 2: one chromedriver for every browser that needs no special environment (IWA passes
+/// start their own, one per user), or the `--webdriver` URL.
+pub(crate) async fn start_shared_driver(
+    webdriver: &Option<String>,
+    kind: BrowserKind,
+) -> Result<(Option<Driver>, String), RunError> {
+    let driver = match webdriver {
+        // Reached once here, so an unreachable grid is one error naming its URL, not one per
+        // scenario.
+        Some(url) => {
+            crate::engine::grid::status(url)
+                .await
+                .map_err(RunError::Grid)?;
+            None
+        }
+        None => Some(
+            Driver::start_for(kind, &[])
+                .await
+                .map_err(RunError::Browser)?,
+        ),
+    };
+    let url = webdriver
+        .clone()
+        .or_else(|| driver.as_ref().map(|d| d.url().to_string()))
+        .unwrap_or_default();
+    Ok((driver, url))
+}
+
+/// The run's concurrency with `--webdriver URL`, told in the run's first line: a Selenium
+/// Grid's free slots for the browser when `--concurrency` was not given, else `--concurrency`.
+async fn webdriver_concurrency(url: &str, opts: &RunOptions) -> Result<usize, RunError> {
+    let server = crate::engine::grid::status(url)
+        .await
+        .map_err(RunError::Grid)?;
+    let browser_name = opts.browser.browser_name();
+    let (concurrency, how) = match &server {
+        crate::engine::grid::Server::Grid(grid) if opts.concurrency_from_grid => {
+            let n = crate::engine::grid::concurrency_from(url, grid, browser_name)
+                .map_err(RunError::Grid)?;
+            (
+                n,
+                format!("the grid's free `{browser_name}` slots in its /status"),
+            )
+        }
+        _ => (opts.concurrency, "--concurrency".to_string()),
+    };
+    let what = match &server {
+        crate::engine::grid::Server::Grid(grid) => format!(
+            "Selenium Grid{} at {url}: {}",
+            grid.version()
+                .and_then(|v| v.split_whitespace().next())
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default(),
+            grid.describe()
+        ),
+        crate::engine::grid::Server::Plain => format!("WebDriver server at {url} (no grid status)"),
+    };
+    println!("webdriver: {what}; concurrency {concurrency} (from {how})");
+    Ok(concurrency)
+}
+
+/// What a pass will run: how many scenarios the selection picks, and how many of those the
+/// target can support (the others are recorded as not applicable, with their reason).
+struct PassPlan {
+    selected: usize,
+    runnable: usize,
+}
+
+/// Stage 3: which selected scenarios apply to the target; the others are recorded now.
+fn plan_pass(
+    prepared: &Prepared,
+    pass: &Pass,
+    opts: &RunOptions,
+    findings: &Collector,
+) -> Result<PassPlan, RunError> {
+    let split = pass.split();
+    let mut plan = PassPlan {
+        selected: 0,
+        runnable: 0,
+    };
+    for (path, fs) in &prepared.features {
+        for feature in fs {
+            for (rule, scenario) in scenarios_of(feature) {
+                if !prepared
+                    .selection
+                    .selects(feature, rule, scenario, pass.mode, split)
+                    || !pass.takes(feature, scenario)
+                {
+                    continue;
+                }
+                plan.selected += 1;
+                let needs =
+                    applicability::needs_of(all_tags(feature, rule, scenario)).map_err(|e| {
+                        RunError::Usage(format!(
+                            "{}: scenario \"{}\": {e}",
+                            feature.path.as_deref().unwrap_or(path.as_path()).display(),
+                            scenario.name
+                        ))
+                    })?;
+                match applicability::unmet(&pass.target, &needs) {
+                    None => plan.runnable += 1,
+                    Some(reason) => findings.not_applicable(report::NotApplicable {
+                        context: crate::judge::VerdictContext {
+                            feature: feature.name.clone(),
+                            scenario: scenario.name.clone(),
+                            mode: pass.target.pass_mode(),
+                            browser: opts.browser.to_string(),
+                            target: pass.target.spec.name.clone(),
+                        },
+                        reason,
+                    }),
+                }
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// The target of a pass, reachable: how the browsers and the probe trust and find it, the
+/// drivers its people use, the administrator's action, and the embedded emulator when it is one.
+struct OpenedTarget {
+    setup: trust::PassSetup,
+    admin_end_sessions: Option<AdminAction>,
+    other_relying_party: Option<crate::config::target::OtherRelyingParty>,
+    access_token_management: Option<bool>,
+    embedded: Option<Embedded>,
+}
+
+/// Stage 4: start the embedded emulator (timeout scenarios get one of their own, with the
+/// target's short timeouts; every other scenario gets CRM's defaults), then set up trust, name
+/// resolution and drivers for the target and check that it answers ([`trust::prepare_pass`]).
+async fn open_target(
+    pass: &Pass,
+    opts: &RunOptions,
+    browsers: &trust::BrowserSetup,
+) -> Result<OpenedTarget, RunError> {
+    let target = &pass.target;
+    let embedded = match &target.spec.crm {
+        CrmLocation::Embedded => {
+            // The emulator runs with --sim-* where given, else with the declared values; the
+            // passes without timeout scenarios keep CRM's defaults, unless a target file is the
+            // only pass.
+            let sim = &opts.sim_timeouts;
+            let timeouts = if pass.timeout_scenarios || opts.target.is_some() {
+                Timeouts {
+                    idle: sim.idle.or(target.spec.timeouts.idle),
+                    absolute: sim.absolute.or(target.spec.timeouts.absolute),
+                }
+            } else {
+                Timeouts::default()
+            };
+            let access_token_management = opts
+                .sim_access_token_management
+                .or(target.spec.access_token_management)
+                .unwrap_or(false);
+            Some(
+                Embedded::start(
+                    pass.mode,
+                    &EmbeddedOptions {
+                        ui: target.spec.ui,
+                        faults: opts.faults.clone(),
+                        timeouts,
+                        access_token_management,
+                        ..EmbeddedOptions::default()
+                    },
+                )
+                .await
+                .map_err(RunError::Emulator)?,
+            )
+        }
+        CrmLocation::Url(_) => None,
+    };
+    let setup = trust::prepare_pass(target, pass.mode, embedded.as_ref(), browsers).await?;
+    let admin_end_sessions = match &embedded {
+        Some(e) => Some(e.admin_end_sessions()),
+        None => target.spec.admin.end_sessions.clone(),
+    };
+    let other_relying_party = match &embedded {
+        Some(e) => Some(e.other_relying_party()),
+        None => target.spec.other_relying_party.clone(),
+    };
+    let access_token_management = match &embedded {
+        Some(e) => Some(e.access_token_management()),
+        None => target.spec.access_token_management,
+    };
+    Ok(OpenedTarget {
+        setup,
+        admin_end_sessions,
+        other_relying_party,
+        access_token_management,
+        embedded,
+    })
+}
+
+/// What the passes of a run share, and how many scenarios this one runs.
+struct PassShare {
+    findings: Arc<Collector>,
+    slots: crate::engine::slots::Slots,
+    progress: Arc<crate::report::progress::RunProgress>,
+    slot_per_browser: bool,
+    isolation: Isolation,
+    scenarios: usize,
+}
+
+/// Stages 4 and 5 for every pass: open every pass's target first, so that one host browser can
+/// serve the browser contexts of every pass whose browsers it can launch alike (its flags then
+/// trust every pass's emulator, see [`LaunchOptions::merge_for_host`]): one launch and one idle
+/// browser for the run instead of one per pass. Then every pass runs at once, and the shared
+/// hosts end after the last pass.
+async fn run_passes(
+    prepared: &Prepared,
+    planned: &[(Pass, usize)],
+    opts: &RunOptions,
+    browsers: &trust::BrowserSetup,
+    isolation: Isolation,
+    share: impl Fn(usize) -> PassShare,
+) -> Result<(), RunError> {
+    let opened = futures::future::try_join_all(
+        planned
+            .iter()
+            .map(|(pass, _)| open_target(pass, opts, browsers)),
+    )
+    .await?;
+    // Which shared host serves each pass (by index), and how many scenarios each host serves.
+    let mut hosts: Vec<(LaunchOptions, usize)> = Vec::new();
+    let mut host_of = Vec::new();
+    for ((_, runnable), o) in planned.iter().zip(&opened) {
+        let launch = &o.setup.launch;
+        let shareable = isolation == Isolation::Context
+            && browsers.webdriver.is_none()
+            && o.setup.webdriver_url == browsers.shared_url
+            && launch.can_host_contexts();
+        if !shareable {
+            host_of.push(None);
+            continue;
+        }
+        // The first host this pass's browsers can join, else a new one.
+        let joined = hosts.iter_mut().position(|(merged, n)| {
+            let Some(m) = merged.merge_for_host(launch) else {
+                return false;
+            };
+            (*merged, *n) = (m, *n + runnable);
+            true
+        });
+        host_of.push(Some(joined.unwrap_or_else(|| {
+            hosts.push((launch.clone(), *runnable));
+            hosts.len() - 1
+        })));
+    }
+    let hosts: Vec<Arc<SharedBrowser>> = hosts
+        .into_iter()
+        .map(|(launch, scenarios)| {
+            // Enough contexts prepared ahead that no slot waits for one.
+            let ahead = opts.concurrency.min(scenarios);
+            Arc::new(SharedBrowser::new(ahead, &browsers.shared_url, &launch))
+        })
+        .collect();
+    let ran = futures::future::try_join_all(planned.iter().zip(opened).zip(host_of).map(
+        |(((pass, runnable), opened), host)| {
+            let host = host.map(|i| hosts[i].clone());
+            run_one_pass(prepared, pass, opts, opened, host, share(*runnable))
+        },
+    ))
+    .await;
+    for host in &hosts {
+        host.shutdown().await;
+    }
+    ran.map(drop)
+}
+
+/// Stage 5 for one pass: run its scenarios on the run's shared `host` if it has one (else on a
+/// host of its own, when people are isolated by contexts), then end its browsers, drivers and
+/// emulator.
+async fn run_one_pass(
+    prepared: &Prepared,
+    pass: &Pass,
+    opts: &RunOptions,
+    opened: OpenedTarget,
+    shared_host: Option<Arc<SharedBrowser>>,
+    share: PassShare,
+) -> Result<(), RunError> {
+    if let Some(warning) = pass.target.transport_warning() {
+        share.findings.note(warning);
+    }
+    let setup = opened.setup;
+    let own_host = match (&shared_host, share.isolation) {
+        (None, Isolation::Context) => Some(Arc::new(SharedBrowser::new(
+            // Enough contexts prepared ahead that no slot waits for one.
+            opts.concurrency.min(share.scenarios),
+            &setup.webdriver_url,
+            &setup.launch,
+        ))),
+        _ => None,
+    };
+    let ctx = Arc::new(RunContext {
+        target: pass.target.clone(),
+        policy: prepared.policy.clone(),
+        mode: pass.mode,
+        crm_url: setup.crm_url,
+        admin_end_sessions: opened.admin_end_sessions,
+        other_relying_party: opened.other_relying_party,
+        access_token_management: opened.access_token_management,
+        webdriver_url: setup.webdriver_url,
+        user_drivers: setup.user_drivers,
+        launch: setup.launch,
+        probe: setup.probe,
+        http_trust: setup.http_trust,
+        browser_name: opts.browser.to_string(),
+        snapshots: snapshot_dir(opts, &pass.target),
+        artifacts: opts.artifacts.clone(),
+        findings: share.findings,
+        page_timeout: opts.page_timeout,
+        host: shared_host.or_else(|| own_host.clone()),
+        slots: share.slots,
+        progress: share.progress,
+        slot_per_browser: share.slot_per_browser,
+    });
+    // Every scenario of the pass may start; the slots decide which work at once.
+    run_pass(prepared, pass, ctx.clone(), share.scenarios).await;
+    if let Some(host) = &own_host {
+        host.shutdown().await;
+    }
+    // The pass's drivers, trust store and credential caches end before its emulator.
+    drop(setup.resources);
+    if let Some(e) = opened.embedded {
+        // Only `--trace-knobs` makes a pass for one scenario.
+        if let Some((feature, scenario)) = &pass.only {
+            ctx.findings.knobs_reached(report::KnobsReached {
+                context: crate::judge::VerdictContext {
+                    feature: feature.clone(),
+                    scenario: scenario.clone(),
+                    mode: pass.target.pass_mode(),
+                    browser: opts.browser.to_string(),
+                    target: pass.target.spec.name.clone(),
+                },
+                knobs: e
+                    .sim
+                    .knobs_reached()
+                    .iter()
+                    .map(|k| k.name().to_string())
+                    .collect(),
+            });
+        }
+        e.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Stage 5: the pass's applicable scenarios, through cucumber.
+async fn run_pass(prepared: &Prepared, pass: &Pass, ctx: Arc<RunContext>, concurrency: usize) {
+    let split = pass.split();
+    let mode = pass.mode;
+    for (path, fs) in &prepared.features {
+        let wanted = fs
+            .iter()
+            .map(|f| prepared.selection.count(f, mode, split))
+            .sum::<usize>();
+        if wanted == 0 {
+            continue;
+        }
+        let selection = prepared.selection.clone();
+        let pass = pass.clone();
+        run_features(
+            path,
+            ctx.clone(),
+            concurrency,
+            move |feature, rule, scenario| {
+                selection.selects(feature, rule, scenario, mode, split)
+                    && pass.takes(feature, scenario)
+                    && applicability::needs_of(all_tags(feature, rule, scenario))
+                        .is_ok_and(|needs| applicability::unmet(&pass.target, &needs).is_none())
+            },
+        )
+        .await;
+    }
+}
+
+/// Where the pass's cookie snapshots live: `--snapshots`, else a `snapshots/` folder beside a
+/// user's target file (a user's snapshots belong to the user), else the embedded targets' own.
+fn snapshot_dir(opts: &RunOptions, target: &Target) -> PathBuf {
+    if let Some(dir) = &opts.snapshots {
+        return dir.clone();
+    }
+    match &target.file {
+        Some(file) => file
+            .parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .unwrap_or(Path::new("."))
+            .join("snapshots"),
+        None => opts.embedded_snapshots.clone(),
+    }
+}
+
+fn nothing_selected(opts: &RunOptions) -> RunError {
+    RunError::Usage(format!(
+        "no scenario of {} matches the selection (modes {}{}{}); nothing was judged",
+        opts.features
+            .iter()
+            .map(|f| crate::config::builtin::label(f))
+            .collect::<Vec<_>>()
+            .join(", "),
+        opts.modes
+            .iter()
+            .map(|m| m.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        opts.tags
+            .as_deref()
+            .map(|t| format!(", --tags {t}"))
+            .unwrap_or_default(),
+        opts.name
+            .as_deref()
+            .map(|n| format!(", --name {n}"))
+            .unwrap_or_default(),
+    ))
+}
+
+/// Stage 6: the console summary, then JUnit and JSON.
+fn write_reports(opts: &RunOptions, findings: Findings) -> Result<RunOutcome, RunError> {
+    let findings = report::redact_findings(findings);
+    print!("{}", report::console(&findings));
+    // Each report is tried even when the other failed: one bad path does not lose both.
+    let mut failed = Vec::new();
+    if let Some(path) = &opts.junit
+        && let Err(e) = report::write_file(path, &report::junit(&findings))
+    {
+        failed.push(format!("--junit {}: {e}", path.display()));
+    }
+    if let Some(path) = &opts.json
+        && let Err(e) = report::write_file(path, &report::json(&findings))
+    {
+        failed.push(format!("--json {}: {e}", path.display()));
+    }
+    if !failed.is_empty() {
+        return Err(RunError::Report(failed.join("; ")));
+    }
+    let exit_code = findings.exit_code();
+    Ok(RunOutcome {
+        findings,
+        exit_code,
+    })
+}
+
+/// CPU seconds (user + system) this process has used, its children excluded.
+fn own_cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct we pass; RUSAGE_SELF is always valid.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// Which scenarios the command line selected.
+#[derive(Clone, Debug)]
+struct Selection {
+    tags: Option<cucumber::gherkin::tagexpr::TagOperation>,
+    name: Option<regex::Regex>,
+}
+
+impl Selection {
+    /// Whether `scenario` runs in a pass of `mode`; `timeout_pass` splits the emulator's passes
+    /// into timeout scenarios and the rest (`None` for a real target: everything in one pass).
+    fn selects(
+        &self,
+        feature: &cucumber::gherkin::Feature,
+        rule: Option<&cucumber::gherkin::Rule>,
+        scenario: &cucumber::gherkin::Scenario,
+        mode: AuthMode,
+        timeout_pass: Option<bool>,
+    ) -> bool {
+        let all_tags: Vec<&String> = all_tags(feature, rule, scenario).collect();
+        let is_timeout = all_tags.iter().any(|t| t.as_str() == TIMEOUT_TAG);
+        applies_to_mode(&all_tags, mode)
+            && timeout_pass.is_none_or(|p| p == is_timeout)
+            && self.tags.as_ref().is_none_or(|t| t.eval(all_tags.iter()))
+            && self
+                .name
+                .as_ref()
+                .is_none_or(|r| r.is_match(&scenario.name))
+    }
+
+    /// How many scenarios of `feature` a pass would run.
+    fn count(
+        &self,
+        feature: &cucumber::gherkin::Feature,
+        mode: AuthMode,
+        timeout_pass: Option<bool>,
+    ) -> usize {
+        scenarios_of(feature)
+            .filter(|(r, s)| self.selects(feature, *r, s, mode, timeout_pass))
+            .count()
+    }
+}
+
+/// Every scenario of `feature`, with the rule it sits in, if any.
+fn scenarios_of(
+    feature: &cucumber::gherkin::Feature,
+) -> impl Iterator<
+    Item = (
+        Option<&cucumber::gherkin::Rule>,
+        &cucumber::gherkin::Scenario,
+    ),
+> {
+    let plain = feature.scenarios.iter().map(|s| (None, s));
+    let ruled = feature
+        .rules
+        .iter()
+        .flat_map(|r| r.scenarios.iter().map(move |s| (Some(r), s)));
+    plain.chain(ruled)
+}
+
+/// A scenario's tags with its feature's and rule's.
+fn all_tags<'a>(
+    feature: &'a cucumber::gherkin::Feature,
+    rule: Option<&'a cucumber::gherkin::Rule>,
+    scenario: &'a cucumber::gherkin::Scenario,
+) -> impl Iterator<Item = &'a String> {
+    feature
+        .tags
+        .iter()
+        .chain(rule.map(|r| &r.tags).into_iter().flatten())
+        .chain(&scenario.tags)
+}
+
+/// The features under each of `paths` (a file, or a folder of `.feature` files), parsed; a parse
+/// error is a configuration error (exit 2).
+type ParsedPaths = Vec<(PathBuf, Vec<cucumber::gherkin::Feature>)>;
+
+fn parse_features(paths: &[PathBuf]) -> Result<ParsedPaths, RunError> {
+    paths
+        .iter()
+        .map(|p| {
+            let files = if p.is_dir() {
+                let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                    .map_err(|e| RunError::Usage(format!("cannot read {}: {e}", p.display())))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|f| f.extension().is_some_and(|x| x == "feature"))
+                    .collect();
+                found.sort();
+                found
+            } else {
+                vec![p.clone()]
+            };
+            let features = files
+                .iter()
+                .map(|f| {
+                    cucumber::gherkin::Feature::parse_path(
+                        f,
+                        cucumber::gherkin::GherkinEnv::default(),
+                    )
+                    .map_err(|e| RunError::Usage(gherkin_error(f, &e)))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((p.clone(), features))
+        })
+        .collect()
+}
+
+/// A feature file's parse error as `file:line: what is wrong`: the parser's own message names
+/// only the file, and its position for an unknown keyword is often lines off.
+fn gherkin_error(file: &Path, e: &cucumber::gherkin::ParseFileError) -> String {
+    use cucumber::gherkin::ParseFileError;
+    let guide = "a feature file is `Feature: title`, then `Scenario: title` blocks of steps \
+                 starting with Given, When, Then, And or But (https://cucumber.io/docs/gherkin/reference/)";
+    let (error, source) = match e {
+        ParseFileError::Reading { source, .. } => {
+            return format!("{}: cannot read the feature file: {source}", file.display());
+        }
+        ParseFileError::Parsing { error, source, .. } => (error, source),
+    };
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    if text.trim().is_empty() {
+        return format!("{}: the feature file is empty; {guide}", file.display());
+    }
+    if let Some((line, what)) = suspect_gherkin_line(&text) {
+        return format!("{}:{line}: {what}; {guide}", file.display());
+    }
+    // The parser says "Error at LINE:COL: {expected, ...}".
+    let message = source.to_string();
+    let at = regex::Regex::new(r"^Error at (\d+):(\d+)")
+        .ok()
+        .and_then(|r| r.captures(&message))
+        .map(|c| format!(":{}:{}", &c[1], &c[2]))
+        .unwrap_or_default();
+    let what = match error {
+        Some(env) => env.to_string().replace('\n', " "),
+        None => "not valid Gherkin".to_string(),
+    };
+    format!("{}{at}: {what}; {guide}", file.display())
+}
+
+/// The first line a Gherkin parser cannot take, and why: text before `Feature:`, free text among
+/// steps (free text is a description only right under a `Feature:`/`Scenario:`-like line), a
+/// table row of the wrong width, a doc string never closed.
+fn suspect_gherkin_line(text: &str) -> Option<(usize, String)> {
+    const HEADINGS: [&str; 10] = [
+        "Feature:",
+        "Rule:",
+        "Background:",
+        "Scenario:",
+        "Scenario Outline:",
+        "Scenario Template:",
+        "Example:",
+        "Examples:",
+        "Scenarios:",
+        "Ability:",
+    ];
+    const STEPS: [&str; 6] = ["Given ", "When ", "Then ", "And ", "But ", "* "];
+    let (mut seen_feature, mut in_steps, mut doc) = (false, false, None::<(&str, usize)>);
+    let mut table_width = None::<usize>;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some((delimiter, _)) = doc {
+            if t.starts_with(delimiter) {
+                doc = None;
+            }
+            continue;
+        }
+        if t.starts_with('|') {
+            // Every row of a table has as many cells as its first.
+            let width = t.matches('|').count() - t.matches("\\|").count();
+            match table_width {
+                Some(w) if w != width => {
+                    return Some((
+                        i + 1,
+                        format!(
+                            "table row `{t}` has {} cell(s) where the table's first row has {}",
+                            width.saturating_sub(1),
+                            w.saturating_sub(1)
+                        ),
+                    ));
+                }
+                _ => table_width = Some(width),
+            }
+            continue;
+        }
+        table_width = None;
+        if t.is_empty() || t.starts_with('#') || t.starts_with('@') {
+            continue;
+        }
+        if let Some(d) = ["\"\"\"", "```"].into_iter().find(|d| t.starts_with(d)) {
+            doc = Some((d, i + 1));
+            continue;
+        }
+        if HEADINGS.iter().any(|h| t.starts_with(h)) {
+            seen_feature |= t.starts_with("Feature:") || t.starts_with("Ability:");
+            if !seen_feature {
+                return Some((
+                    i + 1,
+                    format!("`{t}` comes before the file's `Feature:` line"),
+                ));
+            }
+            in_steps = false;
+            continue;
+        }
+        if STEPS.iter().any(|s| t.starts_with(s)) && seen_feature {
+            in_steps = true;
+            continue;
+        }
+        if !seen_feature {
+            return Some((
+                i + 1,
+                format!("`{t}` comes before the file's `Feature:` line"),
+            ));
+        }
+        if in_steps {
+            return Some((
+                i + 1,
+                format!(
+                    "`{t}` is not a step, keyword, table row or comment (free text may only \
+                     follow a `Feature:` or `Scenario:` line, as its description)"
+                ),
+            ));
+        }
+    }
+    doc.map(|(d, line)| {
+        (
+            line,
+            format!("`{d}` opens a doc string that is never closed (end it with `{d}`)"),
+        )
+    })
+}
+
+/// A scenario applies to `mode` when it (or its feature or rule) carries the mode's tag, or carries
+/// no mode tag at all.
+fn applies_to_mode(tags: &[&String], mode: AuthMode) -> bool {
+    let mode_tags: Vec<&str> = AuthMode::ALL.iter().map(|m| m.tag()).collect();
+    let has_any = tags.iter().any(|t| mode_tags.contains(&t.as_str()));
+    !has_any || tags.iter().any(|t| t.as_str() == mode.tag())
+}
+
+/// One emulator (or real target) and the scenarios run against it.
+#[derive(Clone)]
+struct Pass {
+    target: Target,
+    mode: AuthMode,
+    timeout_scenarios: bool,
+    /// `--trace-knobs`: the one scenario (feature name, scenario name) this pass runs.
+    only: Option<(String, String)>,
+}
+
+impl Pass {
+    /// Whether the pass runs this scenario (the selection decides the rest).
+    fn takes(
+        &self,
+        feature: &cucumber::gherkin::Feature,
+        scenario: &cucumber::gherkin::Scenario,
+    ) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|(f, s)| (f, s) == (&feature.name, &scenario.name))
+    }
+
+    /// How the pass splits the scenarios: against the built-in emulator targets, timeout
+    /// scenarios run in a pass of their own (`Some(true)`) and the others in another
+    /// (`Some(false)`); a target file (a real deployment, or `crm: embedded` with the timeouts it
+    /// declares) runs everything in one (`None`).
+    fn split(&self) -> Option<bool> {
+        (self.target.file.is_none() && self.target.spec.crm == CrmLocation::Embedded)
+            .then_some(self.timeout_scenarios)
+    }
+}
+
+fn passes(opts: &RunOptions, file_target: Option<&Target>) -> Vec<Pass> {
+    match file_target {
+        Some(t) => vec![Pass {
+            target: t.clone(),
+            mode: t.spec.mode,
+            timeout_scenarios: false,
+            only: None,
+        }],
+        // The timeout passes first: their scenarios wait longest, so they should start first.
+        None => [true, false]
+            .into_iter()
+            .flat_map(|timeout_scenarios| {
+                // Each mode once per web client it serves (CRM 4.0 has no Unified Interface).
+                let pairs = opts.modes.iter().flat_map(|m| {
+                    opts.uis
+                        .iter()
+                        .filter(|u| u.serves(*m))
+                        .map(move |u| (*m, *u))
+                });
+                pairs.map(move |(m, ui)| {
+                    // The built-in target declares what its emulator runs with.
+                    let mut target = Target::embedded_ui(m, ui);
+                    let declared = &mut target.spec.timeouts;
+                    declared.idle = opts.sim_timeouts.idle.or(declared.idle);
+                    declared.absolute = opts.sim_timeouts.absolute.or(declared.absolute);
+                    Pass {
+                        target,
+                        mode: m,
+                        timeout_scenarios,
+                        only: None,
+                    }
+                })
+            })
+            .collect(),
+    }
+}
+
+/// `--trace-knobs`: one pass per scenario `pass` selects, each with an emulator of its own, so
+/// that what an emulator's code reached ([`crm_sim::Sim::knobs_reached`]) is one scenario's.
+fn pass_per_scenario(prepared: &Prepared, pass: Pass) -> Vec<Pass> {
+    let split = pass.split();
+    let mut names: Vec<(String, String)> = Vec::new();
+    for (_, fs) in &prepared.features {
+        for feature in fs {
+            for (rule, scenario) in scenarios_of(feature) {
+                let name = (feature.name.clone(), scenario.name.clone());
+                if prepared
+                    .selection
+                    .selects(feature, rule, scenario, pass.mode, split)
+                    && !names.contains(&name)
+                {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| Pass {
+            only: Some(name),
+            ..pass.clone()
+        })
+        .collect()
+}
+
+async fn run_features<F>(path: &Path, ctx: Arc<RunContext>, concurrency: usize, filter: F)
+where
+    F: Fn(
+            &cucumber::gherkin::Feature,
+            Option<&cucumber::gherkin::Rule>,
+            &cucumber::gherkin::Scenario,
+        ) -> bool
+        + 'static,
+{
+    let failed = FailedSteps::default();
+    let findings = ctx.findings.clone();
+    // Steps report through the world (verdicts, or an error when they cannot observe) and each
+    // scenario's result is printed by its after hook, so cucumber's own writer is replaced by
+    // one that only notes which step failed (named in the findings once the run ends).
+    crate::steps::LogoutWorld::cucumber::<&Path>()
+        // Built-in features are read from a private temp copy; messages name them as built-in.
+        .with_parser(crate::config::builtin::Labelled)
+        .with_writer(cucumber::WriterExt::normalized(StepLog(failed.clone())))
+        .with_default_cli()
+        .max_concurrent_scenarios(concurrency)
+        .before(move |feature, rule, scenario, world| {
+            let ctx = ctx.clone();
+            Box::pin(async move { world.begin(ctx, feature, rule, scenario).await })
+        })
+        .after(|_feature, _rule, _scenario, finished, world| {
+            Box::pin(async move {
+                if let Some(world) = world {
+                    world.finish(finished).await;
+                }
+            })
+        })
+        .filter_run(path, filter)
+        .await;
+    let failed = std::mem::take(&mut *failed.lock().unwrap_or_else(|e| e.into_inner()));
+    findings.name_failed_steps(&failed);
+}

@@ -1,0 +1,478 @@
+//! `logout-harness timeout`: the deployment's real idle timeout or session length, measured
+//! ([`crate::observe::measure`]), judged against the value the target declares, with where to change it.
+//!
+//! A pipeline: check the configuration -> open the target (the embedded emulator started with
+//! `--sim-*` timeouts, or the target's URL) -> sign sessions in (HTTP or browser contexts) ->
+//! measure -> judge -> report (console, `--json`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cmd::run::RunError;
+use crate::config::target::{AuthMode, Credentials, CrmLocation, Pages, SignInBy, Target};
+use crate::engine::browser::{BrowserKind, JarCookie, SharedBrowser};
+use crate::engine::embedded::{Embedded, EmbeddedOptions, Timeouts};
+use crate::engine::probe::{Probe, ProbeResponse};
+use crate::judge::{Observation, Outcome, Policy, RuleId, Verdict, VerdictContext};
+use crate::observe::measure::{self, Finding, Plan, Record, Sessions, What, fmt_duration};
+
+/// How a measurement is made: the staggered sessions, or the classic one session per round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// Many sessions, each probed once at its own idle age: about the timeout's own time.
+    Staggered,
+    /// A new session per round, left idle one step longer each round (what a Burp extension
+    /// does): about `T² / (2 × step)`. For comparison in `bench/`.
+    Sequential,
+}
+
+/// What `logout-harness timeout` was asked to do.
+#[derive(Clone, Debug)]
+pub struct TimeoutOptions {
+    /// A target file, or `None` for the embedded emulator.
+    pub target: Option<PathBuf>,
+    /// The embedded emulator's mode.
+    pub mode: AuthMode,
+    /// Whose sessions are signed in (a key of the target's `users`).
+    pub user: String,
+    /// Session length instead of idle timeout.
+    pub absolute: bool,
+    /// The longest value looked for; default twice the declared value, else 1 hour.
+    pub max: Option<Duration>,
+    /// The widest interval wanted; default 1 s up to 2 minutes of --max, else --max / 100.
+    pub resolution: Option<Duration>,
+    /// How to measure.
+    pub method: Method,
+    /// The policy file.
+    pub policy: PathBuf,
+    /// JSON output.
+    pub json: Option<PathBuf>,
+    /// The embedded emulator's inactivity timeout.
+    pub sim_idle_timeout: Option<Duration>,
+    /// The embedded emulator's session length.
+    pub sim_session_length: Option<Duration>,
+    /// Browser family (browser sign-in).
+    pub browser: BrowserKind,
+    /// A WebDriver server instead of chromedriver (browser sign-in).
+    pub webdriver: Option<String>,
+    /// Emulator fault knobs.
+    pub faults: Vec<crm_sim::Fault>,
+}
+
+/// The report of one measurement: the finding, the verdict, and where the value is set.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimeoutReport {
+    /// The target's name.
+    pub target: String,
+    /// Its mode.
+    pub mode: AuthMode,
+    /// How sessions were signed in.
+    pub sign_in: SignInBy,
+    /// The measurement.
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// The value the target declares (seconds), if any.
+    pub configured_s: Option<f64>,
+    /// The policy's verdict on the measured value against the declared one, if both exist.
+    pub verdict: Option<Verdict>,
+    /// Where an administrator changes this value in this mode.
+    pub where_configured: Vec<String>,
+}
+
+impl TimeoutReport {
+    /// 0: held or nothing to judge; 1: the policy is violated.
+    pub fn exit_code(&self) -> i32 {
+        match &self.verdict {
+            Some(v) if !v.passed => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// Measures as asked. Errors are "could not measure" (exit 2).
+pub async fn measure_timeout(
+    opts: TimeoutOptions,
+    on_progress: impl FnMut(measure::Status),
+    record_slot: impl FnOnce(Arc<Record>),
+) -> Result<TimeoutReport, RunError> {
+    let policy = Policy::load(&opts.policy)?;
+    let target = match &opts.target {
+        Some(file) => {
+            let t = Target::load(file)?;
+            t.preflight()?;
+            t
+        }
+        None => Target::embedded(opts.mode),
+    };
+    // The built-in CRM under Windows authentication has no session that could time out.
+    if target.spec.crm == CrmLocation::Embedded && target.spec.mode == AuthMode::Iwa {
+        return Err(RunError::Usage(CRM_IWA_HAS_NO_SESSION_TIMEOUT.into()));
+    }
+    if let Some(path) = &opts.json {
+        crate::report::check_writable(path).map_err(|e| RunError::Usage(format!("--json: {e}")))?;
+    }
+    let embedded_target = target.spec.crm == CrmLocation::Embedded;
+    if !embedded_target && (opts.sim_idle_timeout.is_some() || opts.sim_session_length.is_some()) {
+        return Err(RunError::Usage(
+            "--sim-idle-timeout and --sim-session-length set the embedded emulator's timeouts; \
+             a real target has its own"
+                .into(),
+        ));
+    }
+    let what = if opts.absolute {
+        What::SessionLength
+    } else {
+        What::Idle
+    };
+    // The emulator runs with the --sim-* values (an unset one at CRM's default: no inactivity
+    // timeout, a day's session), or with none given, with what the target declares (the
+    // built-in target's short demo values). For the built-in target the declared value is the
+    // emulator's own.
+    let declared = &target.spec.timeouts;
+    let sim = if opts.sim_idle_timeout.is_some() || opts.sim_session_length.is_some() {
+        Timeouts {
+            idle: opts.sim_idle_timeout,
+            absolute: opts.sim_session_length,
+        }
+    } else {
+        Timeouts {
+            idle: declared.idle,
+            absolute: declared.absolute,
+        }
+    };
+    let configured = match (what, opts.target.is_none()) {
+        (What::Idle, true) => sim.idle,
+        (What::SessionLength, true) => sim.absolute,
+        (What::Idle, false) => declared.idle,
+        (What::SessionLength, false) => declared.absolute,
+    };
+    let max = opts.max.unwrap_or_else(|| match configured {
+        Some(c) => 2 * c,
+        None => Duration::from_secs(3600),
+    });
+    let resolution = opts.resolution.unwrap_or_else(|| {
+        if max <= Duration::from_secs(120) {
+            Duration::from_secs(1)
+        } else {
+            max / 100
+        }
+    });
+    let spec = &target.spec.timeouts.measure;
+    let plan = Plan {
+        max_sessions: spec.max_sessions,
+        sign_in_concurrency: spec.sign_in_concurrency,
+        sign_ins_per_second: spec.sign_ins_per_second,
+        ..Plan::new(what, max, resolution)
+    };
+    plan.validate().map_err(RunError::Usage)?;
+    let creds = target.credentials(&opts.user).map_err(RunError::Usage)?;
+    let sign_in = target.sign_in_by();
+
+    // Open the target.
+    let embedded = if embedded_target {
+        Some(
+            Embedded::start(
+                target.spec.mode,
+                &EmbeddedOptions {
+                    ui: target.spec.ui,
+                    faults: opts.faults.clone(),
+                    timeouts: sim,
+                    ..EmbeddedOptions::default()
+                },
+            )
+            .await
+            .map_err(RunError::Emulator)?,
+        )
+    } else {
+        None
+    };
+    let (shared_driver, shared_url) = match sign_in {
+        SignInBy::Browser => {
+            crate::cmd::run::start_shared_driver(&opts.webdriver, opts.browser).await?
+        }
+        SignInBy::Http => (None, String::new()),
+    };
+    let browsers = crate::engine::trust::BrowserSetup {
+        kind: opts.browser,
+        headed: false,
+        binary: shared_driver
+            .as_ref()
+            .map(|d| d.browser_binary().to_path_buf()),
+        webdriver: opts.webdriver.clone(),
+        shared_url,
+    };
+    let setup =
+        crate::engine::trust::prepare_pass(&target, target.spec.mode, embedded.as_ref(), &browsers)
+            .await?;
+    let start = setup
+        .crm_url
+        .join(&target.pages.start)
+        .map_err(|e| RunError::Usage(format!("start page `{}`: {e}", target.pages.start)))?;
+    let whoami = setup
+        .crm_url
+        .join(&target.spec.whoami)
+        .map_err(|e| RunError::Usage(format!("whoami `{}`: {e}", target.spec.whoami)))?;
+    let signer = match sign_in {
+        SignInBy::Http => Signer::Http(
+            crate::observe::http_signin::HttpSignIn::new(&setup.http_trust)
+                .map_err(RunError::Target)?,
+        ),
+        SignInBy::Browser => Signer::Browser {
+            host: Arc::new(SharedBrowser::new(
+                plan.sign_in_concurrency,
+                setup
+                    .user_drivers
+                    .get(&opts.user)
+                    .unwrap_or(&setup.webdriver_url),
+                &setup.launch,
+            )),
+        },
+    };
+    let deployment = Deployment {
+        mode: target.spec.mode,
+        probe: setup.probe.clone(),
+        whoami,
+        start,
+        pages: target.pages.clone(),
+        creds,
+        signer,
+    };
+
+    let record = Record::new(plan);
+    record_slot(record.clone());
+    let measured = match opts.method {
+        Method::Staggered => measure::measure(&deployment, &record, on_progress).await,
+        Method::Sequential => measure::measure_sequential(&deployment, &record, on_progress).await,
+    };
+    if let Signer::Browser { host, .. } = &deployment.signer {
+        host.shutdown().await;
+    }
+    drop(setup.resources);
+    drop(shared_driver);
+    if let Some(e) = embedded {
+        e.shutdown().await;
+    }
+    let finding = measured.map_err(|e| RunError::Usage(e.to_string()))?;
+
+    let verdict = configured
+        .map(|c| observe(what, c, &finding))
+        .map(|obs| {
+            policy.judge(
+                &obs,
+                &VerdictContext {
+                    feature: "logout-harness timeout".into(),
+                    scenario: format!("measured {what}"),
+                    mode: target.pass_mode(),
+                    browser: match sign_in {
+                        SignInBy::Http => "http".into(),
+                        SignInBy::Browser => opts.browser.to_string(),
+                    },
+                    target: target.spec.name.clone(),
+                },
+            )
+        })
+        .transpose()
+        .map_err(RunError::Usage)?
+        .flatten();
+    Ok(TimeoutReport {
+        target: target.spec.name.clone(),
+        mode: target.spec.mode,
+        sign_in,
+        finding,
+        configured_s: configured.map(|c| c.as_secs_f64()),
+        verdict,
+        where_configured: target
+            .spec
+            .mode
+            .timeout_settings(what == What::SessionLength)
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    })
+}
+
+/// The measured interval against the declared value: "early" if the sessions end before it,
+/// "not-enforced" if they outlast it, by more than the resolution (the interval's own width).
+fn observe(what: What, configured: Duration, f: &Finding) -> Observation {
+    let c = configured.as_secs_f64();
+    let slack = f.resolution_s;
+    let outcome = match f.upper_s {
+        Some(upper) if upper < c - slack => Outcome::Early,
+        Some(_) if f.lower_s > c + slack => Outcome::NotEnforced,
+        Some(_) => Outcome::Enforced,
+        None if f.lower_s > c + slack => Outcome::NotEnforced,
+        // Alive at every look, but none was past the declared value (interrupted early).
+        None => Outcome::Enforced,
+    };
+    let rule = match what {
+        What::Idle => RuleId::IdleTimeout,
+        What::SessionLength => RuleId::AbsoluteTimeout,
+    };
+    let mut obs = Observation::new(rule, outcome)
+        .evidence(format!("configured {what} {}", fmt_duration(configured)))
+        .evidence(f.to_string());
+    for e in &f.evidence {
+        obs = obs.evidence(e.clone());
+    }
+    obs
+}
+
+/// Why `timeout` measures nothing on CRM in mode iwa (docs/crm-adfs-facts.md, S6).
+const CRM_IWA_HAS_NO_SESSION_TIMEOUT: &str = "mode iwa has no session timeout to measure: CRM's \
+    session and inactivity timeouts apply to claims-based authentication (modes ifd and claims), \
+    not to Windows authentication, where every request signs in with Kerberos or NTLM \
+    (Microsoft, \"Manage user session and access\", \
+    https://learn.microsoft.com/en-us/dynamics365/customerengagement/on-premises/admin/user-session-management); \
+    measure with --mode ifd or --mode claims";
+
+/// What to check when a session just signed in is not signed in for the probe, by mode: under
+/// Windows authentication the browser signs every request in, and cookies alone may sign in
+/// nothing.
+fn not_signed_in_hint(mode: AuthMode) -> &'static str {
+    match mode {
+        AuthMode::Iwa => {
+            "in mode iwa the browser signs every request in with Windows authentication and the \
+             probe replays cookies alone, so only a session cookie that signs requests in by \
+             itself (named in `pages.auth_cookies`) has a timeout to measure; under Windows \
+             authentication alone there is none"
+        }
+        _ => measure::CHECK_WHOAMI_AND_AUTH_COOKIES,
+    }
+}
+
+/// The deployment as the measurement sees it.
+struct Deployment {
+    mode: AuthMode,
+    probe: Probe,
+    whoami: url::Url,
+    start: url::Url,
+    pages: Pages,
+    creds: Credentials,
+    signer: Signer,
+}
+
+enum Signer {
+    Http(crate::observe::http_signin::HttpSignIn),
+    Browser { host: Arc<SharedBrowser> },
+}
+
+impl Sessions for Deployment {
+    async fn sign_in(&self) -> Result<Vec<JarCookie>, String> {
+        match &self.signer {
+            Signer::Http(http) => {
+                let password = self
+                    .creds
+                    .password
+                    .as_ref()
+                    .ok_or("the target gives no password for this user")?;
+                http.sign_in(
+                    &self.start,
+                    &self.pages,
+                    &self.creds.username,
+                    password.expose(),
+                )
+                .await
+                .map_err(|e| e.to_string())
+            }
+            Signer::Browser { host } => {
+                let browser = host
+                    .open()
+                    .await
+                    .map_err(|e| format!("cannot open a browser context: {e}"))?;
+                let signed_in = crate::observe::page::sign_in(
+                    &browser,
+                    &self.start,
+                    &self.pages,
+                    &self.creds,
+                    Duration::from_secs(20),
+                )
+                .await;
+                let jar = match signed_in {
+                    Ok(()) => browser.all_cookies().await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                };
+                let _ = browser.close().await;
+                jar
+            }
+        }
+    }
+
+    async fn probe(&self, cookies: &[JarCookie]) -> Result<ProbeResponse, String> {
+        self.probe.get_with_cookies(&self.whoami, cookies).await
+    }
+
+    fn not_signed_in_hint(&self) -> &'static str {
+        not_signed_in_hint(self.mode)
+    }
+}
+
+/// The console's account of a report: the finding, the verdict, where to change the value.
+pub fn describe(report: &TimeoutReport) -> String {
+    let mut out = format!("{}\n", report.finding);
+    match (&report.verdict, report.configured_s) {
+        (Some(v), Some(c)) => out.push_str(&format!(
+            "{} against the configured {}: {} (expected {}, rule {}, {})\n",
+            if v.passed { "HELD" } else { "VIOLATED" },
+            fmt_duration(Duration::from_secs_f64(c)),
+            v.observed,
+            v.expected,
+            v.rule,
+            v.requirements.join(", ")
+        )),
+        (None, Some(_)) => out.push_str("the policy does not judge this value\n"),
+        _ => out.push_str(
+            "no value is declared in the target (timeouts.idle / timeouts.absolute): nothing to \
+             judge it against\n",
+        ),
+    }
+    if let Some(v) = &report.verdict {
+        if let Some(cause) = &v.likely_cause {
+            out.push_str(&format!("  likely cause: {cause}\n"));
+        }
+        for fix in &v.fix {
+            out.push_str(&format!("  fix: {fix}\n"));
+        }
+    }
+    for e in &report.finding.evidence {
+        out.push_str(&format!("  evidence: {e}\n"));
+    }
+    out.push_str(&format!(
+        "{} sessions signed in by {} in {} (the longest sign-in {}), {} looks, {} in all\n",
+        report.finding.sessions,
+        match report.sign_in {
+            SignInBy::Http => "HTTP",
+            SignInBy::Browser => "browser",
+        },
+        fmt_duration(Duration::from_secs_f64(report.finding.sign_in_s)),
+        fmt_duration(Duration::from_secs_f64(report.finding.longest_sign_in_s)),
+        report.finding.probes,
+        fmt_duration(Duration::from_secs_f64(report.finding.elapsed_s)),
+    ));
+    out.push_str("where it is configured:\n");
+    for w in &report.where_configured {
+        out.push_str(&format!("  - {w}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Under Windows authentication the hint says why cookies alone may sign nothing in, not to
+    /// check `pages.auth_cookies` as if the target file were wrong.
+    #[test]
+    fn the_hint_for_a_session_the_probe_does_not_see_follows_the_mode() {
+        let iwa = not_signed_in_hint(AuthMode::Iwa);
+        assert!(iwa.contains("Windows authentication"), "{iwa}");
+        assert!(iwa.contains("cookies alone"), "{iwa}");
+        for mode in [AuthMode::Ifd, AuthMode::Fba, AuthMode::Claims] {
+            let hint = not_signed_in_hint(mode);
+            assert!(hint.contains("`whoami`"), "{mode:?}: {hint}");
+            assert!(!hint.contains("Windows"), "{mode:?}: {hint}");
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The stores a browser trusts and holds its credentials in, each a private temp folder removed on
+//! drop: an NSS database trusting exactly the run's CA certificates (Chromium's `$HOME/.pki/nssdb`
+//! and a Firefox profile's `cert9.db` share its format), and an empty Kerberos credential cache for
+//! a browser without a ticket.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::Command;
+
+/// A temp HOME whose NSS database trusts exactly the given CA certificates, for a chromedriver
+/// and the browsers it starts. Removed on drop.
+#[derive(Debug)]
+pub struct BrowserTrustStore {
+    dir: tempfile::TempDir,
+}
+
+impl BrowserTrustStore {
+    /// A store trusting the certificates of `pem` (one or more PEM certificates, as read from
+    /// `source`) as TLS server CAs, and nothing else.
+    pub fn with_ca_pem(pem: &str, source: &Path) -> Result<BrowserTrustStore, String> {
+        let certs = pem_certificates(pem);
+        if certs.is_empty() {
+            return Err(format!(
+                "tls.ca_file {} holds no PEM certificate (`-----BEGIN CERTIFICATE-----`)",
+                source.display()
+            ));
+        }
+        let dir = crate::engine::rundir::tempdir("logout-harness-trust-")
+            .map_err(|e| format!("cannot make the browser's trust store: {e}"))?;
+        crate::engine::process::remove_on_signal(dir.path());
+        let store = BrowserTrustStore { dir };
+        let db = store.dir.path().join(".pki/nssdb");
+        std::fs::create_dir_all(&db)
+            .map_err(|e| format!("cannot make the browser's trust store: {e}"))?;
+        nss_db_trusting(&db, &certs, &format!("tls.ca_file {}", source.display()))?;
+        Ok(store)
+    }
+
+    /// The environment of a chromedriver whose browsers use this store.
+    pub fn env(&self) -> Vec<(OsString, OsString)> {
+        vec![("HOME".into(), self.dir.path().as_os_str().to_owned())]
+    }
+}
+
+impl Drop for BrowserTrustStore {
+    fn drop(&mut self) {
+        crate::engine::process::forget_dir(self.dir.path());
+    }
+}
+
+fn run_certutil(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run certutil to {what}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "certutil could not {what}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Makes the NSS certificate database in `db` (a directory; Chromium's `$HOME/.pki/nssdb`, or a
+/// Firefox profile, whose `cert9.db` is the same format) trust each of `certs` (PEM blocks, from
+/// `source`, for messages) as a TLS server CA, and nothing else.
+pub fn nss_db_trusting(db: &Path, certs: &[String], source: &str) -> Result<(), String> {
+    let certutil = crate::engine::process::which("certutil").ok_or_else(|| {
+        "the browser is given the CA through an NSS database, which needs `certutil` (Debian \
+         package libnss3-tools; run ci/setup)"
+            .to_string()
+    })?;
+    let db_arg = format!("sql:{}", db.display());
+    run_certutil(
+        Command::new(&certutil).args(["-N", "-d", &db_arg, "--empty-password"]),
+        "create the NSS database",
+    )?;
+    for (i, cert) in certs.iter().enumerate() {
+        let file = db.join(format!("logout-harness-ca-{i}.pem"));
+        std::fs::write(&file, cert).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        // "C,,": a CA trusted to issue TLS server certificates; nothing for mail or code.
+        let added = run_certutil(
+            Command::new(&certutil)
+                .args(["-A", "-d", &db_arg, "-t", "C,,", "-n"])
+                .arg(format!("logout-harness CA {i}"))
+                .arg("-i")
+                .arg(&file),
+            &format!("add certificate {} of {source}", i + 1),
+        );
+        let _ = std::fs::remove_file(&file);
+        added?;
+    }
+    Ok(())
+}
+
+/// The PEM certificate blocks of `pem`, each with its BEGIN and END lines.
+pub fn pem_certificates(pem: &str) -> Vec<String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut out = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(len) = rest[start..].find(END) else {
+            break;
+        };
+        let end = start + len + END.len();
+        out.push(format!("{}\n", &rest[start..end]));
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// An empty Kerberos credential cache of its own, for a browser "without a ticket".
+#[derive(Debug)]
+pub struct EmptyCcache {
+    dir: tempfile::TempDir,
+}
+
+impl EmptyCcache {
+    /// A new temp dir whose `empty` file (never created) is the cache.
+    pub fn new() -> std::io::Result<EmptyCcache> {
+        let dir = crate::engine::rundir::tempdir("logout-harness-noticket-")?;
+        crate::engine::process::remove_on_signal(dir.path());
+        Ok(EmptyCcache { dir })
+    }
+
+    /// `KRB5CCNAME` for a driver; `KRB5_CONFIG` is inherited from the harness as it is.
+    pub fn env(&self) -> Vec<(OsString, OsString)> {
+        vec![(
+            "KRB5CCNAME".into(),
+            format!("FILE:{}", self.dir.path().join("empty").display()).into(),
+        )]
+    }
+}
+
+impl Drop for EmptyCcache {
+    fn drop(&mut self) {
+        crate::engine::process::forget_dir(self.dir.path());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_certificate_of_a_bundle_is_found() {
+        let one = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----";
+        let bundle = format!("# comment\n{one}\n\n{}\n", one.replace("AAAA", "BBBB"));
+        let certs = pem_certificates(&bundle);
+        assert_eq!(certs.len(), 2);
+        assert!(certs[1].contains("BBBB") && certs[1].ends_with("-----END CERTIFICATE-----\n"));
+        assert!(pem_certificates("not a certificate").is_empty());
+    }
+}

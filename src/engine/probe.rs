@@ -1,0 +1,309 @@
+//! Direct HTTP probes: what the browser cannot tell us, such as whether the server still accepts
+//! the cookies from before sign-out (WSTG-SESS-06: "restore the old values and reload").
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::engine::browser::JarCookie;
+use crate::engine::error::error_chain;
+
+/// How the probe reaches the target: extra trusted roots and host names pinned to addresses.
+#[derive(Clone, Debug, Default)]
+pub struct HttpTrust {
+    /// PEM certificates to trust in addition to the system roots.
+    pub roots_pem: Vec<String>,
+    /// Host names resolved to fixed addresses (the embedded emulator's loopback listener, a
+    /// target's `resolve:`); the port is not used, the URL's is.
+    pub resolve: Vec<(String, SocketAddr)>,
+}
+
+/// A reqwest client for probing one target: no redirects followed, no cookie store of its own.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    http: reqwest::Client,
+}
+
+/// What a probe request got back. Holds no cookie values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeResponse {
+    /// Method and URL asked.
+    pub request: String,
+    /// Names of the cookies sent.
+    pub cookies_sent: Vec<String>,
+    /// HTTP status.
+    pub status: u16,
+    /// `Location`, for redirects.
+    pub location: Option<String>,
+    /// `WWW-Authenticate` challenges.
+    pub challenges: Vec<String>,
+}
+
+impl ProbeResponse {
+    /// Whether the server answered as for a signed-in user.
+    pub fn authenticated(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+impl fmt::Display for ProbeResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.request)?;
+        if self.cookies_sent.is_empty() {
+            write!(f, " with no cookies")?;
+        } else {
+            write!(f, " with cookies {}", self.cookies_sent.join(", "))?;
+        }
+        write!(f, " -> {}", self.status)?;
+        if let Some(loc) = &self.location {
+            write!(
+                f,
+                " (Location: {})",
+                crate::config::secrets::shorten_redacted(loc, 120)
+            )?;
+        }
+        if !self.challenges.is_empty() {
+            write!(f, " (WWW-Authenticate: {})", self.challenges.join(" | "))?;
+        }
+        Ok(())
+    }
+}
+
+/// What an identity provider answered a sign-in request without Windows credentials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdpAnswer {
+    /// A token for the relying party: the cookies sent belong to a live single sign-on session.
+    Token,
+    /// `401` with `WWW-Authenticate: Negotiate`: the browser must present a Kerberos ticket.
+    WindowsChallenge,
+    /// A page with a password field: the user must type credentials.
+    Form,
+    /// Anything else (an error page, a redirect).
+    Other,
+}
+
+impl fmt::Display for IdpAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IdpAnswer::Token => "a token for CRM (its single sign-on session is alive)",
+            IdpAnswer::WindowsChallenge => "a Windows authentication challenge (401 Negotiate)",
+            IdpAnswer::Form => "a sign-in form",
+            IdpAnswer::Other => "neither a token nor a challenge nor a form",
+        })
+    }
+}
+
+impl HttpTrust {
+    /// An HTTP client that trusts this (extra roots, pinned host names), follows no redirects
+    /// (each caller decides what a redirect means) and gives up on a request after 15 s.
+    pub fn client(&self) -> Result<reqwest::Client, String> {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(15))
+            .user_agent(concat!("logout-harness/", env!("CARGO_PKG_VERSION")));
+        for pem in &self.roots_pem {
+            let cert = reqwest::Certificate::from_pem(pem.as_bytes())
+                .map_err(|e| format!("bad CA certificate: {e}"))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        for (host, addr) in &self.resolve {
+            builder = builder.resolve(host, *addr);
+        }
+        builder
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))
+    }
+}
+
+impl Probe {
+    /// A probe client that trusts `trust`.
+    pub fn new(trust: &HttpTrust) -> Result<Probe, String> {
+        Ok(Probe {
+            http: trust.client()?,
+        })
+    }
+
+    /// `GET url` as an API client would (JSON accepted), sending those of `cookies` that apply.
+    pub async fn get_with_cookies(
+        &self,
+        url: &url::Url,
+        cookies: &[JarCookie],
+    ) -> Result<ProbeResponse, String> {
+        self.replay(http::Method::GET, url, cookies).await
+    }
+
+    /// A bodiless `method url` as an API client would ask (JSON accepted), sending those of
+    /// `cookies` that apply: a request the browser made, replayed. Callers pass safe methods only.
+    pub async fn replay(
+        &self,
+        method: http::Method,
+        url: &url::Url,
+        cookies: &[JarCookie],
+    ) -> Result<ProbeResponse, String> {
+        let (req, cookies_sent) = with_cookies(
+            self.http
+                .request(method.clone(), url.clone())
+                .header("Accept", "application/json")
+                .header("OData-MaxVersion", "4.0")
+                .header("OData-Version", "4.0"),
+            url,
+            cookies,
+        );
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| format!("{method} {url}: {}", error_chain(&e)))?;
+        Ok(probe_response(
+            format!("{method} {url}"),
+            cookies_sent,
+            &resp,
+        ))
+    }
+
+    /// `GET url` at an identity provider's sign-in address (AD FS `wsignin1.0`) as a browser
+    /// would, with those of `cookies` that apply and no Windows credentials, and what it answered:
+    /// a token for the relying party (its single sign-on session is alive), a Windows
+    /// authentication challenge, a sign-in form, or something else.
+    pub async fn idp_sign_in(
+        &self,
+        url: &url::Url,
+        cookies: &[JarCookie],
+    ) -> Result<(ProbeResponse, IdpAnswer), String> {
+        let (req, cookies_sent) = with_cookies(
+            self.http
+                .get(url.clone())
+                .header("Accept", "text/html,application/xhtml+xml"),
+            url,
+            cookies,
+        );
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
+        let response = probe_response(
+            format!(
+                "GET {}",
+                crate::config::secrets::shorten_redacted(url.as_str(), 120)
+            ),
+            cookies_sent,
+            &resp,
+        );
+        let (status, challenges) = (response.status, &response.challenges);
+        let body = resp.text().await.unwrap_or_default();
+        let answer = if status == 401
+            && challenges
+                .iter()
+                .any(|c| c.trim_start().to_ascii_lowercase().starts_with("negotiate"))
+        {
+            IdpAnswer::WindowsChallenge
+        } else if (200..300).contains(&status)
+            && (body.contains("name=\"wresult\"") || body.contains("name=\"SAMLResponse\""))
+        {
+            // The WS-Federation (or SAML) response the page posts to the relying party (W1).
+            IdpAnswer::Token
+        } else if (200..300).contains(&status) && body.contains("type=\"password\"") {
+            IdpAnswer::Form
+        } else {
+            IdpAnswer::Other
+        };
+        Ok((response, answer))
+    }
+
+    /// `POST url` with an empty body (an administrator's action on the emulator's admin endpoint).
+    pub async fn post(&self, url: &url::Url) -> Result<ProbeResponse, String> {
+        self.send(http::Method::POST, url).await
+    }
+
+    /// A bodiless request with `method` (an administrator's action), no cookies.
+    pub async fn send(
+        &self,
+        method: http::Method,
+        url: &url::Url,
+    ) -> Result<ProbeResponse, String> {
+        let resp = self
+            .http
+            .request(method.clone(), url.clone())
+            .send()
+            .await
+            .map_err(|e| format!("{method} {url}: {}", error_chain(&e)))?;
+        Ok(ProbeResponse {
+            request: format!("{method} {url}"),
+            cookies_sent: Vec::new(),
+            status: resp.status().as_u16(),
+            location: None,
+            challenges: Vec::new(),
+        })
+    }
+
+    /// Whether the target answers at all (any HTTP status), for the "target unreachable" check.
+    pub async fn reachable(&self, url: &url::Url) -> Result<(), String> {
+        self.http
+            .get(url.clone())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                let chain = error_chain(&e);
+                if is_certificate_error(&chain) {
+                    format!(
+                        "the TLS certificate of {} is not trusted ({chain}). If it is issued by \
+                         your organisation's own CA, set `tls.ca_file` in the target file to that \
+                         CA's PEM file; the browsers and the probe then trust exactly that CA",
+                        url.host_str().unwrap_or("the server")
+                    )
+                } else {
+                    format!("{url} is unreachable: {chain}")
+                }
+            })
+    }
+}
+
+/// Whether a connection error is rustls refusing the server's certificate (its
+/// `InvalidCertificate` errors read "invalid peer certificate: ...").
+fn is_certificate_error(chain: &str) -> bool {
+    chain.contains("invalid peer certificate") || chain.contains("certificate verify failed")
+}
+
+/// `req` with a `Cookie` header of those of `cookies` that apply to `url` (none: no header), and
+/// the names of the cookies sent (never their values: they go in reports).
+fn with_cookies(
+    req: reqwest::RequestBuilder,
+    url: &url::Url,
+    cookies: &[JarCookie],
+) -> (reqwest::RequestBuilder, Vec<String>) {
+    let sent: Vec<&JarCookie> = cookies.iter().filter(|c| c.applies_to(url)).collect();
+    let names = sent.iter().map(|c| c.name.clone()).collect();
+    if sent.is_empty() {
+        return (req, names);
+    }
+    let header = sent
+        .iter()
+        .map(|c| format!("{}={}", c.name, c.value))
+        .collect::<Vec<_>>()
+        .join("; ");
+    (req.header("Cookie", header), names)
+}
+
+/// What a probe keeps of `resp`: its status, `Location` and `WWW-Authenticate` challenges.
+fn probe_response(
+    request: String,
+    cookies_sent: Vec<String>,
+    resp: &reqwest::Response,
+) -> ProbeResponse {
+    let headers = resp.headers();
+    ProbeResponse {
+        request,
+        cookies_sent,
+        status: resp.status().as_u16(),
+        location: headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        challenges: headers
+            .get_all("www-authenticate")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect(),
+    }
+}

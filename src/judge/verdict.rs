@@ -1,0 +1,124 @@
+//! What a step saw ([`Observation`]) and what the policy made of it ([`Verdict`]), with where it
+//! was reached ([`VerdictContext`]).
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::config::target::PassMode;
+use crate::judge::rules::{Outcome, RuleId};
+
+/// A fact a step saw, as an outcome of one rule plus the evidence for it.
+///
+/// Evidence is URLs, status codes and cookie names; never cookie values or passwords.
+#[derive(Clone, Debug, Serialize)]
+pub struct Observation {
+    /// The rule this observation answers.
+    pub rule: RuleId,
+    /// The outcome, one of [`RuleId::outcomes`].
+    pub outcome: Outcome,
+    /// Short facts that support the outcome.
+    pub evidence: Vec<String>,
+    /// A longer text for the report (a snapshot diff), if any.
+    pub detail: Option<String>,
+}
+
+impl Observation {
+    /// An observation of `rule` with `outcome`.
+    pub fn new(rule: RuleId, outcome: Outcome) -> Observation {
+        Observation {
+            rule,
+            outcome,
+            evidence: Vec::new(),
+            detail: None,
+        }
+    }
+
+    /// Adds one piece of evidence.
+    pub fn evidence(mut self, e: impl Into<String>) -> Observation {
+        self.evidence.push(e.into());
+        self
+    }
+
+    /// Adds a detail text (a diff).
+    pub fn detail(mut self, d: impl Into<String>) -> Observation {
+        self.detail = Some(d.into());
+        self
+    }
+}
+
+/// Where a verdict was reached: which scenario, against what.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct VerdictContext {
+    /// Feature name.
+    pub feature: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Authentication mode and web client (`ifd`, `ifd-uci` in reports).
+    pub mode: PassMode,
+    /// Browser.
+    pub browser: String,
+    /// Target name.
+    pub target: String,
+}
+
+/// A judged observation.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    /// The rule.
+    pub rule: RuleId,
+    /// Its requirement ids.
+    pub requirements: Vec<String>,
+    /// The outcome the policy expects.
+    pub expected: String,
+    /// The outcome observed.
+    pub observed: String,
+    /// Whether they agree.
+    pub passed: bool,
+    /// Evidence for the observed outcome.
+    pub evidence: Vec<String>,
+    /// A longer text (a snapshot diff).
+    pub detail: Option<String>,
+    /// The policy's reason.
+    pub why: Option<String>,
+    /// Where it was reached.
+    pub context: VerdictContext,
+    /// For a violation: its likely cause ([`crate::judge::remedy`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub likely_cause: Option<String>,
+    /// For a violation: what to change, where.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fix: Vec<String>,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} [{}] ({}/{}) \"{}\": expected {}, observed {}",
+            if self.passed { "PASS" } else { "FAIL" },
+            self.rule,
+            self.requirements.join(", "),
+            self.context.mode,
+            self.context.browser,
+            self.context.scenario,
+            self.expected,
+            self.observed,
+        )?;
+        if !self.evidence.is_empty() {
+            write!(f, "; evidence: {}", self.evidence.join("; "))?;
+        }
+        if !self.passed
+            && let Some(why) = &self.why
+        {
+            write!(f, "; policy: {why}")?;
+        }
+        if let Some(cause) = &self.likely_cause {
+            write!(f, "\n    likely cause: {cause}")?;
+        }
+        for fix in &self.fix {
+            write!(f, "\n    fix: {fix}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1830 @@
+//! Signing a user in with HTTP alone, as a browser would, where the target's sign-in is a plain
+//! HTML form: for measurements that need dozens of independent sessions, which browsers make
+//! slowly.
+//!
+//! What a browser does that matters to a server is reproduced: redirects (with a browser's method
+//! changes), a cookie jar with RFC 6265's rules (and Chromium's, where they differ), forms
+//! submitted with exactly the controls a browser would send, `Referer` and `Origin` as Chromium
+//! sends them (CSRF checks such as Django's read them), and the auto-posting forms that identity
+//! providers submit by script (AD FS's WS-Federation token form). What needs JavaScript beyond
+//! that needs the browser.
+//!
+//! Not reproduced, on purpose: SameSite enforcement and the public suffix list (both need a
+//! registrable-domain table; a harness talking to one target gains nothing from them), and
+//! character sets other than UTF-8.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, REFERER, SET_COOKIE};
+use scraper::{ElementRef, Html, Selector};
+use url::Url;
+
+use crate::config::target::Pages;
+use crate::engine::browser::JarCookie;
+use crate::engine::error::error_chain;
+use crate::engine::probe::HttpTrust;
+
+/// Requests one sign-in may make before it gives up (Chromium's redirect limit, 20, for a
+/// whole sign-in: the stock flows need 4 to 6).
+const MAX_HOPS: usize = 20;
+
+/// A page larger than this is cut here: a sign-in page is a few kilobytes, and the cap keeps a
+/// misbehaving server from filling memory across dozens of parallel sign-ins.
+const MAX_BODY: usize = 8 << 20;
+
+/// What Chromium accepts on a navigation; servers (the emulator, CRM) tell browsers from API
+/// clients by `text/html` in it.
+const ACCEPT_HTML: &str =
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+
+/// Chromium caps cookie lifetimes at 400 days (RFC 6265bis §5.5), and reports the capped expiry.
+const MAX_COOKIE_AGE: f64 = 400.0 * 86_400.0;
+
+/// URLs in messages are cut to this many characters (they can carry long tokens).
+const URL_SHOWN: usize = 120;
+
+/// A reqwest-based client that signs users in through HTML forms (no browser).
+///
+/// One client serves any number of concurrent sign-ins: each [`HttpSignIn::sign_in`] has a cookie
+/// jar of its own, so the sessions are as independent as separate browsers.
+#[derive(Clone, Debug)]
+pub struct HttpSignIn {
+    http: reqwest::Client,
+}
+
+/// Why a sign-in failed. Messages never hold the password or a cookie value; URLs are shortened
+/// and redacted of the password (a form submitted by GET carries it in the query).
+#[derive(Clone, Debug, PartialEq)]
+pub enum HttpSignInError {
+    /// A page showed neither the signed-in page, nor a form that posts itself, nor the sign-in
+    /// form.
+    NoSignInForm {
+        /// The last page's URL (shortened, redacted).
+        url: String,
+        /// The last page's HTTP status.
+        status: u16,
+        /// The last page's `<title>` (shortened, redacted), which often says what went wrong
+        /// (Django's "403 Forbidden" of a failed CSRF check).
+        title: Option<String>,
+        /// Whether the credentials had been submitted by then.
+        credentials_sent: bool,
+    },
+    /// The sign-in form came back after the credentials were submitted.
+    CredentialsRefused {
+        /// The page that showed the form again (shortened, redacted).
+        url: String,
+        /// The user name that was refused.
+        username: String,
+    },
+    /// A `pages:` selector this module cannot use: not CSS that `scraper` parses, or matching
+    /// nothing usable in the sign-in form.
+    BadSelector {
+        /// The key under `pages:` (`username_input`, ...).
+        key: &'static str,
+        /// The selector as configured.
+        selector: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The signed-in page did not show within 20 requests.
+    TooManyHops {
+        /// The limit reached.
+        limit: usize,
+        /// The URL it would have asked next (shortened, redacted).
+        url: String,
+    },
+    /// A request failed below HTTP: DNS, TCP, TLS, a timeout.
+    Transport {
+        /// Method and URL (shortened, redacted).
+        request: String,
+        /// The error and its causes.
+        cause: String,
+    },
+    /// The server asked for something a browser would do but this module does not: a redirect
+    /// or form action to a URL that is not http(s), a `method="dialog"` form.
+    Unfollowable {
+        /// The page or redirect (shortened, redacted).
+        url: String,
+        /// What could not be followed.
+        problem: String,
+    },
+}
+
+impl fmt::Display for HttpSignInError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HttpSignInError::NoSignInForm {
+                url,
+                status,
+                title,
+                credentials_sent: false,
+            } => write!(
+                f,
+                "no sign-in form: {url} answered {status}{} with neither the signed-in page \
+                 (pages.signed_in), nor the sign-in form (pages.username_input), nor a form that \
+                 posts itself (pages.auto_post); check those selectors, or sign in with the \
+                 browser if the page needs JavaScript",
+                titled(title)
+            ),
+            HttpSignInError::NoSignInForm {
+                url,
+                status,
+                title,
+                credentials_sent: true,
+            } => write!(
+                f,
+                "after the credentials were submitted, {url} answered {status}{} with neither the \
+                 signed-in page (pages.signed_in) nor a form that posts itself (pages.auto_post); \
+                 check pages.signed_in, or sign in with the browser if the page needs JavaScript \
+                 (or asks for a second factor)",
+                titled(title)
+            ),
+            HttpSignInError::CredentialsRefused { url, username } => write!(
+                f,
+                "the credentials of `{username}` were refused: the sign-in form came back at \
+                 {url}; check the user name and the password the target gives for it"
+            ),
+            HttpSignInError::BadSelector {
+                key,
+                selector,
+                problem,
+            } => write!(
+                f,
+                "pages.{key} `{selector}` {problem}; fix key `{key}` under `pages:` in the target \
+                 file"
+            ),
+            HttpSignInError::TooManyHops { limit, url } => write!(
+                f,
+                "no signed-in page after {limit} requests (a redirect loop?); the next would \
+                 have been {url}"
+            ),
+            HttpSignInError::Transport { request, cause } => {
+                write!(f, "{request}: {cause}")?;
+                // rustls's refusal reads "invalid peer certificate: ..." (as in probe.rs).
+                if cause.contains("invalid peer certificate") {
+                    write!(
+                        f,
+                        "; if the server's certificate is issued by your organisation's own CA, \
+                         set `tls.ca_file` in the target file to that CA's PEM file"
+                    )?;
+                }
+                Ok(())
+            }
+            HttpSignInError::Unfollowable { url, problem } => {
+                write!(
+                    f,
+                    "{url}: {problem}, which this HTTP-only sign-in cannot follow"
+                )
+            }
+        }
+    }
+}
+
+/// ` ("title")` after a status, when the page has a title.
+fn titled(title: &Option<String>) -> String {
+    title
+        .as_ref()
+        .map(|t| format!(" (\"{t}\")"))
+        .unwrap_or_default()
+}
+
+impl std::error::Error for HttpSignInError {}
+
+impl HttpSignIn {
+    /// A client that trusts `trust` (extra roots, pinned host names), as [`crate::engine::probe::Probe`]
+    /// does, so it reaches exactly what the probe reaches.
+    pub fn new(trust: &HttpTrust) -> Result<HttpSignIn, String> {
+        // Redirects are followed here, not by reqwest: the jar must see every Set-Cookie, and
+        // the method, Referer and Origin change per hop as a browser's do.
+        Ok(HttpSignIn {
+            http: trust.client()?,
+        })
+    }
+
+    /// Opens `start`, follows redirects (keeping cookies like a browser: RFC 6265 domain/path/
+    /// Secure, host-only vs `Domain=`, Max-Age/Expires deletion), fills the sign-in form (the form
+    /// holding the element matched by `pages.username_input`; that input and the one matched by
+    /// `pages.password_input` get the credentials, every other successful control of that form is
+    /// sent as the page gave it; the submit control matched by `pages.submit` is included if it
+    /// has a name), submits it to its action, follows redirects, then submits "auto-post" forms
+    /// (a page matching `pages.auto_post`), until a page matches `pages.signed_in`, or fails after
+    /// 20 requests.
+    ///
+    /// Returns every cookie the jar holds at the end, as Chromium's CDP reports them (host-only
+    /// domains without a leading dot, `Domain=` cookies with one; session cookies with
+    /// `expires` -1), sorted by domain, path and name.
+    pub async fn sign_in(
+        &self,
+        start: &Url,
+        pages: &Pages,
+        username: &str,
+        password: &str,
+    ) -> Result<Vec<JarCookie>, HttpSignInError> {
+        let selectors = Selectors::compile(pages)?;
+        let creds = Credentials { username, password };
+        let mut jar = Jar::default();
+        let mut nav = Navigation::get(start.clone());
+        let mut credentials_sent = false;
+        for _ in 0..MAX_HOPS {
+            if !matches!(nav.url.scheme(), "http" | "https") {
+                return Err(HttpSignInError::Unfollowable {
+                    url: shown(nav.url.as_str(), password),
+                    problem: "the sign-in leads to a URL that is not http(s)".into(),
+                });
+            }
+            let request = format!("{} {}", nav.method, shown(nav.url.as_str(), password));
+            let transport = |e: reqwest::Error| HttpSignInError::Transport {
+                request: request.clone(),
+                // reqwest puts the URL in its message; ours is the redacted one above.
+                cause: crate::config::secrets::redact(&error_chain(&e.without_url()), &[password]),
+            };
+            let mut resp = self.send(&nav, &jar).await.map_err(transport)?;
+            let now = SystemTime::now();
+            for value in resp.headers().get_all(SET_COOKIE) {
+                jar.store(&nav.url, &String::from_utf8_lossy(value.as_bytes()), now);
+            }
+            let status = resp.status().as_u16();
+            let header_policy = resp
+                .headers()
+                .get_all("referrer-policy")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .fold(None, |p, v| ReferrerPolicy::parse(v).or(p));
+            if let Some(location) = redirect_location(status, resp.headers()) {
+                let next = nav
+                    .url
+                    .join(&location)
+                    .map_err(|e| HttpSignInError::Unfollowable {
+                        url: shown(nav.url.as_str(), password),
+                        problem: format!(
+                            "the redirect's Location `{}` is not a URL ({e})",
+                            shown(&location, password)
+                        ),
+                    })?;
+                nav = nav.redirected(status, next, header_policy);
+                continue;
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+                let room = MAX_BODY - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if chunk.len() >= room {
+                    break;
+                }
+            }
+            let page = Page {
+                url: &nav.url,
+                body: &String::from_utf8_lossy(&body),
+                referrer_policy: header_policy.unwrap_or_default(),
+            };
+            // Parsed and dropped in a plain function: scraper's tree is not Send, and the
+            // caller runs sign-ins as tasks.
+            match next_step(&page, &selectors, (!credentials_sent).then_some(creds))? {
+                Step::SignedIn => return Ok(jar.cookies(SystemTime::now())),
+                Step::Submit(next, fills_credentials) => {
+                    credentials_sent |= fills_credentials;
+                    nav = *next;
+                }
+                Step::SignInFormAgain => {
+                    return Err(HttpSignInError::CredentialsRefused {
+                        url: shown(nav.url.as_str(), password),
+                        username: username.to_string(),
+                    });
+                }
+                Step::Stuck(title) => {
+                    return Err(HttpSignInError::NoSignInForm {
+                        url: shown(nav.url.as_str(), password),
+                        status,
+                        title: title.map(|t| shown(&t, password)),
+                        credentials_sent,
+                    });
+                }
+            }
+        }
+        Err(HttpSignInError::TooManyHops {
+            limit: MAX_HOPS,
+            url: shown(nav.url.as_str(), password),
+        })
+    }
+
+    /// One request of `nav`, with the jar's cookies and a browser's headers.
+    async fn send(&self, nav: &Navigation, jar: &Jar) -> Result<reqwest::Response, reqwest::Error> {
+        let mut req = self
+            .http
+            .request(nav.method.clone(), nav.url.clone())
+            .header(ACCEPT, ACCEPT_HTML);
+        if let Some(cookies) = jar.header_for(&nav.url, SystemTime::now()) {
+            req = req.header(COOKIE, cookies);
+        }
+        if let Some(referer) = nav.referer() {
+            req = req.header(REFERER, referer);
+        }
+        if let Some(origin) = nav.origin_header() {
+            req = req.header(ORIGIN, origin);
+        }
+        if let Some((content_type, body)) = &nav.body {
+            req = req.header(CONTENT_TYPE, content_type).body(body.clone());
+        }
+        req.send().await
+    }
+}
+
+/// `url` as messages show it: the password removed (in any encoding), then shortened.
+fn shown(url: &str, password: &str) -> String {
+    crate::config::secrets::shorten_redacted(
+        &crate::config::secrets::redact(url, &[password]),
+        URL_SHOWN,
+    )
+}
+
+/// The `Location` of a redirect a browser follows (301, 302, 303, 307, 308 with a Location).
+fn redirect_location(status: u16, headers: &reqwest::header::HeaderMap) -> Option<String> {
+    if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let value = headers.get(LOCATION)?;
+    // Servers send UTF-8 in Location now and then; browsers take it as UTF-8.
+    Some(String::from_utf8_lossy(value.as_bytes()).trim().to_string())
+}
+
+/// The user's credentials, for the one form that asks for them.
+#[derive(Clone, Copy)]
+struct Credentials<'a> {
+    username: &'a str,
+    password: &'a str,
+}
+
+/// The `pages:` selectors this module uses, compiled once per sign-in.
+struct Selectors {
+    username: (Selector, &'static str, String),
+    password: (Selector, &'static str, String),
+    submit: (Selector, &'static str, String),
+    signed_in: Selector,
+    auto_post: (Selector, &'static str, String),
+}
+
+impl Selectors {
+    fn compile(pages: &Pages) -> Result<Selectors, HttpSignInError> {
+        let one = |key: &'static str, css: &str| {
+            Selector::parse(css)
+                .map(|s| (s, key, css.to_string()))
+                .map_err(|e| HttpSignInError::BadSelector {
+                    key,
+                    selector: css.to_string(),
+                    problem: format!(
+                        "is not a CSS selector the HTTP sign-in can use ({e}); it matches with \
+                         the `scraper` crate, which knows CSS Selectors level 3 and some of level 4"
+                    ),
+                })
+        };
+        Ok(Selectors {
+            username: one("username_input", &pages.username_input)?,
+            password: one("password_input", &pages.password_input)?,
+            submit: one("submit", &pages.submit)?,
+            signed_in: one("signed_in", &pages.signed_in)?.0,
+            auto_post: one("auto_post", &pages.auto_post)?,
+        })
+    }
+}
+
+/// One response page, as [`next_step`] judges it.
+struct Page<'a> {
+    url: &'a Url,
+    body: &'a str,
+    /// From the response's `Referrer-Policy` (a `<meta name="referrer">` overrides it).
+    referrer_policy: ReferrerPolicy,
+}
+
+/// What to do after a page.
+#[derive(Debug)]
+enum Step {
+    /// The signed-in page: done.
+    SignedIn,
+    /// Submit a form; `true` when it carries the credentials.
+    Submit(Box<Navigation>, bool),
+    /// The sign-in form again, after the credentials were submitted.
+    SignInFormAgain,
+    /// Nothing this module can act on; the page's title, if any.
+    Stuck(Option<String>),
+}
+
+/// Judges a page: signed in, a form that posts itself, the sign-in form (filled with `creds`;
+/// `None` once they were sent), or nothing to do.
+fn next_step(
+    page: &Page<'_>,
+    sel: &Selectors,
+    creds: Option<Credentials<'_>>,
+) -> Result<Step, HttpSignInError> {
+    let doc = Html::parse_document(page.body);
+    let shown_url = |password: &str| shown(page.url.as_str(), password);
+    let password = creds.map(|c| c.password).unwrap_or_default();
+    if first_match(&doc, &sel.signed_in).is_some() {
+        return Ok(Step::SignedIn);
+    }
+    let context = FormContext::of(&doc, page);
+    if let Some(el) = first_match(&doc, &sel.auto_post.0) {
+        let (_, key, css) = &sel.auto_post;
+        let form = form_owner(el).ok_or_else(|| HttpSignInError::BadSelector {
+            key,
+            selector: css.clone(),
+            problem: format!(
+                "matches an element outside any form on {}, so there is no form to post",
+                shown_url(password)
+            ),
+        })?;
+        // A script's form.submit(): no submitter.
+        let nav = context.submission(form, None, &[], password)?;
+        return Ok(Step::Submit(Box::new(nav), false));
+    }
+    let Some(user_el) = first_match(&doc, &sel.username.0) else {
+        let title = doc
+            .root_element()
+            .descendent_elements()
+            .find(|e| e.value().name() == "title")
+            .map(|t| {
+                t.text()
+                    .collect::<String>()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .filter(|t| !t.is_empty());
+        return Ok(Step::Stuck(title));
+    };
+    let Some(creds) = creds else {
+        return Ok(Step::SignInFormAgain);
+    };
+    let bad = |(_, key, css): &(Selector, &'static str, String), problem: String| {
+        HttpSignInError::BadSelector {
+            key,
+            selector: css.clone(),
+            problem,
+        }
+    };
+    let form = form_owner(user_el).ok_or_else(|| {
+        bad(
+            &sel.username,
+            format!(
+                "matches an input outside any form on {}; this HTTP-only sign-in submits HTML \
+                 forms (a sign-in done by script needs the browser)",
+                shown_url(creds.password)
+            ),
+        )
+    })?;
+    let in_form = |s: &Selector| {
+        doc.root_element()
+            .descendent_elements()
+            .filter(|e| s.matches(e))
+            .find(|e| form_owner(*e) == Some(form))
+    };
+    let pass_el = in_form(&sel.password.0).ok_or_else(|| {
+        bad(
+            &sel.password,
+            format!(
+                "matches nothing in the sign-in form (the form of pages.username_input) on {}",
+                shown_url(creds.password)
+            ),
+        )
+    })?;
+    for (el, s) in [(user_el, &sel.username), (pass_el, &sel.password)] {
+        if el.attr("name").is_none_or(str::is_empty) {
+            return Err(bad(
+                s,
+                "matches a control without a `name`, which a form submission leaves out".into(),
+            ));
+        }
+    }
+    // The control a click on pages.submit submits with: a submit button of this form. Anything
+    // else (AD FS's <span> whose onclick calls form.submit()) submits with no submitter.
+    let submitter = in_form(&sel.submit.0).filter(|e| is_submit_button(*e));
+    if submitter.is_none() && first_match(&doc, &sel.submit.0).is_none() {
+        return Err(bad(
+            &sel.submit,
+            format!(
+                "matches nothing on the sign-in page {}",
+                shown_url(creds.password)
+            ),
+        ));
+    }
+    let fills = [(user_el, creds.username), (pass_el, creds.password)];
+    let nav = context.submission(form, submitter, &fills, creds.password)?;
+    Ok(Step::Submit(Box::new(nav), true))
+}
+
+/// The first element in tree order that `sel` matches.
+fn first_match<'a>(doc: &'a Html, sel: &Selector) -> Option<ElementRef<'a>> {
+    doc.root_element()
+        .descendent_elements()
+        .find(|e| sel.matches(e))
+}
+
+/// The form an element belongs to (HTML's form owner): the form its `form` attribute names by
+/// id (looked up in the element's own tree), else its nearest form ancestor. A form is its own.
+fn form_owner(el: ElementRef<'_>) -> Option<ElementRef<'_>> {
+    if el.value().name() == "form" {
+        return Some(el);
+    }
+    if let Some(id) = el.attr("form") {
+        let root = el.ancestors().last()?;
+        return root
+            .descendants()
+            .filter_map(ElementRef::wrap)
+            .find(|e| e.value().id() == Some(id))
+            .filter(|e| e.value().name() == "form");
+    }
+    el.ancestors()
+        .filter_map(ElementRef::wrap)
+        .find(|a| a.value().name() == "form")
+}
+
+/// Whether `el` is a submit button: `<button>` of type submit (the default, and what an unknown
+/// type means), `<input type=submit|image>`.
+fn is_submit_button(el: ElementRef<'_>) -> bool {
+    let ty = el.attr("type").map(str::to_ascii_lowercase);
+    match el.value().name() {
+        "button" => !matches!(ty.as_deref(), Some("button" | "reset")),
+        "input" => matches!(ty.as_deref(), Some("submit" | "image")),
+        _ => false,
+    }
+}
+
+/// What a form submission needs from its page.
+struct FormContext<'a> {
+    /// The document's URL (an empty `action` means it).
+    url: &'a Url,
+    /// The document's base URL (`<base href>`), which relative actions resolve against.
+    base: Url,
+    policy: ReferrerPolicy,
+}
+
+impl<'a> FormContext<'a> {
+    fn of(doc: &Html, page: &Page<'a>) -> FormContext<'a> {
+        let base = doc
+            .root_element()
+            .descendent_elements()
+            .find(|e| e.value().name() == "base" && e.attr("href").is_some())
+            .and_then(|e| page.url.join(e.attr("href")?.trim()).ok())
+            .unwrap_or_else(|| page.url.clone());
+        // <meta name="referrer"> overrides the header; the last valid one wins.
+        let policy = doc
+            .root_element()
+            .descendent_elements()
+            .filter(|e| {
+                e.value().name() == "meta"
+                    && e.attr("name")
+                        .is_some_and(|n| n.eq_ignore_ascii_case("referrer"))
+            })
+            .filter_map(|e| ReferrerPolicy::parse(e.attr("content")?))
+            .last()
+            .unwrap_or(page.referrer_policy);
+        FormContext {
+            url: page.url,
+            base,
+            policy,
+        }
+    }
+
+    /// The request a browser makes to submit `form` with `submitter`, `fills` typed into their
+    /// controls (HTML "form submission algorithm").
+    fn submission(
+        &self,
+        form: ElementRef<'_>,
+        submitter: Option<ElementRef<'_>>,
+        fills: &[(ElementRef<'_>, &str)],
+        password: &str,
+    ) -> Result<Navigation, HttpSignInError> {
+        // The submitter's formaction/formmethod/formenctype override the form's.
+        let attr = |name: &str| {
+            submitter
+                .and_then(|s| s.attr(&format!("form{name}")))
+                .or_else(|| form.attr(name))
+        };
+        let action = match attr("action").map(str::trim) {
+            None | Some("") => self.url.clone(),
+            Some(a) => self
+                .base
+                .join(a)
+                .map_err(|e| HttpSignInError::Unfollowable {
+                    url: shown(self.url.as_str(), password),
+                    problem: format!(
+                        "the form's action `{}` is not a URL ({e})",
+                        shown(a, password)
+                    ),
+                })?,
+        };
+        let method = attr("method").unwrap_or("get").trim().to_ascii_lowercase();
+        let entries = form_entries(form, submitter, fills);
+        let mut nav = Navigation::get(action);
+        nav.referrer = Some(self.url.clone());
+        nav.policy = self.policy;
+        match method.as_str() {
+            "post" => {
+                nav.method = reqwest::Method::POST;
+                nav.body = Some(encode_body(attr("enctype").unwrap_or_default(), &entries));
+            }
+            "dialog" => {
+                return Err(HttpSignInError::Unfollowable {
+                    url: shown(self.url.as_str(), password),
+                    problem: "the form has method=\"dialog\" (it closes a dialog, it submits \
+                              nothing)"
+                        .into(),
+                });
+            }
+            // Anything else is GET, as in HTML: the entries replace the action's query.
+            _ => {
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&entries)
+                    .finish();
+                nav.url.set_query(Some(&query));
+            }
+        }
+        Ok(nav)
+    }
+}
+
+/// The name-value pairs a browser submits for `form` (HTML "constructing the entry list"):
+/// its controls in tree order, without disabled ones, buttons other than `submitter`, unchecked
+/// checkboxes and radios, and nameless ones; `fills` replace the values of their controls.
+fn form_entries(
+    form: ElementRef<'_>,
+    submitter: Option<ElementRef<'_>>,
+    fills: &[(ElementRef<'_>, &str)],
+) -> Vec<(String, String)> {
+    // The whole tree, since a control may name its form by id from outside it.
+    let root_node = form.ancestors().last().unwrap_or(*form);
+    let mut out = Vec::new();
+    for el in root_node.descendants().filter_map(ElementRef::wrap) {
+        let tag = el.value().name();
+        if !matches!(tag, "input" | "button" | "select" | "textarea") {
+            continue;
+        }
+        if form_owner(el) != Some(form) || is_disabled(el) || in_datalist(el) {
+            continue;
+        }
+        let ty = el
+            .attr("type")
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        let is_submitter = submitter == Some(el);
+        if is_submit_button(el) && !is_submitter {
+            continue;
+        }
+        if tag == "input" && matches!(ty.as_str(), "button" | "reset") {
+            continue;
+        }
+        if tag == "button" && !is_submit_button(el) {
+            continue;
+        }
+        let name = el.attr("name").unwrap_or_default();
+        if tag == "input" && ty == "image" {
+            // An image button sends where it was clicked; a keyboard "click" is 0,0.
+            let prefix = if name.is_empty() {
+                String::new()
+            } else {
+                format!("{name}.")
+            };
+            out.push((format!("{prefix}x"), "0".to_string()));
+            out.push((format!("{prefix}y"), "0".to_string()));
+            continue;
+        }
+        if name.is_empty() {
+            continue;
+        }
+        if let Some((_, value)) = fills.iter().find(|(f, _)| *f == el) {
+            out.push((name.to_string(), value.to_string()));
+            continue;
+        }
+        match tag {
+            "select" => {
+                for value in selected_options(el) {
+                    out.push((name.to_string(), value));
+                }
+            }
+            "textarea" => {
+                let text: String = el.text().collect();
+                out.push((name.to_string(), normalize_newlines(&text)));
+            }
+            _ => {
+                if matches!(ty.as_str(), "checkbox" | "radio") {
+                    if el.attr("checked").is_some() {
+                        out.push((
+                            name.to_string(),
+                            el.attr("value").unwrap_or("on").to_string(),
+                        ));
+                    }
+                    continue;
+                }
+                let value =
+                    if tag == "input" && ty == "hidden" && name.eq_ignore_ascii_case("_charset_") {
+                        "UTF-8".to_string()
+                    } else if tag == "input" && ty == "file" {
+                        // No file chosen: an empty file name.
+                        String::new()
+                    } else if tag == "input" && ty != "hidden" {
+                        // Text fields' value sanitization strips line breaks.
+                        el.attr("value")
+                            .unwrap_or_default()
+                            .replace(['\r', '\n'], "")
+                    } else {
+                        el.attr("value").unwrap_or_default().to_string()
+                    };
+                out.push((name.to_string(), value));
+            }
+        }
+    }
+    out
+}
+
+/// Disabled: its own `disabled`, or inside a disabled fieldset but not in that fieldset's first
+/// legend.
+fn is_disabled(el: ElementRef<'_>) -> bool {
+    if el.attr("disabled").is_some() {
+        return true;
+    }
+    let mut child = *el;
+    for ancestor in el.ancestors() {
+        if let Some(a) = ElementRef::wrap(ancestor)
+            && a.value().name() == "fieldset"
+            && a.attr("disabled").is_some()
+        {
+            let first_legend = a.child_elements().find(|c| c.value().name() == "legend");
+            if first_legend.is_none_or(|l| *l != child) {
+                return true;
+            }
+        }
+        child = ancestor;
+    }
+    false
+}
+
+fn in_datalist(el: ElementRef<'_>) -> bool {
+    el.ancestors()
+        .filter_map(ElementRef::wrap)
+        .any(|a| a.value().name() == "datalist")
+}
+
+/// The values a `<select>` submits: its selected, enabled options; with none selected, a
+/// single-line single-choice select shows (and submits) its first enabled option.
+fn selected_options(select: ElementRef<'_>) -> Vec<String> {
+    let options: Vec<ElementRef<'_>> = select
+        .descendent_elements()
+        .filter(|e| e.value().name() == "option")
+        .collect();
+    let disabled = |o: &ElementRef<'_>| {
+        o.attr("disabled").is_some()
+            || o.parent()
+                .and_then(ElementRef::wrap)
+                .is_some_and(|p| p.value().name() == "optgroup" && p.attr("disabled").is_some())
+    };
+    let value = |o: &ElementRef<'_>| match o.attr("value") {
+        Some(v) => v.to_string(),
+        None => o
+            .text()
+            .collect::<String>()
+            .split_ascii_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let multiple = select.attr("multiple").is_some();
+    let selected: Vec<&ElementRef<'_>> = options
+        .iter()
+        .filter(|o| o.attr("selected").is_some())
+        .collect();
+    let chosen: Vec<&ElementRef<'_>> = if multiple {
+        selected
+    } else if let Some(last) = selected.last() {
+        // Selecting an option of a single-choice select unselects the others.
+        vec![*last]
+    } else {
+        let size = select
+            .attr("size")
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .unwrap_or(1);
+        if size <= 1 {
+            options.iter().filter(|o| !disabled(o)).take(1).collect()
+        } else {
+            Vec::new()
+        }
+    };
+    chosen
+        .into_iter()
+        .filter(|o| !disabled(o))
+        .map(value)
+        .collect()
+}
+
+/// Line breaks as forms submit them: CR LF.
+fn normalize_newlines(s: &str) -> String {
+    s.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\n', "\r\n")
+}
+
+/// The body and Content-Type of a POST with `enctype`.
+fn encode_body(enctype: &str, entries: &[(String, String)]) -> (String, Vec<u8>) {
+    match enctype.trim().to_ascii_lowercase().as_str() {
+        "multipart/form-data" => {
+            // Unpredictability is not needed: the boundary only must not occur in the values.
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default();
+            let mut boundary = format!("----LogoutHarnessBoundary{nanos:x}");
+            while entries
+                .iter()
+                .any(|(k, v)| k.contains(&boundary) || v.contains(&boundary))
+            {
+                boundary.push('x');
+            }
+            let escape = |s: &str| {
+                s.replace('"', "%22")
+                    .replace('\r', "%0D")
+                    .replace('\n', "%0A")
+            };
+            let mut body = String::new();
+            for (k, v) in entries {
+                body.push_str(&format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{v}\r\n",
+                    escape(k)
+                ));
+            }
+            body.push_str(&format!("--{boundary}--\r\n"));
+            (
+                format!("multipart/form-data; boundary={boundary}"),
+                body.into_bytes(),
+            )
+        }
+        "text/plain" => {
+            let body: String = entries
+                .iter()
+                .map(|(k, v)| format!("{k}={v}\r\n"))
+                .collect();
+            ("text/plain".into(), body.into_bytes())
+        }
+        // The default, and what an unknown enctype means.
+        _ => (
+            "application/x-www-form-urlencoded".into(),
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(entries)
+                .finish()
+                .into_bytes(),
+        ),
+    }
+}
+
+/// A document's referrer policy (W3C Referrer Policy), which decides `Referer` and `Origin`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+enum ReferrerPolicy {
+    NoReferrer,
+    NoReferrerWhenDowngrade,
+    SameOrigin,
+    Origin,
+    StrictOrigin,
+    OriginWhenCrossOrigin,
+    /// Chromium's default.
+    #[default]
+    StrictOriginWhenCrossOrigin,
+    UnsafeUrl,
+}
+
+impl ReferrerPolicy {
+    /// The last known token of a `Referrer-Policy` value (unknown ones are skipped, so servers
+    /// can list fallbacks).
+    fn parse(value: &str) -> Option<ReferrerPolicy> {
+        value.split(',').rev().find_map(|t| {
+            Some(match t.trim().to_ascii_lowercase().as_str() {
+                "no-referrer" => ReferrerPolicy::NoReferrer,
+                "no-referrer-when-downgrade" => ReferrerPolicy::NoReferrerWhenDowngrade,
+                "same-origin" => ReferrerPolicy::SameOrigin,
+                "origin" => ReferrerPolicy::Origin,
+                "strict-origin" => ReferrerPolicy::StrictOrigin,
+                "origin-when-cross-origin" => ReferrerPolicy::OriginWhenCrossOrigin,
+                "strict-origin-when-cross-origin" => ReferrerPolicy::StrictOriginWhenCrossOrigin,
+                "unsafe-url" => ReferrerPolicy::UnsafeUrl,
+                _ => return None,
+            })
+        })
+    }
+}
+
+/// Whether requests to `url` are "potentially trustworthy" (https, or loopback over http), which
+/// is where Chromium takes Secure cookies from and sends a strict policy's referrer to.
+fn is_trustworthy(url: &Url) -> bool {
+    if url.scheme() == "https" {
+        return true;
+    }
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// One request of a navigation, and what a browser remembers across its redirects.
+#[derive(Debug)]
+struct Navigation {
+    method: reqwest::Method,
+    url: Url,
+    /// Content-Type and body of a POST.
+    body: Option<(String, Vec<u8>)>,
+    /// The document that started the navigation (a form's page); none for a typed URL.
+    referrer: Option<Url>,
+    policy: ReferrerPolicy,
+    /// Set when a redirect made the request cross origins twice (Fetch's "tainted origin"):
+    /// `Origin: null`.
+    tainted: bool,
+}
+
+impl Navigation {
+    /// A typed URL: GET, no referrer.
+    fn get(url: Url) -> Navigation {
+        Navigation {
+            method: reqwest::Method::GET,
+            url,
+            body: None,
+            referrer: None,
+            policy: ReferrerPolicy::default(),
+            tainted: false,
+        }
+    }
+
+    /// The request after a redirect to `next` with `status` (Fetch "HTTP-redirect fetch").
+    fn redirected(mut self, status: u16, next: Url, policy: Option<ReferrerPolicy>) -> Navigation {
+        if let Some(referrer) = &self.referrer
+            && self.url.origin() != next.origin()
+            && referrer.origin() != self.url.origin()
+        {
+            self.tainted = true;
+        }
+        let to_get = match status {
+            301 | 302 => self.method == reqwest::Method::POST,
+            303 => !matches!(self.method, reqwest::Method::GET | reqwest::Method::HEAD),
+            _ => false,
+        };
+        if to_get {
+            self.method = reqwest::Method::GET;
+            self.body = None;
+        }
+        if let Some(p) = policy {
+            self.policy = p;
+        }
+        self.url = next;
+        self
+    }
+
+    /// The `Referer` a browser sends (W3C Referrer Policy, "determine request's referrer").
+    fn referer(&self) -> Option<String> {
+        let doc = self.referrer.as_ref()?;
+        let mut full = doc.clone();
+        full.set_fragment(None);
+        let _ = full.set_username("");
+        let _ = full.set_password(None);
+        let origin_only = format!("{}/", doc.origin().ascii_serialization());
+        let mut full = full.to_string();
+        // Chromium sends the origin alone for a referrer longer than 4096 bytes.
+        if full.len() > 4096 {
+            full = origin_only.clone();
+        }
+        let same_origin = doc.origin() == self.url.origin();
+        let downgrade = is_trustworthy(doc) && !is_trustworthy(&self.url);
+        match self.policy {
+            ReferrerPolicy::NoReferrer => None,
+            ReferrerPolicy::UnsafeUrl => Some(full),
+            ReferrerPolicy::Origin => Some(origin_only),
+            ReferrerPolicy::NoReferrerWhenDowngrade => (!downgrade).then_some(full),
+            ReferrerPolicy::SameOrigin => same_origin.then_some(full),
+            ReferrerPolicy::OriginWhenCrossOrigin => {
+                Some(if same_origin { full } else { origin_only })
+            }
+            ReferrerPolicy::StrictOrigin => (!downgrade).then_some(origin_only),
+            ReferrerPolicy::StrictOriginWhenCrossOrigin => {
+                if same_origin {
+                    Some(full)
+                } else {
+                    (!downgrade).then_some(origin_only)
+                }
+            }
+        }
+    }
+
+    /// The `Origin` a browser sends: on requests other than GET and HEAD, from the document that
+    /// started them; `null` where the policy or a cross-origin redirect hides it (Fetch "append
+    /// a request `Origin` header").
+    fn origin_header(&self) -> Option<String> {
+        if matches!(self.method, reqwest::Method::GET | reqwest::Method::HEAD) {
+            return None;
+        }
+        let doc = self.referrer.as_ref()?;
+        let null = || Some("null".to_string());
+        if self.tainted {
+            return null();
+        }
+        let hidden = match self.policy {
+            ReferrerPolicy::NoReferrer => true,
+            ReferrerPolicy::NoReferrerWhenDowngrade
+            | ReferrerPolicy::StrictOrigin
+            | ReferrerPolicy::StrictOriginWhenCrossOrigin => {
+                doc.scheme() == "https" && self.url.scheme() != "https"
+            }
+            ReferrerPolicy::SameOrigin => doc.origin() != self.url.origin(),
+            _ => false,
+        };
+        if hidden {
+            null()
+        } else {
+            Some(doc.origin().ascii_serialization())
+        }
+    }
+}
+
+/// A browser's cookie jar for one sign-in (RFC 6265 §5.3 storage, §5.4 sending).
+#[derive(Debug, Default)]
+struct Jar {
+    /// Each cookie with its creation order (sending order breaks path-length ties by it).
+    cookies: Vec<(JarCookie, u64)>,
+    created: u64,
+}
+
+/// Seconds since the epoch, as CDP reports expiry.
+fn epoch_secs(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+/// Whether `host` is `domain` or a subdomain of it (RFC 6265 §5.1.3; IP addresses only match
+/// themselves).
+fn domain_match(host: &str, domain: &str, host_is_ip: bool) -> bool {
+    host == domain || (!host_is_ip && host.ends_with(&format!(".{domain}")))
+}
+
+/// The directory of the request path (RFC 6265 §5.1.4), a cookie's path when it names none.
+fn default_path(url: &Url) -> String {
+    let path = url.path();
+    match path.rfind('/') {
+        Some(i) if path.starts_with('/') && i > 0 => path[..i].to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+/// Whether `request_path` is within `cookie_path` (RFC 6265 §5.1.4).
+fn path_match(request_path: &str, cookie_path: &str) -> bool {
+    request_path == cookie_path
+        || (request_path.starts_with(cookie_path)
+            && (cookie_path.ends_with('/') || request_path[cookie_path.len()..].starts_with('/')))
+}
+
+impl Jar {
+    /// Stores one `Set-Cookie` value received from `url` at `now`, or drops it as a browser would.
+    fn store(&mut self, url: &Url, header: &str, now: SystemTime) {
+        let Ok(c) = cookie::Cookie::parse(header) else {
+            return;
+        };
+        let (name, value) = (c.name(), c.value());
+        // Chromium refuses control characters in a cookie line.
+        if name
+            .chars()
+            .chain(value.chars())
+            .any(|ch| ch.is_control() && ch != '\t')
+        {
+            return;
+        }
+        let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
+            return;
+        };
+        let host_is_ip = !matches!(url.host(), Some(url::Host::Domain(_)));
+        let trustworthy = is_trustworthy(url);
+        let now_s = epoch_secs(now);
+        // Max-Age wins over Expires; both are capped at 400 days; zero or past means delete.
+        let expires = match (c.max_age(), c.expires_datetime()) {
+            (Some(age), _) => Some(now_s + (age.whole_seconds() as f64).min(MAX_COOKIE_AGE)),
+            (None, Some(at)) => Some((at.unix_timestamp() as f64).min(now_s + MAX_COOKIE_AGE)),
+            (None, None) => None,
+        };
+        let max_age_zero = c.max_age().is_some_and(|a| a.whole_seconds() <= 0);
+        let delete = max_age_zero || expires.is_some_and(|e| e <= now_s);
+        let domain = match c.domain().map(str::to_ascii_lowercase) {
+            None => host.clone(),
+            Some(d) if d.is_empty() => host.clone(),
+            // An IP address, or a single label (a TLD or an intranet name; the public suffix
+            // list is out of scope), sets host-only cookies only, and only for itself.
+            Some(d) if host_is_ip || !d.contains('.') => {
+                if d == host {
+                    host.clone()
+                } else {
+                    return;
+                }
+            }
+            Some(d) if domain_match(&host, &d, false) => format!(".{d}"),
+            Some(_) => return,
+        };
+        let host_only = !domain.starts_with('.');
+        let path = match c.path() {
+            Some(p) if p.starts_with('/') => p.to_string(),
+            _ => default_path(url),
+        };
+        let secure = c.secure() == Some(true);
+        if secure && !trustworthy {
+            return;
+        }
+        // Cookie prefixes (RFC 6265bis §4.1.3), matched case-insensitively as Chromium does.
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with("__secure-") && !secure {
+            return;
+        }
+        if lower.starts_with("__host-") && !(secure && host_only && path == "/") {
+            return;
+        }
+        // A cookie from an insecure page may not shadow a Secure one (RFC 6265bis §5.7 step 16).
+        if !secure && !trustworthy {
+            let bare = domain.trim_start_matches('.');
+            let shadows = self.cookies.iter().any(|(old, _)| {
+                let old_bare = old.domain.trim_start_matches('.');
+                old.secure
+                    && old.name == name
+                    && (domain_match(bare, old_bare, host_is_ip)
+                        || domain_match(old_bare, bare, host_is_ip))
+                    && path_match(&path, &old.path)
+            });
+            if shadows {
+                return;
+            }
+        }
+        let existing = self
+            .cookies
+            .iter()
+            .position(|(c, _)| c.name == name && c.domain == domain && c.path == path);
+        if delete {
+            if let Some(i) = existing {
+                self.cookies.remove(i);
+            }
+            return;
+        }
+        let cookie = JarCookie {
+            name: name.to_string(),
+            value: value.to_string(),
+            domain,
+            path,
+            expires: expires.unwrap_or(-1.0),
+            http_only: c.http_only() == Some(true),
+            secure,
+            session: expires.is_none(),
+            same_site: c.same_site().map(|s| s.to_string()),
+        };
+        match existing.and_then(|i| self.cookies.get_mut(i)) {
+            // A replaced cookie keeps its creation time (RFC 6265 §5.3 step 11.3).
+            Some((old, _)) => *old = cookie,
+            None => {
+                self.created += 1;
+                self.cookies.push((cookie, self.created));
+            }
+        }
+    }
+
+    fn live(&self, now: SystemTime) -> impl Iterator<Item = &(JarCookie, u64)> {
+        let now_s = epoch_secs(now);
+        self.cookies
+            .iter()
+            .filter(move |(c, _)| c.session || c.expires > now_s)
+    }
+
+    /// The `Cookie` header for a request to `url`: the cookies [`JarCookie::applies_to`] it (the
+    /// rule the probe replays them by), longer paths first, then older first (RFC 6265 §5.4).
+    fn header_for(&self, url: &Url, now: SystemTime) -> Option<String> {
+        let mut sent: Vec<&(JarCookie, u64)> =
+            self.live(now).filter(|(c, _)| c.applies_to(url)).collect();
+        if sent.is_empty() {
+            return None;
+        }
+        sent.sort_by_key(|(c, created)| (std::cmp::Reverse(c.path.len()), *created));
+        Some(
+            sent.iter()
+                .map(|(c, _)| format!("{}={}", c.name, c.value))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    }
+
+    /// Every live cookie, sorted as [`crate::engine::browser::Browser::all_cookies`] sorts them.
+    fn cookies(&self, now: SystemTime) -> Vec<JarCookie> {
+        let mut all: Vec<JarCookie> = self.live(now).map(|(c, _)| c.clone()).collect();
+        all.sort_by(|a, b| (&a.domain, &a.path, &a.name).cmp(&(&b.domain, &b.path, &b.name)));
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(NOW)
+    }
+
+    fn jar_of(from: &str, lines: &[&str]) -> Jar {
+        let mut jar = Jar::default();
+        for line in lines {
+            jar.store(&url(from), line, now());
+        }
+        jar
+    }
+
+    /// name -> (domain, path) of every live cookie.
+    fn shapes(jar: &Jar) -> Vec<(String, String, String)> {
+        jar.cookies(now())
+            .into_iter()
+            .map(|c| (c.name, c.domain, c.path))
+            .collect()
+    }
+
+    fn shape(name: &str, domain: &str, path: &str) -> (String, String, String) {
+        (name.into(), domain.into(), path.into())
+    }
+
+    #[test]
+    fn host_only_cookies_have_no_dot_and_domain_cookies_have_one() {
+        let jar = jar_of(
+            "https://crm.contoso.test:8443/contoso/main.aspx",
+            &[
+                "a=1; Path=/",
+                "b=2; Domain=contoso.test; Path=/",
+                "c=3; domain=.CRM.Contoso.test",
+            ],
+        );
+        assert_eq!(
+            shapes(&jar),
+            [
+                shape("b", ".contoso.test", "/"),
+                shape("c", ".crm.contoso.test", "/contoso"),
+                shape("a", "crm.contoso.test", "/"),
+            ]
+        );
+        // The probe's rule sends the domain cookie to a sibling host, the host-only one not.
+        let sibling = url("https://adfs.contoso.test:8443/adfs/ls/");
+        assert_eq!(jar.header_for(&sibling, now()).as_deref(), Some("b=2"));
+        let whoami = url("https://crm.contoso.test:8443/contoso/api/data/v9.0/WhoAmI");
+        assert_eq!(
+            jar.header_for(&whoami, now()).as_deref(),
+            Some("c=3; a=1; b=2")
+        );
+    }
+
+    #[test]
+    fn foreign_public_and_ip_domains_are_refused_or_host_only() {
+        let jar = jar_of(
+            "https://crm.contoso.test/",
+            &[
+                "foreign=1; Domain=example.com",
+                "parent_of_other=1; Domain=adfs.contoso.test",
+                "tld=1; Domain=test",
+                "ok=1",
+            ],
+        );
+        assert_eq!(shapes(&jar), [shape("ok", "crm.contoso.test", "/")]);
+        // A single label equal to the host (localhost) is host-only, as in Chromium.
+        let jar = jar_of("http://localhost:8000/", &["l=1; Domain=localhost"]);
+        assert_eq!(shapes(&jar), [shape("l", "localhost", "/")]);
+        let jar = jar_of(
+            "http://127.0.0.1:8000/x",
+            &["ip=1; Domain=127.0.0.1", "part=1; Domain=0.0.1"],
+        );
+        assert_eq!(shapes(&jar), [shape("ip", "127.0.0.1", "/")]);
+    }
+
+    #[test]
+    fn default_path_is_the_request_directory() {
+        let jar = jar_of(
+            "https://h.test/a/b/c?q=/x/y",
+            &["dir=1", "relative=1; Path=rel", "root=1; Path=/"],
+        );
+        assert_eq!(
+            shapes(&jar),
+            [
+                shape("root", "h.test", "/"),
+                shape("dir", "h.test", "/a/b"),
+                shape("relative", "h.test", "/a/b"),
+            ]
+        );
+        assert_eq!(default_path(&url("https://h.test/a")), "/");
+        assert_eq!(default_path(&url("https://h.test/")), "/");
+    }
+
+    #[test]
+    fn max_age_and_expires_delete_and_set_lifetimes() {
+        let from = "https://h.test/p/page";
+        let mut jar = jar_of(
+            from,
+            &[
+                "session=1; Path=/",
+                "persistent=1; Path=/; Expires=Mon, 01 Mar 2027 00:00:00 GMT",
+                "far=1; Path=/; Expires=Wed, 01 Jan 2031 00:00:00 GMT",
+                "max_age_wins=1; Path=/; Max-Age=60; Expires=Sun, 06 Nov 1994 08:49:37 GMT",
+                "capped=1; Path=/; Max-Age=999999999999",
+                "gone=1; Path=/",
+                "gone2=1; Path=/",
+                "other_path=1; Path=/p",
+            ],
+        );
+        let by_name = |jar: &Jar, n: &str| jar.cookies(now()).into_iter().find(|c| c.name == n);
+        let session = by_name(&jar, "session").unwrap();
+        assert!(session.session);
+        assert_eq!(session.expires, -1.0);
+        let persistent = by_name(&jar, "persistent").unwrap();
+        assert!(!persistent.session);
+        assert_eq!(persistent.expires, 1_803_859_200.0);
+        assert_eq!(
+            by_name(&jar, "far").unwrap().expires,
+            NOW as f64 + MAX_COOKIE_AGE
+        );
+        assert_eq!(
+            by_name(&jar, "max_age_wins").unwrap().expires,
+            NOW as f64 + 60.0
+        );
+        assert_eq!(
+            by_name(&jar, "capped").unwrap().expires,
+            NOW as f64 + MAX_COOKIE_AGE
+        );
+        for line in [
+            "gone=; Path=/; Max-Age=0",
+            "gone2=x; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+            // Deletion is by name, domain and path: this names another path.
+            "other_path=; Path=/; Max-Age=-1",
+        ] {
+            jar.store(&url(from), line, now());
+        }
+        assert!(by_name(&jar, "gone").is_none());
+        assert!(by_name(&jar, "gone2").is_none());
+        assert!(by_name(&jar, "other_path").is_some());
+        // A cookie that expires is no longer held or sent.
+        let later = now() + Duration::from_secs(61);
+        assert!(!jar.cookies(later).iter().any(|c| c.name == "max_age_wins"));
+        assert!(
+            !jar.header_for(&url(from), later)
+                .unwrap()
+                .contains("max_age_wins")
+        );
+    }
+
+    #[test]
+    fn secure_cookies_and_prefixes_follow_chromium() {
+        let jar = jar_of(
+            "http://crm.contoso.test/",
+            &["s=1; Secure", "plain=1", "__Secure-x=1"],
+        );
+        assert_eq!(shapes(&jar), [shape("plain", "crm.contoso.test", "/")]);
+        // Loopback over http is trustworthy: Chromium keeps Secure cookies from it.
+        let jar = jar_of("http://localhost:8000/", &["s=1; Secure"]);
+        assert_eq!(shapes(&jar), [shape("s", "localhost", "/")]);
+        let jar = jar_of(
+            "https://h.test/a/b",
+            &[
+                "__Host-ok=1; Secure; Path=/",
+                "__Host-path=1; Secure",
+                "__Host-domain=1; Secure; Path=/; Domain=h.test",
+                "__host-insecure=1; Path=/",
+                "__Secure-ok=1; Secure",
+            ],
+        );
+        assert_eq!(
+            shapes(&jar),
+            [
+                shape("__Host-ok", "h.test", "/"),
+                shape("__Secure-ok", "h.test", "/a"),
+            ]
+        );
+        // An insecure page cannot shadow a Secure cookie of the same name.
+        let mut jar = jar_of("https://h.test/", &["sid=secret; Secure; Path=/"]);
+        jar.store(&url("http://h.test/x/y"), "sid=evil; Path=/x", now());
+        let all = jar.cookies(now());
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].value, "secret");
+        assert!(all[0].secure);
+    }
+
+    #[test]
+    fn replacing_keeps_one_cookie_and_sending_orders_by_path_then_age() {
+        let mut jar = jar_of(
+            "https://h.test/app/page",
+            &[
+                "old=1; Path=/",
+                "deep=1; Path=/app",
+                "new=1; Path=/",
+                "old=2; Path=/; HttpOnly; SameSite=Lax",
+            ],
+        );
+        assert_eq!(
+            jar.header_for(&url("https://h.test/app/x"), now())
+                .as_deref(),
+            Some("deep=1; old=2; new=1")
+        );
+        let old = jar.cookies(now()).into_iter().find(|c| c.name == "old");
+        let old = old.unwrap();
+        assert!(old.http_only);
+        assert_eq!(old.same_site.as_deref(), Some("Lax"));
+        // Garbage is dropped, as browsers drop it.
+        for line in ["novalue", "=x", "ctl=a\u{1}b", ""] {
+            jar.store(&url("https://h.test/"), line, now());
+        }
+        assert_eq!(jar.cookies(now()).len(), 3);
+    }
+
+    /// The controls of a form a browser sends, in tree order.
+    const FORM: &str = r#"<!doctype html><html><head><base href="/base/"></head><body>
+        <input name="outside" value="no">
+        <form id="f" action="submit?x=1">
+          <input type="hidden" name="csrf" value="tok&amp;en">
+          <input type="hidden" name="_charset_">
+          <input name="user" value="pre&#10;filled">
+          <input type="password" name="pass">
+          <input name="nameless_is_skipped" value="" form="nonexistent">
+          <input value="no name">
+          <input type="checkbox" name="kmsi" value="true">
+          <input type="checkbox" name="checked_default" checked>
+          <input type="radio" name="r" value="a"><input type="radio" name="r" value="b" checked>
+          <input name="dis" value="x" disabled>
+          <fieldset disabled><legend><input name="in_legend" value="y"></legend>
+            <input name="in_fieldset" value="z"></fieldset>
+          <select name="one"><option disabled>skip</option><option>  First
+             option </option><option value="2">Two</option></select>
+          <select name="picked"><option value="1" selected>1</option><option value="2" selected>2</option></select>
+          <select name="many" multiple><option value="a" selected>a</option><option value="b">b</option><option value="c" selected>c</option></select>
+          <select name="listbox" size="3"><option value="a">a</option></select>
+          <textarea name="t">line1
+line2</textarea>
+          <datalist><input name="in_datalist" value="d"></datalist>
+          <input type="button" name="button_input" value="b">
+          <input type="reset" name="reset" value="r">
+          <button type="button" name="plain_button">x</button>
+          <input type="submit" name="other_submit" value="Other">
+          <button id="go" name="go" value="1">Go</button>
+          <input type="file" name="upload">
+        </form>
+        <input name="owned_from_outside" value="o" form="f">
+        </body></html>"#;
+
+    fn by_id<'a>(doc: &'a Html, id: &str) -> ElementRef<'a> {
+        first_match(doc, &Selector::parse(&format!("#{id}")).unwrap()).unwrap()
+    }
+
+    fn by_css<'a>(doc: &'a Html, css: &str) -> ElementRef<'a> {
+        first_match(doc, &Selector::parse(css).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn form_entries_are_the_successful_controls_in_tree_order() {
+        let doc = Html::parse_document(FORM);
+        let form = by_id(&doc, "f");
+        let user = by_css(&doc, "input[name=user]");
+        let pass = by_css(&doc, "input[name=pass]");
+        let entries = form_entries(
+            form,
+            Some(by_id(&doc, "go")),
+            &[(user, "alice"), (pass, "s3cret")],
+        );
+        let got: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("csrf", "tok&en"),
+                ("_charset_", "UTF-8"),
+                ("user", "alice"),
+                ("pass", "s3cret"),
+                ("checked_default", "on"),
+                ("r", "b"),
+                ("in_legend", "y"),
+                ("one", "First option"),
+                ("picked", "2"),
+                ("many", "a"),
+                ("many", "c"),
+                ("t", "line1\r\nline2"),
+                ("go", "1"),
+                ("upload", ""),
+                ("owned_from_outside", "o"),
+            ]
+        );
+        // Without a submitter (a script's submit()), no button is sent; an unfilled text field
+        // sends its value attribute, line breaks stripped.
+        let entries = form_entries(form, None, &[]);
+        assert!(
+            !entries
+                .iter()
+                .any(|(k, _)| k == "go" || k == "other_submit")
+        );
+        assert!(entries.contains(&("user".into(), "prefilled".into())));
+    }
+
+    fn page<'a>(url: &'a Url, body: &'a str) -> Page<'a> {
+        Page {
+            url,
+            body,
+            referrer_policy: ReferrerPolicy::default(),
+        }
+    }
+
+    #[test]
+    fn get_forms_put_the_entries_in_the_query_of_the_action_resolved_against_base() {
+        let doc = Html::parse_document(FORM);
+        let at = url("https://h.test/app/login?old=1#frag");
+        let ctx = FormContext::of(&doc, &page(&at, FORM));
+        let nav = ctx.submission(by_id(&doc, "f"), None, &[], "pw").unwrap();
+        assert_eq!(nav.method, reqwest::Method::GET);
+        assert!(nav.body.is_none());
+        assert_eq!(nav.url.path(), "/base/submit");
+        let query = nav.url.query().unwrap();
+        assert!(query.starts_with("csrf=tok%26en&_charset_=UTF-8&user=prefilled"));
+        assert!(!query.contains("x=1"), "the action's query is replaced");
+        // A same-origin navigation: the full referrer, fragment dropped; no Origin on GET.
+        assert_eq!(
+            nav.referer().as_deref(),
+            Some("https://h.test/app/login?old=1")
+        );
+        assert_eq!(nav.origin_header(), None);
+    }
+
+    #[test]
+    fn post_forms_use_the_submitters_overrides_and_the_enctype() {
+        let html = r#"<form method="POST" action="/a" enctype="multipart/form-data">
+            <input name="n" value="v&quot;1"><button name="b" value="x" formaction="https://idp.test/b">Go</button></form>"#;
+        let doc = Html::parse_document(html);
+        let at = url("https://h.test/login");
+        let ctx = FormContext::of(&doc, &page(&at, html));
+        let button = by_css(&doc, "button");
+        let nav = ctx
+            .submission(by_css(&doc, "form"), Some(button), &[], "pw")
+            .unwrap();
+        assert_eq!(nav.method, reqwest::Method::POST);
+        assert_eq!(nav.url.as_str(), "https://idp.test/b");
+        let (content_type, body) = nav.body.clone().unwrap();
+        let boundary = content_type
+            .strip_prefix("multipart/form-data; boundary=")
+            .unwrap();
+        let body = String::from_utf8(body).unwrap();
+        assert_eq!(
+            body,
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"n\"\r\n\r\nv\"1\r\n\
+                 --{boundary}\r\nContent-Disposition: form-data; name=\"b\"\r\n\r\nx\r\n\
+                 --{boundary}--\r\n"
+            )
+        );
+        // Cross-origin under Chromium's default policy: the origin only, in both headers.
+        assert_eq!(nav.referer().as_deref(), Some("https://h.test/"));
+        assert_eq!(nav.origin_header().as_deref(), Some("https://h.test"));
+        let (ct, body) = encode_body("", &[("a b".into(), "c&d".into())]);
+        assert_eq!(ct, "application/x-www-form-urlencoded");
+        assert_eq!(body, b"a+b=c%26d");
+    }
+
+    #[test]
+    fn referer_and_origin_follow_the_referrer_policy_and_redirects() {
+        let mut nav = Navigation::get(url("https://h.test/next"));
+        nav.method = reqwest::Method::POST;
+        nav.body = Some(("text/plain".into(), b"x".to_vec()));
+        nav.referrer = Some(url("https://h.test/login?next=/admin/"));
+        assert_eq!(
+            nav.referer().as_deref(),
+            Some("https://h.test/login?next=/admin/")
+        );
+        assert_eq!(nav.origin_header().as_deref(), Some("https://h.test"));
+        nav.policy = ReferrerPolicy::parse("same-origin, bogus").unwrap();
+        assert_eq!(nav.policy, ReferrerPolicy::SameOrigin);
+        assert_eq!(nav.origin_header().as_deref(), Some("https://h.test"));
+        nav.policy = ReferrerPolicy::NoReferrer;
+        assert_eq!(nav.referer(), None);
+        assert_eq!(nav.origin_header().as_deref(), Some("null"));
+        nav.policy = ReferrerPolicy::default();
+        // A downgrade to http: no Referer, Origin null.
+        nav.url = url("http://h.test/next");
+        assert_eq!(nav.referer(), None);
+        assert_eq!(nav.origin_header().as_deref(), Some("null"));
+        // 307 keeps the POST; a hop to another origin and on taints the Origin.
+        nav.url = url("https://h.test/next");
+        let nav = nav.redirected(307, url("https://other.test/x"), None);
+        assert_eq!(nav.method, reqwest::Method::POST);
+        assert_eq!(nav.origin_header().as_deref(), Some("https://h.test"));
+        let nav = nav.redirected(308, url("https://third.test/y"), None);
+        assert_eq!(nav.origin_header().as_deref(), Some("null"));
+        // 302 after a POST, and 303 after anything, is a GET without body or Origin.
+        let nav = nav.redirected(302, url("https://h.test/done"), None);
+        assert_eq!(nav.method, reqwest::Method::GET);
+        assert!(nav.body.is_none());
+        assert_eq!(nav.origin_header(), None);
+        let mut put = Navigation::get(url("https://h.test/"));
+        put.method = reqwest::Method::PUT;
+        assert_eq!(
+            put.redirected(302, url("https://h.test/x"), None).method,
+            reqwest::Method::PUT
+        );
+        let mut put = Navigation::get(url("https://h.test/"));
+        put.method = reqwest::Method::PUT;
+        assert_eq!(
+            put.redirected(303, url("https://h.test/x"), None).method,
+            reqwest::Method::GET
+        );
+    }
+
+    fn pages() -> Pages {
+        Pages::defaults(crate::config::target::AuthMode::Ifd)
+    }
+
+    fn step(
+        at: &str,
+        body: &str,
+        pages: &Pages,
+        creds: Option<Credentials<'_>>,
+    ) -> Result<Step, HttpSignInError> {
+        let at = url(at);
+        next_step(&page(&at, body), &Selectors::compile(pages).unwrap(), creds)
+    }
+
+    const ALICE: Credentials<'static> = Credentials {
+        username: "alice@contoso.test",
+        password: "Pa ss/word",
+    };
+
+    /// The AD FS sign-in form as the emulator serves it (fixtures/crm-sim/src/adfs.rs).
+    const ADFS_FORM: &str = r#"<html><body><form method="post" id="loginForm" action="/adfs/ls/?wa=wsignin1.0&amp;wctx=rm%3d1">
+        <input id="userNameInput" name="UserName" type="email" value="">
+        <input id="passwordInput" name="Password" type="password">
+        <input type="checkbox" name="Kmsi" id="kmsiInput" value="true">
+        <span id="submitButton" onclick="document.forms['loginForm'].submit()">Sign in</span>
+        <input id="optionForms" type="hidden" name="AuthMethod" value="FormsAuthentication"/>
+        </form></body></html>"#;
+
+    #[test]
+    fn the_sign_in_form_is_filled_and_posted() {
+        let at = "https://adfs.contoso.test/adfs/ls/?wa=wsignin1.0";
+        let Ok(Step::Submit(nav, true)) = step(at, ADFS_FORM, &pages(), Some(ALICE)) else {
+            panic!("the AD FS form is a sign-in form");
+        };
+        assert_eq!(nav.method, reqwest::Method::POST);
+        assert_eq!(
+            nav.url.as_str(),
+            "https://adfs.contoso.test/adfs/ls/?wa=wsignin1.0&wctx=rm%3d1"
+        );
+        let (ct, body) = nav.body.unwrap();
+        assert_eq!(ct, "application/x-www-form-urlencoded");
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            "UserName=alice%40contoso.test&Password=Pa+ss%2Fword&AuthMethod=FormsAuthentication"
+        );
+        // The form again once the credentials went: refused.
+        assert!(matches!(
+            step(at, ADFS_FORM, &pages(), None),
+            Ok(Step::SignInFormAgain)
+        ));
+    }
+
+    #[test]
+    fn auto_post_and_signed_in_pages_are_recognised() {
+        let token = r#"<form method="POST" name="hiddenform" action="https://crm.contoso.test/contoso/"><input type="hidden" name="wa" value="wsignin1.0" /><input type="hidden" name="wresult" value="&lt;t:RSTR/&gt;" /><input type="hidden" name="wctx" value="rm=1&amp;id=x" /><noscript><p>Script is disabled.</p><input type="submit" value="Submit" /></noscript></form><script>document.forms[0].submit()</script>"#;
+        let Ok(Step::Submit(nav, false)) = step(
+            "https://adfs.contoso.test/adfs/ls/?x",
+            token,
+            &pages(),
+            None,
+        ) else {
+            panic!("the token form posts itself");
+        };
+        assert_eq!(nav.url.as_str(), "https://crm.contoso.test/contoso/");
+        assert_eq!(
+            String::from_utf8(nav.body.unwrap().1).unwrap(),
+            "wa=wsignin1.0&wresult=%3Ct%3ARSTR%2F%3E&wctx=rm%3D1%26id%3Dx"
+        );
+        let signed_in = r#"<div id="crmTopBar">CRM</div>"#;
+        assert!(matches!(
+            step(
+                "https://crm.contoso.test/contoso/main.aspx",
+                signed_in,
+                &pages(),
+                None
+            ),
+            Ok(Step::SignedIn)
+        ));
+        assert!(matches!(
+            step(
+                "https://crm.contoso.test/x",
+                "<p>Server error</p>",
+                &pages(),
+                Some(ALICE)
+            ),
+            Ok(Step::Stuck(None))
+        ));
+        let titled = "<title>403\n  Forbidden </title><h1>CSRF verification failed</h1>";
+        let Ok(Step::Stuck(Some(title))) =
+            step("https://h.test/login", titled, &pages(), Some(ALICE))
+        else {
+            panic!("a page with nothing to act on");
+        };
+        assert_eq!(title, "403 Forbidden");
+    }
+
+    #[test]
+    fn selectors_it_cannot_use_are_named() {
+        let mut bad = pages();
+        bad.password_input = "input[".into();
+        let Err(HttpSignInError::BadSelector { key, .. }) = Selectors::compile(&bad) else {
+            panic!("`input[` is no selector");
+        };
+        assert_eq!(key, "password_input");
+        let at = "https://adfs.contoso.test/adfs/ls/?pw=Pa+ss%2Fword";
+        let outside = r#"<input id="userNameInput" name="u"><form><input id="passwordInput" name="p"></form>"#;
+        let e = step(at, outside, &pages(), Some(ALICE)).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                HttpSignInError::BadSelector {
+                    key: "username_input",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // The password is redacted from the URL the message shows.
+        assert!(!e.to_string().contains("Pa+ss"), "{e}");
+        assert!(e.to_string().contains("[redacted]"), "{e}");
+        let no_password = r#"<form><input id="userNameInput" name="u"></form><input id="passwordInput" name="p">"#;
+        let e = step(at, no_password, &pages(), Some(ALICE)).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                HttpSignInError::BadSelector {
+                    key: "password_input",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let nameless = r#"<form><input id="userNameInput"><input id="passwordInput" name="p"><span id="submitButton"></span></form>"#;
+        let e = step(at, nameless, &pages(), Some(ALICE)).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                HttpSignInError::BadSelector {
+                    key: "username_input",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let no_submit = ADFS_FORM.replace("submitButton", "other");
+        let e = step(at, &no_submit, &pages(), Some(ALICE)).unwrap_err();
+        assert!(
+            matches!(&e, HttpSignInError::BadSelector { key: "submit", .. }),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("fix key `submit` under `pages:`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn messages_never_hold_the_password() {
+        let password = "Pa ss/word";
+        let url = "https://h.test/login?user=alice&password=Pa+ss%2Fword&next=%2F";
+        for e in [
+            HttpSignInError::NoSignInForm {
+                url: shown(url, password),
+                status: 200,
+                title: Some(shown("Echo: Pa ss/word", password)),
+                credentials_sent: true,
+            },
+            HttpSignInError::TooManyHops {
+                limit: MAX_HOPS,
+                url: shown(url, password),
+            },
+        ] {
+            let text = e.to_string();
+            assert!(
+                !text.contains("Pa+ss%2Fword") && !text.contains(password),
+                "{text}"
+            );
+            assert!(text.contains("[redacted]"), "{text}");
+        }
+    }
+
+    #[test]
+    fn sign_in_futures_can_be_spawned() {
+        fn assert_send<T: Send>(_: &T) {}
+        let client = HttpSignIn::new(&HttpTrust::default()).unwrap();
+        let start = url("https://h.test/");
+        let pages = pages();
+        assert_send(&client.sign_in(&start, &pages, "u", "p"));
+    }
+}

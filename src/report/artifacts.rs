@@ -1,0 +1,171 @@
+//! What a failed scenario leaves for a person to look at: per browser a screenshot, the URL, the
+//! page source and the cookie jar (shapes only), plus the probe exchanges. Redacted: no cookie
+//! values, no passwords (in any encoding, also where the page or a URL shows one: blanked on the
+//! page before its screenshot), no WS-Federation tokens.
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::browser::Browser;
+use crate::judge::VerdictContext;
+use crate::{config::secrets, observe::snapshot};
+
+/// Saves the artifacts of the scenario of `ctx` under `artifacts`: each person's browser (by name)
+/// and the scenario's probe log. Failures to save are reported on stderr only (an artifact is a
+/// help, never a reason to change the verdict).
+pub async fn save<'a>(
+    artifacts: &Path,
+    ctx: &VerdictContext,
+    browsers: impl IntoIterator<Item = (&'a str, &'a Browser)>,
+    probe_log: &[String],
+) {
+    let dir: PathBuf = artifacts.join(snapshot::snapshot_name(&[
+        &ctx.feature,
+        &ctx.scenario,
+        &ctx.target,
+        &ctx.browser,
+    ]));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("artifacts: cannot create {}: {e}", dir.display());
+        return;
+    }
+    let mut notes = vec![format!(
+        "scenario: {}\nmode: {}\nbrowser: {}",
+        ctx.scenario, ctx.mode, ctx.browser
+    )];
+    for (person, browser) in browsers {
+        let client = browser.client();
+        if let Ok(url) = client.current_url().await {
+            notes.push(format!("{person} url: {url}"));
+        }
+        if let Ok(source) = client.source().await {
+            let _ = std::fs::write(dir.join(format!("{person}.html")), redact_page(&source));
+        }
+        if let Ok(jar) = browser.all_cookies().await {
+            let text = serde_yaml::to_string(&snapshot::shapes(&jar)).unwrap_or_default();
+            let text = secrets::redact_known(&text);
+            let _ = std::fs::write(dir.join(format!("{person}.cookies.yaml")), text);
+        }
+        // Last: blanking the password changes the page.
+        match blank_secrets(client).await {
+            Ok(blanked) => {
+                if let Ok(png) = client.screenshot().await {
+                    let _ = std::fs::write(dir.join(format!("{person}.png")), png);
+                }
+                if blanked > 0 {
+                    notes.push(format!(
+                        "{person} screenshot: taken after {blanked} text(s) showing a password \
+                         were blanked on the page"
+                    ));
+                }
+            }
+            Err(why) => notes.push(format!("{person} screenshot: not taken, {why}")),
+        }
+    }
+    notes.extend(probe_log.iter().cloned());
+    let probe = secrets::redact_known(&(notes.join("\n") + "\n"));
+    let _ = std::fs::write(dir.join("probe.txt"), probe);
+    eprintln!("artifacts of \"{}\": {}", ctx.scenario, dir.display());
+}
+
+/// Every text node, input value and the title of the page, in document order (the same order
+/// [`SET_TEXTS`] writes them back in).
+const GET_TEXTS: &str = r#"
+const out = [document.title];
+const walker = document.createTreeWalker(document.documentElement, NodeFilter.SHOW_TEXT);
+for (let n = walker.nextNode(); n; n = walker.nextNode()) out.push(n.nodeValue);
+for (const e of document.querySelectorAll('input, textarea')) out.push(e.value);
+return out;
+"#;
+
+/// Writes back the texts of [`GET_TEXTS`]: `arguments[0]` is a list of `[index, text]`.
+const SET_TEXTS: &str = r#"
+const nodes = [];
+const walker = document.createTreeWalker(document.documentElement, NodeFilter.SHOW_TEXT);
+for (let n = walker.nextNode(); n; n = walker.nextNode()) nodes.push(n);
+const inputs = Array.from(document.querySelectorAll('input, textarea'));
+for (const [i, text] of arguments[0]) {
+  if (i === 0) document.title = text;
+  else if (i <= nodes.length) nodes[i - 1].nodeValue = text;
+  else inputs[i - 1 - nodes.length].value = text;
+}
+return true;
+"#;
+
+/// Replaces every known secret the page shows (text, input values, title) with `[redacted]`
+/// so that a screenshot cannot show it, then reads the page again to make sure. Returns how many
+/// texts were blanked; `Err` says why the screenshot must not be taken.
+async fn blank_secrets(client: &fantoccini::Client) -> Result<usize, String> {
+    let texts = |v: serde_json::Value| -> Result<Vec<String>, String> {
+        serde_json::from_value::<Vec<Option<String>>>(v)
+            .map(|t| t.into_iter().map(Option::unwrap_or_default).collect())
+            .map_err(|e| format!("the page's text could not be read ({e})"))
+    };
+    let read = |c: &fantoccini::Client| {
+        let c = c.clone();
+        async move {
+            c.execute(GET_TEXTS, vec![])
+                .await
+                .map_err(|e| format!("the page's text could not be read ({e})"))
+        }
+    };
+    let redactor = secrets::Redactor::known();
+    let before = texts(read(client).await?)?;
+    let changes: Vec<serde_json::Value> = before
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let r = redactor.redact(t);
+            (r != *t).then(|| serde_json::json!([i, r]))
+        })
+        .collect();
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    let blanked = changes.len();
+    client
+        .execute(SET_TEXTS, vec![serde_json::Value::Array(changes)])
+        .await
+        .map_err(|e| format!("the page shows a password that could not be blanked ({e})"))?;
+    let after = texts(read(client).await?)?;
+    if after.iter().any(|t| redactor.redact(t) != *t) {
+        return Err("the page shows a password that could not be blanked".into());
+    }
+    Ok(blanked)
+}
+
+/// Removes token-bearing form values (`wresult`, passwords) and every known secret from a page
+/// source.
+pub fn redact_page(source: &str) -> String {
+    secrets::redact_known(&redact_form_values(source))
+}
+
+/// Removes token-bearing form values (`wresult`, passwords) from a page source.
+fn redact_form_values(source: &str) -> String {
+    let re = regex::Regex::new(
+        r#"(?is)(<input[^>]*(?:name="(?:wresult|Password|password)"|type="password")[^>]*value=")[^"]*(")"#,
+    )
+    .expect("static regex");
+    let once = re.replace_all(source, "${1}[redacted]${2}");
+    // The same with value before name.
+    let re2 = regex::Regex::new(
+        r#"(?is)(<input[^>]*value=")[^"]*("[^>]*name="(?:wresult|Password|password)")"#,
+    )
+    .expect("static regex");
+    re2.replace_all(&once, "${1}[redacted]${2}").into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_page;
+
+    #[test]
+    fn tokens_and_passwords_are_redacted_either_attribute_order() {
+        let page = r#"<input type="hidden" name="wresult" value="TOKEN1"><input value="TOKEN2" name="wresult"><input type="password" name="Password" value="hunter2">"#;
+        let out = redact_page(page);
+        assert!(
+            !out.contains("TOKEN1") && !out.contains("TOKEN2") && !out.contains("hunter2"),
+            "{out}"
+        );
+        assert_eq!(out.matches("[redacted]").count(), 3);
+    }
+}

@@ -1,0 +1,125 @@
+//! Writing reports to disk: whole or not at all ([`write_file`]), checked before a run starts
+//! ([`check_writable`]), and written from what was judged when the run is interrupted
+//! ([`write_interrupted`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::report::findings::{Collector, redact_findings};
+use crate::report::json::json;
+use crate::report::junit::junit;
+
+/// The findings of the run under way and where its reports go, so an interrupted run can still
+/// write what it judged ([`write_interrupted`]).
+pub(crate) type InFlight = (std::sync::Arc<Collector>, Option<PathBuf>, Option<PathBuf>);
+static IN_FLIGHT: Mutex<Option<InFlight>> = Mutex::new(None);
+
+/// Registers the run under way: its collector, and its `--junit` and `--json` paths.
+pub fn set_in_flight(
+    collector: std::sync::Arc<Collector>,
+    junit: Option<PathBuf>,
+    json: Option<PathBuf>,
+) {
+    *IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner()) = Some((collector, junit, json));
+}
+
+/// The run's normal end claims its reports from the signal handler. `None`: the handler has
+/// them (it writes them, marked incomplete, and exits the process). `Some`: the run writes them
+/// while holding the guard, and a signal arriving meanwhile waits for it, finds nothing to write,
+/// and leaves the run's reports whole.
+pub(crate) fn claim_in_flight() -> Option<std::sync::MutexGuard<'static, Option<InFlight>>> {
+    let mut guard = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    guard.take().map(|_| guard)
+}
+
+/// On Ctrl-C or SIGTERM: writes the reports of what the run judged so far, marked incomplete
+/// (JSON `"incomplete": true`, a JUnit property `incomplete`). Called first thing by the signal
+/// handler, then the browsers are ended.
+pub fn write_interrupted() {
+    let Some((collector, junit_path, json_path)) =
+        IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner()).take()
+    else {
+        return;
+    };
+    // Redacted like every report (an evidence line may quote a URL that carries a password).
+    let mut findings = redact_findings(collector.take());
+    findings.incomplete = true;
+    findings.notes.push(
+        "the run was interrupted: these are the findings up to then; scenarios that had not \
+         ended are missing"
+            .into(),
+    );
+    if let Some(path) = junit_path {
+        match write_file(&path, &junit(&findings)) {
+            Ok(()) => eprintln!(
+                "interrupted: partial JUnit report written to {}",
+                path.display()
+            ),
+            Err(e) => eprintln!("interrupted: cannot write --junit {}: {e}", path.display()),
+        }
+    }
+    if let Some(path) = json_path {
+        match write_file(&path, &json(&findings)) {
+            Ok(()) => eprintln!(
+                "interrupted: partial JSON report written to {}",
+                path.display()
+            ),
+            Err(e) => eprintln!("interrupted: cannot write --json {}: {e}", path.display()),
+        }
+    }
+}
+
+/// Writes `text` to `path` whole: to a temp file beside it, then renamed, so a reader never sees
+/// half a report.
+pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // Written beside the target, synced, then renamed over it: a reader (or a crash) sees the old
+    // report or the new one, never half of one.
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Whether a report can be written at `path`, checked before a run starts so a typo does not
+/// cost the whole run: its folder exists and takes a new file, and `path` is not a folder.
+/// Nothing is left behind.
+pub fn check_writable(path: &Path) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!(
+            "cannot write {}: {} is a file, not a folder; name a file in an existing folder",
+            path.display(),
+            dir.display()
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(format!(
+            "cannot write {}: the folder {} does not exist; create it or name a file in an \
+             existing folder",
+            path.display(),
+            dir.display()
+        ));
+    }
+    if path.is_dir() {
+        return Err(format!(
+            "{} is a folder; name a file (e.g. {})",
+            path.display(),
+            path.join("report").display()
+        ));
+    }
+    tempfile::NamedTempFile::new_in(dir).map(drop).map_err(|e| {
+        format!(
+            "cannot write {}: the folder {} does not take new files ({e}); name a writable folder",
+            path.display(),
+            dir.display()
+        )
+    })
+}

@@ -1,0 +1,227 @@
+//! What a run found, as typed values until a writer turns them into text: verdicts, scenarios
+//! not judged or not applicable, notes, timings; gathered by a [`Collector`] shared by the
+//! scenarios, and redacted before any writer sees them ([`redact_findings`]).
+
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::config::secrets::Redactor;
+use crate::judge::{Verdict, VerdictContext};
+
+/// A scenario the harness could not judge (a step failed for a reason that is not a verdict:
+/// an element never appeared, the browser crashed).
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioError {
+    /// Where.
+    pub context: VerdictContext,
+    /// The failed step.
+    pub step: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// A scenario the target cannot support (no second user, no administrator action, no declared
+/// timeouts): not a failure, and it changes no exit code.
+#[derive(Clone, Debug, Serialize)]
+pub struct NotApplicable {
+    /// Where.
+    pub context: VerdictContext,
+    /// Why, and how to provide what is missing.
+    pub reason: String,
+}
+
+/// Where one scenario's time went, for bench/ (figures, never asserted).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ScenarioTiming {
+    /// Where.
+    pub context: VerdictContext,
+    /// Whole scenario, seconds.
+    pub total_s: f64,
+    /// Starting and closing browsers.
+    pub browser_launch_s: f64,
+    /// Page loads: opening CRM, signing in and out (WebDriver navigation and waits for pages).
+    pub navigation_s: f64,
+    /// Waiting on purpose (timeouts being measured).
+    pub deliberate_wait_s: f64,
+}
+
+/// `run --trace-knobs`: the emulator fault knobs whose code one scenario's requests reached, on
+/// an emulator of the scenario's own with every knob off (`crm_sim::Sim::knobs_reached`).
+#[derive(Clone, Debug, Serialize)]
+pub struct KnobsReached {
+    /// Which scenario.
+    pub context: VerdictContext,
+    /// The knobs, by their `sim --list-faults` names.
+    pub knobs: Vec<String>,
+}
+
+/// How much the harness itself cost: its own CPU time, browsers and drivers excluded.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunCost {
+    /// Wall time of the run, seconds.
+    pub wall_s: f64,
+    /// CPU seconds the harness process used (user + system), children excluded.
+    pub harness_cpu_s: f64,
+}
+
+/// Everything a run found, in the order found.
+#[derive(Debug, Default, Serialize)]
+pub struct Findings {
+    /// Judged observations.
+    pub verdicts: Vec<Verdict>,
+    /// Scenarios that could not be judged.
+    pub errors: Vec<ScenarioError>,
+    /// Scenarios the target cannot support, with the reason.
+    pub not_applicable: Vec<NotApplicable>,
+    /// Notes about the whole run every report repeats (e.g. a target not reached over TLS).
+    pub notes: Vec<String>,
+    /// Scenarios that ran to their end.
+    pub scenarios_passed: usize,
+    /// Per-scenario time split.
+    pub timings: Vec<ScenarioTiming>,
+    /// The harness's own cost.
+    pub cost: RunCost,
+    /// `run --trace-knobs` only: the fault knobs each scenario reached.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub knobs_reached: Vec<KnobsReached>,
+    /// The run was interrupted (Ctrl-C, SIGTERM): these are the findings up to then, and scenarios
+    /// that had not ended are missing.
+    pub incomplete: bool,
+}
+
+impl Findings {
+    /// Whether any verdict failed.
+    pub fn violated(&self) -> bool {
+        self.verdicts.iter().any(|v| !v.passed)
+    }
+
+    /// The exit code: 1 when the policy is violated, 2 when something could not be judged (and
+    /// nothing was violated), 0 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        if self.violated() {
+            1
+        } else if !self.errors.is_empty() || self.verdicts.is_empty() {
+            2
+        } else {
+            0
+        }
+    }
+}
+
+/// Findings shared by concurrently running scenarios.
+#[derive(Debug, Default)]
+pub struct Collector(Mutex<Findings>);
+
+impl Collector {
+    /// Records a verdict.
+    pub fn verdict(&self, v: Verdict) {
+        self.lock().verdicts.push(v);
+    }
+
+    /// Records a scenario the harness could not judge.
+    pub fn error(&self, e: ScenarioError) {
+        self.lock().errors.push(e);
+    }
+
+    /// Records a scenario the target cannot support.
+    pub fn not_applicable(&self, n: NotApplicable) {
+        self.lock().not_applicable.push(n);
+    }
+
+    /// Records the knobs one scenario reached (`run --trace-knobs`).
+    pub fn knobs_reached(&self, k: KnobsReached) {
+        self.lock().knobs_reached.push(k);
+    }
+
+    /// Records a note every report repeats.
+    pub fn note(&self, note: String) {
+        let mut f = self.lock();
+        if !f.notes.contains(&note) {
+            f.notes.push(note);
+        }
+    }
+
+    /// The verdicts recorded so far for the scenario at `context` (to decide its result at its end).
+    pub fn verdicts_of(&self, context: &VerdictContext) -> (usize, usize) {
+        let f = self.lock();
+        let of: Vec<&Verdict> = f
+            .verdicts
+            .iter()
+            .filter(|v| v.context == *context)
+            .collect();
+        (of.len(), of.iter().filter(|v| !v.passed).count())
+    }
+
+    /// Counts a scenario that ran to its end.
+    pub fn scenario_passed(&self) {
+        self.lock().scenarios_passed += 1;
+    }
+
+    /// Names the failed step of each not-judged scenario that names none yet, from
+    /// `(feature, scenario) -> step` (cucumber's events; see [`crate::report::step_log`]).
+    pub fn name_failed_steps(&self, failed: &[((String, String), String)]) {
+        let mut f = self.lock();
+        for e in f.errors.iter_mut().filter(|e| e.step.is_empty()) {
+            let key = (e.context.feature.clone(), e.context.scenario.clone());
+            if let Some((_, step)) = failed.iter().find(|(k, _)| *k == key) {
+                e.step = step.clone();
+            }
+        }
+    }
+
+    /// Records where a scenario's time went.
+    pub fn timing(&self, t: ScenarioTiming) {
+        self.lock().timings.push(t);
+    }
+
+    /// Withdraws the verdicts of the scenario at `context` (its browser was lost: what it judged
+    /// may rest on observations of nothing); returns how many.
+    pub fn withdraw(&self, context: &VerdictContext) -> usize {
+        let mut f = self.lock();
+        let before = f.verdicts.len();
+        f.verdicts.retain(|v| v.context != *context);
+        before - f.verdicts.len()
+    }
+
+    /// Takes what was collected.
+    pub fn take(&self) -> Findings {
+        std::mem::take(&mut *self.lock())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Findings> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// `findings` with every [`remember`](crate::config::secrets::remember)ed secret redacted from each text they carry (evidence,
+/// details, messages, reasons, notes), before any report (console, JUnit, JSON) is written from
+/// them: redacting before the report's own escaping means no escaped form can slip through.
+pub fn redact_findings(mut findings: Findings) -> Findings {
+    let redactor = Redactor::known();
+    if redactor.is_empty() {
+        return findings;
+    }
+    let r = |s: &mut String| *s = redactor.redact(s);
+    for v in &mut findings.verdicts {
+        v.evidence.iter_mut().for_each(r);
+        v.detail.iter_mut().for_each(r);
+        v.why.iter_mut().for_each(r);
+        r(&mut v.observed);
+        r(&mut v.context.scenario);
+        r(&mut v.context.target);
+    }
+    for e in &mut findings.errors {
+        r(&mut e.step);
+        r(&mut e.message);
+        r(&mut e.context.scenario);
+        r(&mut e.context.target);
+    }
+    for n in &mut findings.not_applicable {
+        r(&mut n.reason);
+        r(&mut n.context.scenario);
+        r(&mut n.context.target);
+    }
+    findings.notes.iter_mut().for_each(r);
+    findings
+}

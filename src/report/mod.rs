@@ -1,0 +1,116 @@
+//! What a run found, written for people and machines: the findings ([`findings`]) and their
+//! writers, console ([`console`]), JSON ([`json`]) and JUnit ([`junit`]), put on disk whole
+//! ([`files`]); the progress line, which step failed, and the artifacts of a failed scenario.
+//! Typed values reach this layer; strings are made here.
+
+pub mod artifacts;
+pub mod console;
+pub mod files;
+pub mod findings;
+pub mod json;
+pub mod junit;
+pub mod progress;
+pub mod step_log;
+
+pub use console::console;
+pub use files::{check_writable, set_in_flight, write_file, write_interrupted};
+pub use findings::{
+    Collector, Findings, KnobsReached, NotApplicable, RunCost, ScenarioError, ScenarioTiming,
+    redact_findings,
+};
+pub use json::json;
+pub use junit::junit;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::target::PassMode;
+    use crate::judge::{RuleId, Verdict, VerdictContext};
+
+    fn verdict(passed: bool) -> Verdict {
+        Verdict {
+            rule: RuleId::ReplayRefused,
+            requirements: vec!["WSTG-SESS-06".into(), "ASVS-v5.0.0-7.4.1".into()],
+            expected: "refused".into(),
+            observed: if passed { "refused" } else { "accepted" }.into(),
+            passed,
+            evidence: vec!["GET https://crm/x?a=1&b=2 -> 200".into()],
+            detail: None,
+            why: None,
+            context: VerdictContext {
+                feature: "Sign Out".into(),
+                scenario: "S <1>".into(),
+                mode: PassMode::default(),
+                browser: "chromium".into(),
+                target: "embedded-ifd".into(),
+            },
+            likely_cause: None,
+            fix: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        let mut f = Findings::default();
+        assert_eq!(f.exit_code(), 2, "nothing judged is not a pass");
+        f.verdicts.push(verdict(true));
+        assert_eq!(f.exit_code(), 0);
+        f.errors.push(ScenarioError {
+            context: VerdictContext::default(),
+            step: "s".into(),
+            message: "m".into(),
+        });
+        assert_eq!(f.exit_code(), 2);
+        f.verdicts.push(verdict(false));
+        assert_eq!(f.exit_code(), 1);
+    }
+
+    #[test]
+    fn an_interrupted_run_is_marked_in_both_reports() {
+        let mut f = Findings {
+            incomplete: true,
+            ..Default::default()
+        };
+        let xml = junit(&f);
+        assert!(
+            xml.contains("<property name=\"incomplete\" value=\"true\"/>"),
+            "{xml}"
+        );
+        f.verdicts.push(verdict(true));
+        assert!(junit(&f).contains("name=\"incomplete\""));
+        let json = serde_json::to_value(&f).unwrap();
+        assert_eq!(json["incomplete"], serde_json::json!(true));
+    }
+
+    #[test]
+    fn check_writable_names_a_missing_folder_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = check_writable(&dir.path().join("nope/r.json")).unwrap_err();
+        assert!(e.contains("does not exist"), "{e}");
+        assert!(
+            check_writable(dir.path())
+                .unwrap_err()
+                .contains("is a folder")
+        );
+        check_writable(&dir.path().join("r.json")).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn junit_has_a_case_per_verdict_with_ids_as_properties() {
+        let f = Findings {
+            verdicts: vec![verdict(true), verdict(false)],
+            ..Default::default()
+        };
+        let xml = junit(&f);
+        assert_eq!(xml.matches("<testcase ").count(), 2);
+        assert!(xml.contains("tests=\"2\" failures=\"1\""));
+        assert!(xml.contains("<property name=\"requirement\" value=\"ASVS-v5.0.0-7.4.1\"/>"));
+        assert!(xml.contains("S &lt;1&gt; [ifd, chromium] sign-out.replay-refused"));
+        assert!(xml.contains("a=1&amp;b=2"));
+        assert!(xml.contains("type=\"policy-violation\""));
+    }
+}
+
+#[cfg(test)]
+mod golden;
