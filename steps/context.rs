@@ -49,6 +49,8 @@ pub struct RunContext {
     pub findings: Arc<Collector>,
     /// How long to wait for a page or an element.
     pub page_timeout: Duration,
+    /// What a snapshot comparison may write.
+    pub snapshot_writes: crate::observe::snapshot::SnapshotWrites,
     /// The shared browser (the run's, or the pass's own) for people isolated by browser
     /// contexts; `None` when every person gets a browser process (`--isolation process`).
     pub host: Option<Arc<SharedBrowser>>,

@@ -409,17 +409,26 @@ async fn cookies_match_snapshot(w: &mut LogoutWorld) -> Result<(), String> {
         ctx.scenario, ctx.target, ctx.mode, ctx.browser
     );
     let dir = w.ctx().snapshots.clone();
-    let cmp =
-        tokio::task::spawn_blocking(move || snapshot::compare(&dir, &name, &description, &shapes))
-            .await
-            .map_err(|e| e.to_string())??;
+    let writes = w.ctx().snapshot_writes;
+    let cmp = tokio::task::spawn_blocking(move || {
+        snapshot::compare(&dir, &name, &description, &shapes, writes)
+    })
+    .await
+    .map_err(|e| e.to_string())??;
     if !cmp.had_baseline && !cmp.matches {
         // The first run against a target: nothing to compare with is not a difference.
+        let seen = if w.ctx().snapshot_writes == snapshot::SnapshotWrites::Review {
+            format!(
+                " (the cookies seen are in {}.new)",
+                crate::config::builtin::label(&cmp.file)
+            )
+        } else {
+            String::new()
+        };
         return Err(format!(
-            "first run: there is no baseline snapshot yet at {} (the cookies seen are in {}.new). \
-             Review them and record the baseline with `--update-snapshots`; later runs compare against it.",
+            "first run: there is no baseline snapshot yet at {}{seen}. Review the cookies and \
+             record the baseline with `--update-snapshots`; later runs compare against it.",
             crate::config::builtin::label(&cmp.file),
-            crate::config::builtin::label(&cmp.file)
         ));
     }
     let outcome = if cmp.matches {
@@ -433,8 +442,16 @@ async fn cookies_match_snapshot(w: &mut LogoutWorld) -> Result<(), String> {
     ));
     if !cmp.matches {
         obs = obs.detail(format!(
-            "{}review with `cargo insta review`, or rerun with --update-snapshots to accept",
-            cmp.diff
+            "{}if the change is intended, rerun with --update-snapshots to accept it{}",
+            cmp.diff,
+            if w.ctx().snapshot_writes == snapshot::SnapshotWrites::Review {
+                format!(
+                    " (the cookies seen are in {}.new)",
+                    crate::config::builtin::label(&cmp.file)
+                )
+            } else {
+                String::new()
+            }
         ));
     }
     w.judge(obs)

@@ -15,6 +15,7 @@ use crate::config::target::{AuthMode, CrmLocation, Target, Ui};
 use crate::engine::browser::{BrowserKind, Isolation};
 use crate::engine::rundir::Unpacked;
 use crate::judge::Policy;
+use crate::observe::snapshot::SnapshotWrites;
 
 /// End-to-end logout tests for Microsoft Dynamics CRM on-premises.
 #[derive(Debug, Parser)]
@@ -435,13 +436,6 @@ impl StdoutRelay {
 }
 
 fn main_parsed(cli: Cli) -> i32 {
-    if let Command::Run(args) = &cli.command
-        && args.update_snapshots
-    {
-        // insta reads this at assertion time. Set before any thread exists, where it is sound.
-        // SAFETY: single-threaded here (the runtime is built below).
-        unsafe { std::env::set_var("INSTA_UPDATE", "always") };
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -578,6 +572,13 @@ async fn cmd_run(args: RunArgs) -> i32 {
     };
     opts.sim_access_token_management = args.sim_access_token_management.map(OnOff::on);
     opts.trace_knobs = args.trace_knobs;
+    opts.snapshot_writes = if args.update_snapshots {
+        SnapshotWrites::Accept
+    } else if is_ci() {
+        SnapshotWrites::Nothing
+    } else {
+        SnapshotWrites::Review
+    };
     install_signal_handler(crate::report::write_interrupted);
     match run::run(opts).await {
         Ok(outcome) => {
@@ -923,4 +924,15 @@ async fn cmd_sim(args: SimArgs) -> i32 {
     }
     embedded.shutdown().await;
     0
+}
+
+/// Whether this runs in CI, as insta and most CI tools decide it: `CI` set to anything but
+/// `false`, `0` or nothing; or Azure Pipelines' `TF_BUILD`. In CI a difference from a snapshot
+/// writes no review file.
+fn is_ci() -> bool {
+    match std::env::var("CI").ok().as_deref() {
+        Some("false" | "0" | "") => false,
+        Some(_) => true,
+        None => std::env::var_os("TF_BUILD").is_some(),
+    }
 }

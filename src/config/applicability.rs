@@ -79,6 +79,19 @@ impl ScenarioShape {
 
 const PREFIX: &str = "needs-";
 
+/// Every `@needs-` tag but `@needs-user-NAME`, with the need it states: the one list the parser
+/// and its message read.
+const NEED_TAGS: &[(&str, Need)] = &[
+    ("admin-end-sessions", Need::AdminEndSessions),
+    ("idle-timeout", Need::IdleTimeout),
+    ("absolute-timeout", Need::AbsoluteTimeout),
+    ("reminder", Need::Reminder),
+    ("password", Need::Password),
+    ("other-relying-party", Need::OtherRelyingParty),
+    ("kmsi", Need::Kmsi),
+    ("expiry-dialog", Need::ExpiryDialog),
+];
+
 /// The needs among `tags` (feature, rule and scenario tags, without `@`).
 pub fn needs_of<'a>(tags: impl IntoIterator<Item = &'a String>) -> Result<Vec<Need>, String> {
     let mut needs = Vec::new();
@@ -86,25 +99,18 @@ pub fn needs_of<'a>(tags: impl IntoIterator<Item = &'a String>) -> Result<Vec<Ne
         let Some(what) = tag.strip_prefix(PREFIX) else {
             continue;
         };
-        let need = match what {
-            "admin-end-sessions" => Need::AdminEndSessions,
-            "idle-timeout" => Need::IdleTimeout,
-            "absolute-timeout" => Need::AbsoluteTimeout,
-            "reminder" => Need::Reminder,
-            "password" => Need::Password,
-            "other-relying-party" => Need::OtherRelyingParty,
-            "kmsi" => Need::Kmsi,
-            "expiry-dialog" => Need::ExpiryDialog,
-            w => match w.strip_prefix("user-") {
+        let need = if let Some((_, need)) = NEED_TAGS.iter().find(|(name, _)| *name == what) {
+            need.clone()
+        } else {
+            match what.strip_prefix("user-") {
                 Some(user) if !user.is_empty() => Need::User(user.to_string()),
                 _ => {
-                    return Err(format!(
-                        "unknown tag @{tag}; valid: @needs-user-NAME, @needs-admin-end-sessions, \
-                         @needs-idle-timeout, @needs-absolute-timeout, @needs-reminder, @needs-password, \
-                         @needs-other-relying-party, @needs-kmsi, @needs-expiry-dialog"
-                    ));
+                    let valid: Vec<String> = std::iter::once("@needs-user-NAME".to_string())
+                        .chain(NEED_TAGS.iter().map(|(name, _)| format!("@{PREFIX}{name}")))
+                        .collect();
+                    return Err(format!("unknown tag @{tag}; valid: {}", valid.join(", ")));
                 }
-            },
+            }
         };
         needs.push(need);
     }

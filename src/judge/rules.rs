@@ -508,3 +508,54 @@ impl fmt::Display for RuleId {
         f.write_str(self.name())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/requirements.md lists every rule once, in the table's order, and its "What is checked"
+    /// cell is the rule's description here: written once, in this table, and copied into the docs
+    /// by this test (`UPDATE_DOCS=1` rewrites the cells), never by hand.
+    #[test]
+    fn the_requirements_page_lists_every_rule_with_its_description() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/requirements.md");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut rows = Vec::new();
+        let mut updated = String::new();
+        for line in text.split_inclusive('\n') {
+            let cells: Vec<&str> = line.trim_end().split(" | ").collect();
+            let name = cells.first().and_then(|c| {
+                c.strip_prefix("| `")
+                    .and_then(|c| c.strip_suffix('`'))
+                    .filter(|n| RULES.iter().any(|r| r.name == *n))
+            });
+            match name {
+                Some(name) if cells.len() == 4 => {
+                    let rule = RULES.iter().find(|r| r.name == name).unwrap();
+                    rows.push((name, cells[1].to_string(), rule.description));
+                    updated.push_str(&format!(
+                        "| `{name}` | {} | {} | {}\n",
+                        rule.description, cells[2], cells[3]
+                    ));
+                }
+                _ => updated.push_str(line),
+            }
+        }
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &updated).unwrap();
+            return;
+        }
+        let listed: Vec<&str> = rows.iter().map(|(n, _, _)| *n).collect();
+        let table: Vec<&str> = RULES.iter().map(|r| r.name).collect();
+        assert_eq!(
+            listed, table,
+            "docs/requirements.md lists the rules of RULES, in its order"
+        );
+        for (name, cell, description) in &rows {
+            assert_eq!(
+                cell, description,
+                "docs/requirements.md's `{name}` says what RULES does not: rerun with UPDATE_DOCS=1"
+            );
+        }
+    }
+}

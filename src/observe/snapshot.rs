@@ -1,8 +1,9 @@
-//! The cookies left behind, as a committed insta snapshot: names, hosts, paths, flags and lifetimes,
-//! never values. An upgrade that changes them shows up as a reviewable diff.
+//! The cookies left behind, as a committed snapshot in insta's file format: names, hosts, paths,
+//! flags and lifetimes, never values. An upgrade that changes them shows up as a reviewable diff.
 //!
-//! Snapshots are named explicitly (feature, scenario, target, browser): insta's automatic names use
-//! a process-wide counter, which concurrent scenarios would make random.
+//! Snapshots are named explicitly (feature, scenario, target, browser). The harness compares and
+//! writes them itself, reading through insta's API: insta's assertion macros panic on a
+//! difference and print advice about cargo, which a user of the binary does not have.
 
 use std::path::{Path, PathBuf};
 
@@ -79,7 +80,8 @@ pub fn shapes(cookies: &[JarCookie]) -> Vec<CookieShape> {
 pub struct Comparison {
     /// The snapshot file.
     pub file: PathBuf,
-    /// Whether insta accepted the value.
+    /// Whether the cookies seen are the recorded ones (or were just recorded, with
+    /// [`SnapshotWrites::Accept`]).
     pub matches: bool,
     /// Whether a snapshot existed before this comparison (false on a target's first run).
     pub had_baseline: bool,
@@ -132,98 +134,139 @@ fn readable_name(parts: &[&str]) -> String {
         .join("__")
 }
 
-/// Compares `shapes` with the snapshot `name` in `dir` through insta.
-///
-/// insta decides (and, outside CI, writes `.snap.new` for review); a mismatch is reported, not
-/// panicked, so the caller can turn it into a verdict with the diff attached.
+/// What a comparison may write where the cookies differ from the baseline, or there is none yet.
+/// Decided once by the command from its flags and environment, never read here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotWrites {
+    /// `--update-snapshots`: the cookies seen become the baseline (`NAME.snap`), which then
+    /// matches.
+    Accept,
+    /// Outside CI: the cookies seen are written beside the baseline as `NAME.snap.new`, in insta's
+    /// format, for review (`cargo insta review` reads it too); the baseline is untouched.
+    Review,
+    /// In CI: nothing is written.
+    Nothing,
+}
+
+/// Compares `shapes` with the snapshot `name` in `dir`: the cookies recorded in the file (read
+/// through insta's [`insta::Snapshot::from_file`]) against the ones seen, as shapes, so a file's
+/// formatting is never a difference. What is written follows `writes`.
 pub fn compare(
     dir: &Path,
     name: &str,
     description: &str,
     shapes: &[CookieShape],
+    writes: SnapshotWrites,
 ) -> Result<Comparison, String> {
     let file = dir.join(format!("{name}.snap"));
-    let had_baseline = file.exists();
+    let pending = dir.join(format!("{name}.snap.new"));
+    let cannot = |what: &str, e: &dyn std::fmt::Display| {
+        format!(
+            "cannot compare the cookies with the snapshot {}: {what}: {e}; check that the \
+             snapshot folder (--snapshots) is readable and writable and on a file system that \
+             takes the name",
+            file.display()
+        )
+    };
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("cannot make the snapshot folder {}: {e}", dir.display()))?;
     // A snapshot that cannot even be looked for (a name the file system refuses, no permission)
-    // is "could not judge", whether or not insta would write (it does not in CI).
-    if let Err(e) = std::fs::File::open(&file)
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        return Err(format!(
-            "cannot compare the cookies with the snapshot {}: {e}; check that the snapshot \
-             folder (--snapshots) is readable and on a file system that takes the name",
-            file.display()
-        ));
-    }
-    // insta reads a relative snapshot path as relative to the source file of the assertion (this
-    // file, in the tree the harness was built from), not to the current directory: a user's
-    // `--target targets/prod.yaml` would look for its baseline in the harness's `src/targets/`.
-    let absolute = std::path::absolute(dir)
-        .map_err(|e| format!("cannot resolve the snapshot folder {}: {e}", dir.display()))?;
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(absolute);
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_description(description);
-    settings.set_omit_expression(true);
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        settings.bind(|| insta::assert_yaml_snapshot!(name, shapes));
-    }));
-    // insta panics for a difference ("snapshot assertion for ... failed") and also when it cannot
-    // read or write a file; only the first is a verdict, the other is "could not judge".
-    if let Err(payload) = &outcome {
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("insta failed without a message");
-        if !message.starts_with("snapshot assertion for") {
-            return Err(format!(
-                "cannot compare the cookies with the snapshot {}: {message}; check that the \
-                 snapshot folder (--snapshots) is writable and on a file system that takes the name",
-                file.display()
-            ));
-        }
-    }
-    let matches = outcome.is_ok();
-    let diff = if matches {
+    // is "could not judge", whatever would be written.
+    let recorded = match std::fs::File::open(&file) {
+        Ok(_) => Some(recorded_shapes(&file)?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(cannot("cannot open it", &e)),
+    };
+    let had_baseline = recorded.is_some();
+    let mut seen = shapes.to_vec();
+    seen.sort();
+    let same = recorded.as_ref() == Some(&seen);
+    let diff = if same {
         String::new()
     } else {
-        diff_against_file(&file, shapes)
+        diff_shapes(&file, recorded.as_deref(), &seen)
+    };
+    let matches = match writes {
+        _ if same => {
+            // A review left over from an earlier difference is stale once the cookies match.
+            let _ = std::fs::remove_file(&pending);
+            true
+        }
+        SnapshotWrites::Accept => {
+            write_snapshot(&file, description, &seen).map_err(|e| cannot("cannot write it", &e))?;
+            let _ = std::fs::remove_file(&pending);
+            true
+        }
+        SnapshotWrites::Review => {
+            write_snapshot(&pending, description, &seen)
+                .map_err(|e| cannot("cannot write the review file", &e))?;
+            false
+        }
+        SnapshotWrites::Nothing => false,
     };
     Ok(Comparison {
         file,
         matches,
         had_baseline,
-        diff,
+        diff: if matches { String::new() } else { diff },
     })
 }
 
-fn diff_against_file(file: &Path, shapes: &[CookieShape]) -> String {
-    let Ok(text) = std::fs::read_to_string(file) else {
+/// The cookie shapes a snapshot file records (sorted), read through insta: a `---` header and a
+/// YAML body.
+fn recorded_shapes(file: &Path) -> Result<Vec<CookieShape>, String> {
+    let unreadable = |e: &dyn std::fmt::Display| {
+        format!(
+            "the snapshot {} is not readable: {e}; fix or delete it, then record the baseline \
+             again with --update-snapshots",
+            file.display()
+        )
+    };
+    let snapshot = insta::Snapshot::from_file(file).map_err(|e| unreadable(&e))?;
+    let body = snapshot
+        .contents()
+        .as_text()
+        .map(|t| t.to_string())
+        .ok_or_else(|| unreadable(&"it holds binary content, not YAML"))?;
+    let mut recorded: Vec<CookieShape> = serde_yaml::from_str(&body).map_err(|e| unreadable(&e))?;
+    recorded.sort();
+    Ok(recorded)
+}
+
+/// Writes `shapes` to `path` in insta's snapshot format (a header with the description, then the
+/// YAML body), whole: a temp file beside it, renamed over it.
+fn write_snapshot(path: &Path, description: &str, shapes: &[CookieShape]) -> std::io::Result<()> {
+    let body = serde_yaml::to_string(shapes).map_err(std::io::Error::other)?;
+    // A JSON string is a YAML double-quoted scalar: quotes and control characters escaped.
+    let described = serde_json::to_string(description).map_err(std::io::Error::other)?;
+    let text =
+        format!("---\nsource: src/observe/snapshot.rs\ndescription: {described}\n---\n{body}");
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// `-` for a cookie in the snapshot only, `+` for one in the browser only.
+fn diff_shapes(file: &Path, recorded: Option<&[CookieShape]>, seen: &[CookieShape]) -> String {
+    let Some(recorded) = recorded else {
         let mut out = format!("no snapshot {} yet; the browser holds:\n", file.display());
-        if shapes.is_empty() {
+        if seen.is_empty() {
             out.push_str("  (no cookies)\n");
         }
-        for s in shapes {
+        for s in seen {
             out.push_str(&format!("+ {}\n", s.line()));
         }
         return out;
     };
-    // An insta file is a `---`-delimited header followed by the YAML body.
-    let body = text.splitn(3, "---").nth(2).unwrap_or_default();
-    let recorded: Vec<CookieShape> = match serde_yaml::from_str(body) {
-        Ok(v) => v,
-        Err(e) => return format!("the snapshot {} is not readable: {e}", file.display()),
-    };
     let mut out = String::new();
-    for s in &recorded {
-        if !shapes.contains(s) {
+    for s in recorded {
+        if !seen.contains(s) {
             out.push_str(&format!("- {}\n", s.line()));
         }
     }
-    for s in shapes {
+    for s in seen {
         if !recorded.contains(s) {
             out.push_str(&format!("+ {}\n", s.line()));
         }
@@ -293,9 +336,18 @@ mod tests {
         let blocked = dir.path().join("blocked");
         std::fs::write(&blocked, "").unwrap();
         let now = shapes(&[cookie("ReqClientId", false)]);
-        assert!(compare(&blocked.join("sub"), "jar", "test", &now).is_err());
+        assert!(
+            compare(
+                &blocked.join("sub"),
+                "jar",
+                "test",
+                &now,
+                SnapshotWrites::Review
+            )
+            .is_err()
+        );
         let too_long = "n".repeat(300);
-        let e = compare(dir.path(), &too_long, "test", &now).unwrap_err();
+        let e = compare(dir.path(), &too_long, "test", &now, SnapshotWrites::Review).unwrap_err();
         assert!(e.contains("cannot compare"), "{e}");
     }
 
@@ -312,8 +364,10 @@ mod tests {
             ),
         )
         .unwrap();
+        let baseline = std::fs::read_to_string(dir.path().join("jar.snap")).unwrap();
+        let pending = dir.path().join("jar.snap.new");
         let now = shapes(&[cookie("ReqClientId", false), cookie("MSISAuth", true)]);
-        let c = compare(dir.path(), "jar", "test", &now).unwrap();
+        let c = compare(dir.path(), "jar", "test", &now, SnapshotWrites::Nothing).unwrap();
         assert!(!c.matches);
         assert!(c.had_baseline);
         assert!(
@@ -322,6 +376,44 @@ mod tests {
             c.diff
         );
         assert!(!c.diff.contains("ReqClientId"), "{}", c.diff);
+        assert!(!pending.exists(), "in CI nothing is written");
+
+        // Outside CI the cookies seen wait for review beside the untouched baseline.
+        let c = compare(dir.path(), "jar", "test", &now, SnapshotWrites::Review).unwrap();
+        assert!(!c.matches);
+        let review = std::fs::read_to_string(&pending).unwrap();
+        assert!(review.contains("name: MSISAuth"), "{review}");
+        assert!(!review.contains("secret-value"), "{review}");
+        let read_back = insta::Snapshot::from_file(&pending).unwrap();
+        assert_eq!(read_back.metadata().description(), Some("test"));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("jar.snap")).unwrap(),
+            baseline
+        );
+
+        // The baseline matches itself, and a stale review is removed.
+        let c = compare(dir.path(), "jar", "test", &recorded, SnapshotWrites::Review).unwrap();
+        assert!(c.matches && c.diff.is_empty(), "{}", c.diff);
+        assert!(!pending.exists());
+
+        // --update-snapshots records the cookies seen, which match from then on.
+        let c = compare(dir.path(), "jar", "test", &now, SnapshotWrites::Accept).unwrap();
+        assert!(c.matches);
+        let c = compare(dir.path(), "jar", "test", &now, SnapshotWrites::Nothing).unwrap();
+        assert!(c.matches, "{}", c.diff);
+    }
+
+    #[test]
+    fn a_snapshot_that_is_not_a_cookie_list_is_an_error_not_a_difference() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("jar.snap"),
+            "---\nsource: x\n---\nnot: [a list",
+        )
+        .unwrap();
+        let now = shapes(&[cookie("ReqClientId", false)]);
+        let e = compare(dir.path(), "jar", "test", &now, SnapshotWrites::Accept).unwrap_err();
+        assert!(e.contains("not readable"), "{e}");
     }
 
     #[test]
@@ -329,7 +421,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sub = dir.path().join("snapshots");
         let now = shapes(&[cookie("ReqClientId", false)]);
-        let c = compare(&sub, "jar", "test", &now).unwrap();
+        let c = compare(&sub, "jar", "test", &now, SnapshotWrites::Review).unwrap();
         assert!(!c.had_baseline, "no snapshot existed");
+        assert!(!c.matches);
+        assert!(sub.join("jar.snap.new").exists());
     }
 }

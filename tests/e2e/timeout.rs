@@ -50,7 +50,7 @@ fn interval(report: &Value) -> (f64, f64) {
 }
 
 fn a_10s_idle_timeout_is_found_within_a_second_in_about_10s(dir: &Path) {
-    // README's example, "Measuring the real timeouts".
+    // docs/timeouts.md's example.
     let (code, console, report, took) = measure(
         &[
             "--sim-idle-timeout",

@@ -1,6 +1,6 @@
 //! Firefox through geckodriver: what differs from Chromium, kept here so that steps and pages
-//! drive every browser alike. Measured with Firefox ESR 153 and geckodriver 0.37 (README,
-//! "Browsers"; sources there).
+//! drive every browser alike. Measured with Firefox ESR 153 and geckodriver 0.37
+//! (docs/browsers.md; sources there).
 //!
 //! - **One session per geckodriver.** A second New Session on the same geckodriver is refused
 //!   ("Session is already started"), so every Firefox session of the harness's own gets a

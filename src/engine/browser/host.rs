@@ -19,7 +19,7 @@ pub(super) struct UserContext {
 /// The Firefox processes of a [`SharedBrowser`] that no person is using, each showing only its
 /// home tab. geckodriver serves one session per Firefox and a WebDriver session drives one tab
 /// at a time, so a Firefox serves one person at a time; between people only the user context
-/// changes, instead of a start of about 2-3 s of CPU (README, "Browsers").
+/// changes, instead of a start of about 2-3 s of CPU (docs/browsers.md).
 #[derive(Debug, Default)]
 pub(super) struct FirefoxPool {
     pub(super) idle: Mutex<Vec<Browser>>,

@@ -1,0 +1,684 @@
+//! Where and how to sign in and out: the target profile (`fixtures/targets/*.yaml`).
+//!
+//! A target is either the embedded emulator (`crm: embedded`) or a real deployment (`crm:` its
+//! organization URL). CRM facts the steps need (selectors, the start page, the probe URL) live here,
+//! never in the steps, so a deployment whose pages differ is handled by editing YAML.
+//!
+//! Passwords never come from the YAML: a real target names an environment variable
+//! (`password_env`) or a file (`password_file`) per user.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::yaml::{self, ConfigError};
+
+pub mod file;
+pub mod mode;
+pub mod pages;
+pub mod secret;
+
+pub use file::*;
+pub use mode::*;
+pub use pages::*;
+pub use secret::*;
+
+/// A loaded, validated target file; resolved into a [`crate::cmd::run::ResolvedTarget`] at run time.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The file it came from (`None` for the built-in embedded target).
+    pub file: Option<PathBuf>,
+    /// The file's content.
+    pub spec: TargetFile,
+    /// Selectors after defaults.
+    pub pages: Pages,
+}
+
+impl Target {
+    /// Reads and validates a target file.
+    pub fn load(path: &Path) -> Result<Target, ConfigError> {
+        let spec: TargetFile = yaml::load(path)?;
+        Target::from_spec(spec, Some(path.to_path_buf()))
+    }
+
+    /// The built-in target for the embedded emulator in `mode`.
+    pub fn embedded(mode: AuthMode) -> Target {
+        Target::embedded_ui(mode, Ui::Classic)
+    }
+
+    /// The built-in target for the embedded emulator in `mode` serving `ui`. Its name is the
+    /// same for every web client: the cookies are the same, so the cookie snapshots are shared.
+    pub fn embedded_ui(mode: AuthMode, ui: Ui) -> Target {
+        let spec = TargetFile {
+            name: format!("embedded-{mode}"),
+            crm: CrmLocation::Embedded,
+            mode,
+            users: ["alice", "bob"]
+                .iter()
+                .map(|u| (u.to_string(), UserSpec::default()))
+                .collect(),
+            pages: PagesOverride::default(),
+            tls: TlsSpec::default(),
+            whoami: default_whoami(),
+            resolve: ResolveMap::default(),
+            // The emulator's own portal, known once it runs.
+            other_relying_party: None,
+            // Short, so the timeout scenarios finish in seconds; the emulator is started with them.
+            timeouts: TimeoutSpec {
+                idle: Some(std::time::Duration::from_secs(3)),
+                absolute: Some(std::time::Duration::from_secs(12)),
+                measure: MeasureSpec::default(),
+            },
+            admin: AdminSpec::default(),
+            ui,
+            access_token_management: None,
+        };
+        Target::from_spec(spec, None).expect("the built-in target is valid")
+    }
+
+    fn from_spec(spec: TargetFile, file: Option<PathBuf>) -> Result<Target, ConfigError> {
+        let path = file.clone().unwrap_or_else(|| PathBuf::from("<embedded>"));
+        if spec.users.is_empty() {
+            return Err(ConfigError {
+                key: Some("users".into()),
+                ..ConfigError::file(
+                    &path,
+                    "list at least one user (e.g. `alice: {password_env: CRM_ALICE_PASSWORD}`)",
+                )
+            });
+        }
+        if let CrmLocation::Url(_) = spec.crm {
+            for (name, user) in &spec.users {
+                let sources = [
+                    user.password_env.is_some(),
+                    user.password_file.is_some(),
+                    user.no_password,
+                ];
+                if sources.iter().filter(|s| **s).count() != 1 {
+                    let text = file
+                        .as_ref()
+                        .and_then(|f| std::fs::read_to_string(f).ok())
+                        .unwrap_or_default();
+                    let line = text
+                        .lines()
+                        .position(|l| l.trim_start().starts_with(&format!("{name}:")));
+                    return Err(ConfigError {
+                        line: line.map(|l| l + 1),
+                        key: Some(name.clone()),
+                        ..ConfigError::file(
+                            &path,
+                            "a user of a real target needs exactly one of `password_env: VAR`, \
+                             `password_file: PATH` or `no_password: true` (passwords are never written in YAML)",
+                        )
+                    });
+                }
+            }
+        }
+        check_real_target_keys(&spec, &path)?;
+        check_measure(&spec, &path, file.as_deref())?;
+        if spec.access_token_management == Some(true) && spec.mode != AuthMode::Ifd {
+            // S6: the feature needs claims-based authentication; declaring it elsewhere is a
+            // mistake the devices scenario would silently ignore.
+            let line = file
+                .as_ref()
+                .and_then(|f| std::fs::read_to_string(f).ok())
+                .and_then(|t| {
+                    t.lines()
+                        .position(|l| l.trim_start().starts_with("access_token_management:"))
+                })
+                .map(|l| l + 1);
+            return Err(ConfigError {
+                line,
+                key: Some("access_token_management".into()),
+                ..ConfigError::file(
+                    &path,
+                    format!(
+                        "access_token_management: true needs claims-based authentication (mode \
+                         ifd); CRM's access token management (WSFedNonceCookieEnabled) does not \
+                         apply to mode {}: write false or leave the key out",
+                        spec.mode
+                    ),
+                )
+            });
+        }
+        let pages = Pages::defaults_for(spec.mode, spec.ui).with(&spec.pages);
+        regex::Regex::new(&pages.signed_out_text).map_err(|e| ConfigError {
+            key: Some("signed_out_text".into()),
+            ..ConfigError::file(&path, format!("not a valid regular expression: {e}"))
+        })?;
+        Ok(Target { file, spec, pages })
+    }
+
+    /// The mode and web client of this target, as its verdicts carry them ([`PassMode`]).
+    pub fn pass_mode(&self) -> PassMode {
+        PassMode {
+            mode: self.spec.mode,
+            ui: self.spec.ui,
+        }
+    }
+
+    /// How `logout-harness timeout` signs sessions in (`timeouts.measure.sign_in`).
+    pub fn sign_in_by(&self) -> SignInBy {
+        self.spec.timeouts.measure.sign_in.unwrap_or(
+            if self.spec.crm == CrmLocation::Embedded && !self.spec.mode.kerberos() {
+                SignInBy::Http
+            } else {
+                SignInBy::Browser
+            },
+        )
+    }
+
+    /// What a run would fail on later, checked now (by `check` and before a run starts any
+    /// browser): every user's password source is readable and `tls.ca_file` exists. The
+    /// passwords read are dropped at once; only the cause is reported, never a value.
+    pub fn preflight(&self) -> Result<(), ConfigError> {
+        let path = self
+            .file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("<embedded>"));
+        let text = self
+            .file
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .unwrap_or_default();
+        let line_of = |needle: &str| {
+            text.lines()
+                .position(|l| l.trim_start().starts_with(needle))
+                .map(|l| l + 1)
+        };
+        if self.spec.crm == CrmLocation::Embedded {
+            return Ok(());
+        }
+        for (name, user) in &self.spec.users {
+            if let Some(var) = &user.password_env
+                && std::env::var_os(var).is_none()
+            {
+                return Err(ConfigError {
+                    line: line_of(&format!("{name}:")),
+                    key: Some(name.clone()),
+                    ..ConfigError::file(
+                        &path,
+                        format!(
+                            "password_env names the environment variable {var}, which is not set; \
+                             export {var} with user `{name}`'s password before running, or use \
+                             password_file: PATH"
+                        ),
+                    )
+                });
+            }
+            if let Some(file) = &user.password_file
+                && let Err(e) = std::fs::File::open(file)
+            {
+                return Err(ConfigError {
+                    line: line_of(&format!("{name}:")),
+                    key: Some(name.clone()),
+                    ..ConfigError::file(
+                        &path,
+                        format!(
+                            "password_file {} cannot be read ({e}); give the path of a file whose \
+                             first line is user `{name}`'s password",
+                            file.display()
+                        ),
+                    )
+                });
+            }
+        }
+        if let Some(ca) = &self.spec.tls.ca_file
+            && let Err(e) = std::fs::read(ca)
+        {
+            return Err(ConfigError {
+                line: line_of("ca_file:").or_else(|| line_of("tls:")),
+                key: Some("ca_file".into()),
+                ..ConfigError::file(
+                    &path,
+                    format!(
+                        "tls.ca_file {} cannot be read ({e}); give the PEM file of the CA that \
+                         issued the deployment's certificate, or remove `ca_file`",
+                        ca.display()
+                    ),
+                )
+            });
+        }
+        Ok(())
+    }
+
+    /// The credentials of `user` (a key of `users`), read from the environment or a file now.
+    ///
+    /// For the embedded emulator they are its test accounts.
+    pub fn credentials(&self, user: &str) -> Result<Credentials, String> {
+        let spec = self.spec.users.get(user).ok_or_else(|| {
+            format!(
+                "the target has no user `{user}` (it has: {})",
+                self.user_names()
+            )
+        })?;
+        if self.spec.crm == CrmLocation::Embedded {
+            let account = crm_sim::accounts()
+                .iter()
+                .find(|a| a.username == user)
+                .ok_or_else(|| format!("the emulator has no account `{user}`"))?;
+            return Ok(Credentials {
+                username: spec
+                    .username
+                    .clone()
+                    .unwrap_or_else(|| account.username.to_string()),
+                password: Some(Secret::new(account.password)),
+            });
+        }
+        let password = if let Some(var) = &spec.password_env {
+            Some(Secret::new(std::env::var(var).map_err(|_| {
+                format!("user `{user}`: the environment variable {var} (password_env) is not set")
+            })?))
+        } else if let Some(path) = &spec.password_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                format!(
+                    "user `{user}`: cannot read password_file {}: {e}",
+                    path.display()
+                )
+            })?;
+            Some(Secret::new(text.lines().next().unwrap_or_default()))
+        } else {
+            None
+        };
+        Ok(Credentials {
+            username: spec.username.clone().unwrap_or_else(|| user.to_string()),
+            password,
+        })
+    }
+
+    fn user_names(&self) -> String {
+        self.spec
+            .users
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A warning every report carries when the target is reached over plain `http://`: nothing is
+    /// encrypted, so what the run judges is not what a user of an https deployment gets.
+    pub fn transport_warning(&self) -> Option<String> {
+        match &self.spec.crm {
+            CrmLocation::Url(url) if url.scheme() == "http" => Some(format!(
+                "{url} is plain http: nothing between the browser and the server is encrypted, so \
+                 cookies and passwords cross the network in clear and Secure cookies are not sent; \
+                 judge a production deployment over https"
+            )),
+            _ => None,
+        }
+    }
+
+    /// `--host-resolver-rules` entries for the target's `resolve:` map (`MAP host ip`).
+    pub fn host_rules(&self) -> Vec<String> {
+        self.spec
+            .resolve
+            .0
+            .iter()
+            .map(|(host, ip)| match ip {
+                std::net::IpAddr::V4(v4) => format!("MAP {host} {v4}"),
+                std::net::IpAddr::V6(v6) => format!("MAP {host} [{v6}]"),
+            })
+            .collect()
+    }
+
+    /// The `resolve:` map for the probe; the port is not used (the URL's port is).
+    pub fn resolved_addrs(&self) -> Vec<(String, std::net::SocketAddr)> {
+        self.spec
+            .resolve
+            .0
+            .iter()
+            .map(|(host, ip)| (host.clone(), std::net::SocketAddr::new(*ip, 0)))
+            .collect()
+    }
+
+    /// Where this target came from, for messages.
+    pub fn source(&self) -> String {
+        match &self.file {
+            Some(f) => f.display().to_string(),
+            None => format!("built-in {}", self.spec.name),
+        }
+    }
+}
+
+/// Keys that only make sense for some targets: a mistake is an error, not silently ignored.
+fn check_real_target_keys(spec: &TargetFile, path: &Path) -> Result<(), ConfigError> {
+    let at = |key: &str, message: String| {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let line = text
+            .lines()
+            .position(|l| l.trim_start().starts_with(&format!("{key}:")));
+        Err(ConfigError {
+            line: line.map(|l| l + 1),
+            key: Some(key.to_string()),
+            ..ConfigError::file(path, message)
+        })
+    };
+    if !spec.ui.serves(spec.mode) {
+        return at(
+            "ui",
+            format!(
+                "`ui: {}` is not served in mode {}: CRM 4.0 has no Unified Interface; use \
+                 `ui: classic` (valid: classic, uci; uci with mode ifd or iwa)",
+                spec.ui, spec.mode
+            ),
+        );
+    }
+    let embedded = spec.crm == CrmLocation::Embedded;
+    if embedded && !spec.resolve.0.is_empty() {
+        return at(
+            "resolve",
+            "the embedded emulator resolves its own host names; `resolve` is for a real target"
+                .into(),
+        );
+    }
+    for (name, user) in &spec.users {
+        if user.kerberos_ccache.is_some() && (embedded || !spec.mode.kerberos()) {
+            return at(
+                "kerberos_ccache",
+                format!(
+                    "user `{name}`: `kerberos_ccache` is for a real target in mode iwa or claims \
+                     (the emulator's KDC issues its own tickets)"
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Target, ConfigError> {
+        let spec: TargetFile = yaml::parse(Path::new("t.yaml"), text)?;
+        Target::from_spec(spec, None)
+    }
+
+    #[test]
+    fn embedded_target_needs_no_passwords() {
+        let t = parse("name: e\ncrm: embedded\nmode: ifd\nusers:\n  alice: {}\n").unwrap();
+        assert_eq!(t.pages.username_input, "#userNameInput");
+        let c = t.credentials("alice").unwrap();
+        assert_eq!(c.username, "alice");
+        assert_eq!(format!("{:?}", c.password), "Some([redacted])");
+    }
+
+    #[test]
+    fn real_target_user_without_password_source_is_refused() {
+        let e =
+            parse("name: p\ncrm: https://crm.example.com/org/\nmode: ifd\nusers:\n  alice: {}\n")
+                .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("alice"));
+        assert!(e.message.contains("password_env"), "{e}");
+    }
+
+    #[test]
+    fn a_password_in_yaml_is_an_unknown_key() {
+        let e = parse("name: p\ncrm: embedded\nmode: ifd\nusers:\n  alice:\n    password: x\n")
+            .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("password"));
+        assert_eq!(e.line, Some(6));
+    }
+
+    #[test]
+    fn bad_mode_lists_the_valid_ones() {
+        let e = parse("name: p\ncrm: embedded\nmode: saml\nusers:\n  alice: {}\n").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(
+            e.message.contains("ifd") && e.message.contains("fba"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn crm_with_credentials_is_refused_without_echoing_them() {
+        for crm in [
+            "https://alice:S3cr%40tPw@crm.example.com/org/",
+            "https://alice@crm.example.com/org/",
+            "https://alice:S3cr%40tPw@bad host/org/",
+            "ftp://alice:S3cr%40tPw@crm.example.com/org",
+        ] {
+            let e = parse(&format!(
+                "name: p\ncrm: {crm}\nmode: ifd\nusers:\n  alice: {{password_env: A}}\n"
+            ))
+            .unwrap_err();
+            let text = e.to_string();
+            assert_eq!(e.line, Some(2), "{text}");
+            assert!(!text.contains("S3cr") && !text.contains("alice@"), "{text}");
+            assert!(text.contains("***@"), "{text}");
+        }
+    }
+
+    #[test]
+    fn crm_must_be_an_organization_url() {
+        let e =
+            parse("name: p\ncrm: crm.example.com\nmode: ifd\nusers:\n  alice: {}\n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.contains("organization URL"), "{e}");
+    }
+
+    const REAL: &str = "name: p\ncrm: https://crm.contoso.test/org/\nmode: ifd\nusers:\n  alice: {password_env: A}\n";
+
+    #[test]
+    fn resolve_maps_host_names_for_browser_and_probe() {
+        let t = parse(&format!(
+            "{REAL}resolve:\n  crm.contoso.test: 127.0.0.1\n  ADFS.contoso.test: '::1'\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            t.host_rules(),
+            [
+                "MAP adfs.contoso.test [::1]",
+                "MAP crm.contoso.test 127.0.0.1"
+            ]
+        );
+        let addrs = t.resolved_addrs();
+        assert_eq!(addrs[1].0, "crm.contoso.test");
+        assert_eq!(addrs[1].1.ip().to_string(), "127.0.0.1");
+    }
+
+    #[test]
+    fn resolve_with_a_bad_address_names_line_and_host() {
+        let e = parse(&format!(
+            "{REAL}resolve:\n  crm.contoso.test: 127.0.0.1\n  adfs.contoso.test: 127.0.0.300\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("adfs.contoso.test"), "{e}");
+        assert_eq!(e.line, Some(8), "{e}");
+        assert!(e.message.contains("not an IP address"), "{e}");
+    }
+
+    #[test]
+    fn resolve_refuses_a_url_as_host() {
+        let e = parse(&format!(
+            "{REAL}resolve: {{'https://crm.contoso.test': 127.0.0.1}}\n"
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("plain host names"), "{e}");
+        assert_eq!(e.line, Some(6), "{e}");
+    }
+
+    #[test]
+    fn plain_http_target_carries_a_transport_warning() {
+        let http = parse(&REAL.replace("https://", "http://")).unwrap();
+        let warning = http.transport_warning().expect("http is not encrypted");
+        assert!(
+            warning.contains("not encrypted") || warning.contains("nothing between"),
+            "{warning}"
+        );
+        assert!(parse(REAL).unwrap().transport_warning().is_none());
+        assert!(
+            Target::embedded(AuthMode::Ifd)
+                .transport_warning()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn kerberos_ccache_is_only_for_a_real_iwa_target() {
+        let iwa = REAL.replace("mode: ifd", "mode: iwa").replace(
+            "alice: {password_env: A}",
+            "alice: {no_password: true, kerberos_ccache: /tmp/alice.cc}",
+        );
+        let t = parse(&iwa).unwrap();
+        assert_eq!(
+            t.spec.users["alice"].kerberos_ccache.as_deref(),
+            Some(Path::new("/tmp/alice.cc"))
+        );
+        let ifd = iwa.replace("mode: iwa", "mode: ifd");
+        let e = parse(&ifd).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("kerberos_ccache"), "{e}");
+    }
+
+    #[test]
+    fn fba_pages_default_to_the_crm4_form() {
+        assert_eq!(
+            Pages::defaults(AuthMode::Fba).username_input,
+            "#txtUserName"
+        );
+    }
+
+    #[test]
+    fn a_real_target_without_bob_admin_or_timeouts_makes_those_scenarios_not_applicable() {
+        use crate::config::applicability::{Need, needs_of, unmet};
+        let t = parse(
+            "name: p\ncrm: https://crm.example.com/org/\nmode: ifd\nusers:\n  alice: {password_env: X}\n",
+        )
+        .unwrap();
+        let reason = |tags: &[&str]| {
+            let tags: Vec<String> = tags.iter().map(|s| s.to_string()).collect();
+            unmet(&t, &needs_of(&tags).unwrap())
+        };
+        assert!(
+            reason(&["needs-user-bob"])
+                .unwrap()
+                .contains("users: {bob:")
+        );
+        assert!(
+            reason(&["needs-admin-end-sessions"])
+                .unwrap()
+                .contains("admin: {end_sessions:")
+        );
+        assert!(
+            reason(&["needs-idle-timeout"])
+                .unwrap()
+                .contains("timeouts: {idle:")
+        );
+        assert!(
+            reason(&["needs-absolute-timeout"])
+                .unwrap()
+                .contains("absolute")
+        );
+        assert!(reason(&["needs-reminder"]).unwrap().contains("timeouts"));
+        assert_eq!(reason(&["needs-password"]), None, "alice has a password");
+        assert_eq!(reason(&["ifd"]), None);
+
+        let full = parse(
+            "name: p\ncrm: https://crm.example.com/org/\nmode: ifd\nusers:\n  alice: {no_password: true}\n  bob: {password_env: Y}\n\
+             timeouts: {idle: 30m, absolute: 24h}\npages: {reminder: null, user_menu: ''}\n\
+             admin:\n  end_sessions: {command: [/bin/true, '{username}']}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            full.pages.user_menu, None,
+            "an empty menu selector means no menu"
+        );
+        let tags = |t: &[&str]| -> Vec<Need> {
+            needs_of(&t.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+        };
+        assert_eq!(
+            unmet(
+                &full,
+                &tags(&[
+                    "needs-user-bob",
+                    "needs-admin-end-sessions",
+                    "needs-idle-timeout"
+                ])
+            ),
+            None
+        );
+        assert!(
+            unmet(&full, &tags(&["needs-reminder"]))
+                .unwrap()
+                .contains("pages.reminder")
+        );
+        assert!(
+            unmet(&full, &tags(&["needs-password"]))
+                .unwrap()
+                .contains("no_password")
+        );
+    }
+
+    #[test]
+    fn kmsi_defaults_to_adfs_checkbox_and_null_means_none() {
+        assert_eq!(
+            Pages::defaults(AuthMode::Ifd).kmsi.as_deref(),
+            Some("#kmsiInput")
+        );
+        assert_eq!(Pages::defaults(AuthMode::Fba).kmsi, None);
+        assert_eq!(Pages::defaults(AuthMode::Iwa).kmsi, None);
+        let base = "name: p\ncrm: https://crm.example.com/org/\nmode: ifd\nusers:\n  alice: {password_env: X}\n";
+        let none = parse(&format!("{base}pages: {{kmsi: null}}\n")).unwrap();
+        assert_eq!(none.pages.kmsi, None);
+        let own = parse(&format!("{base}pages: {{kmsi: '#keepMe'}}\n")).unwrap();
+        assert_eq!(own.pages.kmsi.as_deref(), Some("#keepMe"));
+        let kept = parse(base).unwrap();
+        assert_eq!(kept.pages.kmsi.as_deref(), Some("#kmsiInput"));
+    }
+
+    #[test]
+    fn ui_uci_changes_only_the_sign_out_path_selectors_and_the_label() {
+        let classic = parse("name: p\ncrm: embedded\nmode: iwa\nusers:\n  alice: {}\n").unwrap();
+        let uci =
+            parse("name: p\ncrm: embedded\nmode: iwa\nui: uci\nusers:\n  alice: {}\n").unwrap();
+        assert_eq!(classic.spec.ui, Ui::Classic, "classic is the default");
+        assert_eq!(classic.pass_mode().to_string(), "iwa");
+        assert_eq!(uci.pass_mode().to_string(), "iwa-uci");
+        assert_eq!(uci.pages.signed_in, "#ApplicationShell");
+        assert_eq!(uci.pages.user_menu.as_deref(), Some("#mectrl_main_trigger"));
+        assert_eq!(uci.pages.sign_out, "#mectrl_body_signOut");
+        assert_eq!(uci.pages.data, "[data-id='data-set-body-container']");
+        assert_eq!(uci.pages.start, classic.pages.start);
+        assert_eq!(uci.pages.auth_cookies, classic.pages.auth_cookies);
+        assert_eq!(uci.pages.reminder, classic.pages.reminder);
+        // An override still wins over the UCI default.
+        let own = parse(
+            "name: p\ncrm: embedded\nmode: ifd\nui: uci\nusers:\n  alice: {}\n\
+             pages: {user_menu: \"[data-id='userInformationLauncher']\"}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            own.pages.user_menu.as_deref(),
+            Some("[data-id='userInformationLauncher']")
+        );
+        assert_eq!(own.pages.sign_out, "#mectrl_body_signOut");
+        let fba =
+            parse("name: p\ncrm: embedded\nmode: fba\nui: uci\nusers:\n  alice: {}\n").unwrap_err();
+        assert_eq!(fba.key.as_deref(), Some("ui"));
+        assert!(fba.message.contains("no Unified Interface"), "{fba}");
+    }
+
+    #[test]
+    fn access_token_management_is_declared_for_claims_only() {
+        let base = "name: p\ncrm: embedded\nusers:\n  alice: {}\n";
+        let unset = parse(&format!("{base}mode: ifd\n")).unwrap();
+        assert_eq!(unset.spec.access_token_management, None);
+        let on = parse(&format!("{base}mode: ifd\naccess_token_management: true\n")).unwrap();
+        assert_eq!(on.spec.access_token_management, Some(true));
+        let off = parse(&format!(
+            "{base}mode: fba\naccess_token_management: false\n"
+        ))
+        .unwrap();
+        assert_eq!(off.spec.access_token_management, Some(false));
+        let e = parse(&format!("{base}mode: iwa\naccess_token_management: true\n")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("access_token_management"), "{e}");
+        assert!(e.message.contains("mode ifd"), "{e}");
+        let e = parse(&format!(
+            "{base}mode: ifd\naccess_token_management: maybe\n"
+        ))
+        .unwrap_err();
+        assert!(e.line.is_some(), "{e}");
+    }
+}
