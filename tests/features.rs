@@ -95,10 +95,10 @@ fn main() {
                     outcome.findings.errors.len()
                 );
                 match uci_matches_classic(&outcome.findings, whole) {
-                    Ok(()) => outcome.exit_code,
+                    Ok(()) => outcome.exit_code.code(),
                     Err(e) => {
                         eprintln!("error: {e}");
-                        outcome.exit_code.max(1)
+                        outcome.exit_code.code().max(1)
                     }
                 }
             }

@@ -16,6 +16,7 @@ use crate::engine::browser::{BrowserKind, Isolation};
 use crate::engine::rundir::Unpacked;
 use crate::judge::Policy;
 use crate::observe::snapshot::SnapshotWrites;
+use crate::report::ExitCode;
 
 /// End-to-end logout tests for Microsoft Dynamics CRM on-premises.
 #[derive(Debug, Parser)]
@@ -584,13 +585,13 @@ async fn cmd_run(args: RunArgs) -> i32 {
         Ok(outcome) => {
             let _ = std::io::stdout().flush();
             match outcome.exit_code {
-                1 => eprintln!("result: the policy is violated (exit 1)"),
-                2 => eprintln!(
+                ExitCode::Violated => eprintln!("result: the policy is violated (exit 1)"),
+                ExitCode::NotJudged => eprintln!(
                     "result: some scenarios could not be judged (exit 2); see NOT JUDGED above and the artifacts"
                 ),
-                _ => eprintln!("result: every check holds (exit 0)"),
+                ExitCode::Held => eprintln!("result: every check holds (exit 0)"),
             }
-            outcome.exit_code
+            outcome.exit_code.code()
         }
         Err(e) => fail(e),
     }
@@ -686,7 +687,7 @@ async fn cmd_timeout(args: TimeoutArgs) -> i32 {
     {
         return fail(format!("--json {}: {e}", path.display()));
     }
-    report.exit_code()
+    report.exit_code().code()
 }
 
 /// Writes `value` as pretty JSON to `path` whole, or not at all (a temp file renamed over it).

@@ -83,11 +83,11 @@ pub struct TimeoutReport {
 }
 
 impl TimeoutReport {
-    /// 0: held or nothing to judge; 1: the policy is violated.
-    pub fn exit_code(&self) -> i32 {
+    /// Held (also when the policy judges nothing here), or violated.
+    pub fn exit_code(&self) -> crate::report::ExitCode {
         match &self.verdict {
-            Some(v) if !v.passed => 1,
-            _ => 0,
+            Some(v) if !v.passed => crate::report::ExitCode::Violated,
+            _ => crate::report::ExitCode::Held,
         }
     }
 }

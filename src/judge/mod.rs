@@ -11,4 +11,4 @@ pub mod verdict;
 
 pub use policy::Policy;
 pub use rules::{Outcome, RULES, RuleId};
-pub use verdict::{Observation, Verdict, VerdictContext};
+pub use verdict::{Expected, Observation, Verdict, VerdictContext};

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::yaml::{self, ConfigError};
 use crate::judge::rules::{Outcome, RULES, RuleId};
-use crate::judge::verdict::{Observation, Verdict, VerdictContext};
+use crate::judge::verdict::{Expected, Observation, Verdict, VerdictContext};
 
 /// One rule of a policy file.
 #[derive(Clone, Debug, Serialize)]
@@ -252,13 +252,8 @@ impl Policy {
         Ok(Some(Verdict {
             rule: id,
             requirements: rule.requirements.clone(),
-            expected: rule
-                .expect
-                .iter()
-                .map(|o| o.name())
-                .collect::<Vec<_>>()
-                .join(" or "),
-            observed: observation.outcome.name().to_string(),
+            expected: Expected(rule.expect.clone()),
+            observed: observation.outcome,
             passed,
             evidence: observation.evidence.clone(),
             detail: observation.detail.clone(),
@@ -374,7 +369,7 @@ mod tests {
         assert!(judge("lax").passed && judge("strict").passed);
         let v = judge("unset");
         assert!(!v.passed);
-        assert_eq!(v.expected, "lax or strict");
+        assert_eq!(v.expected.to_string(), "lax or strict");
         let e = parse("name: x\nrules:\n  cookie.auth-samesite:\n    expect: [lax, sometimes]\n    requirements: [ASVS-v5.0.0-3.3.2]\n")
             .err()
             .unwrap();

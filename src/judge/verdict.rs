@@ -62,6 +62,36 @@ pub struct VerdictContext {
     pub target: String,
 }
 
+/// The outcomes a policy expects of a rule: reports show them as `refused`, or
+/// `credentials-asked or silent-sign-in` where the policy accepts either.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expected(pub Vec<Outcome>);
+
+impl Expected {
+    /// Whether `outcome` is one of them.
+    pub fn contains(&self, outcome: Outcome) -> bool {
+        self.0.contains(&outcome)
+    }
+}
+
+impl fmt::Display for Expected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, outcome) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" or ")?;
+            }
+            f.write_str(outcome.name())?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Expected {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// A judged observation.
 #[derive(Clone, Debug, Serialize)]
 pub struct Verdict {
@@ -69,10 +99,10 @@ pub struct Verdict {
     pub rule: RuleId,
     /// Its requirement ids.
     pub requirements: Vec<String>,
-    /// The outcome the policy expects.
-    pub expected: String,
+    /// The outcomes the policy expects.
+    pub expected: Expected,
     /// The outcome observed.
-    pub observed: String,
+    pub observed: Outcome,
     /// Whether they agree.
     pub passed: bool,
     /// Evidence for the observed outcome.

@@ -96,15 +96,38 @@ impl Findings {
         self.verdicts.iter().any(|v| !v.passed)
     }
 
-    /// The exit code: 1 when the policy is violated, 2 when something could not be judged (and
-    /// nothing was violated), 0 otherwise.
-    pub fn exit_code(&self) -> i32 {
+    /// What the findings come to: violated when any verdict is, not judged when something could
+    /// not be judged (and nothing was violated) or nothing was judged at all, held otherwise.
+    pub fn exit_code(&self) -> ExitCode {
         if self.violated() {
-            1
+            ExitCode::Violated
         } else if !self.errors.is_empty() || self.verdicts.is_empty() {
-            2
+            ExitCode::NotJudged
         } else {
-            0
+            ExitCode::Held
+        }
+    }
+}
+
+/// What a command's findings come to, as its exit code tells it (docs/running.md, "Exit codes"):
+/// the contract pipelines read. Interruptions (130, 143, 129) are the signal handler's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitCode {
+    /// 0: every check holds.
+    Held,
+    /// 1: the policy is violated.
+    Violated,
+    /// 2: the harness could not judge.
+    NotJudged,
+}
+
+impl ExitCode {
+    /// The process's exit code.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitCode::Held => 0,
+            ExitCode::Violated => 1,
+            ExitCode::NotJudged => 2,
         }
     }
 }
@@ -207,7 +230,6 @@ pub fn redact_findings(mut findings: Findings) -> Findings {
         v.evidence.iter_mut().for_each(r);
         v.detail.iter_mut().for_each(r);
         v.why.iter_mut().for_each(r);
-        r(&mut v.observed);
         r(&mut v.context.scenario);
         r(&mut v.context.target);
     }

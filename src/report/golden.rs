@@ -6,7 +6,7 @@
 //! user's pipeline.
 
 use crate::config::target::{AuthMode, PassMode, Ui};
-use crate::judge::{RuleId, Verdict, VerdictContext};
+use crate::judge::{Expected, Outcome, RuleId, Verdict, VerdictContext};
 use crate::report::{
     Findings, NotApplicable, RunCost, ScenarioError, ScenarioTiming, console, json, junit,
 };
@@ -30,8 +30,8 @@ fn findings() -> Findings {
     let held = Verdict {
         rule: RuleId::ReplayRefused,
         requirements: vec!["WSTG-SESS-06".into(), "ASVS-v5.0.0-7.4.1".into()],
-        expected: "refused".into(),
-        observed: "refused".into(),
+        expected: Expected(vec![Outcome::Refused]),
+        observed: Outcome::Refused,
         passed: true,
         evidence: vec!["GET https://crm.contoso.test/api/data/v9.0/WhoAmI -> 401".into()],
         detail: None,
@@ -43,8 +43,8 @@ fn findings() -> Findings {
     let violated = Verdict {
         rule: RuleId::LeftoverCookies,
         requirements: vec!["ASVS-v5.0.0-7.4.1".into()],
-        expected: "same".into(),
-        observed: "differ".into(),
+        expected: Expected(vec![Outcome::MatchSnapshot]),
+        observed: Outcome::Differ,
         passed: false,
         evidence: vec![
             "cookies left after sign-out differ from snapshot features/snapshots/x.snap".into(),

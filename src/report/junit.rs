@@ -49,11 +49,11 @@ pub fn junit(findings: &Findings) -> String {
                 xml_escape(r)
             );
         }
-        let mode = v.context.mode.to_string();
+        let (expected, mode) = (v.expected.to_string(), v.context.mode.to_string());
         for (k, val) in [
             ("rule", v.rule.name()),
-            ("expected", &v.expected),
-            ("observed", &v.observed),
+            ("expected", &expected),
+            ("observed", v.observed.name()),
             ("mode", &mode),
             ("browser", &v.context.browser),
             ("target", &v.context.target),

@@ -15,8 +15,8 @@ pub mod step_log;
 pub use console::console;
 pub use files::{check_writable, set_in_flight, write_file, write_interrupted};
 pub use findings::{
-    Collector, Findings, KnobsReached, NotApplicable, RunCost, ScenarioError, ScenarioTiming,
-    redact_findings,
+    Collector, ExitCode, Findings, KnobsReached, NotApplicable, RunCost, ScenarioError,
+    ScenarioTiming, redact_findings,
 };
 pub use json::json;
 pub use junit::junit;
@@ -25,14 +25,18 @@ pub use junit::junit;
 mod tests {
     use super::*;
     use crate::config::target::PassMode;
-    use crate::judge::{RuleId, Verdict, VerdictContext};
+    use crate::judge::{Expected, Outcome, RuleId, Verdict, VerdictContext};
 
     fn verdict(passed: bool) -> Verdict {
         Verdict {
             rule: RuleId::ReplayRefused,
             requirements: vec!["WSTG-SESS-06".into(), "ASVS-v5.0.0-7.4.1".into()],
-            expected: "refused".into(),
-            observed: if passed { "refused" } else { "accepted" }.into(),
+            expected: Expected(vec![Outcome::Refused]),
+            observed: if passed {
+                Outcome::Refused
+            } else {
+                Outcome::Accepted
+            },
             passed,
             evidence: vec!["GET https://crm/x?a=1&b=2 -> 200".into()],
             detail: None,
@@ -52,17 +56,21 @@ mod tests {
     #[test]
     fn exit_codes_follow_the_contract() {
         let mut f = Findings::default();
-        assert_eq!(f.exit_code(), 2, "nothing judged is not a pass");
+        assert_eq!(
+            f.exit_code(),
+            ExitCode::NotJudged,
+            "nothing judged is not a pass"
+        );
         f.verdicts.push(verdict(true));
-        assert_eq!(f.exit_code(), 0);
+        assert_eq!(f.exit_code(), ExitCode::Held);
         f.errors.push(ScenarioError {
             context: VerdictContext::default(),
             step: "s".into(),
             message: "m".into(),
         });
-        assert_eq!(f.exit_code(), 2);
+        assert_eq!(f.exit_code(), ExitCode::NotJudged);
         f.verdicts.push(verdict(false));
-        assert_eq!(f.exit_code(), 1);
+        assert_eq!(f.exit_code(), ExitCode::Violated);
     }
 
     #[test]

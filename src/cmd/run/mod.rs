@@ -37,7 +37,7 @@ pub struct RunOutcome {
     /// What was found.
     pub findings: Findings,
     /// 0, 1 or 2.
-    pub exit_code: i32,
+    pub exit_code: crate::report::ExitCode,
 }
 
 /// What the configuration stage produced: everything checked before a browser starts.
