@@ -21,7 +21,7 @@ async fn opens_accounts(w: &mut LogoutWorld, who: String) -> Result<(), String> 
         .wait_for(&w.ctx().target.pages.data, w.ctx().page_timeout)
         .await
         .map_err(|e| format!("CRM data did not show: {e}"))?;
-    page::mark_document(browser).await
+    Ok(page::mark_document(browser).await?)
 }
 
 #[then(regex = r"^pressing Back and reloading shows no CRM data$")]

@@ -39,7 +39,7 @@ async fn open_other(w: &mut LogoutWorld, person: &str) -> Result<PageState, Stri
     if state.adfs_loop {
         return Err(page::ADFS_LOOP.to_string());
     }
-    state.settled_or_not_judged(w.ctx().page_timeout)
+    Ok(state.settled_or_not_judged(w.ctx().page_timeout)?)
 }
 
 #[given(regex = r"^(\w+)'s browser blocks third-party cookies$")]

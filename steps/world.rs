@@ -451,7 +451,7 @@ impl LogoutWorld {
         if let Some(lost) = state.session_lost {
             return Err(format!("could not judge: {lost}"));
         }
-        state.settled_or_not_judged(self.ctx().page_timeout)
+        Ok(state.settled_or_not_judged(self.ctx().page_timeout)?)
     }
 
     /// The target's page markers.

@@ -339,7 +339,7 @@ pub fn main() -> i32 {
 }
 
 /// The stdout relay of this process, if one was started; taken by whoever ends the process first
-/// (the end of `main`, or the signal handler, which exits without returning).
+/// (the end of `main`, or the signal handler, which exits without returning: hence process-wide).
 static RELAY: std::sync::Mutex<Option<StdoutRelay>> = std::sync::Mutex::new(None);
 
 /// [`crate::engine::process::install_signal_handler`] with `on_signal`, after which what is left of stdout

@@ -492,6 +492,7 @@ async fn sign_in_page(
         .or_else(|| driver.as_ref().map(|d| d.url().to_string()))
         .unwrap_or_default();
     let launch = LaunchOptions {
+        new_session_timeout: crate::engine::sessions::DEFAULT_NEW_SESSION_DEADLINE,
         kind: opts.browser,
         headed: opts.headed,
         binary: driver.as_ref().map(|d| d.browser_binary().to_path_buf()),

@@ -196,6 +196,7 @@ pub async fn measure_timeout(
         SignInBy::Http => (None, String::new()),
     };
     let browsers = crate::engine::trust::BrowserSetup {
+        new_session_timeout: crate::engine::sessions::DEFAULT_NEW_SESSION_DEADLINE,
         kind: opts.browser,
         headed: false,
         binary: shared_driver
@@ -392,7 +393,7 @@ impl Sessions for Deployment {
                 .await;
                 let jar = match signed_in {
                     Ok(()) => browser.all_cookies().await.map_err(|e| e.to_string()),
-                    Err(e) => Err(e),
+                    Err(e) => Err(e.to_string()),
                 };
                 let _ = browser.close().await;
                 jar
@@ -401,7 +402,7 @@ impl Sessions for Deployment {
     }
 
     async fn probe(&self, cookies: &[JarCookie]) -> Result<ProbeResponse, String> {
-        self.probe.get_with_cookies(&self.whoami, cookies).await
+        Ok(self.probe.get_with_cookies(&self.whoami, cookies).await?)
     }
 
     fn not_signed_in_hint(&self) -> &'static str {

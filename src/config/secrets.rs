@@ -52,7 +52,8 @@ pub fn find_in(value: &str, secret: &str) -> Option<&'static str> {
 }
 
 /// The passwords the harness has read in this process (every [`crate::config::target::Secret`] made),
-/// so that whatever writes text can redact them without being handed them.
+/// so that whatever writes text can redact them without being handed them. Process-wide because
+/// the signal handler writes the interrupted run's reports, redacted, from no context but this.
 static KNOWN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 /// Remembers a secret for [`redact_known`].

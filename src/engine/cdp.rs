@@ -24,6 +24,8 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::engine::error::CdpError;
+
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, String>>>>>;
 
 /// Event channels by DevTools session id (flattened sessions; `""` is the browser target's own).
@@ -55,29 +57,37 @@ impl Cdp {
     ///
     /// The browser's WebSocket URL comes from `/json/version`. No `Origin` header is sent, which
     /// is what lets a non-browser client connect without `--remote-allow-origins`.
-    pub async fn connect(debugger_address: &str) -> Result<Cdp, String> {
+    pub async fn connect(debugger_address: &str) -> Result<Cdp, CdpError> {
         let version: Value = reqwest::Client::new()
             .get(format!("http://{debugger_address}/json/version"))
             .timeout(std::time::Duration::from_secs(10))
             .send()
             .await
-            .map_err(|e| format!("DevTools at {debugger_address}: {e}"))?
+            .map_err(|e| CdpError::Connect(format!("DevTools at {debugger_address}: {e}")))?
             .json()
             .await
-            .map_err(|e| format!("DevTools at {debugger_address}: /json/version: {e}"))?;
+            .map_err(|e| {
+                CdpError::Connect(format!(
+                    "DevTools at {debugger_address}: /json/version: {e}"
+                ))
+            })?;
         let ws_url = version["webSocketDebuggerUrl"]
             .as_str()
-            .ok_or_else(|| format!("DevTools at {debugger_address} gave no webSocketDebuggerUrl"))?
+            .ok_or_else(|| {
+                CdpError::Connect(format!(
+                    "DevTools at {debugger_address} gave no webSocketDebuggerUrl"
+                ))
+            })?
             .to_string();
         Cdp::connect_url(&ws_url).await
     }
 
     /// Connects to a WebSocket that speaks CDP's or WebDriver BiDi's command framing, e.g. the
     /// `webSocketUrl` a WebDriver session returns when asked for BiDi.
-    pub async fn connect_url(ws_url: &str) -> Result<Cdp, String> {
+    pub async fn connect_url(ws_url: &str) -> Result<Cdp, CdpError> {
         let (socket, _) = tokio_tungstenite::connect_async(ws_url)
             .await
-            .map_err(|e| format!("WebSocket {ws_url}: {e}"))?;
+            .map_err(|e| CdpError::Connect(format!("WebSocket {ws_url}: {e}")))?;
         let (mut sink, mut stream) = socket.split();
         let (outgoing, mut queue) = mpsc::unbounded_channel::<Message>();
         let writer = tokio::spawn(async move {
@@ -152,7 +162,7 @@ impl Cdp {
     }
 
     /// Sends `method` with `params` to the browser target and waits for its result.
-    pub async fn call(&self, method: &str, params: Value) -> Result<Value, String> {
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value, CdpError> {
         self.call_in(None, method, params).await
     }
 
@@ -163,7 +173,11 @@ impl Cdp {
         session: Option<&str>,
         method: &str,
         params: Value,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, CdpError> {
+        let failed = |cause: &str| CdpError::Command {
+            method: method.to_string(),
+            cause: cause.to_string(),
+        };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.pending
@@ -176,14 +190,12 @@ impl Cdp {
         }
         let message = message.to_string();
         if self.outgoing.send(Message::text(message)).is_err() {
-            return Err(format!("{method}: the DevTools connection is closed"));
+            return Err(failed("the DevTools connection is closed"));
         }
         match tokio::time::timeout(std::time::Duration::from_secs(30), rx).await {
-            Ok(Ok(answer)) => answer.map_err(|e| format!("{method}: {e}")),
-            Ok(Err(_)) => Err(format!(
-                "{method}: the browser closed its DevTools connection"
-            )),
-            Err(_) => Err(format!("{method}: no answer from the browser within 30 s")),
+            Ok(Ok(answer)) => answer.map_err(|e| failed(&e)),
+            Ok(Err(_)) => Err(failed("the browser closed its DevTools connection")),
+            Err(_) => Err(failed("no answer from the browser within 30 s")),
         }
     }
 }

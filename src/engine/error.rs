@@ -44,6 +44,12 @@ impl fmt::Display for BrowserError {
 
 impl std::error::Error for BrowserError {}
 
+impl From<CdpError> for BrowserError {
+    fn from(e: CdpError) -> Self {
+        BrowserError::Command(e.to_string())
+    }
+}
+
 impl BrowserError {
     /// Whether a navigation ended on the browser's network error page (a host that does not
     /// resolve, a refused connection): Chromium names a `net::ERR_` code, Firefox fails the
@@ -88,6 +94,92 @@ impl std::fmt::Display for SetupError {
 }
 
 impl std::error::Error for SetupError {}
+
+/// Why a probe, a direct HTTP request to the target, got no answer to judge.
+#[derive(Debug)]
+pub enum ProbeError {
+    /// The HTTP client could not be made (a CA certificate that does not parse).
+    Client(String),
+    /// The request got no HTTP answer (refused, reset, timed out, TLS failed). `request` is the
+    /// request as shown in reports, `METHOD URL`; `cause` is the error with its causes.
+    NoAnswer {
+        /// `METHOD URL`.
+        request: String,
+        /// What went wrong, outermost first.
+        cause: String,
+    },
+    /// The target's TLS certificate is not trusted: fixed with `tls.ca_file`.
+    UntrustedCertificate {
+        /// The host whose certificate was refused.
+        host: String,
+        /// What the TLS library said.
+        cause: String,
+    },
+    /// The target cannot be reached at all.
+    Unreachable {
+        /// The URL tried.
+        url: String,
+        /// What went wrong, outermost first.
+        cause: String,
+    },
+}
+
+impl fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProbeError::Client(e) => f.write_str(e),
+            ProbeError::NoAnswer { request, cause } => write!(f, "{request}: {cause}"),
+            ProbeError::UntrustedCertificate { host, cause } => write!(
+                f,
+                "the TLS certificate of {host} is not trusted ({cause}). If it is issued by your \
+                 organisation's own CA, set `tls.ca_file` in the target file to that CA's PEM \
+                 file; the browsers and the probe then trust exactly that CA"
+            ),
+            ProbeError::Unreachable { url, cause } => write!(f, "{url} is unreachable: {cause}"),
+        }
+    }
+}
+
+impl std::error::Error for ProbeError {}
+
+/// Steps and commands report a probe's failure as their message ("not judged", exit 2).
+impl From<ProbeError> for String {
+    fn from(e: ProbeError) -> String {
+        e.to_string()
+    }
+}
+
+/// Why the Chrome DevTools Protocol or WebDriver BiDi connection could not do what was asked.
+#[derive(Debug)]
+pub enum CdpError {
+    /// The WebSocket could not be opened.
+    Connect(String),
+    /// A command failed: the browser's error, or the connection closed before the answer.
+    Command {
+        /// The protocol method.
+        method: String,
+        /// What the browser (or the connection) said.
+        cause: String,
+    },
+}
+
+impl fmt::Display for CdpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CdpError::Connect(e) => f.write_str(e),
+            CdpError::Command { method, cause } => write!(f, "{method}: {cause}"),
+        }
+    }
+}
+
+impl std::error::Error for CdpError {}
+
+/// Steps report a protocol failure as their message ("not judged").
+impl From<CdpError> for String {
+    fn from(e: CdpError) -> String {
+        e.to_string()
+    }
+}
 
 /// An error with its causes, outermost first, joined by `: ` (reqwest hides the useful part in
 /// the innermost).

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::engine::browser::JarCookie;
-use crate::engine::error::error_chain;
+use crate::engine::error::{ProbeError, error_chain};
 
 /// How the probe reaches the target: extra trusted roots and host names pinned to addresses.
 #[derive(Clone, Debug, Default)]
@@ -96,14 +96,14 @@ impl fmt::Display for IdpAnswer {
 impl HttpTrust {
     /// An HTTP client that trusts this (extra roots, pinned host names), follows no redirects
     /// (each caller decides what a redirect means) and gives up on a request after 15 s.
-    pub fn client(&self) -> Result<reqwest::Client, String> {
+    pub fn client(&self) -> Result<reqwest::Client, ProbeError> {
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(15))
             .user_agent(concat!("logout-harness/", env!("CARGO_PKG_VERSION")));
         for pem in &self.roots_pem {
             let cert = reqwest::Certificate::from_pem(pem.as_bytes())
-                .map_err(|e| format!("bad CA certificate: {e}"))?;
+                .map_err(|e| ProbeError::Client(format!("bad CA certificate: {e}")))?;
             builder = builder.add_root_certificate(cert);
         }
         for (host, addr) in &self.resolve {
@@ -111,13 +111,13 @@ impl HttpTrust {
         }
         builder
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))
+            .map_err(|e| ProbeError::Client(format!("cannot build the HTTP client: {e}")))
     }
 }
 
 impl Probe {
     /// A probe client that trusts `trust`.
-    pub fn new(trust: &HttpTrust) -> Result<Probe, String> {
+    pub fn new(trust: &HttpTrust) -> Result<Probe, ProbeError> {
         Ok(Probe {
             http: trust.client()?,
         })
@@ -128,7 +128,7 @@ impl Probe {
         &self,
         url: &url::Url,
         cookies: &[JarCookie],
-    ) -> Result<ProbeResponse, String> {
+    ) -> Result<ProbeResponse, ProbeError> {
         self.replay(http::Method::GET, url, cookies).await
     }
 
@@ -139,7 +139,7 @@ impl Probe {
         method: http::Method,
         url: &url::Url,
         cookies: &[JarCookie],
-    ) -> Result<ProbeResponse, String> {
+    ) -> Result<ProbeResponse, ProbeError> {
         let (req, cookies_sent) = with_cookies(
             self.http
                 .request(method.clone(), url.clone())
@@ -149,10 +149,10 @@ impl Probe {
             url,
             cookies,
         );
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| format!("{method} {url}: {}", error_chain(&e)))?;
+        let resp = req.send().await.map_err(|e| ProbeError::NoAnswer {
+            request: format!("{method} {url}"),
+            cause: error_chain(&e),
+        })?;
         Ok(probe_response(
             format!("{method} {url}"),
             cookies_sent,
@@ -168,7 +168,7 @@ impl Probe {
         &self,
         url: &url::Url,
         cookies: &[JarCookie],
-    ) -> Result<(ProbeResponse, IdpAnswer), String> {
+    ) -> Result<(ProbeResponse, IdpAnswer), ProbeError> {
         let (req, cookies_sent) = with_cookies(
             self.http
                 .get(url.clone())
@@ -176,10 +176,10 @@ impl Probe {
             url,
             cookies,
         );
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
+        let resp = req.send().await.map_err(|e| ProbeError::NoAnswer {
+            request: format!("GET {url}"),
+            cause: error_chain(&e),
+        })?;
         let response = probe_response(
             format!(
                 "GET {}",
@@ -210,7 +210,7 @@ impl Probe {
     }
 
     /// `POST url` with an empty body (an administrator's action on the emulator's admin endpoint).
-    pub async fn post(&self, url: &url::Url) -> Result<ProbeResponse, String> {
+    pub async fn post(&self, url: &url::Url) -> Result<ProbeResponse, ProbeError> {
         self.send(http::Method::POST, url).await
     }
 
@@ -219,13 +219,16 @@ impl Probe {
         &self,
         method: http::Method,
         url: &url::Url,
-    ) -> Result<ProbeResponse, String> {
+    ) -> Result<ProbeResponse, ProbeError> {
         let resp = self
             .http
             .request(method.clone(), url.clone())
             .send()
             .await
-            .map_err(|e| format!("{method} {url}: {}", error_chain(&e)))?;
+            .map_err(|e| ProbeError::NoAnswer {
+                request: format!("{method} {url}"),
+                cause: error_chain(&e),
+            })?;
         Ok(ProbeResponse {
             request: format!("{method} {url}"),
             cookies_sent: Vec::new(),
@@ -236,23 +239,24 @@ impl Probe {
     }
 
     /// Whether the target answers at all (any HTTP status), for the "target unreachable" check.
-    pub async fn reachable(&self, url: &url::Url) -> Result<(), String> {
+    pub async fn reachable(&self, url: &url::Url) -> Result<(), ProbeError> {
         self.http
             .get(url.clone())
             .send()
             .await
             .map(|_| ())
             .map_err(|e| {
-                let chain = error_chain(&e);
-                if is_certificate_error(&chain) {
-                    format!(
-                        "the TLS certificate of {} is not trusted ({chain}). If it is issued by \
-                         your organisation's own CA, set `tls.ca_file` in the target file to that \
-                         CA's PEM file; the browsers and the probe then trust exactly that CA",
-                        url.host_str().unwrap_or("the server")
-                    )
+                let cause = error_chain(&e);
+                if is_certificate_error(&cause) {
+                    ProbeError::UntrustedCertificate {
+                        host: url.host_str().unwrap_or("the server").to_string(),
+                        cause,
+                    }
                 } else {
-                    format!("{url} is unreachable: {chain}")
+                    ProbeError::Unreachable {
+                        url: url.to_string(),
+                        cause,
+                    }
                 }
             })
     }

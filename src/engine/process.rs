@@ -11,7 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Process groups that are alive right now, for the signal handler.
+/// Process groups that are alive right now, for the signal handler (which has no other way to
+/// reach them: that is why this is process-wide).
 static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
 /// Temp dirs (profiles, KDC) that the signal handler removes, since `exit` runs no destructors.

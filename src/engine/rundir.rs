@@ -18,7 +18,8 @@ pub const PREFIX: &str = "logout-harness-run-";
 /// apart from the owner).
 const OWNER: &str = "owner";
 
-/// The run dir of this process, while a [`RunDir`] lives.
+/// The run dir of this process, while a [`RunDir`] lives. Process-wide because the signal
+/// handler removes it, and every temp folder is made inside it, from no context but this.
 static CURRENT: Mutex<Option<PathBuf>> = Mutex::new(None);
 
 /// Where the harness creates its temp dirs: the run dir while one lives, else the system temp dir.

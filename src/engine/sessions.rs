@@ -16,8 +16,11 @@
 //! for it meanwhile), checked against Grid 4.48.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
+
+// These are process-wide because the signal handler must end every open session on a server the
+// harness does not own, and refuse new ones, from no context but these (process::install_signal_handler).
 
 /// Sessions open right now: (server URL, session id).
 static OPEN: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
@@ -31,25 +34,13 @@ static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 /// Set once the harness is ending: no new session may start.
 static ENDING: AtomicBool = AtomicBool::new(false);
 
-/// How long a new-session request may take, in milliseconds.
-static DEADLINE_MS: AtomicU64 = AtomicU64::new(DEFAULT_NEW_SESSION_DEADLINE.as_millis() as u64);
-
-/// The default of [`new_session_deadline`]: a browser start takes 1-2 s on an idle machine and
+/// How long a new-session request may take unless `--new-session-timeout` says otherwise
+/// ([`LaunchOptions::new_session_timeout`](crate::engine::browser::LaunchOptions)): a browser start takes 1-2 s on an idle machine and
 /// several on a loaded grid node; a minute is ample, and far below a grid's 300 s queue timeout.
 pub const DEFAULT_NEW_SESSION_DEADLINE: Duration = Duration::from_secs(60);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Sets how long a new-session request may take before the harness gives up on it.
-pub fn set_new_session_deadline(limit: Duration) {
-    DEADLINE_MS.store(limit.as_millis().max(1) as u64, Ordering::Relaxed);
-}
-
-/// How long a new-session request may take before the harness gives up on it.
-pub fn new_session_deadline() -> Duration {
-    Duration::from_millis(DEADLINE_MS.load(Ordering::Relaxed))
 }
 
 /// Notes a server the harness started (its sessions end with its process group).

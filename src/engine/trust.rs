@@ -38,6 +38,8 @@ pub struct BrowserSetup {
     pub webdriver: Option<String>,
     /// The run's shared driver (or `--webdriver`) for browsers that need nothing special.
     pub shared_url: String,
+    /// How long a new-session request may take (`--new-session-timeout`).
+    pub new_session_timeout: std::time::Duration,
 }
 
 /// Everything one pass's scenarios reach the target with.
@@ -157,11 +159,11 @@ pub async fn prepare_pass(
         crate::engine::browser::firefox::dns_prefs(&host_rules)
             .map_err(|e| SetupError::Target(format!("{}: {e}", target.source())))?;
     }
-    let probe = Probe::new(&trust).map_err(SetupError::Target)?;
+    let probe = Probe::new(&trust).map_err(|e| SetupError::Target(e.to_string()))?;
     probe
         .reachable(&crm_url)
         .await
-        .map_err(SetupError::Target)?;
+        .map_err(|e| SetupError::Target(e.to_string()))?;
 
     let trust_env = resources
         .store
@@ -254,6 +256,7 @@ pub async fn prepare_pass(
         );
     }
     let launch = LaunchOptions {
+        new_session_timeout: browsers.new_session_timeout,
         kind: browsers.kind,
         headed: browsers.headed,
         binary: browsers.binary.clone(),

@@ -2,6 +2,7 @@
 //! settle after redirects, activate a link, button or form, read how a page was obtained, fetch
 //! from inside the page. Steps compose these; they never poll the browser themselves.
 
+use std::fmt;
 use std::time::Duration;
 
 use fantoccini::Locator;
@@ -74,18 +75,103 @@ impl std::fmt::Display for PageState {
     }
 }
 
+/// Why a page verb could not observe what it was asked: the step is not judged, with this as its
+/// message.
+#[derive(Debug)]
+pub enum PageError {
+    /// The page did not settle within the page timeout; what it showed at the deadline.
+    NotSettled {
+        /// The page timeout.
+        limit: Duration,
+        /// What the page showed.
+        state: String,
+    },
+    /// A control never became displayed.
+    NotDisplayed {
+        /// Its selector.
+        css: String,
+        /// What the wait saw.
+        cause: String,
+    },
+    /// A WebDriver command failed, while `doing` (where it says more than the command).
+    Command {
+        /// What the command was for, if the error would not say.
+        doing: Option<String>,
+        /// The driver's error.
+        cause: String,
+    },
+    /// The browser refused the server's certificate; the message names the fix.
+    Certificate(String),
+    /// AD FS showed its sign-in loop page.
+    AdfsLoop,
+    /// The page is not what the target file says it is (a field, a control or a page missing).
+    Content(String),
+    /// The scenario asks for something the target file does not give.
+    Target(String),
+}
+
+impl PageError {
+    fn command(doing: impl Into<String>) -> impl FnOnce(fantoccini::error::CmdError) -> PageError {
+        let doing = doing.into();
+        move |e| PageError::Command {
+            doing: Some(doing),
+            cause: e.to_string(),
+        }
+    }
+
+    fn from_display(e: impl fmt::Display) -> PageError {
+        PageError::Command {
+            doing: None,
+            cause: e.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for PageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PageError::NotSettled { limit, state } => write!(
+                f,
+                "could not judge: the page did not settle within {:.0}s (--page-timeout): {state}",
+                limit.as_secs_f64()
+            ),
+            PageError::NotDisplayed { css, cause } => {
+                write!(f, "`{css}` was not displayed ({cause})")
+            }
+            PageError::Command {
+                doing: Some(doing),
+                cause,
+            } => write!(f, "{doing}: {cause}"),
+            PageError::Command { doing: None, cause } => f.write_str(cause),
+            PageError::Certificate(m) | PageError::Content(m) | PageError::Target(m) => {
+                f.write_str(m)
+            }
+            PageError::AdfsLoop => f.write_str(ADFS_LOOP),
+        }
+    }
+}
+
+impl std::error::Error for PageError {}
+
+/// Steps report a page verb's failure as their message ("not judged").
+impl From<PageError> for String {
+    fn from(e: PageError) -> String {
+        e.to_string()
+    }
+}
+
 impl PageState {
     /// The state, if the page settled; otherwise why it cannot be judged. A page still on its way
     /// (a slow sign-out chain, a server that hangs) shows what it showed at the deadline, which
     /// says nothing about what it will show: judging it could call a slow server a violation.
-    pub fn settled_or_not_judged(self, limit: Duration) -> Result<PageState, String> {
+    pub fn settled_or_not_judged(self, limit: Duration) -> Result<PageState, PageError> {
         if self.settled {
             return Ok(self);
         }
-        Err(format!(
-            "could not judge: the page did not settle within {:.0}s (--page-timeout): {self}",
-            limit.as_secs_f64()
-        ))
+        Err(PageError::NotSettled {
+            limit,
+            state: self.to_string(),
+        })
     }
 }
 
@@ -277,13 +363,13 @@ pub async fn from_http_cache(browser: &Browser) -> bool {
 
 /// Marks the current document in its JavaScript state: only a back/forward-cache restore brings
 /// the same document (and the mark) back; any load, even from the HTTP cache, starts afresh.
-pub async fn mark_document(browser: &Browser) -> Result<(), String> {
+pub async fn mark_document(browser: &Browser) -> Result<(), PageError> {
     browser
         .client()
         .execute("window.__logoutHarnessMark = true; return true", vec![])
         .await
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(PageError::from_display)
 }
 
 /// How the page shown now was obtained: restored from the back/forward cache (the mark of
@@ -315,7 +401,7 @@ pub struct InPageAnswer {
 }
 
 /// `GET url` with `fetch` from inside the page, bypassing the HTTP cache.
-pub async fn fetch_in_page(browser: &Browser, url: &url::Url) -> Result<InPageAnswer, String> {
+pub async fn fetch_in_page(browser: &Browser, url: &url::Url) -> Result<InPageAnswer, PageError> {
     let answer = browser
         .client()
         .execute(
@@ -324,7 +410,7 @@ pub async fn fetch_in_page(browser: &Browser, url: &url::Url) -> Result<InPageAn
             vec![serde_json::Value::String(url.to_string())],
         )
         .await
-        .map_err(|e| format!("fetching {url} from the browser: {e}"))?;
+        .map_err(PageError::command(format!("fetching {url} from the browser")))?;
     Ok(InPageAnswer {
         status: answer["status"].as_u64().unwrap_or_default() as u16,
         url: answer["url"].as_str().unwrap_or(url.as_str()).to_string(),
@@ -337,7 +423,7 @@ pub async fn fetch_in_page(browser: &Browser, url: &url::Url) -> Result<InPageAn
 /// `change` events, which is what Playwright's `fill` does. Typing key by key through WebDriver
 /// costs about 0.4 s per sign-in and proves nothing more about a sign-out. The error names the
 /// selector that matched nothing, never a value.
-pub async fn fill(browser: &Browser, fields: &[(&str, &str)]) -> Result<(), String> {
+pub async fn fill(browser: &Browser, fields: &[(&str, &str)]) -> Result<(), PageError> {
     let script = "for (const [css, value] of arguments[0]) { \
                     const el = document.querySelector(css); \
                     if (!el) { return css; } \
@@ -357,9 +443,9 @@ pub async fn fill(browser: &Browser, fields: &[(&str, &str)]) -> Result<(), Stri
         .execute(script, vec![serde_json::Value::Array(pairs)])
         .await
         // A WebDriver error names the command, never the script's arguments.
-        .map_err(|e| format!("filling the form: {e}"))?;
+        .map_err(PageError::command("filling the form"))?;
     match missing.as_str() {
-        Some(css) => Err(format!("the form has no `{css}`")),
+        Some(css) => Err(PageError::Content(format!("the form has no `{css}`"))),
         None => Ok(()),
     }
 }
@@ -387,7 +473,7 @@ pub async fn wait_displayed(
     css: &str,
     limit: Duration,
     every: Duration,
-) -> Result<Element, String> {
+) -> Result<Element, PageError> {
     Wait::at_most(limit)
         .every(every)
         .until(|| async move {
@@ -403,7 +489,10 @@ pub async fn wait_displayed(
             el.is_displayed().await.unwrap_or(false).then_some(el)
         })
         .await
-        .map_err(|e| format!("`{css}` was not displayed ({e})"))
+        .map_err(|e| PageError::NotDisplayed {
+            css: css.to_string(),
+            cause: e.to_string(),
+        })
 }
 
 /// Activates `element` the way a person would: clicks a link or button, submits a form (the
@@ -414,8 +503,8 @@ pub async fn activate_and_wait_new_document(
     browser: &Browser,
     element: Element,
     limit: Duration,
-) -> Result<bool, String> {
-    let tag = element.tag_name().await.map_err(|e| e.to_string())?;
+) -> Result<bool, PageError> {
+    let tag = element.tag_name().await.map_err(PageError::from_display)?;
     if tag.eq_ignore_ascii_case("form") {
         browser
             .client()
@@ -423,10 +512,10 @@ pub async fn activate_and_wait_new_document(
                 "window.__logoutHarnessOldDocument = true; \
                  const f = arguments[0]; \
                  if (f.requestSubmit) { f.requestSubmit(); } else { f.submit(); } return true;",
-                vec![serde_json::to_value(&element).map_err(|e| e.to_string())?],
+                vec![serde_json::to_value(&element).map_err(PageError::from_display)?],
             )
             .await
-            .map_err(|e| format!("submitting the form: {e}"))?;
+            .map_err(PageError::command("submitting the form"))?;
         return wait_new_document(browser, limit).await;
     }
     browser
@@ -436,17 +525,17 @@ pub async fn activate_and_wait_new_document(
             vec![],
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(PageError::from_display)?;
     element
         .click()
         .await
-        .map_err(|e| format!("clicking: {e}"))?;
+        .map_err(PageError::command("clicking"))?;
     wait_new_document(browser, limit).await
 }
 
 /// Waits (up to `limit`) until the document marked before a navigation has been replaced by a
 /// new one that finished loading, however many redirects it took, even on the same URL.
-async fn wait_new_document(browser: &Browser, limit: Duration) -> Result<bool, String> {
+async fn wait_new_document(browser: &Browser, limit: Duration) -> Result<bool, PageError> {
     Ok(Wait::at_most(limit)
         .until(|| async move {
             let state = browser
@@ -472,7 +561,7 @@ pub async fn sign_in(
     pages: &crate::config::target::Pages,
     creds: &crate::config::target::Credentials,
     limit: Duration,
-) -> Result<(), String> {
+) -> Result<(), PageError> {
     sign_in_ticking(browser, start, pages, creds, limit, false).await
 }
 
@@ -485,29 +574,28 @@ pub async fn sign_in_ticking(
     creds: &crate::config::target::Credentials,
     limit: Duration,
     kmsi: bool,
-) -> Result<(), String> {
+) -> Result<(), PageError> {
     browser
         .goto(start.as_str())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(PageError::from_display)?;
     let form_or_app = format!("{}, {}", pages.username_input, pages.signed_in);
     if let Err(e) = browser.wait_for(&form_or_app, limit).await {
         return Err(match e {
             // The browser refused the server's certificate: say so, with the fix.
-            crate::engine::browser::BrowserError::Certificate(m) => m,
-            _ if shows_adfs_loop(browser).await => ADFS_LOOP.to_string(),
-            e => format!("neither a sign-in form nor CRM appeared: {e}"),
+            crate::engine::browser::BrowserError::Certificate(m) => PageError::Certificate(m),
+            _ if shows_adfs_loop(browser).await => PageError::AdfsLoop,
+            e => PageError::Content(format!("neither a sign-in form nor CRM appeared: {e}")),
         });
     }
     if browser
         .has(&pages.username_input)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(PageError::from_display)?
     {
-        let password = creds
-            .password
-            .as_ref()
-            .ok_or("the page asks for a password and the target gives none")?;
+        let password = creds.password.as_ref().ok_or_else(|| {
+            PageError::Target("the page asks for a password and the target gives none".into())
+        })?;
         fill(
             browser,
             &[
@@ -517,25 +605,31 @@ pub async fn sign_in_ticking(
         )
         .await?;
         if kmsi {
-            let css = pages.kmsi.as_deref().ok_or(
-                "the scenario ticks \"Keep me signed in\" but the target declares none (`pages.kmsi`)",
-            )?;
+            let css = pages.kmsi.as_deref().ok_or_else(|| {
+                PageError::Target(
+                    "the scenario ticks \"Keep me signed in\" but the target declares none \
+                     (`pages.kmsi`)"
+                        .into(),
+                )
+            })?;
             tick(browser, css).await?;
         }
         browser
             .client()
             .find(fantoccini::Locator::Css(&pages.submit))
             .await
-            .map_err(|e| format!("the sign-in form has no `{}`: {e}", pages.submit))?
+            .map_err(|e| {
+                PageError::Content(format!("the sign-in form has no `{}`: {e}", pages.submit))
+            })?
             .click()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(PageError::from_display)?;
     }
     if let Err(e) = browser.wait_for(&pages.signed_in, limit).await {
         return Err(if shows_adfs_loop(browser).await {
-            ADFS_LOOP.to_string()
+            PageError::AdfsLoop
         } else {
-            format!("CRM did not show the signed-in page: {e}")
+            PageError::Content(format!("CRM did not show the signed-in page: {e}"))
         });
     }
     Ok(())
@@ -543,7 +637,7 @@ pub async fn sign_in_ticking(
 
 /// Ticks the checkbox `css` (a click, as a person would, when it is not ticked yet) and checks
 /// that it is ticked.
-async fn tick(browser: &Browser, css: &str) -> Result<(), String> {
+async fn tick(browser: &Browser, css: &str) -> Result<(), PageError> {
     let script = "const el = document.querySelector(arguments[0]); \
                   if (!el) { return null; } \
                   if (!el.checked) { el.click(); } \
@@ -552,17 +646,17 @@ async fn tick(browser: &Browser, css: &str) -> Result<(), String> {
         .client()
         .execute(script, vec![serde_json::Value::String(css.to_string())])
         .await
-        .map_err(|e| format!("ticking \"Keep me signed in\": {e}"))?;
+        .map_err(PageError::command("ticking \"Keep me signed in\""))?;
     match ticked.as_bool() {
         Some(true) => Ok(()),
-        Some(false) => Err(format!(
+        Some(false) => Err(PageError::Content(format!(
             "\"Keep me signed in\" (`{css}`) did not stay ticked after a click"
-        )),
-        None => Err(format!(
+        ))),
+        None => Err(PageError::Content(format!(
             "the sign-in form has no \"Keep me signed in\" `{css}` (AD FS shows it only with \
              Set-AdfsProperties -EnableKmsi $true); if the deployment offers none, set \
              `pages.kmsi: null` in the target file"
-        )),
+        ))),
     }
 }
 
@@ -588,7 +682,8 @@ mod tests {
     fn a_page_that_did_not_settle_is_not_judged_with_the_limit_named() {
         let e = state(false)
             .settled_or_not_judged(Duration::from_secs(3))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("could not judge: "), "{e}");
         assert!(e.contains("within 3s (--page-timeout)"), "{e}");
         assert!(e.contains("(not settled in time)"), "{e}");

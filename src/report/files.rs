@@ -10,7 +10,8 @@ use crate::report::json::json;
 use crate::report::junit::junit;
 
 /// The findings of the run under way and where its reports go, so an interrupted run can still
-/// write what it judged ([`write_interrupted`]).
+/// write what it judged ([`write_interrupted`]). Process-wide because the signal handler writes
+/// them from no context but this.
 pub(crate) type InFlight = (std::sync::Arc<Collector>, Option<PathBuf>, Option<PathBuf>);
 static IN_FLIGHT: Mutex<Option<InFlight>> = Mutex::new(None);
 

@@ -218,6 +218,7 @@ fn an_untrusted_certificate_is_named_with_firefoxs_code_and_the_fix() {
             .await
             .expect("geckodriver starts (ci/setup installs it)");
         let mut launch = LaunchOptions {
+            new_session_timeout: logout_harness::engine::sessions::DEFAULT_NEW_SESSION_DEADLINE,
             kind: BrowserKind::Firefox,
             headed: false,
             binary: Some(driver.browser_binary().to_path_buf()),

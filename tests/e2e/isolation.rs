@@ -206,6 +206,7 @@ async fn a_sign_out_leaves_the_other_signed_in(a: &Browser, b: &Browser, base: &
 /// Options for a browser of `kind` started through `driver`, with nothing to trust or resolve.
 fn launch_options(kind: BrowserKind, driver: &Driver) -> LaunchOptions {
     LaunchOptions {
+        new_session_timeout: logout_harness::engine::sessions::DEFAULT_NEW_SESSION_DEADLINE,
         kind,
         headed: false,
         binary: Some(driver.browser_binary().to_path_buf()),

@@ -41,6 +41,7 @@ async fn a_signed_in_context_records_the_web_api_and_the_download_without_cookie
             .await
             .expect("chromedriver (run ci/setup)");
         let launch = LaunchOptions {
+            new_session_timeout: logout_harness::engine::sessions::DEFAULT_NEW_SESSION_DEADLINE,
             kind: BrowserKind::Chromium,
             headed: false,
             binary: Some(driver.browser_binary().to_path_buf()),

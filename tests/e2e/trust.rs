@@ -317,6 +317,7 @@ async fn open(
 ) -> Result<(), BrowserError> {
     let driver = Driver::start(env).await.expect("chromedriver starts");
     let options = LaunchOptions {
+        new_session_timeout: logout_harness::engine::sessions::DEFAULT_NEW_SESSION_DEADLINE,
         kind: BrowserKind::Chromium,
         headed: false,
         binary: Some(driver.browser_binary().to_path_buf()),

@@ -55,12 +55,12 @@ pub async fn run(mut opts: RunOptions) -> Result<RunOutcome, RunError> {
     let started = std::time::Instant::now();
     let prepared = prepare(&opts)?;
     let isolation = Isolation::choose(opts.isolation, opts.webdriver.is_some());
-    crate::engine::sessions::set_new_session_deadline(opts.new_session_timeout);
     let (shared_driver, shared_url) = start_shared_driver(&opts.webdriver, opts.browser).await?;
     if let Some(url) = &opts.webdriver {
         opts.concurrency = webdriver_concurrency(url, &opts).await?;
     }
     let browsers = trust::BrowserSetup {
+        new_session_timeout: opts.new_session_timeout,
         kind: opts.browser,
         headed: opts.headed,
         binary: shared_driver

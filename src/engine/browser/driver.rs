@@ -24,7 +24,9 @@ pub(super) struct DriverSpawn {
 
 /// The harness's own Firefox drivers by URL. geckodriver serves one session at a time, so each
 /// Firefox session is given a geckodriver of its own, started as the driver at that URL was (the
-/// same environment: trust store, Kerberos cache).
+/// same environment: trust store, Kerberos cache). Process-wide only because sessions are asked
+/// for by URL (a pass's drivers per person are URLs); the one static here that signal handling
+/// does not need.
 static OWN_GECKODRIVERS: Mutex<Vec<(String, Arc<DriverSpawn>)>> = Mutex::new(Vec::new());
 
 pub(super) fn own_geckodriver(url: &str) -> Option<Arc<DriverSpawn>> {

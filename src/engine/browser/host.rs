@@ -80,6 +80,7 @@ pub struct BrowserHost {
     pub(super) idle_sessions: Mutex<Vec<Client>>,
     pub(super) ready: Mutex<Vec<(Client, String)>>,
     pub(super) _profile: Profile,
+    pub(super) new_session_timeout: Duration,
 }
 
 impl BrowserHost {
@@ -98,7 +99,12 @@ impl BrowserHost {
             )));
         }
         let profile = Profile::new()?;
-        let owner = new_session(webdriver_url, options.capabilities(&profile, false)).await?;
+        let owner = new_session(
+            webdriver_url,
+            options.capabilities(&profile, false),
+            options.new_session_timeout,
+        )
+        .await?;
         let vendor_key = options.vendor_key();
         let debugger_address = owner
             .capabilities()
@@ -116,7 +122,7 @@ impl BrowserHost {
             Ok(cdp) => cdp,
             Err(e) => {
                 let _ = end_session(owner).await;
-                return Err(BrowserError::NewSession(e));
+                return Err(BrowserError::NewSession(e.to_string()));
             }
         };
         let host = Arc::new(BrowserHost {
@@ -129,6 +135,7 @@ impl BrowserHost {
             idle_sessions: Mutex::default(),
             ready: Mutex::default(),
             _profile: profile,
+            new_session_timeout: options.new_session_timeout,
         });
         for _ in 0..ahead {
             host.prepare_in_background();
@@ -178,7 +185,7 @@ impl BrowserHost {
                 json!({ "disposeOnDetach": true }),
             )
             .await
-            .map_err(BrowserError::Command)?;
+            .map_err(BrowserError::from)?;
         let id = context["browserContextId"]
             .as_str()
             .unwrap_or_default()
@@ -202,7 +209,7 @@ impl BrowserHost {
             self.vendor_key.into(),
             json!({ "debuggerAddress": self.debugger_address }),
         );
-        new_session(&self.webdriver_url, caps).await
+        new_session(&self.webdriver_url, caps, self.new_session_timeout).await
     }
 
     /// A new blank tab in context `context_id`; its window handle.
@@ -217,7 +224,7 @@ impl BrowserHost {
                 json!({ "url": "about:blank", "browserContextId": context_id }),
             )
             .await
-            .map_err(BrowserError::Command)?;
+            .map_err(BrowserError::from)?;
         let id = target["targetId"].as_str().unwrap_or_default().to_string();
         fantoccini::wd::WindowHandle::try_from(id)
             .map_err(|e| BrowserError::Command(format!("Target.createTarget: {e}")))
@@ -232,7 +239,7 @@ impl BrowserHost {
             .cdp
             .call("Target.getTargets", json!({}))
             .await
-            .map_err(BrowserError::Command)?;
+            .map_err(BrowserError::from)?;
         Ok(targets["targetInfos"]
             .as_array()
             .into_iter()
@@ -252,7 +259,7 @@ impl BrowserHost {
                 json!({ "browserContextId": id }),
             )
             .await
-            .map_err(BrowserError::Command);
+            .map_err(BrowserError::from);
         lock(&self.idle_sessions).push(client);
         disposed.map(drop)
     }

@@ -74,6 +74,9 @@ pub struct LaunchOptions {
     /// Firefox: the pass's warmed profile, whose start-up files seed each new profile
     /// ([`crate::engine::browser::firefox::ProfileSeed`]); `None` starts every profile empty.
     pub firefox_seed: Option<Arc<crate::engine::browser::firefox::ProfileSeed>>,
+    /// How long a new-session request may take before the harness gives up on it (a grid queues
+    /// requests it has no free slot for).
+    pub new_session_timeout: Duration,
 }
 
 impl LaunchOptions {

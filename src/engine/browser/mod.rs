@@ -110,7 +110,12 @@ impl Browser {
                 own_driver = Some(guard);
             }
         }
-        let client = new_session(&url, options.capabilities(profile, restore_last_session)).await?;
+        let client = new_session(
+            &url,
+            options.capabilities(profile, restore_last_session),
+            options.new_session_timeout,
+        )
+        .await?;
         let socket = client
             .capabilities()
             .and_then(|c| c.get("webSocketUrl"))
@@ -174,7 +179,7 @@ impl Browser {
         let created = bidi
             .call("browser.createUserContext", json!({}))
             .await
-            .map_err(BrowserError::Command)?;
+            .map_err(BrowserError::from)?;
         let id = created["userContext"]
             .as_str()
             .ok_or_else(|| {
@@ -206,7 +211,7 @@ impl Browser {
                 json!({ "type": "tab", "userContext": id, "background": background }),
             )
             .await
-            .map_err(BrowserError::Command)?;
+            .map_err(BrowserError::from)?;
         // Firefox's window handles are its BiDi browsing context ids.
         let context = created["context"].as_str().unwrap_or_default().to_string();
         fantoccini::wd::WindowHandle::try_from(context)
@@ -233,7 +238,7 @@ impl Browser {
                 json!({ "userContext": context.id }),
             )
             .await
-            .map_err(BrowserError::Command)?;
+            .map_err(BrowserError::from)?;
         self.client.switch_to_window(context.home.clone()).await?;
         Ok(())
     }
@@ -278,7 +283,7 @@ impl Browser {
                 .bidi()?
                 .call("browsingContext.getTree", json!({ "maxDepth": 0 }))
                 .await
-                .map_err(BrowserError::Command)?;
+                .map_err(BrowserError::from)?;
             return Ok(tree["contexts"]
                 .as_array()
                 .into_iter()
@@ -314,7 +319,7 @@ impl Browser {
                 .bidi()?
                 .call("storage.getCookies", params)
                 .await
-                .map_err(BrowserError::Command)?;
+                .map_err(BrowserError::from)?;
             let mut cookies = crate::engine::browser::firefox::jar_from_bidi(&reply)
                 .map_err(BrowserError::Command)?;
             cookies
@@ -331,7 +336,7 @@ impl Browser {
                     json!({ "browserContextId": lease.id }),
                 )
                 .await
-                .map_err(BrowserError::Command)?,
+                .map_err(BrowserError::from)?,
             None => {
                 self.client
                     .issue_cmd(CdpCommand {
@@ -511,6 +516,7 @@ impl Browser {
 async fn new_session(
     webdriver_url: &str,
     caps: serde_json::Map<String, Value>,
+    limit: Duration,
 ) -> Result<Client, BrowserError> {
     let Some(_request) = crate::engine::sessions::Request::begin() else {
         return Err(BrowserError::NewSession(
@@ -519,7 +525,6 @@ async fn new_session(
     };
     let mut builder = ClientBuilder::rustls().map_err(BrowserError::Io)?;
     builder.capabilities(caps);
-    let limit = crate::engine::sessions::new_session_deadline();
     let client = match tokio::time::timeout(limit, builder.connect(webdriver_url)).await {
         Ok(Ok(client)) => client,
         Ok(Err(e)) => {
@@ -709,6 +714,7 @@ mod tests {
 
     fn pass_options(spki: &str) -> LaunchOptions {
         LaunchOptions {
+            new_session_timeout: crate::engine::sessions::DEFAULT_NEW_SESSION_DEADLINE,
             kind: BrowserKind::Chromium,
             headed: false,
             binary: None,
@@ -739,6 +745,7 @@ mod tests {
     fn passes_that_a_host_cannot_serve_alike_get_their_own() {
         let ifd = pass_options("a");
         let elsewhere = LaunchOptions {
+            new_session_timeout: crate::engine::sessions::DEFAULT_NEW_SESSION_DEADLINE,
             host_rules: vec!["MAP crm.contoso.test 127.0.0.2".into()],
             ..pass_options("b")
         };
@@ -747,17 +754,20 @@ mod tests {
             "other name resolution"
         );
         let kerberos = LaunchOptions {
+            new_session_timeout: crate::engine::sessions::DEFAULT_NEW_SESSION_DEADLINE,
             negotiate_allowlist: Some("*.contoso.test".into()),
             ..pass_options("b")
         };
         assert!(!kerberos.can_host_contexts());
         assert!(ifd.merge_for_host(&kerberos).is_none(), "a Kerberos pass");
         let headed = LaunchOptions {
+            new_session_timeout: crate::engine::sessions::DEFAULT_NEW_SESSION_DEADLINE,
             headed: true,
             ..pass_options("b")
         };
         assert!(ifd.merge_for_host(&headed).is_none(), "another window");
         let firefox = LaunchOptions {
+            new_session_timeout: crate::engine::sessions::DEFAULT_NEW_SESSION_DEADLINE,
             kind: BrowserKind::Firefox,
             ..pass_options("b")
         };
