@@ -55,6 +55,18 @@ impl Installed {
         assert!(left.is_empty(), "left behind in TMPDIR: {left:?}");
     }
 
+    /// `check --target TARGET`: its exit code and its output.
+    fn check_target(&self, target: &std::path::Path) -> (Option<i32>, String) {
+        let out = self
+            .cmd()
+            .arg("check")
+            .arg("--target")
+            .arg(target)
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out))
+    }
+
     fn cmd(&self) -> Command {
         let mut cmd = Command::new(&self.bin);
         cmd.current_dir(self.cwd.path());
@@ -296,15 +308,8 @@ fn check_of_a_real_target_reports_a_closed_port_and_offline_skips_it() {
             "name: closed\ncrm: https://127.0.0.1:{port}/org/\nmode: ifd\nusers:\n  alice: {{password_env: CRM_ALICE_PASSWORD}}\n"
         ),
     );
-    let out = inst
-        .cmd()
-        .arg("check")
-        .arg("--target")
-        .arg(&target)
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{t}");
+    let (code, t) = inst.check_target(&target);
+    assert_eq!(code, Some(2), "{t}");
     assert!(
         t.contains(&format!("no connection to 127.0.0.1:{port}")),
         "{t}"
@@ -359,16 +364,9 @@ fn check_of_a_real_target_with_an_untrusted_certificate_says_tls_ca_file() {
             "name: tls\ncrm: https://127.0.0.1:{port}/contoso/\nmode: ifd\nusers:\n  alice: {{password_env: CRM_ALICE_PASSWORD}}\n"
         ),
     );
-    let out = inst
-        .cmd()
-        .arg("check")
-        .arg("--target")
-        .arg(&target)
-        .output()
-        .unwrap();
+    let (code, t) = inst.check_target(&target);
     drop(sim);
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert_eq!(code, Some(2), "{t}");
     assert!(t.contains("certificate of 127.0.0.1 is not trusted"), "{t}");
     assert!(t.contains("ca_file"), "{t}");
     inst.assert_clean();
@@ -407,16 +405,9 @@ fn check_of_a_real_target_says_when_the_sign_in_redirect_leads_nowhere() {
             server.port
         ),
     );
-    let out = inst
-        .cmd()
-        .arg("check")
-        .arg("--target")
-        .arg(&target)
-        .output()
-        .unwrap();
+    let (code, t) = inst.check_target(&target);
     drop(server);
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert_eq!(code, Some(2), "{t}");
     // The plain request got through; the browser's look names what stopped it.
     assert!(
         t.contains("-> 302 (Location: http://adfs.contoso.invalid/"),
@@ -441,16 +432,9 @@ fn check_of_an_iwa_target_that_redirects_instead_says_the_mode_looks_wrong() {
             server.port
         ),
     );
-    let out = inst
-        .cmd()
-        .arg("check")
-        .arg("--target")
-        .arg(&target)
-        .output()
-        .unwrap();
+    let (code, t) = inst.check_target(&target);
     drop(server);
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert_eq!(code, Some(2), "{t}");
     assert!(
         t.contains("`mode: iwa` looks wrong") && t.contains("iwa.yaml"),
         "{t}"

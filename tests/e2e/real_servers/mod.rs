@@ -245,35 +245,53 @@ fn django_admin_with_signed_cookie_sessions_fails_replay_lifetime_and_samesite()
     );
 }
 
-#[test]
-fn apache_auth_form_as_documented_keeps_the_password_in_a_replayable_cookie() {
-    let _cpu = cpu::take(1);
-    let password = servers::fresh_password();
-    let server = Apache::start(ApacheSite::FormLogoutHandler {
-        password: &password,
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
+/// Starts Apache httpd serving `site` (whose password is `password`), describes it with the
+/// example target `example`, and runs `features` against it. Before anything else is looked at,
+/// the password is checked to be in no output of the run, whatever its verdicts.
+fn run_apache_form(
+    label: &str,
+    site: ApacheSite<'_>,
+    password: &str,
+    example: &str,
+    features: &[&str],
+) -> harness::Run {
+    let server = Apache::start(site).unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
-        "apache (logout handler): httpd listened after {:?}",
+        "apache ({label}): httpd listened after {:?}",
         server.listen_time
     );
     let dir = tempfile::tempdir().unwrap();
     let target = harness::target_from_example(
-        "apache-auth-form.yaml",
+        example,
         dir.path(),
         &server.url,
-        None,
+        server.ca_file.as_deref(),
         "APACHE_ALICE_PASSWORD",
     );
     let run = harness::run(
         &target,
-        &["features/sign_out.feature", "features/cookie.feature"],
-        ("APACHE_ALICE_PASSWORD", &password),
+        features,
+        ("APACHE_ALICE_PASSWORD", password),
         dir.path(),
     );
-    eprintln!("apache (logout handler): harness run took {:?}", run.took);
-    // First, as it holds whatever the verdicts: the password never leaves the environment.
-    run.assert_password_nowhere(&password);
+    eprintln!("apache ({label}): harness run took {:?}", run.took);
+    run.assert_password_nowhere(password);
+    run
+}
+
+#[test]
+fn apache_auth_form_as_documented_keeps_the_password_in_a_replayable_cookie() {
+    let _cpu = cpu::take(1);
+    let password = servers::fresh_password();
+    let run = run_apache_form(
+        "logout handler",
+        ApacheSite::FormLogoutHandler {
+            password: &password,
+        },
+        &password,
+        "apache-auth-form.yaml",
+        &["features/sign_out.feature", "features/cookie.feature"],
+    );
     assert_eq!(run.code, 1, "{}", run.explain());
     assert_exactly_failed(
         &run,
@@ -307,33 +325,15 @@ fn apache_auth_form_as_documented_keeps_the_password_in_a_replayable_cookie() {
 fn apache_auth_form_with_server_side_sessions_over_https_holds_every_rule() {
     let _cpu = cpu::take(1);
     let password = servers::fresh_password();
-    let server = Apache::start(ApacheSite::FormServerSession {
-        password: &password,
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
-    eprintln!(
-        "apache (server-side sessions): httpd listened after {:?}",
-        server.listen_time
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let target = harness::target_from_example(
+    let run = run_apache_form(
+        "server-side sessions",
+        ApacheSite::FormServerSession {
+            password: &password,
+        },
+        &password,
         "apache-auth-form-server-session.yaml",
-        dir.path(),
-        &server.url,
-        server.ca_file.as_deref(),
-        "APACHE_ALICE_PASSWORD",
-    );
-    let run = harness::run(
-        &target,
         &["features/sign_out.feature", "features/cookie.feature"],
-        ("APACHE_ALICE_PASSWORD", &password),
-        dir.path(),
     );
-    eprintln!(
-        "apache (server-side sessions): harness run took {:?}",
-        run.took
-    );
-    run.assert_password_nowhere(&password);
     assert_eq!(run.code, 0, "{}", run.explain());
     assert_exactly_failed(&run, &[]);
     // Logout answers with an empty session's key and Max-Age=1: removed, and the old key refused.
@@ -351,31 +351,15 @@ fn apache_auth_form_with_server_side_sessions_over_https_holds_every_rule() {
 fn apache_sign_out_link_without_the_logout_handler_leaves_the_session() {
     let _cpu = cpu::take(1);
     let password = servers::fresh_password();
-    let server = Apache::start(ApacheSite::FormLinkOnly {
-        password: &password,
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
-    eprintln!(
-        "apache (link only): httpd listened after {:?}",
-        server.listen_time
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let target = harness::target_from_example(
+    let run = run_apache_form(
+        "link only",
+        ApacheSite::FormLinkOnly {
+            password: &password,
+        },
+        &password,
         "apache-auth-form.yaml",
-        dir.path(),
-        &server.url,
-        None,
-        "APACHE_ALICE_PASSWORD",
-    );
-    let run = harness::run(
-        &target,
         &["features/sign_out.feature"],
-        ("APACHE_ALICE_PASSWORD", &password),
-        dir.path(),
     );
-    eprintln!("apache (link only): harness run took {:?}", run.took);
-    // First, as it holds whatever the verdicts: the password never leaves the environment.
-    run.assert_password_nowhere(&password);
     assert_eq!(run.code, 1, "{}", run.explain());
     // Every check of the scenario is judged, though the first ones failed (the replay most of all).
     let failing = set(&[
