@@ -99,7 +99,9 @@ async fn launch_prompting(
     let browser = browser?;
     let watched = match browser.debugger_address() {
         Some(address) => crate::observe::auth_prompt::AuthPrompts::attach(&address).await,
-        None => Err("the WebDriver server reported no DevTools address for the browser".into()),
+        None => Err(crate::engine::error::CdpError::Connect(
+            "the WebDriver server reported no DevTools address for the browser".into(),
+        )),
     };
     match watched {
         Ok(prompts) => {

@@ -282,7 +282,7 @@ pub async fn check(target: &Target, opts: &ConnectOptions) -> Result<Connected, 
                 },
             )
             .await
-            .map_err(ConnectError::Emulator)?;
+            .map_err(|e| ConnectError::Emulator(e.to_string()))?;
             let (host_rules, trusted_spki, trust) = crate::engine::trust::emulator_trust(&e);
             let endpoint = Endpoint {
                 crm: e.sim.crm_url().clone(),
@@ -311,7 +311,7 @@ pub async fn check(target: &Target, opts: &ConnectOptions) -> Result<Connected, 
                 if opts.webdriver.is_none() {
                     browser_trust = Some(
                         crate::engine::credentials::BrowserTrustStore::with_ca_pem(&pem, ca)
-                            .map_err(ConnectError::CaFile)?,
+                            .map_err(|e| ConnectError::CaFile(e.to_string()))?,
                     );
                 }
                 trust.roots_pem.push(pem);

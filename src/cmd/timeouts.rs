@@ -184,7 +184,7 @@ pub async fn measure_timeout(
                 },
             )
             .await
-            .map_err(RunError::Emulator)?,
+            .map_err(|e| RunError::Emulator(e.to_string()))?,
         )
     } else {
         None
@@ -219,7 +219,7 @@ pub async fn measure_timeout(
     let signer = match sign_in {
         SignInBy::Http => Signer::Http(
             crate::observe::http_signin::HttpSignIn::new(&setup.http_trust)
-                .map_err(RunError::Target)?,
+                .map_err(|e| RunError::Target(e.to_string()))?,
         ),
         SignInBy::Browser => Signer::Browser {
             host: Arc::new(SharedBrowser::new(

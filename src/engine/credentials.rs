@@ -14,24 +14,71 @@ pub struct BrowserTrustStore {
     dir: tempfile::TempDir,
 }
 
+/// Why a trust store could not be made: the browsers could not trust the run's CA, so nothing
+/// over TLS could be judged.
+#[derive(Debug)]
+pub enum TrustStoreError {
+    /// The CA file holds no certificate.
+    NoCertificate(String),
+    /// `certutil` (Debian's libnss3-tools) is not installed.
+    NoCertutil,
+    /// A folder or file of the store could not be written.
+    Io {
+        /// What was being written.
+        what: String,
+        /// Why.
+        cause: std::io::Error,
+    },
+    /// `certutil` could not be run, or refused.
+    Certutil {
+        /// What it was asked to do.
+        what: String,
+        /// Why.
+        cause: String,
+    },
+}
+
+impl std::fmt::Display for TrustStoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrustStoreError::NoCertificate(source) => write!(
+                f,
+                "{source} holds no PEM certificate (`-----BEGIN CERTIFICATE-----`)"
+            ),
+            TrustStoreError::NoCertutil => f.write_str(
+                "the browser is given the CA through an NSS database, which needs `certutil` \
+                 (Debian package libnss3-tools; run ci/setup)",
+            ),
+            TrustStoreError::Io { what, cause } => write!(f, "cannot {what}: {cause}"),
+            TrustStoreError::Certutil { what, cause } => {
+                write!(f, "certutil could not {what}: {cause}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TrustStoreError {}
+
 impl BrowserTrustStore {
     /// A store trusting the certificates of `pem` (one or more PEM certificates, as read from
     /// `source`) as TLS server CAs, and nothing else.
-    pub fn with_ca_pem(pem: &str, source: &Path) -> Result<BrowserTrustStore, String> {
+    pub fn with_ca_pem(pem: &str, source: &Path) -> Result<BrowserTrustStore, TrustStoreError> {
         let certs = pem_certificates(pem);
         if certs.is_empty() {
-            return Err(format!(
-                "tls.ca_file {} holds no PEM certificate (`-----BEGIN CERTIFICATE-----`)",
+            return Err(TrustStoreError::NoCertificate(format!(
+                "tls.ca_file {}",
                 source.display()
-            ));
+            )));
         }
-        let dir = crate::engine::rundir::tempdir("logout-harness-trust-")
-            .map_err(|e| format!("cannot make the browser's trust store: {e}"))?;
+        let store_error = |cause| TrustStoreError::Io {
+            what: "make the browser's trust store".into(),
+            cause,
+        };
+        let dir = crate::engine::rundir::tempdir("logout-harness-trust-").map_err(store_error)?;
         crate::engine::process::remove_on_signal(dir.path());
         let store = BrowserTrustStore { dir };
         let db = store.dir.path().join(".pki/nssdb");
-        std::fs::create_dir_all(&db)
-            .map_err(|e| format!("cannot make the browser's trust store: {e}"))?;
+        std::fs::create_dir_all(&db).map_err(store_error)?;
         nss_db_trusting(&db, &certs, &format!("tls.ca_file {}", source.display()))?;
         Ok(store)
     }
@@ -48,29 +95,26 @@ impl Drop for BrowserTrustStore {
     }
 }
 
-fn run_certutil(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run certutil to {what}: {e}"))?;
+fn run_certutil(cmd: &mut Command, what: &str) -> Result<(), TrustStoreError> {
+    let out = cmd.output().map_err(|cause| TrustStoreError::Io {
+        what: format!("run certutil to {what}"),
+        cause,
+    })?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "certutil could not {what}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        Err(TrustStoreError::Certutil {
+            what: what.to_string(),
+            cause: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
     }
 }
 
 /// Makes the NSS certificate database in `db` (a directory; Chromium's `$HOME/.pki/nssdb`, or a
 /// Firefox profile, whose `cert9.db` is the same format) trust each of `certs` (PEM blocks, from
 /// `source`, for messages) as a TLS server CA, and nothing else.
-pub fn nss_db_trusting(db: &Path, certs: &[String], source: &str) -> Result<(), String> {
-    let certutil = crate::engine::process::which("certutil").ok_or_else(|| {
-        "the browser is given the CA through an NSS database, which needs `certutil` (Debian \
-         package libnss3-tools; run ci/setup)"
-            .to_string()
-    })?;
+pub fn nss_db_trusting(db: &Path, certs: &[String], source: &str) -> Result<(), TrustStoreError> {
+    let certutil = crate::engine::process::which("certutil").ok_or(TrustStoreError::NoCertutil)?;
     let db_arg = format!("sql:{}", db.display());
     run_certutil(
         Command::new(&certutil).args(["-N", "-d", &db_arg, "--empty-password"]),
@@ -78,7 +122,10 @@ pub fn nss_db_trusting(db: &Path, certs: &[String], source: &str) -> Result<(), 
     )?;
     for (i, cert) in certs.iter().enumerate() {
         let file = db.join(format!("logout-harness-ca-{i}.pem"));
-        std::fs::write(&file, cert).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        std::fs::write(&file, cert).map_err(|cause| TrustStoreError::Io {
+            what: format!("write {}", file.display()),
+            cause,
+        })?;
         // "C,,": a CA trusted to issue TLS server certificates; nothing for mail or code.
         let added = run_certutil(
             Command::new(&certutil)

@@ -101,14 +101,17 @@ impl Embedded {
     /// first).
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), String> {
+    /// # async fn f() -> Result<(), logout_harness::engine::embedded::EmulatorError> {
     /// use logout_harness::engine::embedded::{Embedded, EmbeddedOptions};
     /// use logout_harness::config::target::AuthMode;
     /// let emulator = Embedded::start(AuthMode::Ifd, &EmbeddedOptions::default()).await?;
     /// println!("{}", emulator.sim.crm_url());
     /// # Ok(()) }
     /// ```
-    pub async fn start(mode: AuthMode, options: &EmbeddedOptions) -> Result<Embedded, String> {
+    pub async fn start(
+        mode: AuthMode,
+        options: &EmbeddedOptions,
+    ) -> Result<Embedded, EmulatorError> {
         let EmbeddedOptions {
             ui,
             ref faults,
@@ -156,7 +159,10 @@ impl Embedded {
             let r = crate::engine::process::on_spawner_thread(move || {
                 krb5_realm::Realm::start(opts).map_err(|e| std::io::Error::other(e.to_string()))
             })
-            .map_err(|e| format!("the Kerberos KDC for the {mode} mode did not start: {e}"))?;
+            .map_err(|e| EmulatorError::Kdc {
+                mode,
+                cause: e.to_string(),
+            })?;
             if let Some(pid) = r.kdc_pid() {
                 crate::engine::process::adopt_group(pid as i32);
             }
@@ -164,15 +170,15 @@ impl Embedded {
                 crate::engine::process::remove_on_signal(dir);
             }
             let acceptor = krb5_realm::Acceptor::new(&r.keytab())
-                .map_err(|e| format!("cannot read the emulator's keytab: {e}"))?;
+                .map_err(|e| EmulatorError::Keytab(e.to_string()))?;
             settings.negotiate = Some(Arc::new(GssAcceptor(acceptor)));
             realm = Some(r);
             no_ticket =
-                Some(crate::engine::credentials::EmptyCcache::new().map_err(|e| e.to_string())?);
+                Some(crate::engine::credentials::EmptyCcache::new().map_err(EmulatorError::Io)?);
         }
         let sim = crm_sim::Sim::start(settings)
             .await
-            .map_err(|e| format!("the embedded emulator did not start: {e}"))?;
+            .map_err(|e| EmulatorError::Emulator(e.to_string()))?;
         Ok(Embedded {
             sim,
             realm,
@@ -229,3 +235,40 @@ impl Embedded {
         }
     }
 }
+
+/// Why the embedded emulator, or what its mode needs around it, did not start: the run cannot
+/// judge (exit 2), and the command says what to install.
+#[derive(Debug)]
+pub enum EmulatorError {
+    /// The private Kerberos KDC of modes iwa and claims.
+    Kdc {
+        /// The mode that needs it.
+        mode: AuthMode,
+        /// What went wrong.
+        cause: String,
+    },
+    /// The emulator's keytab could not be read.
+    Keytab(String),
+    /// A folder for the browser without a ticket could not be made.
+    Io(std::io::Error),
+    /// The emulator itself.
+    Emulator(String),
+}
+
+impl std::fmt::Display for EmulatorError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EmulatorError::Kdc { mode, cause } => {
+                write!(
+                    f,
+                    "the Kerberos KDC for the {mode} mode did not start: {cause}"
+                )
+            }
+            EmulatorError::Keytab(e) => write!(f, "cannot read the emulator's keytab: {e}"),
+            EmulatorError::Io(e) => write!(f, "{e}"),
+            EmulatorError::Emulator(e) => write!(f, "the embedded emulator did not start: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for EmulatorError {}

@@ -154,6 +154,8 @@ impl From<ProbeError> for String {
 pub enum CdpError {
     /// The WebSocket could not be opened.
     Connect(String),
+    /// The browser answered without what the harness needs of it (no tab, no session id).
+    Answer(String),
     /// A command failed: the browser's error, or the connection closed before the answer.
     Command {
         /// The protocol method.
@@ -166,7 +168,7 @@ pub enum CdpError {
 impl fmt::Display for CdpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CdpError::Connect(e) => f.write_str(e),
+            CdpError::Connect(e) | CdpError::Answer(e) => f.write_str(e),
             CdpError::Command { method, cause } => write!(f, "{method}: {cause}"),
         }
     }

@@ -194,14 +194,11 @@ impl GridStatus {
 
 /// Asks the server at `url` for its status (`GET {url}/status`). An unreachable server, or one
 /// that does not answer as WebDriver, is an error naming the URL: nothing can be judged without it.
-pub async fn status(url: &str) -> Result<Server, String> {
+pub async fn status(url: &str) -> Result<Server, GridError> {
     let status = format!("{}/status", url.trim_end_matches('/'));
-    let unreachable = |why: String| {
-        format!(
-            "could not judge: --webdriver {url} does not answer ({why}); start the WebDriver \
-             server or Selenium Grid hub there, fix the URL, or leave out --webdriver to start \
-             chromedriver"
-        )
+    let unreachable = |why: String| GridError::Unreachable {
+        url: url.to_string(),
+        why,
     };
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -223,7 +220,11 @@ pub async fn status(url: &str) -> Result<Server, String> {
 
 /// How many scenarios may work at once against the grid at `url` for `browser_name`: its free
 /// slots for that browser. None free is "could not judge" with what the grid offers instead.
-pub fn concurrency_from(url: &str, grid: &GridStatus, browser_name: &str) -> Result<usize, String> {
+pub fn concurrency_from(
+    url: &str,
+    grid: &GridStatus,
+    browser_name: &str,
+) -> Result<usize, GridError> {
     let free = grid.free_for(browser_name);
     if free > 0 {
         return Ok(free);
@@ -236,14 +237,64 @@ pub fn concurrency_from(url: &str, grid: &GridStatus, browser_name: &str) -> Res
     } else {
         format!("it has no node up (\"{}\")", grid.message)
     };
-    Err(format!(
-        "could not judge: the Selenium Grid at {url} has no free slot for browserName \
-         `{browser_name}`: {why}; its /status: {}. Add a node whose stereotype has \
-         \"browserName\": \"{browser_name}\", wait until the grid's sessions end, or pass \
-         --concurrency N to queue for its slots anyway",
-        grid.describe()
-    ))
+    Err(GridError::NoFreeSlot {
+        url: url.to_string(),
+        browser_name: browser_name.to_string(),
+        why,
+        status: grid.describe(),
+    })
 }
+
+/// Why the WebDriver server of `--webdriver` cannot serve the run; the message is the whole
+/// story (what the server said, what to do).
+#[derive(Debug)]
+pub enum GridError {
+    /// Nothing answers as a WebDriver server at the URL.
+    Unreachable {
+        /// `--webdriver`.
+        url: String,
+        /// What the request met.
+        why: String,
+    },
+    /// A Selenium Grid with no free slot for the browser (and no `--concurrency` to queue).
+    NoFreeSlot {
+        /// `--webdriver`.
+        url: String,
+        /// The browser asked for.
+        browser_name: String,
+        /// Why none is free.
+        why: String,
+        /// The grid's status, described.
+        status: String,
+    },
+}
+
+impl std::fmt::Display for GridError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GridError::Unreachable { url, why } => write!(
+                f,
+                "could not judge: --webdriver {url} does not answer ({why}); start the WebDriver \
+                 server or Selenium Grid hub there, fix the URL, or leave out --webdriver to start \
+                 chromedriver"
+            ),
+            GridError::NoFreeSlot {
+                url,
+                browser_name,
+                why,
+                status,
+            } => write!(
+                f,
+                "could not judge: the Selenium Grid at {url} has no free slot for browserName \
+                 `{browser_name}`: {why}; its /status: {status}. Add a node whose stereotype has \
+                 \"browserName\": \"{browser_name}\", wait until the grid's sessions end, or \
+                 pass --concurrency N to queue for its slots anyway"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for GridError {}
 
 #[cfg(test)]
 mod tests {
@@ -299,7 +350,9 @@ mod tests {
     #[test]
     fn no_matching_slot_says_what_the_grid_offers() {
         let g = grid(vec![node("UP", 1, &[("firefox", false)])]);
-        let e = concurrency_from("http://hub:4444", &g, "chrome").unwrap_err();
+        let e = concurrency_from("http://hub:4444", &g, "chrome")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("http://hub:4444") && e.contains("`chrome`"),
             "{e}"
@@ -307,10 +360,14 @@ mod tests {
         assert!(e.contains("none of its nodes offers that browser"), "{e}");
         assert!(e.contains("firefox ×1, 0 busy"), "{e}");
         let busy = grid(vec![node("UP", 1, &[("chrome", true)])]);
-        let e = concurrency_from("http://hub:4444", &busy, "chrome").unwrap_err();
+        let e = concurrency_from("http://hub:4444", &busy, "chrome")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("every one of its slots for it is busy"), "{e}");
         let empty = GridStatus::parse(&json!({ "value": { "ready": false, "message": "Selenium Grid not ready.", "nodes": [] } })).unwrap();
-        let e = concurrency_from("http://hub:4444", &empty, "chrome").unwrap_err();
+        let e = concurrency_from("http://hub:4444", &empty, "chrome")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("it has no node up (\"Selenium Grid not ready.\")"),
             "{e}"
@@ -320,8 +377,9 @@ mod tests {
                 "h",
                 &grid(vec![node("UP", 4, &[("chrome", false); 3])]),
                 "chrome"
-            ),
-            Ok(3)
+            )
+            .ok(),
+            Some(3)
         );
     }
 }

@@ -23,6 +23,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::engine::cdp::{Cdp, Event};
+use crate::engine::error::CdpError;
 
 /// At most this many distinct requests (method and URL without query values) are kept.
 pub const MAX_DISTINCT: usize = 200;
@@ -266,7 +267,11 @@ impl std::fmt::Debug for Recorder {
 impl Recorder {
     /// Starts recording the requests that the tabs of context `context_id` make inside `scope`
     /// (same origin, path beneath `scope`'s), through the browser-level connection `cdp`.
-    pub async fn start(cdp: &Cdp, context_id: &str, scope: &url::Url) -> Result<Recorder, String> {
+    pub async fn start(
+        cdp: &Cdp,
+        context_id: &str,
+        scope: &url::Url,
+    ) -> Result<Recorder, CdpError> {
         let log = Arc::new(Mutex::new(Log {
             scope: Some(scope.clone()),
             ..Log::default()
@@ -280,7 +285,9 @@ impl Recorder {
             .filter_map(|t| t["targetId"].as_str().map(str::to_string))
             .collect();
         if tabs.is_empty() {
-            return Err(format!("browser context {context_id} has no tab to record"));
+            return Err(CdpError::Answer(format!(
+                "browser context {context_id} has no tab to record"
+            )));
         }
         let mut recorder = Recorder {
             log,
@@ -295,7 +302,7 @@ impl Recorder {
                 .await?;
             let session = attached["sessionId"]
                 .as_str()
-                .ok_or("Target.attachToTarget gave no sessionId")?
+                .ok_or_else(|| CdpError::Answer("Target.attachToTarget gave no sessionId".into()))?
                 .to_string();
             // Subscribe first: events flow as soon as the domain is enabled.
             let mut events = cdp.events(&session);

@@ -136,8 +136,10 @@ pub async fn prepare_pass(
                     SetupError::Target(format!("cannot read tls.ca_file {}: {e}", ca.display()))
                 })?;
                 if browsers.webdriver.is_none() {
-                    resources.store =
-                        Some(BrowserTrustStore::with_ca_pem(&pem, ca).map_err(SetupError::Target)?);
+                    resources.store = Some(
+                        BrowserTrustStore::with_ca_pem(&pem, ca)
+                            .map_err(|e| SetupError::Target(e.to_string()))?,
+                    );
                 } else {
                     eprintln!(
                         "warning: the browsers of --webdriver are not the harness's: tls.ca_file {} \

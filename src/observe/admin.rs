@@ -3,7 +3,50 @@
 //! administrator endpoint is configured the same way by the run.
 
 use crate::config::target::AdminAction;
+use crate::engine::error::ProbeError;
 use crate::engine::probe::Probe;
+
+/// Why the administrator's action could not be done: the scenario that needs it is not judged.
+#[derive(Debug)]
+pub enum AdminError {
+    /// The target file's action cannot work as written (a URL, a method, an empty command).
+    Config(String),
+    /// The request got no answer.
+    Probe(ProbeError),
+    /// The action was done and failed: the server's answer or the command's exit and stderr.
+    Failed(String),
+    /// The command could not be run at all.
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        cause: std::io::Error,
+    },
+}
+
+impl std::fmt::Display for AdminError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdminError::Config(e) | AdminError::Failed(e) => f.write_str(e),
+            AdminError::Probe(e) => write!(f, "{e}"),
+            AdminError::Spawn { program, cause } => {
+                write!(
+                    f,
+                    "cannot run admin.end_sessions.command `{program}`: {cause}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for AdminError {}
+
+/// Steps report the failure as their message ("not judged").
+impl From<AdminError> for String {
+    fn from(e: AdminError) -> String {
+        e.to_string()
+    }
+}
 
 /// Performs `action` for the user signed in as `username`; returns what was done, for the probe
 /// log, or why it failed.
@@ -11,26 +54,29 @@ pub async fn perform(
     action: &AdminAction,
     username: &str,
     probe: &Probe,
-) -> Result<String, String> {
+) -> Result<String, AdminError> {
     match action {
         AdminAction::Http { url, method } => {
             let encoded: String =
                 url::form_urlencoded::byte_serialize(username.as_bytes()).collect();
             let url = url::Url::parse(&url.replace("{username}", &encoded))
-                .map_err(|e| format!("admin.end_sessions.url: {e}"))?;
-            let method = http::Method::from_bytes(method.as_bytes())
-                .map_err(|e| format!("admin.end_sessions.method `{method}`: {e}"))?;
-            let reply = probe.send(method, &url).await?;
+                .map_err(|e| AdminError::Config(format!("admin.end_sessions.url: {e}")))?;
+            let method = http::Method::from_bytes(method.as_bytes()).map_err(|e| {
+                AdminError::Config(format!("admin.end_sessions.method `{method}`: {e}"))
+            })?;
+            let reply = probe.send(method, &url).await.map_err(AdminError::Probe)?;
             if (200..300).contains(&reply.status) {
                 Ok(reply.to_string())
             } else {
-                Err(format!("the administrator action failed: {reply}"))
+                Err(AdminError::Failed(format!(
+                    "the administrator action failed: {reply}"
+                )))
             }
         }
         AdminAction::Command { command } => {
             let (program, args) = command
                 .split_first()
-                .ok_or("admin.end_sessions.command is empty")?;
+                .ok_or_else(|| AdminError::Config("admin.end_sessions.command is empty".into()))?;
             let args: Vec<String> = args
                 .iter()
                 .map(|a| a.replace("{username}", username))
@@ -41,15 +87,18 @@ pub async fn perform(
                 .kill_on_drop(true)
                 .output()
                 .await
-                .map_err(|e| format!("cannot run admin.end_sessions.command `{program}`: {e}"))?;
+                .map_err(|cause| AdminError::Spawn {
+                    program: program.clone(),
+                    cause,
+                })?;
             if out.status.success() {
                 Ok(format!("{program} {} -> {}", args.join(" "), out.status))
             } else {
-                Err(format!(
+                Err(AdminError::Failed(format!(
                     "the administrator command `{program}` failed ({}): {}",
                     out.status,
                     String::from_utf8_lossy(&out.stderr).trim()
-                ))
+                )))
             }
         }
     }

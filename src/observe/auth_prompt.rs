@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::config::target::Secret;
 use crate::engine::cdp::Cdp;
+use crate::engine::error::CdpError;
 
 /// One prompt the browser showed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,7 +60,7 @@ impl AuthPrompts {
     /// Attaches to the page of the browser whose DevTools server is at `debugger_address` (a
     /// browser process with one tab) and starts answering its prompts: cancelled until
     /// [`AuthPrompts::answer_with`] gives credentials.
-    pub async fn attach(debugger_address: &str) -> Result<AuthPrompts, String> {
+    pub async fn attach(debugger_address: &str) -> Result<AuthPrompts, CdpError> {
         let cdp = Arc::new(Cdp::connect(debugger_address).await?);
         let targets = cdp.call("Target.getTargets", json!({})).await?;
         let page = targets["targetInfos"]
@@ -68,7 +69,9 @@ impl AuthPrompts {
             .flatten()
             .find(|t| t["type"] == "page")
             .and_then(|t| t["targetId"].as_str())
-            .ok_or("the browser has no tab to watch for sign-in prompts")?
+            .ok_or_else(|| {
+                CdpError::Answer("the browser has no tab to watch for sign-in prompts".into())
+            })?
             .to_string();
         let session = cdp
             .call(
@@ -77,7 +80,7 @@ impl AuthPrompts {
             )
             .await?["sessionId"]
             .as_str()
-            .ok_or("Target.attachToTarget gave no sessionId")?
+            .ok_or_else(|| CdpError::Answer("Target.attachToTarget gave no sessionId".into()))?
             .to_string();
         let mut events = cdp.events(&session);
         cdp.call_in(

@@ -134,6 +134,71 @@ fn readable_name(parts: &[&str]) -> String {
         .join("__")
 }
 
+/// Why the cookies could not be compared with their snapshot: "could not judge", never a
+/// difference.
+#[derive(Debug)]
+pub enum SnapshotError {
+    /// The snapshot folder could not be made.
+    Folder {
+        /// The folder.
+        dir: PathBuf,
+        /// Why.
+        cause: std::io::Error,
+    },
+    /// The snapshot (or its review file) could not be opened or written.
+    File {
+        /// The snapshot file.
+        file: PathBuf,
+        /// What was being done.
+        what: &'static str,
+        /// Why.
+        cause: String,
+    },
+    /// The snapshot is not a list of cookie shapes in insta's format.
+    Unreadable {
+        /// The snapshot file.
+        file: PathBuf,
+        /// What the reader said.
+        cause: String,
+    },
+}
+
+impl std::fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SnapshotError::Folder { dir, cause } => {
+                write!(
+                    f,
+                    "cannot make the snapshot folder {}: {cause}",
+                    dir.display()
+                )
+            }
+            SnapshotError::File { file, what, cause } => write!(
+                f,
+                "cannot compare the cookies with the snapshot {}: {what}: {cause}; check that \
+                 the snapshot folder (--snapshots) is readable and writable and on a file system \
+                 that takes the name",
+                file.display()
+            ),
+            SnapshotError::Unreadable { file, cause } => write!(
+                f,
+                "the snapshot {} is not readable: {cause}; fix or delete it, then record the \
+                 baseline again with --update-snapshots",
+                file.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SnapshotError {}
+
+/// Steps report the failure as their message ("not judged").
+impl From<SnapshotError> for String {
+    fn from(e: SnapshotError) -> String {
+        e.to_string()
+    }
+}
+
 /// What a comparison may write where the cookies differ from the baseline, or there is none yet.
 /// Decided once by the command from its flags and environment, never read here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,19 +222,18 @@ pub fn compare(
     description: &str,
     shapes: &[CookieShape],
     writes: SnapshotWrites,
-) -> Result<Comparison, String> {
+) -> Result<Comparison, SnapshotError> {
     let file = dir.join(format!("{name}.snap"));
     let pending = dir.join(format!("{name}.snap.new"));
-    let cannot = |what: &str, e: &dyn std::fmt::Display| {
-        format!(
-            "cannot compare the cookies with the snapshot {}: {what}: {e}; check that the \
-             snapshot folder (--snapshots) is readable and writable and on a file system that \
-             takes the name",
-            file.display()
-        )
+    let cannot = |what: &'static str, e: &dyn std::fmt::Display| SnapshotError::File {
+        file: file.clone(),
+        what,
+        cause: e.to_string(),
     };
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot make the snapshot folder {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|cause| SnapshotError::Folder {
+        dir: dir.to_path_buf(),
+        cause,
+    })?;
     // A snapshot that cannot even be looked for (a name the file system refuses, no permission)
     // is "could not judge", whatever would be written.
     let recorded = match std::fs::File::open(&file) {
@@ -214,13 +278,10 @@ pub fn compare(
 
 /// The cookie shapes a snapshot file records (sorted), read through insta: a `---` header and a
 /// YAML body.
-fn recorded_shapes(file: &Path) -> Result<Vec<CookieShape>, String> {
-    let unreadable = |e: &dyn std::fmt::Display| {
-        format!(
-            "the snapshot {} is not readable: {e}; fix or delete it, then record the baseline \
-             again with --update-snapshots",
-            file.display()
-        )
+fn recorded_shapes(file: &Path) -> Result<Vec<CookieShape>, SnapshotError> {
+    let unreadable = |e: &dyn std::fmt::Display| SnapshotError::Unreadable {
+        file: file.to_path_buf(),
+        cause: e.to_string(),
     };
     let snapshot = insta::Snapshot::from_file(file).map_err(|e| unreadable(&e))?;
     let body = snapshot
@@ -348,7 +409,8 @@ mod tests {
         );
         let too_long = "n".repeat(300);
         let e = compare(dir.path(), &too_long, "test", &now, SnapshotWrites::Review).unwrap_err();
-        assert!(e.contains("cannot compare"), "{e}");
+        assert!(matches!(e, SnapshotError::File { .. }), "{e}");
+        assert!(e.to_string().contains("cannot compare"), "{e}");
     }
 
     #[test]
@@ -413,7 +475,8 @@ mod tests {
         .unwrap();
         let now = shapes(&[cookie("ReqClientId", false)]);
         let e = compare(dir.path(), "jar", "test", &now, SnapshotWrites::Accept).unwrap_err();
-        assert!(e.contains("not readable"), "{e}");
+        assert!(matches!(e, SnapshotError::Unreadable { .. }), "{e}");
+        assert!(e.to_string().contains("not readable"), "{e}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub enum RunError {
     Report(String),
     /// The WebDriver server or Selenium Grid of `--webdriver` cannot serve the run; the message is
     /// the whole story (what the server said, what to do).
-    Grid(String),
+    Grid(crate::engine::grid::GridError),
 }
 
 impl std::fmt::Display for RunError {
@@ -46,7 +46,7 @@ impl std::fmt::Display for RunError {
             ),
             RunError::Usage(e) => write!(f, "{e}"),
             RunError::Report(e) => write!(f, "cannot write the report: {e}"),
-            RunError::Grid(e) => f.write_str(e),
+            RunError::Grid(e) => write!(f, "{e}"),
         }
     }
 }

@@ -388,7 +388,7 @@ async fn open_target(
                     },
                 )
                 .await
-                .map_err(RunError::Emulator)?,
+                .map_err(|e| RunError::Emulator(e.to_string()))?,
             )
         }
         CrmLocation::Url(_) => None,

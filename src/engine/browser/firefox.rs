@@ -170,7 +170,7 @@ pub fn trust_profile(profile: &Profile, pems: &[String]) -> Result<(), BrowserEr
     crate::engine::credentials::nss_db_trusting(profile.path(), &certs, "the run's CA").map_err(
         |e| BrowserError::NotInstalled {
             what: "Firefox's certificate database".into(),
-            hint: e,
+            hint: e.to_string(),
         },
     )
 }

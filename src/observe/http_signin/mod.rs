@@ -202,7 +202,7 @@ impl std::error::Error for HttpSignInError {}
 impl HttpSignIn {
     /// A client that trusts `trust` (extra roots, pinned host names), as [`crate::engine::probe::Probe`]
     /// does, so it reaches exactly what the probe reaches.
-    pub fn new(trust: &HttpTrust) -> Result<HttpSignIn, String> {
+    pub fn new(trust: &HttpTrust) -> Result<HttpSignIn, crate::engine::error::ProbeError> {
         // Redirects are followed here, not by reqwest: the jar must see every Set-Cookie, and
         // the method, Referer and Origin change per hop as a browser's do.
         Ok(HttpSignIn {
