@@ -108,10 +108,8 @@ pub async fn run(mut opts: RunOptions) -> Result<RunOutcome, RunError> {
         }
     });
     let slot_per_browser = opts.webdriver.is_some();
-    // A panic in a step is a harness bug that cucumber reports as a failed step, which the
-    // after hook turns into "not judged" without the default hook's backtrace hint.
-    let previous_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    // A panic in a step is a harness bug that cucumber reports as a failed step, which the after
+    // hook turns into "not judged"; the process's panic hook (main) names it on stderr.
     let ran = run_passes(
         &prepared,
         &planned,
@@ -128,7 +126,6 @@ pub async fn run(mut opts: RunOptions) -> Result<RunOutcome, RunError> {
         },
     )
     .await;
-    std::panic::set_hook(previous_hook);
     ticker.abort();
     progress.finish();
     // A browser whose close failed (its grid node went away meanwhile, say) may still hold a
