@@ -9,10 +9,6 @@ use crate::judge::{Observation, Outcome, RuleId};
 use crate::observe::page;
 use crate::observe::snapshot;
 
-/// An auth cookie that expires within this long is on its way out, not a credential left behind:
-/// a correct logout may overwrite the cookie with an emptied value and `Max-Age=1`.
-const EXPIRING_WITHIN_S: f64 = 2.0;
-
 #[when(regex = r"^(\w+) signs? out through the profile menu$")]
 async fn signs_out(w: &mut LogoutWorld, who: String) -> Result<(), String> {
     let person = w.who(&who)?;
@@ -103,10 +99,7 @@ async fn shows_signed_out_page(w: &mut LogoutWorld) -> Result<(), String> {
 async fn no_auth_cookie_left(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
     let jar = w.jar(&person).await?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or_default();
+    let now = snapshot::now_s();
     let remaining: Vec<crate::engine::browser::JarCookie> =
         w.auth_cookies(&jar).into_iter().cloned().collect();
     let had: Vec<String> = w
@@ -132,8 +125,8 @@ async fn no_auth_cookie_left(w: &mut LogoutWorld) -> Result<(), String> {
         Outcome::Removed
     } else {
         for c in &remaining {
-            let how = if !c.session && c.expires - now <= EXPIRING_WITHIN_S {
-                format!("expires within {EXPIRING_WITHIN_S:.0}s")
+            let how = if snapshot::expiring(c, now) {
+                format!("expires within {:.0}s", snapshot::EXPIRING_WITHIN_S)
             } else if c.value.is_empty() {
                 "emptied".to_string()
             } else if c.session {
@@ -401,7 +394,7 @@ fn replay_plan(
 async fn cookies_match_snapshot(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
     let jar = w.jar(&person).await?;
-    let shapes = snapshot::shapes(&jar);
+    let shapes = snapshot::leftover_shapes(&jar);
     let ctx = &w.verdict_context;
     let name = snapshot::snapshot_name(&[&ctx.feature, &ctx.scenario, &ctx.target, &ctx.browser]);
     let description = format!(

@@ -564,6 +564,7 @@ impl LogoutWorld {
                 &self.probe_log,
             )
             .await;
+            ctx.findings.artifacts_in(&ctx.artifacts);
         }
         let closing = std::time::Instant::now();
         for person in self.people.values_mut() {

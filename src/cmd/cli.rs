@@ -543,9 +543,7 @@ async fn cmd_run(args: RunArgs) -> i32 {
     opts.name = args.name;
     opts.junit = args.junit;
     opts.json = args.json;
-    if let Some(a) = args.artifacts {
-        opts.artifacts = a;
-    }
+    opts.artifacts = args.artifacts;
     // --snapshots wins; a user's target keeps its snapshots beside the target file (run.rs); the
     // embedded targets use the repository's when run from a checkout, else the built-in baseline.
     opts.snapshots = args.snapshots;

@@ -226,7 +226,7 @@ pub const RULES: &[RuleSpec] = &[
     rule!(
         AuthCookiesRemoved,
         "sign-out.auth-cookies-removed",
-        "After Sign Out no live authentication cookie is left in the browser (expired, expiring within 2 s, or refused by the server counts as removed).",
+        "After Sign Out no live authentication cookie is left in the browser: none is left, or the server refuses the jar as it is (a cookie expiring within 2 s is named so in the evidence; the server decides).",
         [Removed, Left]
     ),
     rule!(

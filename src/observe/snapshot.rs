@@ -64,13 +64,43 @@ impl CookieShape {
     }
 }
 
-/// The shapes of a jar, sorted, taken now.
-pub fn shapes(cookies: &[JarCookie]) -> Vec<CookieShape> {
-    let now = std::time::SystemTime::now()
+/// A persistent cookie that expires within this long is on its way out, not a cookie left behind:
+/// a correct sign-out may overwrite a cookie with an emptied value and `Max-Age=1`, and whether
+/// the browser has dropped it yet when the jar is read depends on the machine's speed.
+pub const EXPIRING_WITHIN_S: f64 = 2.0;
+
+/// Whether `cookie` is on its way out at `now` (seconds since the epoch): see
+/// [`EXPIRING_WITHIN_S`]. One meaning for the auth-cookie check's evidence and the snapshot.
+pub fn expiring(cookie: &JarCookie, now: f64) -> bool {
+    !cookie.session && cookie.expires - now <= EXPIRING_WITHIN_S
+}
+
+/// Seconds since the epoch, now.
+pub fn now_s() -> f64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The shapes of a jar, sorted, taken now.
+pub fn shapes(cookies: &[JarCookie]) -> Vec<CookieShape> {
+    let now = now_s();
     let mut shapes: Vec<CookieShape> = cookies.iter().map(|c| CookieShape::of(c, now)).collect();
+    shapes.sort();
+    shapes
+}
+
+/// The shapes of the cookies left behind, for the snapshot: the jar without the cookies on their
+/// way out ([`expiring`]), which a moment later the browser no longer holds. So the snapshot does
+/// not depend on how fast the machine read the jar after sign-out.
+pub fn leftover_shapes(cookies: &[JarCookie]) -> Vec<CookieShape> {
+    let now = now_s();
+    let mut shapes: Vec<CookieShape> = cookies
+        .iter()
+        .filter(|c| !expiring(c, now))
+        .map(|c| CookieShape::of(c, now))
+        .collect();
     shapes.sort();
     shapes
 }
@@ -351,6 +381,25 @@ mod tests {
             session,
             same_site: None,
         }
+    }
+
+    /// A cookie overwritten with `Max-Age=1` by a correct sign-out is not left behind, whether or
+    /// not the browser has dropped it yet: the snapshot is the same either way.
+    #[test]
+    fn a_cookie_on_its_way_out_is_not_left_behind() {
+        let now = now_s();
+        let mut dying = cookie("sessionid", false);
+        dying.expires = now + 1.0;
+        let mut kept = cookie("csrftoken", false);
+        kept.expires = now + 86_400.0 * 365.0;
+        let session = cookie("MSISAuth", true);
+        let with_dying = leftover_shapes(&[dying.clone(), kept.clone(), session.clone()]);
+        let without = leftover_shapes(&[kept.clone(), session.clone()]);
+        assert_eq!(with_dying, without);
+        assert_eq!(with_dying.len(), 2);
+        assert!(expiring(&dying, now) && !expiring(&kept, now) && !expiring(&session, now));
+        // The artifacts still show every cookie the jar held.
+        assert_eq!(shapes(&[dying, kept, session]).len(), 3);
     }
 
     #[test]

@@ -64,7 +64,6 @@ pub async fn save<'a>(
     notes.extend(probe_log.iter().cloned());
     let probe = secrets::redact_known(&(notes.join("\n") + "\n"));
     let _ = std::fs::write(dir.join("probe.txt"), probe);
-    eprintln!("artifacts of \"{}\": {}", ctx.scenario, dir.display());
 }
 
 /// Every text node, input value and the title of the page, in document order (the same order

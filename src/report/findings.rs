@@ -82,6 +82,9 @@ pub struct Findings {
     pub timings: Vec<ScenarioTiming>,
     /// The harness's own cost.
     pub cost: RunCost,
+    /// The folders failed scenarios left their artifacts in (the run names each once at its end).
+    #[serde(skip)]
+    pub artifacts: std::collections::BTreeSet<std::path::PathBuf>,
     /// `run --trace-knobs` only: the fault knobs each scenario reached.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub knobs_reached: Vec<KnobsReached>,
@@ -137,6 +140,11 @@ impl ExitCode {
 pub struct Collector(Mutex<Findings>);
 
 impl Collector {
+    /// Notes that a failed scenario left its artifacts under `dir`.
+    pub fn artifacts_in(&self, dir: &std::path::Path) {
+        self.lock().artifacts.insert(dir.to_path_buf());
+    }
+
     /// Records a verdict.
     pub fn verdict(&self, v: Verdict) {
         self.lock().verdicts.push(v);

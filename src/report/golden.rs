@@ -91,6 +91,7 @@ fn findings() -> Findings {
             wall_s: 12.5,
             harness_cpu_s: 0.5,
         },
+        artifacts: Default::default(),
         knobs_reached: Vec::new(),
         incomplete: false,
     }

@@ -1060,3 +1060,51 @@ fn claims_mode_tells_windows_authentication_from_an_adfs_session_left_by_sign_ou
     assert!(t.contains("AD FS was never told"), "{t}");
     assert!(!t.contains("NOTE: mode claims"), "{t}");
 }
+
+/// Without `--artifacts`, a failed scenario's artifacts go beside the target file (as its
+/// snapshots do), never into the folder the harness was started from, and the run names the
+/// folder once at its end.
+#[test]
+fn artifacts_default_beside_the_target_file_and_are_named_once() {
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let targets = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let target = targets.path().join("embedded.yaml");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/targets/embedded-ifd.yaml"),
+        &target,
+    )
+    .unwrap();
+    // A policy that wants the opposite of what a correct sign-out does, so the run fails (a
+    // fault knob is refused with a target file).
+    let policy = targets.path().join("inverted.yaml");
+    std::fs::write(
+        &policy,
+        "name: inverted\nrules:\n  sign-out.replay-refused:\n    expect: accepted\n    requirements: [WSTG-SESS-06]\n",
+    )
+    .unwrap();
+    let out = isolated(tmp.path())
+        .current_dir(cwd.path())
+        .args(["run", "--tags", "@sign_out"])
+        .arg("--target")
+        .arg(&target)
+        .arg("--policy")
+        .arg(&policy)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    let dir = targets.path().join("logout-harness-artifacts");
+    let scenarios: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("no artifacts in {}: {e}\n{t}", dir.display()))
+        .collect();
+    assert!(!scenarios.is_empty(), "{t}");
+    assert_eq!(
+        std::fs::read_dir(cwd.path()).unwrap().count(),
+        0,
+        "the run wrote into the folder it was started from"
+    );
+    let named = format!("artifacts of the failed scenarios: {}", dir.display());
+    assert_eq!(t.matches(&named).count(), 1, "{t}");
+}

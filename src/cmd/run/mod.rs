@@ -527,7 +527,7 @@ async fn run_one_pass(
         http_trust: setup.http_trust,
         browser_name: opts.browser.to_string(),
         snapshots: snapshot_dir(opts, &pass.target),
-        artifacts: opts.artifacts.clone(),
+        artifacts: artifacts_dir(opts, &pass.target),
         findings: share.findings,
         page_timeout: opts.page_timeout,
         snapshot_writes: opts.snapshot_writes,
@@ -603,19 +603,28 @@ fn snapshot_dir(opts: &RunOptions, target: &Target) -> PathBuf {
         return dir.clone();
     }
     match &target.file {
-        Some(file) => file
-            .parent()
-            .map(|p| {
-                if p.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    p
-                }
-            })
-            .unwrap_or(Path::new("."))
-            .join("snapshots"),
+        Some(file) => beside(file).join("snapshots"),
         None => opts.embedded_snapshots.clone(),
     }
+}
+
+/// Where the failed scenarios of a pass leave their artifacts: `--artifacts`, else beside the
+/// target file (as its snapshots are), else under the current folder for the embedded targets.
+fn artifacts_dir(opts: &RunOptions, target: &Target) -> PathBuf {
+    if let Some(dir) = &opts.artifacts {
+        return dir.clone();
+    }
+    match &target.file {
+        Some(file) => beside(file).join("logout-harness-artifacts"),
+        None => PathBuf::from("target/logout-harness/artifacts"),
+    }
+}
+
+/// The folder `file` is in (`.` for a bare file name).
+fn beside(file: &Path) -> &Path {
+    file.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 fn nothing_selected(opts: &RunOptions) -> RunError {
@@ -646,6 +655,10 @@ fn nothing_selected(opts: &RunOptions) -> RunError {
 fn write_reports(opts: &RunOptions, findings: Findings) -> Result<RunOutcome, RunError> {
     let findings = report::redact_findings(findings);
     print!("{}", report::console(&findings));
+    // Named once, at the end: each failed scenario has a folder of its own in there.
+    for dir in &findings.artifacts {
+        eprintln!("artifacts of the failed scenarios: {}", dir.display());
+    }
     // Each report is tried even when the other failed: one bad path does not lose both.
     let mut failed = Vec::new();
     if let Some(path) = &opts.junit

@@ -47,8 +47,10 @@ pub struct RunOptions {
     pub junit: Option<PathBuf>,
     /// JSON output.
     pub json: Option<PathBuf>,
-    /// Where failed scenarios leave screenshots, pages and cookie jars.
-    pub artifacts: PathBuf,
+    /// Where failed scenarios leave screenshots, pages and cookie jars (`--artifacts`); by
+    /// default a `logout-harness-artifacts/` folder beside the target file, or
+    /// `target/logout-harness/artifacts` in the current folder for the embedded targets.
+    pub artifacts: Option<PathBuf>,
     /// Emulator fault knobs.
     pub faults: Vec<crm_sim::Fault>,
     /// Feature files or directories.
@@ -95,7 +97,7 @@ impl RunOptions {
             name: None,
             junit: None,
             json: None,
-            artifacts: PathBuf::from("target/logout-harness/artifacts"),
+            artifacts: None,
             faults: Vec::new(),
             features: vec![root.join("features")],
             snapshots: None,
