@@ -18,10 +18,19 @@ async fn has_ticket(w: &mut LogoutWorld, user: String) -> Result<(), String> {
     let person = w.who(&user)?;
     // Against the emulator each user's browser is driven by a driver holding that user's
     // credential cache; against a real target, by the machine's own ticket.
-    if w.ctx().target.spec.crm == crate::config::target::CrmLocation::Embedded
-        && !w.ctx().user_drivers.contains_key(&person)
-    {
-        return Err(format!("the emulator's KDC issued no ticket for {person}"));
+    if w.ctx().target.spec.crm == crate::config::target::CrmLocation::Embedded {
+        if !w.ctx().user_drivers.contains_key(&person) {
+            return Err(format!("the emulator's KDC issued no ticket for {person}"));
+        }
+    } else if crate::engine::credentials::has_kerberos_ticket() == Some(false) {
+        // Without a ticket the browser cannot sign in silently, and a 401 page is no prompt:
+        // what follows would judge this machine, not the deployment.
+        return Err(format!(
+            "could not judge: {person} has no Kerberos ticket on this machine (`klist -s` finds \
+             no valid one in {}); sign in as {person} with `kinit` (or run the harness in that \
+             user's logon session) before the run",
+            std::env::var("KRB5CCNAME").unwrap_or_else(|_| "the default credential cache".into())
+        ));
     }
     open_browser(w, &person).await
 }

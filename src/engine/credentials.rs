@@ -187,6 +187,21 @@ impl Drop for EmptyCcache {
     }
 }
 
+/// Whether the Kerberos credential cache the harness (and the browsers its own drivers start)
+/// would use holds a valid ticket: `klist -s` in this process's environment (`KRB5CCNAME`,
+/// `KRB5_CONFIG`). `None` when `klist` (Debian's krb5-user) is not installed, so it cannot be told.
+pub fn has_kerberos_ticket() -> Option<bool> {
+    let klist = crate::engine::process::which("klist")?;
+    Command::new(klist)
+        .arg("-s")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()
+        .map(|s| s.success())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

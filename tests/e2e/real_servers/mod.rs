@@ -430,6 +430,31 @@ fn apache_kerberos_signs_in_silently_and_refuses_a_browser_without_a_ticket() {
         "{}",
         run.explain()
     );
+
+    // The same run on a machine where alice has no ticket: nothing can be said of the silent
+    // sign-in (no prompt appeared either), so it is not judged, naming the missing ticket; never
+    // a violation of the deployment.
+    let no_ticket = dir.path().join("no-ticket");
+    let run = harness::run_with_env(
+        &target,
+        &["features/iwa.feature"],
+        &[
+            ("KRB5_CONFIG".into(), realm.krb5_config().into()),
+            (
+                "KRB5CCNAME".into(),
+                format!("FILE:{}", no_ticket.join("none").display()).into(),
+            ),
+        ],
+        dir.path(),
+    );
+    assert_eq!(run.code, 2, "{}", run.explain());
+    assert!(run.failed().is_empty(), "{}", run.explain());
+    assert!(
+        run.output
+            .contains("alice has no Kerberos ticket on this machine"),
+        "{}",
+        run.explain()
+    );
 }
 
 /// `logout-harness timeout` against Django sessions of 6 s, one moved on by every request and
