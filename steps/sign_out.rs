@@ -35,6 +35,39 @@ pub async fn sign_out_via_menu(w: &mut LogoutWorld, person: &str) -> Result<(), 
             ));
         }
     }
+    // An entry of auth_cookies that matches nothing is checked nowhere: say so in every report,
+    // with each host's cookie names to correct it by, rather than let it pass unseen.
+    let unmatched = w.unmatched_auth_cookies(&jar);
+    if !unmatched.is_empty() {
+        let mut hosts: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for c in &jar {
+            hosts
+                .entry(c.domain.as_str())
+                .or_default()
+                .push(c.name.as_str());
+        }
+        let held: Vec<String> = hosts
+            .iter()
+            .map(|(host, names)| format!("{host}: {}", names.join(", ")))
+            .collect();
+        let note = format!(
+            "target `{}`: auth_cookies {} matched no cookie the browser held before sign-out, so \
+             nothing checks them; the browser held {}. Correct the name (and `@host`) in \
+             `pages.auth_cookies`",
+            w.ctx().target.spec.name,
+            unmatched
+                .iter()
+                .map(|e| format!("`{e}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if held.is_empty() {
+                "no cookie".to_string()
+            } else {
+                held.join("; ")
+            }
+        );
+        w.ctx().findings.note(note);
+    }
     w.before_sign_out = jar;
     // What the browser asked while signed in, up to now: the sign-out's own requests are not
     // part of it (replaying a sign-out URL would be a write).
@@ -102,10 +135,11 @@ async fn no_auth_cookie_left(w: &mut LogoutWorld) -> Result<(), String> {
     let now = snapshot::now_s();
     let remaining: Vec<crate::engine::browser::JarCookie> =
         w.auth_cookies(&jar).into_iter().cloned().collect();
+    // Each cookie with its host: an entry may name an identity provider's cookie on its host.
     let had: Vec<String> = w
         .auth_cookies(&w.before_sign_out)
         .iter()
-        .map(|c| c.name.clone())
+        .map(|c| format!("{} ({})", c.name, c.domain))
         .collect();
     let mut evidence = vec![format!(
         "auth cookies ({}) for {} before sign-out: {}",

@@ -8,6 +8,7 @@ use cucumber::event::ScenarioFinished;
 use cucumber::gherkin;
 
 use super::RunContext;
+use crate::config::target::AuthCookie;
 use crate::engine::browser::{Browser, JarCookie, Profile};
 use crate::judge::{Observation, VerdictContext};
 pub use crate::observe::page::PageState;
@@ -341,19 +342,42 @@ impl LogoutWorld {
             .ok_or_else(|| format!("{person} has no browser"))
     }
 
-    /// The target's authentication cookies among `jar`: those sent to the organization URL whose
-    /// names match the target's `auth_cookies` patterns (`MSISAuth*` covers the chunks).
+    /// The target's authentication cookies among `jar`: those matching an entry of the target's
+    /// `auth_cookies` (`MSISAuth*` covers the chunks): sent to the organization URL, or, for an
+    /// entry `name@host`, to that host.
     pub fn auth_cookies<'a>(&self, jar: &'a [JarCookie]) -> Vec<&'a JarCookie> {
-        let patterns = &self.ctx().target.pages.auth_cookies;
         jar.iter()
-            .filter(|c| c.applies_to(&self.ctx().crm_url))
             .filter(|c| {
-                patterns.iter().any(|p| match p.strip_suffix('*') {
-                    Some(prefix) => c.name.starts_with(prefix),
-                    None => c.name == *p,
-                })
+                self.ctx()
+                    .target
+                    .pages
+                    .auth_cookies
+                    .iter()
+                    .any(|e| self.is_auth_cookie(&AuthCookie::parse(e), c))
             })
             .collect()
+    }
+
+    /// The entries of the target's `auth_cookies` that match no cookie of `jar`.
+    pub fn unmatched_auth_cookies<'a>(&'a self, jar: &[JarCookie]) -> Vec<&'a str> {
+        self.ctx()
+            .target
+            .pages
+            .auth_cookies
+            .iter()
+            .filter(|e| {
+                let entry = AuthCookie::parse(e);
+                !jar.iter().any(|c| self.is_auth_cookie(&entry, c))
+            })
+            .map(String::as_str)
+            .collect()
+    }
+
+    fn is_auth_cookie(&self, entry: &AuthCookie<'_>, cookie: &JarCookie) -> bool {
+        entry.matches_name(&cookie.name)
+            && entry
+                .matches_host(&cookie.domain)
+                .unwrap_or_else(|| cookie.applies_to(&self.ctx().crm_url))
     }
 
     /// CRM's start page (the target's `start`, relative to the organization URL).

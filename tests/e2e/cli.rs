@@ -1108,3 +1108,67 @@ fn artifacts_default_beside_the_target_file_and_are_named_once() {
     let named = format!("artifacts of the failed scenarios: {}", dir.display());
     assert_eq!(t.matches(&named).count(), 1, "{t}");
 }
+
+/// `auth_cookies` may name a cookie of another host (`name@host`: the identity provider's), which
+/// is then checked with CRM's; an entry that matches no cookie before sign-out is named in a note
+/// of every report, with the cookies each host held, never passed over in silence.
+#[test]
+fn auth_cookies_on_another_host_are_checked_and_unmatched_ones_are_named() {
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = dir.path().join("embedded.yaml");
+    let text_of_target = std::fs::read_to_string(repo.join("fixtures/targets/embedded-ifd.yaml"))
+        .unwrap()
+        + "pages:\n  auth_cookies: ['MSISAuth*', NoSuchCookie, 'MSISAuthenticated@adfs.contoso.test']\n";
+    std::fs::write(&target, text_of_target).unwrap();
+    let json = dir.path().join("r.json");
+    let out = isolated(tmp.path())
+        // CI: a snapshot difference writes no review file into the repository's baseline.
+        .env("CI", "true")
+        .args([
+            "run",
+            "--tags",
+            "@sign_out",
+            "--name",
+            "Sign Out from the profile menu",
+        ])
+        .arg("--target")
+        .arg(&target)
+        .arg("--snapshots")
+        .arg(repo.join("features/snapshots"))
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("auth_cookies `NoSuchCookie` matched no cookie"),
+        "{notes}"
+    );
+    assert!(
+        !notes.contains("`MSISAuth*`") && !notes.contains("`MSISAuthenticated@"),
+        "{notes}"
+    );
+    assert!(notes.contains("adfs.contoso.test: "), "{notes}");
+    let removed = report["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["rule"] == "sign-out.auth-cookies-removed")
+        .unwrap_or_else(|| panic!("no auth-cookie verdict: {t}"));
+    let evidence = removed["evidence"].to_string();
+    assert!(
+        evidence.contains("MSISAuthenticated (adfs.contoso.test)"),
+        "the identity provider's cookie was not checked: {evidence}"
+    );
+    assert!(
+        t.contains("NOTE: target `embedded-ifd`: auth_cookies `NoSuchCookie`"),
+        "{t}"
+    );
+}

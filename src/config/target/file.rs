@@ -417,7 +417,9 @@ pub struct PagesOverride {
     pub data: Option<String>,
     /// A regular expression the signed-out page's text matches.
     pub signed_out_text: Option<String>,
-    /// Names of the CRM authentication cookies (`Name*` matches chunks `Name`, `Name1`, ...).
+    /// Names of the authentication cookies (`Name*` matches chunks `Name`, `Name1`, ...): the
+    /// cookies sent to the organization URL, or with `Name@host` those of that host (an identity
+    /// provider's session cookie, say) ([`AuthCookie`](crate::config::target::AuthCookie)).
     pub auth_cookies: Option<Vec<String>>,
     /// A form that posts itself on load (AD FS's token form): while it is on the page, a redirect
     /// chain is still under way.

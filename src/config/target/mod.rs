@@ -144,6 +144,14 @@ impl Target {
             });
         }
         let pages = Pages::defaults_for(spec.mode, spec.ui).with(&spec.pages);
+        for entry in &pages.auth_cookies {
+            if let Some(problem) = AuthCookie::parse(entry).problem() {
+                return Err(ConfigError {
+                    key: Some("pages.auth_cookies".into()),
+                    ..ConfigError::file(&path, format!("`{entry}`: {problem}"))
+                });
+            }
+        }
         regex::Regex::new(&pages.signed_out_text).map_err(|e| ConfigError {
             key: Some("signed_out_text".into()),
             ..ConfigError::file(&path, format!("not a valid regular expression: {e}"))

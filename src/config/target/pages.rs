@@ -142,3 +142,96 @@ impl Pages {
         self
     }
 }
+
+/// One entry of `auth_cookies`: a cookie name, where a trailing `*` matches any ending (`MSISAuth*`
+/// covers the chunks `MSISAuth`, `MSISAuth1`, ...), and after `@` the host the cookie belongs to.
+/// Without a host, the entry means the cookies the browser sends to the organization URL; with
+/// one, the cookies that host receives (an identity provider's session cookie, which is often what
+/// signs a user straight back in). `@` never occurs in a cookie name (RFC 6265 tokens).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthCookie<'a> {
+    /// The name, or a prefix ending in `*`.
+    pub name: &'a str,
+    /// The host, if the entry names one.
+    pub host: Option<&'a str>,
+}
+
+impl<'a> AuthCookie<'a> {
+    /// The entry as written in the target file.
+    pub fn parse(entry: &'a str) -> AuthCookie<'a> {
+        match entry.split_once('@') {
+            Some((name, host)) => AuthCookie {
+                name,
+                host: Some(host),
+            },
+            None => AuthCookie {
+                name: entry,
+                host: None,
+            },
+        }
+    }
+
+    /// Why the entry cannot match anything, if so.
+    pub fn problem(&self) -> Option<String> {
+        if self.name.trim_end_matches('*').is_empty() {
+            return Some("the cookie name is empty".into());
+        }
+        match self.host {
+            Some(h) if h.is_empty() || h.contains(['/', ':', ' ']) => Some(format!(
+                "`{h}` after `@` is not a host name (write `name@host.example.com`)"
+            )),
+            _ => None,
+        }
+    }
+
+    /// Whether a cookie named `name` matches the entry's name.
+    pub fn matches_name(&self, name: &str) -> bool {
+        match self.name.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == self.name,
+        }
+    }
+
+    /// Whether a cookie whose `Domain` is `domain` (`.parent` for a domain cookie) is sent to the
+    /// entry's host; `None` when the entry names no host.
+    pub fn matches_host(&self, domain: &str) -> Option<bool> {
+        let host = self.host?.to_ascii_lowercase();
+        let domain = domain.to_ascii_lowercase();
+        Some(match domain.strip_prefix('.') {
+            Some(parent) => host == parent || host.ends_with(&format!(".{parent}")),
+            None => host == domain,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_auth_cookie_entry_names_a_cookie_and_maybe_its_host() {
+        let crm = AuthCookie::parse("MSISAuth*");
+        assert_eq!(crm.host, None);
+        assert!(crm.matches_name("MSISAuth") && crm.matches_name("MSISAuth1"));
+        assert!(!crm.matches_name("ReqClientId"));
+        assert_eq!(crm.matches_host("crm.contoso.test"), None);
+
+        let idp = AuthCookie::parse("_session@idp.contoso.test");
+        assert_eq!((idp.name, idp.host), ("_session", Some("idp.contoso.test")));
+        assert!(idp.matches_name("_session") && !idp.matches_name("_session2"));
+        assert_eq!(idp.matches_host("idp.contoso.test"), Some(true));
+        // A domain cookie of a parent domain is sent to the host too; another host's is not.
+        assert_eq!(idp.matches_host(".contoso.test"), Some(true));
+        assert_eq!(idp.matches_host("crm.contoso.test"), Some(false));
+        assert_eq!(idp.matches_host(".other.test"), Some(false));
+        assert_eq!(idp.problem(), None);
+    }
+
+    #[test]
+    fn an_entry_that_cannot_match_is_a_problem() {
+        assert!(AuthCookie::parse("sid@").problem().is_some());
+        assert!(AuthCookie::parse("sid@https://idp/").problem().is_some());
+        assert!(AuthCookie::parse("*").problem().is_some());
+        assert!(AuthCookie::parse("@idp.contoso.test").problem().is_some());
+    }
+}
