@@ -428,7 +428,27 @@ fn replay_plan(
 async fn cookies_match_snapshot(w: &mut LogoutWorld) -> Result<(), String> {
     let person = w.who("she")?;
     let jar = w.jar(&person).await?;
-    let shapes = snapshot::leftover_shapes(&jar);
+    let normaliser = snapshot::Normaliser::new(&w.ctx().target.spec.snapshot);
+    let shapes = snapshot::leftover_shapes(&jar, &normaliser);
+    let mut about = Vec::new();
+    for c in &jar {
+        if let Some(why) = normaliser.ignored(c) {
+            about.push(format!("left out: {} ({}): {why}", c.name, c.domain));
+        }
+    }
+    for (pattern, why) in normaliser.declared() {
+        about.push(format!("volatile `{pattern}` shown as {{volatile}}: {why}"));
+    }
+    let placeholders: Vec<&str> = snapshot::PLACEHOLDERS
+        .into_iter()
+        .filter(|p| shapes.iter().any(|s| s.line().contains(p)))
+        .collect();
+    if !placeholders.is_empty() {
+        about.push(format!(
+            "parts that change from sign-in to sign-in shown as {}",
+            placeholders.join(", ")
+        ));
+    }
     let ctx = &w.verdict_context;
     let name = snapshot::snapshot_name(&[&ctx.feature, &ctx.scenario, &ctx.target, &ctx.browser]);
     let description = format!(
@@ -467,6 +487,9 @@ async fn cookies_match_snapshot(w: &mut LogoutWorld) -> Result<(), String> {
         "snapshot {}",
         crate::config::builtin::label(&cmp.file)
     ));
+    for line in about {
+        obs = obs.evidence(line);
+    }
     if !cmp.matches {
         obs = obs.detail(format!(
             "{}if the change is intended, rerun with --update-snapshots to accept it{}",

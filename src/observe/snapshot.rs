@@ -50,7 +50,8 @@ impl CookieShape {
         }
     }
 
-    fn line(&self) -> String {
+    /// The shape on one line, as diffs show it.
+    pub fn line(&self) -> String {
         format!(
             "{}@{}{} ({}, {}{}SameSite={})",
             self.name,
@@ -92,17 +93,136 @@ pub fn shapes(cookies: &[JarCookie]) -> Vec<CookieShape> {
 }
 
 /// The shapes of the cookies left behind, for the snapshot: the jar without the cookies on their
-/// way out ([`expiring`]), which a moment later the browser no longer holds. So the snapshot does
-/// not depend on how fast the machine read the jar after sign-out.
-pub fn leftover_shapes(cookies: &[JarCookie]) -> Vec<CookieShape> {
+/// way out ([`expiring`]), which a moment later the browser no longer holds, and without those the
+/// target leaves out; names, paths and domains with their volatile parts replaced. So the
+/// snapshot depends neither on how fast the machine read the jar after sign-out nor on the random
+/// tokens a deployment puts in its cookies' names.
+pub fn leftover_shapes(cookies: &[JarCookie], normaliser: &Normaliser) -> Vec<CookieShape> {
     let now = now_s();
     let mut shapes: Vec<CookieShape> = cookies
         .iter()
-        .filter(|c| !expiring(c, now))
-        .map(|c| CookieShape::of(c, now))
+        .filter(|c| !expiring(c, now) && normaliser.ignored(c).is_none())
+        .map(|c| normaliser.shape(CookieShape::of(c, now)))
         .collect();
     shapes.sort();
     shapes
+}
+
+/// What makes the cookies of two sign-ins comparable: the parts of names, paths and domains that
+/// change from sign-in to sign-in replaced by a placeholder (as insta's redactions do), and the
+/// cookies a target leaves out. Built in: UUIDs (`{uuid}`), hex runs of 16 or more (`{hex}`) and
+/// random tokens (`{token}`: 16 or more letters, digits, `-` and `_` holding a digit and a
+/// letter, or switching between upper and lower case 8 times or more, which words written in
+/// camel case do not); the target file's `snapshot.volatile` adds its own (`{volatile}`).
+#[derive(Debug, Default)]
+pub struct Normaliser {
+    volatile: Vec<(regex::Regex, String)>,
+    ignore: Vec<(String, String)>,
+}
+
+/// The placeholders of [`Normaliser`], for the evidence.
+pub const PLACEHOLDERS: [&str; 4] = ["{uuid}", "{hex}", "{token}", "{volatile}"];
+
+impl Normaliser {
+    /// The normaliser of a target's `snapshot:` (its patterns were checked when it was loaded).
+    pub fn new(spec: &crate::config::target::SnapshotSpec) -> Normaliser {
+        Normaliser {
+            volatile: spec
+                .volatile
+                .iter()
+                .filter_map(|v| Some((regex::Regex::new(&v.pattern).ok()?, v.reason.clone())))
+                .collect(),
+            ignore: spec
+                .ignore
+                .iter()
+                .map(|i| (i.cookie.clone(), i.reason.clone()))
+                .collect(),
+        }
+    }
+
+    /// Why `cookie` is left out of the snapshot, if it is (`snapshot.ignore`).
+    pub fn ignored(&self, cookie: &JarCookie) -> Option<&str> {
+        self.ignore.iter().find_map(|(entry, reason)| {
+            let entry = crate::config::target::AuthCookie::parse(entry);
+            let host_ok = entry.matches_host(&cookie.domain).unwrap_or(true);
+            (entry.matches_name(&cookie.name) && host_ok).then_some(reason.as_str())
+        })
+    }
+
+    /// The declared volatile patterns, with their reasons, for the evidence.
+    pub fn declared(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.volatile
+            .iter()
+            .map(|(re, why)| (re.as_str(), why.as_str()))
+    }
+
+    /// `text` with its volatile parts replaced: the target's patterns first, then the built-in
+    /// shapes.
+    pub fn text(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (re, _) in &self.volatile {
+            out = re.replace_all(&out, "{volatile}").into_owned();
+        }
+        builtin_volatile(&out)
+    }
+
+    fn shape(&self, shape: CookieShape) -> CookieShape {
+        CookieShape {
+            domain: self.text(&shape.domain),
+            path: self.text(&shape.path),
+            name: self.text(&shape.name),
+            ..shape
+        }
+    }
+}
+
+/// [`Normaliser`]'s built-in shapes.
+fn builtin_volatile(text: &str) -> String {
+    static UUID: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let uuid = UUID.get_or_init(|| {
+        regex::Regex::new(
+            "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+        )
+        .expect("a valid pattern")
+    });
+    let text = uuid.replace_all(text, "{uuid}");
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        out.push_str(volatile_run(run).unwrap_or(run));
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// The placeholder for a run of letters, digits, `-` and `_`, if it looks random.
+fn volatile_run(run: &str) -> Option<&'static str> {
+    if run.len() < 16 {
+        return None;
+    }
+    let digits = run.chars().any(|c| c.is_ascii_digit());
+    let letters = run.chars().any(|c| c.is_ascii_alphabetic());
+    if digits && run.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Some("{hex}");
+    }
+    let switches = run
+        .chars()
+        .filter(|c| c.is_ascii_alphabetic())
+        .map(|c| c.is_ascii_uppercase())
+        .collect::<Vec<_>>()
+        .windows(2)
+        .filter(|w| w[0] != w[1])
+        .count();
+    ((digits && letters) || switches >= 8).then_some("{token}")
 }
 
 /// The result of comparing a jar with its snapshot.
@@ -393,13 +513,77 @@ mod tests {
         let mut kept = cookie("csrftoken", false);
         kept.expires = now + 86_400.0 * 365.0;
         let session = cookie("MSISAuth", true);
-        let with_dying = leftover_shapes(&[dying.clone(), kept.clone(), session.clone()]);
-        let without = leftover_shapes(&[kept.clone(), session.clone()]);
+        let n = Normaliser::default();
+        let with_dying = leftover_shapes(&[dying.clone(), kept.clone(), session.clone()], &n);
+        let without = leftover_shapes(&[kept.clone(), session.clone()], &n);
         assert_eq!(with_dying, without);
         assert_eq!(with_dying.len(), 2);
         assert!(expiring(&dying, now) && !expiring(&kept, now) && !expiring(&session, now));
         // The artifacts still show every cookie the jar held.
         assert_eq!(shapes(&[dying, kept, session]).len(), 3);
+    }
+
+    #[test]
+    fn volatile_parts_of_names_and_paths_become_placeholders() {
+        let n = Normaliser::default();
+        // What a sign-in makes anew each time: the same shape, whatever the token.
+        assert_eq!(
+            n.text("mod_auth_openidc_state_zbLTfmZbsAY-Mr3WBrhQ9w"),
+            n.text("mod_auth_openidc_state_Qp0xU8_aJmH7tnVvLk2sYg")
+        );
+        assert_eq!(
+            n.text("/interaction/NvH2Vz1rW6ZkcTQjO3DLB"),
+            "/interaction/{token}"
+        );
+        assert_eq!(
+            n.text("/interaction/NvHaVzbrWcZkcTQjOfDLB"),
+            "/interaction/{token}"
+        );
+        assert_eq!(
+            n.text("oidc_state_0d4b9a3e-6f1c-4b8e-9a2d-3c5e7f9a1b2c"),
+            "oidc_state_{uuid}"
+        );
+        assert_eq!(n.text("sess_0123456789abcdef"), "{token}");
+        assert_eq!(n.text("0123456789abcdef0123"), "{hex}");
+        // Names people give cookies stay as they are, CRM's and AD FS's long ones included.
+        for name in [
+            "MSISAuth",
+            "MSISAuth1",
+            "MSISLoopDetectionCookie",
+            "MSISIPSelectionPersistent",
+            "__RequestVerificationToken",
+            "next-auth.session-token",
+            "ASP.NET_SessionId",
+            "ReqClientId",
+            "/adfs/ls",
+            "crm.contoso.test",
+        ] {
+            assert_eq!(n.text(name), name);
+        }
+    }
+
+    #[test]
+    fn a_target_declares_its_own_volatile_parts_and_cookies_to_leave_out() {
+        use crate::config::target::{IgnoredCookie, SnapshotSpec, VolatilePart};
+        let n = Normaliser::new(&SnapshotSpec {
+            volatile: vec![VolatilePart {
+                pattern: "node[0-9]+".into(),
+                reason: "the load balancer's node".into(),
+            }],
+            ignore: vec![IgnoredCookie {
+                cookie: "AWSALB*".into(),
+                reason: "the load balancer's stickiness".into(),
+            }],
+        });
+        assert_eq!(n.text("route_node12"), "route_{volatile}");
+        let sticky = cookie("AWSALBCORS", false);
+        assert_eq!(n.ignored(&sticky), Some("the load balancer's stickiness"));
+        let mut kept = cookie("ReqClientId", false);
+        kept.name = "route_node7".into();
+        let shapes = leftover_shapes(&[sticky, kept], &n);
+        assert_eq!(shapes.len(), 1);
+        assert_eq!(shapes[0].name, "route_{volatile}");
+        assert_eq!(n.declared().count(), 1);
     }
 
     #[test]

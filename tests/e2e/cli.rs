@@ -1172,3 +1172,150 @@ fn auth_cookies_on_another_host_are_checked_and_unmatched_ones_are_named() {
         "{t}"
     );
 }
+
+/// A correct deployment whose cookies carry a new random token in their names and paths at every
+/// sign-in (as identity providers' state cookies do) passes the snapshot every run after its
+/// baseline: the tokens are shown as placeholders, and the cookie the server leaves and the ones
+/// it sets are still compared.
+#[test]
+fn random_tokens_in_cookie_names_do_not_fail_the_snapshot() {
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let server = LoopbackServer::start(serve_random_cookies);
+    let target = write(
+        tmp.path(),
+        "random.yaml",
+        &format!(
+            "name: random-cookie-names\ncrm: http://127.0.0.1:{}/\nmode: fba\n\
+             users:\n  alice:\n    username: alice\n    password_env: RANDOM_ALICE_PASSWORD\n\
+             whoami: whoami\npages:\n  start: app\n  username_input: '#u'\n  password_input: '#p'\n\
+             \x20 submit: '#go'\n  signed_in: '#user'\n  sign_out: '#signout'\n\
+             \x20 signed_out_text: '(?i)signed out'\n  data: '#data'\n  auth_cookies: [sid]\n",
+            server.port
+        ),
+    );
+    let feature = write(
+        tmp.path(),
+        "random.feature",
+        "@fba\nFeature: Random cookie names\n  Scenario: Sign out leaves the same cookies\n    \
+         Given alice is signed in to CRM\n    When she signs out through the profile menu\n    \
+         Then the cookies left in the browser match the snapshot\n",
+    );
+    let run = |extra: &[&str]| {
+        let out = isolated(tmp.path())
+            .args(["run", "--target"])
+            .arg(&target)
+            .arg(&feature)
+            .args(extra)
+            .arg("--snapshots")
+            .arg(tmp.path().join("snapshots"))
+            .arg("--artifacts")
+            .arg(tmp.path().join("artifacts"))
+            .env("RANDOM_ALICE_PASSWORD", "not-a-secret-of-anyone")
+            .env("CI", "true")
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out))
+    };
+    let (code, t) = run(&["--update-snapshots"]);
+    assert_eq!(code, Some(0), "the baseline: {t}");
+    let snap = std::fs::read_dir(tmp.path().join("snapshots"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect::<String>();
+    assert!(
+        // The whole run of letters, digits, `_` and `-` is the token's placeholder: where the
+        // token starts within it cannot be told reliably, and a stable name is what matters.
+        snap.contains("name: '{token}'") && snap.contains("path: /flow/{token}"),
+        "{snap}"
+    );
+    assert!(snap.contains("name: prefs"), "{snap}");
+    for i in 1..=3 {
+        let (code, t) = run(&[]);
+        assert_eq!(code, Some(0), "run {i} after the baseline: {t}");
+    }
+}
+
+/// One request of a forms application whose every sign-in sets a session cookie `sid` and a
+/// state cookie named and scoped with a fresh random token; Sign Out ends the session and leaves
+/// the state cookie and a persistent `prefs` cookie behind.
+fn serve_random_cookies(conn: std::net::TcpStream) {
+    use base64::Engine as _;
+    use std::io::{BufRead as _, Read as _, Write as _};
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut reader = std::io::BufReader::new(conn);
+    let (mut request, mut cookie, mut length) = (String::new(), String::new(), 0);
+    if reader.read_line(&mut request).is_err() {
+        return;
+    }
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+            break;
+        }
+        let lower = header.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("cookie:") {
+            cookie = v.trim().to_string();
+        } else if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; length];
+    let _ = reader.read_exact(&mut body);
+    // A token as identity providers make them: 16 bytes, base64url.
+    let token = || {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(nanos.to_le_bytes())
+    };
+    let live = cookie.contains("sid=live");
+    let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let (status, headers, html) = match (request.starts_with("POST"), path.as_str()) {
+        (false, "/app") if live => (
+            "200 OK",
+            String::new(),
+            "<p id='user'>alice</p><p id='data'>accounts</p>\
+             <a id='signout' href='/signout'>Sign out</a>"
+                .to_string(),
+        ),
+        (false, "/app") => ("302 Found", "Location: /login\r\n".into(), String::new()),
+        (false, "/login") => (
+            "200 OK",
+            String::new(),
+            "<form method='post' action='/login'><input id='u' name='u'>\
+             <input id='p' name='p' type='password'>\
+             <input id='go' type='submit' value='Sign in'></form>"
+                .to_string(),
+        ),
+        (true, "/login") => (
+            "302 Found",
+            format!(
+                "Location: /app\r\nSet-Cookie: sid=live; Path=/; HttpOnly\r\n\
+                 Set-Cookie: state_{}=1; Path=/flow/{}; HttpOnly\r\n\
+                 Set-Cookie: prefs=compact; Path=/; Max-Age=31536000\r\n",
+                token(),
+                token()
+            ),
+            String::new(),
+        ),
+        (false, "/whoami") if live => ("200 OK", String::new(), "alice".into()),
+        (false, "/whoami") => ("401 Unauthorized", String::new(), String::new()),
+        (false, "/signout") => (
+            "302 Found",
+            "Location: /bye\r\nSet-Cookie: sid=; Path=/; Max-Age=0\r\n".into(),
+            String::new(),
+        ),
+        (false, "/bye") => ("200 OK", String::new(), "<p>You are signed out</p>".into()),
+        _ => ("404 Not Found", String::new(), String::new()),
+    };
+    let mut conn = reader.into_inner();
+    let _ = write!(
+        conn,
+        "HTTP/1.1 {status}\r\n{headers}Content-Type: text/html\r\n\
+         Cache-Control: no-store\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
+        html.len()
+    );
+}

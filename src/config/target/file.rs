@@ -51,6 +51,44 @@ pub struct TargetFile {
     /// the emulator is started with it on or off (off by default, as CRM ships it).
     #[serde(default)]
     pub access_token_management: Option<bool>,
+    /// How the cookies left after sign-out are snapshotted: parts of names, paths and domains
+    /// that change from sign-in to sign-in, and cookies left out, each with its reason.
+    #[serde(default)]
+    pub snapshot: SnapshotSpec,
+}
+
+/// `snapshot:` of a target file. Random tokens, UUIDs and long hex runs are replaced by
+/// placeholders without being declared; these are for what that does not recognise.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotSpec {
+    /// Parts of cookie names, paths and domains that change from sign-in to sign-in: each match
+    /// of `pattern` (a regular expression) is shown as `{volatile}`.
+    #[serde(default)]
+    pub volatile: Vec<VolatilePart>,
+    /// Cookies left out of the snapshot (`name`, `Name*`, `name@host`, as in `auth_cookies`).
+    #[serde(default)]
+    pub ignore: Vec<IgnoredCookie>,
+}
+
+/// One `snapshot.volatile` entry.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct VolatilePart {
+    /// A regular expression.
+    pub pattern: String,
+    /// Why it changes, shown in the evidence.
+    pub reason: String,
+}
+
+/// One `snapshot.ignore` entry.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoredCookie {
+    /// The cookie, as an `auth_cookies` entry names one.
+    pub cookie: String,
+    /// Why it is left out, shown in the evidence.
+    pub reason: String,
 }
 
 /// Another relying party of the deployment's AD FS (a portal, SharePoint, another CRM

@@ -72,6 +72,7 @@ impl Target {
                 measure: MeasureSpec::default(),
             },
             admin: AdminSpec::default(),
+            snapshot: SnapshotSpec::default(),
             ui,
             access_token_management: None,
         };
@@ -144,6 +145,20 @@ impl Target {
             });
         }
         let pages = Pages::defaults_for(spec.mode, spec.ui).with(&spec.pages);
+        for (i, part) in spec.snapshot.volatile.iter().enumerate() {
+            regex::Regex::new(&part.pattern).map_err(|e| ConfigError {
+                key: Some(format!("snapshot.volatile[{i}].pattern")),
+                ..ConfigError::file(&path, format!("not a valid regular expression: {e}"))
+            })?;
+        }
+        for (i, ignored) in spec.snapshot.ignore.iter().enumerate() {
+            if let Some(problem) = AuthCookie::parse(&ignored.cookie).problem() {
+                return Err(ConfigError {
+                    key: Some(format!("snapshot.ignore[{i}].cookie")),
+                    ..ConfigError::file(&path, format!("`{}`: {problem}", ignored.cookie))
+                });
+            }
+        }
         for entry in &pages.auth_cookies {
             if let Some(problem) = AuthCookie::parse(entry).problem() {
                 return Err(ConfigError {
