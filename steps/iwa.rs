@@ -22,15 +22,28 @@ async fn has_ticket(w: &mut LogoutWorld, user: String) -> Result<(), String> {
         if !w.ctx().user_drivers.contains_key(&person) {
             return Err(format!("the emulator's KDC issued no ticket for {person}"));
         }
-    } else if crate::engine::credentials::has_kerberos_ticket() == Some(false) {
+    } else {
         // Without a ticket the browser cannot sign in silently, and a 401 page is no prompt:
         // what follows would judge this machine, not the deployment.
-        return Err(format!(
-            "could not judge: {person} has no Kerberos ticket on this machine (`klist -s` finds \
-             no valid one in {}); sign in as {person} with `kinit` (or run the harness in that \
-             user's logon session) before the run",
-            std::env::var("KRB5CCNAME").unwrap_or_else(|_| "the default credential cache".into())
-        ));
+        let own = w
+            .ctx()
+            .target
+            .spec
+            .users
+            .get(&person)
+            .and_then(|u| u.kerberos_ccache.clone());
+        if crate::engine::credentials::has_kerberos_ticket(own.as_deref()) == Some(false) {
+            let cache = match &own {
+                Some(path) => format!("{} (`kerberos_ccache`)", path.display()),
+                None => std::env::var("KRB5CCNAME")
+                    .unwrap_or_else(|_| "the default credential cache".into()),
+            };
+            return Err(format!(
+                "could not judge: {person} has no Kerberos ticket on this machine (`klist -s` \
+                 finds no valid one in {cache}); sign in as {person} with `kinit` (or run the \
+                 harness in that user's logon session) before the run"
+            ));
+        }
     }
     open_browser(w, &person).await
 }

@@ -4,6 +4,7 @@
 use cucumber::{then, when};
 
 use super::world::{LogoutWorld, NoRecording};
+use crate::engine::browser::JarCookie;
 use crate::engine::wait::Wait;
 use crate::judge::{Observation, Outcome, RuleId};
 use crate::observe::page;
@@ -92,6 +93,7 @@ pub async fn sign_out_via_menu(w: &mut LogoutWorld, person: &str) -> Result<(), 
         .await
         .map_err(|e| format!("activating Sign Out: {e}"))?;
     w.timings.navigation += navigation.elapsed();
+    w.after_sign_out = Some(w.jar(person).await?);
     Ok(())
 }
 
@@ -489,6 +491,33 @@ async fn cookies_match_snapshot(w: &mut LogoutWorld) -> Result<(), String> {
     ));
     for line in about {
         obs = obs.evidence(line);
+    }
+    // After a step that opened the application again (a silent re-login under Windows
+    // authentication), the jar holds what that sign-in set beside what sign-out left: say which.
+    // Values are compared in memory only, never shown.
+    if let Some(after) = &w.after_sign_out {
+        let (left, since): (Vec<&JarCookie>, Vec<&JarCookie>) = jar.iter().partition(|c| {
+            after.iter().any(|a| {
+                (&a.name, &a.domain, &a.path, &a.value) == (&c.name, &c.domain, &c.path, &c.value)
+            })
+        });
+        if !jar.is_empty() {
+            let names = |cs: &[&JarCookie]| {
+                if cs.is_empty() {
+                    return "none".to_string();
+                }
+                cs.iter()
+                    .map(|c| format!("{} ({})", c.name, c.domain))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            obs = obs.evidence(format!(
+                "as sign-out left them: {}; set or renewed since sign-out's page loaded (by the \
+                 rest of its redirects, or by opening the application again, a silent sign-in): {}",
+                names(&left),
+                names(&since)
+            ));
+        }
     }
     if !cmp.matches {
         obs = obs.detail(format!(

@@ -38,6 +38,9 @@ pub struct LogoutWorld {
     pub current: Option<String>,
     /// The browser's whole jar just before sign-out (values kept only in memory, for replay).
     pub before_sign_out: Vec<JarCookie>,
+    /// The jar as sign-out left it, read as soon as its page loaded: what a later step (opening
+    /// the application again) set is told apart from what sign-out left by it.
+    pub after_sign_out: Option<Vec<JarCookie>>,
     /// Where verdicts say they were reached.
     pub verdict_context: VerdictContext,
     /// Probe exchanges of this scenario, for artifacts.
@@ -117,6 +120,7 @@ impl LogoutWorld {
             people: BTreeMap::new(),
             current: None,
             before_sign_out: Vec::new(),
+            after_sign_out: None,
             probe_log: Vec::new(),
             timings: Timings::default(),
             slot: None,

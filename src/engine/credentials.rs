@@ -187,14 +187,18 @@ impl Drop for EmptyCcache {
     }
 }
 
-/// Whether the Kerberos credential cache the harness (and the browsers its own drivers start)
-/// would use holds a valid ticket: `klist -s` in this process's environment (`KRB5CCNAME`,
-/// `KRB5_CONFIG`). `None` when `klist` (Debian's krb5-user) is not installed, so it cannot be told.
-pub fn has_kerberos_ticket() -> Option<bool> {
+/// Whether a Kerberos credential cache holds a valid ticket: `ccache` (a user's `kerberos_ccache`,
+/// whose browsers get a driver of their own), or else the one the harness and the browsers of its
+/// shared driver use (this process's `KRB5CCNAME`, `KRB5_CONFIG`). `klist -s`; `None` when `klist`
+/// (Debian's krb5-user) is not installed, so it cannot be told.
+pub fn has_kerberos_ticket(ccache: Option<&Path>) -> Option<bool> {
     let klist = crate::engine::process::which("klist")?;
-    Command::new(klist)
-        .arg("-s")
-        .stdin(std::process::Stdio::null())
+    let mut cmd = Command::new(klist);
+    cmd.arg("-s");
+    if let Some(ccache) = ccache {
+        cmd.arg("-c").arg(ccache);
+    }
+    cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()

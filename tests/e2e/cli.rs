@@ -1319,3 +1319,47 @@ fn serve_random_cookies(conn: std::net::TcpStream) {
         html.len()
     );
 }
+
+/// After a silent re-login (Windows authentication signs the user straight back in), the
+/// snapshot's evidence says which cookies sign-out left and which the browser got since, so a
+/// cookie left behind is not taken for one the new sign-in set (here the remember-me cookie of
+/// the fault knob, which survives sign-out unchanged).
+#[test]
+fn the_snapshot_after_a_silent_re_login_says_which_cookies_sign_out_left() {
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("r.json");
+    let out = isolated(tmp.path())
+        .env("CI", "true")
+        .args([
+            "run",
+            "--mode",
+            "iwa",
+            "--fault",
+            "iwa-remember-me-cookie",
+            "--name",
+            "After Sign Out, opening CRM again signs",
+            "--json",
+        ])
+        .arg(&json)
+        .arg("--artifacts")
+        .arg(artifacts("re-login"))
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let leftover = report["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["rule"] == "sign-out.leftover-cookies")
+        .unwrap_or_else(|| panic!("no snapshot verdict: {t}"));
+    let evidence = leftover["evidence"].to_string();
+    assert!(
+        evidence.contains("as sign-out left them: IwaRememberMe (crm.contoso.test)")
+            && evidence.contains("a silent sign-in): none"),
+        "{evidence}"
+    );
+}
