@@ -51,8 +51,18 @@ async fn back_shows_no_data(w: &mut LogoutWorld) -> Result<(), String> {
     } else {
         Outcome::NoData
     };
+    // A reload asks the server: data then means the session is alive, wherever Back's page came
+    // from. Otherwise Back's page is the one that showed it.
+    let origin = if after_reload.shows_data {
+        Some(page::PageOrigin::Network)
+    } else if after_back.shows_data {
+        page::PageOrigin::of_navigation_type(&how)
+    } else {
+        None
+    };
     w.judge(
         Observation::new(RuleId::BackButtonData, outcome)
+            .page_origin(origin)
             .evidence(format!(
                 "signed out at {}",
                 crate::config::secrets::shorten_redacted(signed_out_at.as_str(), 120)

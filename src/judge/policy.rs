@@ -247,8 +247,8 @@ impl Policy {
             return Ok(None);
         };
         let passed = rule.expect.contains(&observation.outcome);
-        let remedy = (!passed)
-            .then(|| crate::judge::remedy::remedy(id, observation.outcome, context.mode.mode));
+        let remedy =
+            (!passed).then(|| crate::judge::remedy::remedy_of(observation, context.mode.mode));
         Ok(Some(Verdict {
             rule: id,
             requirements: rule.requirements.clone(),
@@ -272,6 +272,56 @@ mod tests {
 
     fn parse(text: &str) -> Result<RawPolicy, ConfigError> {
         yaml::parse(Path::new("p.yaml"), text)
+    }
+
+    /// The back button's cause follows from where the signed-in page came from: from the server,
+    /// the session survived sign-out (the replay's fixes); from a cache, the page was stored.
+    #[test]
+    fn the_back_buttons_cause_follows_from_where_the_page_came_from() {
+        use crate::observe::page::PageOrigin;
+        let policy = Policy::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/policies/default.yaml"),
+        )
+        .unwrap();
+        let context = VerdictContext::default();
+        let judged = |origin| {
+            policy
+                .judge(
+                    &Observation::new(RuleId::BackButtonData, Outcome::DataShown)
+                        .page_origin(origin),
+                    &context,
+                )
+                .unwrap()
+                .unwrap()
+        };
+        let live = judged(Some(PageOrigin::Network));
+        assert!(
+            live.likely_cause
+                .as_deref()
+                .unwrap()
+                .contains("session survived sign-out"),
+            "{live:?}"
+        );
+        assert!(
+            live.fix
+                .iter()
+                .any(|f| f.contains("WSFedNonceCookieEnabled")),
+            "{live:?}"
+        );
+        for cached in [
+            Some(PageOrigin::HttpCache),
+            Some(PageOrigin::BackForwardCache),
+            None,
+        ] {
+            let v = judged(cached);
+            assert!(
+                v.likely_cause
+                    .as_deref()
+                    .unwrap()
+                    .contains("stored by the browser"),
+                "{v:?}"
+            );
+        }
     }
 
     /// A violation reaches the user with its likely cause and a fix whatever the mode and web

@@ -39,6 +39,28 @@ const CHROME_POLICY: &str = "https://chromeenterprise.google/policies/";
 const IIS_APP_POOLS: &str =
     "https://learn.microsoft.com/en-us/iis/configuration/system.applicationhost/applicationpools/";
 
+/// The likely cause of `observation` in `mode`, and the fixes, read from what was observed: the
+/// rule, its outcome, and where the page came from (a signed-in page back from the server means
+/// the session survived sign-out, not that the page was cached).
+pub fn remedy_of(observation: &crate::judge::verdict::Observation, mode: AuthMode) -> Remedy {
+    use crate::observe::page::PageOrigin;
+    if observation.rule == RuleId::BackButtonData
+        && observation.outcome == Outcome::DataShown
+        && observation.page_origin == Some(PageOrigin::Network)
+    {
+        let replay = remedy(RuleId::ReplayRefused, Outcome::Accepted, mode);
+        return Remedy {
+            likely_cause:
+                "The session survived sign-out: the page shown after Back (or on reload) \
+                           came from the server, which still served it signed in; caching is not \
+                           the cause."
+                    .into(),
+            fix: replay.fix,
+        };
+    }
+    remedy(observation.rule, observation.outcome, mode)
+}
+
 /// The likely cause of `rule` observed as `observed` in `mode`, and the fixes. A rule observed
 /// with an outcome that is not a violation of any policy still gets the general advice.
 pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::config::target::PassMode;
 use crate::judge::rules::{Outcome, RuleId};
+use crate::observe::page::PageOrigin;
 
 /// A fact a step saw, as an outcome of one rule plus the evidence for it.
 ///
@@ -21,6 +22,10 @@ pub struct Observation {
     pub evidence: Vec<String>,
     /// A longer text for the report (a snapshot diff), if any.
     pub detail: Option<String>,
+    /// Where the page the observation is about came from, when it is about one: the likely cause
+    /// of a violation follows from it.
+    #[serde(skip)]
+    pub page_origin: Option<PageOrigin>,
 }
 
 impl Observation {
@@ -31,7 +36,14 @@ impl Observation {
             outcome,
             evidence: Vec::new(),
             detail: None,
+            page_origin: None,
         }
+    }
+
+    /// Says where the page it is about came from.
+    pub fn page_origin(mut self, origin: Option<PageOrigin>) -> Observation {
+        self.page_origin = origin;
+        self
     }
 
     /// Adds one piece of evidence.

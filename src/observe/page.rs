@@ -372,6 +372,33 @@ pub async fn mark_document(browser: &Browser) -> Result<(), PageError> {
         .map_err(PageError::from_display)
 }
 
+/// Where a page a person saw came from: what a back-button violation's likely cause follows from
+/// (a page from the network means the session was alive; one from a cache, that it was stored).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageOrigin {
+    /// Restored whole from the back/forward cache (its scripts' state kept).
+    BackForwardCache,
+    /// Fetched from the browser's HTTP cache, no request to the server.
+    HttpCache,
+    /// Fetched from the server.
+    Network,
+}
+
+impl PageOrigin {
+    /// The origin a [`navigation_type`] text names, if it names one.
+    pub fn of_navigation_type(text: &str) -> Option<PageOrigin> {
+        if text == "back/forward cache" {
+            Some(PageOrigin::BackForwardCache)
+        } else if text.ends_with(", HTTP cache") {
+            Some(PageOrigin::HttpCache)
+        } else if text.ends_with(", network") {
+            Some(PageOrigin::Network)
+        } else {
+            None
+        }
+    }
+}
+
 /// How the page shown now was obtained: restored from the back/forward cache (the mark of
 /// [`mark_document`] survived), or fetched (and then whether from the HTTP cache).
 pub async fn navigation_type(browser: &Browser) -> String {

@@ -1363,3 +1363,44 @@ fn the_snapshot_after_a_silent_re_login_says_which_cookies_sign_out_left() {
         "{evidence}"
     );
 }
+
+/// The back button's likely cause is read from where the signed-in page came from: a session
+/// that survived sign-out (the page came back from the server) is not blamed on caching, and
+/// cached pages are not blamed on the session.
+#[test]
+fn the_back_buttons_cause_follows_from_where_the_page_came_from() {
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let cause = |fault: &str| {
+        let out = isolated(tmp.path())
+            .env("CI", "true")
+            .args(["run", "--mode", "ifd", "--fault", fault])
+            .args([
+                "--name",
+                "Back after Sign Out shows no CRM data",
+                "--artifacts",
+            ])
+            .arg(artifacts(&format!("back-{fault}")))
+            .output()
+            .unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{fault}: {t}");
+        let lines: Vec<&str> = t.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| {
+                l.trim_start()
+                    .starts_with("FAIL back-button.data-after-sign-out")
+            })
+            .unwrap_or_else(|| panic!("{fault}: no back-button violation in:\n{t}"));
+        lines[at + 1..]
+            .iter()
+            .find(|l| l.trim_start().starts_with("likely cause:"))
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| panic!("{fault}: no cause in:\n{t}"))
+    };
+    let alive = cause("keep-auth-cookie");
+    assert!(alive.contains("The session survived sign-out"), "{alive}");
+    let cached = cause("cacheable-pages");
+    assert!(cached.contains("stored by the browser"), "{cached}");
+}
