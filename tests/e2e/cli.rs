@@ -807,31 +807,13 @@ fn serve_restless(
     signed_in: &std::sync::atomic::AtomicBool,
     byes: &std::sync::atomic::AtomicUsize,
 ) {
-    use std::io::{BufRead as _, Read as _, Write as _};
     use std::sync::atomic::Ordering;
-    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut reader = std::io::BufReader::new(conn);
-    let (mut request, mut cookie, mut length) = (String::new(), String::new(), 0);
-    if reader.read_line(&mut request).is_err() {
+    let Some(request) = loopback::Request::read(conn) else {
         return;
-    }
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
-            break;
-        }
-        let lower = header.to_ascii_lowercase();
-        if let Some(v) = lower.strip_prefix("cookie:") {
-            cookie = v.trim().to_string();
-        } else if let Some(v) = lower.strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0u8; length];
-    let _ = reader.read_exact(&mut body);
-    let live = signed_in.load(Ordering::Relaxed) && cookie.contains("sid=s3ss10n");
-    let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-    let (status, headers, html) = match (request.starts_with("POST"), path.as_str()) {
+    };
+    let live = signed_in.load(Ordering::Relaxed) && request.cookie.contains("sid=s3ss10n");
+    let path = request.path();
+    let (status, headers, html) = match (request.is_post(), path.as_str()) {
         (false, "/app") if live => (
             "200 OK",
             String::new(),
@@ -878,13 +860,7 @@ fn serve_restless(
         }
         _ => ("404 Not Found", String::new(), String::new()),
     };
-    let mut conn = reader.into_inner();
-    let _ = write!(
-        conn,
-        "HTTP/1.1 {status}\r\n{headers}Content-Type: text/html\r\n\
-             Cache-Control: no-store\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
-        html.len()
-    );
+    request.answer(status, &headers, &html);
 }
 
 /// One progress line for the whole run: plain lines in a log (first and last always), redrawn
@@ -1241,27 +1217,9 @@ fn random_tokens_in_cookie_names_do_not_fail_the_snapshot() {
 /// the state cookie and a persistent `prefs` cookie behind.
 fn serve_random_cookies(conn: std::net::TcpStream) {
     use base64::Engine as _;
-    use std::io::{BufRead as _, Read as _, Write as _};
-    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut reader = std::io::BufReader::new(conn);
-    let (mut request, mut cookie, mut length) = (String::new(), String::new(), 0);
-    if reader.read_line(&mut request).is_err() {
+    let Some(request) = loopback::Request::read(conn) else {
         return;
-    }
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
-            break;
-        }
-        let lower = header.to_ascii_lowercase();
-        if let Some(v) = lower.strip_prefix("cookie:") {
-            cookie = v.trim().to_string();
-        } else if let Some(v) = lower.strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0u8; length];
-    let _ = reader.read_exact(&mut body);
+    };
     // A token as identity providers make them: 16 bytes, base64url.
     let token = || {
         let nanos = std::time::SystemTime::now()
@@ -1271,9 +1229,9 @@ fn serve_random_cookies(conn: std::net::TcpStream) {
             .wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(nanos.to_le_bytes())
     };
-    let live = cookie.contains("sid=live");
-    let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-    let (status, headers, html) = match (request.starts_with("POST"), path.as_str()) {
+    let live = request.cookie.contains("sid=live");
+    let path = request.path();
+    let (status, headers, html) = match (request.is_post(), path.as_str()) {
         (false, "/app") if live => (
             "200 OK",
             String::new(),
@@ -1311,13 +1269,7 @@ fn serve_random_cookies(conn: std::net::TcpStream) {
         (false, "/bye") => ("200 OK", String::new(), "<p>You are signed out</p>".into()),
         _ => ("404 Not Found", String::new(), String::new()),
     };
-    let mut conn = reader.into_inner();
-    let _ = write!(
-        conn,
-        "HTTP/1.1 {status}\r\n{headers}Content-Type: text/html\r\n\
-         Cache-Control: no-store\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
-        html.len()
-    );
+    request.answer(status, &headers, &html);
 }
 
 /// After a silent re-login (Windows authentication signs the user straight back in), the

@@ -53,3 +53,72 @@ impl Drop for LoopbackServer {
         }
     }
 }
+
+/// One HTTP/1.1 request as a test's own application reads it (its request line, `Cookie` header
+/// and body), with the connection to answer it on.
+pub struct Request {
+    /// `GET /path HTTP/1.1`.
+    pub line: String,
+    /// The `Cookie` header, lower-cased, or empty.
+    pub cookie: String,
+    reader: std::io::BufReader<TcpStream>,
+}
+
+impl Request {
+    /// Reads one request from `conn` (waiting at most 5 s for it), or `None` for a connection the
+    /// browser opened ahead and closed without a request.
+    pub fn read(conn: TcpStream) -> Option<Request> {
+        use std::io::{BufRead as _, Read as _};
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .ok()?;
+        let mut reader = std::io::BufReader::new(conn);
+        let (mut line, mut cookie, mut length) = (String::new(), String::new(), 0);
+        reader.read_line(&mut line).ok()?;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+                break;
+            }
+            let lower = header.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("cookie:") {
+                cookie = v.trim().to_string();
+            } else if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; length];
+        let _ = reader.read_exact(&mut body);
+        Some(Request {
+            line,
+            cookie,
+            reader,
+        })
+    }
+
+    /// Whether it is a POST.
+    pub fn is_post(&self) -> bool {
+        self.line.starts_with("POST")
+    }
+
+    /// The path of the request line (`/` if it has none).
+    pub fn path(&self) -> String {
+        self.line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("/")
+            .to_string()
+    }
+
+    /// Answers with `status` (`200 OK`), `headers` (each ending in `\r\n`) and an HTML page that
+    /// no cache may store, and closes the connection.
+    pub fn answer(self, status: &str, headers: &str, html: &str) {
+        use std::io::Write as _;
+        let mut conn = self.reader.into_inner();
+        let _ = write!(
+            conn,
+            "HTTP/1.1 {status}\r\n{headers}Content-Type: text/html\r\n\
+             Cache-Control: no-store\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
+            html.len()
+        );
+    }
+}
