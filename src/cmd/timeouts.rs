@@ -113,6 +113,21 @@ pub async fn measure_timeout(
     }
     if let Some(path) = &opts.json {
         crate::report::check_writable(path).map_err(|e| RunError::Usage(format!("--json: {e}")))?;
+        let at = std::fs::canonicalize(path).ok();
+        if at.is_some()
+            && opts
+                .target
+                .as_ref()
+                .map(std::fs::canonicalize)
+                .and_then(Result::ok)
+                == at
+        {
+            return Err(RunError::Usage(format!(
+                "--json {} is the run's own target file: the report would overwrite it; name \
+                 another file",
+                path.display()
+            )));
+        }
     }
     let embedded_target = target.spec.crm == CrmLocation::Embedded;
     if !embedded_target && (opts.sim_idle_timeout.is_some() || opts.sim_session_length.is_some()) {

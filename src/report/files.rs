@@ -116,6 +116,25 @@ pub fn check_writable(path: &Path) -> Result<(), String> {
             path.join("report").display()
         ));
     }
+    // A report replaces its file whole (a temp file renamed over it): a device such as
+    // /dev/null, a FIFO or a symbolic link would be replaced by a regular file, so only a
+    // regular file (or a new one) is taken.
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        let what = if meta.file_type().is_symlink() {
+            Some("a symbolic link")
+        } else if !meta.is_file() {
+            Some("not a regular file (a device, FIFO or socket)")
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            return Err(format!(
+                "{} is {what}: reports are written to regular files only, whole, so it would be \
+                 replaced; name a regular file (a new one or an earlier report)",
+                path.display()
+            ));
+        }
+    }
     tempfile::NamedTempFile::new_in(dir).map(drop).map_err(|e| {
         format!(
             "cannot write {}: the folder {} does not take new files ({e}); name a writable folder",

@@ -1356,3 +1356,98 @@ fn the_back_buttons_cause_follows_from_where_the_page_came_from() {
     let cached = cause("cacheable-pages");
     assert!(cached.contains("stored by the browser"), "{cached}");
 }
+
+/// Reports are written to regular files only, and never over the run's own inputs: a FIFO, a
+/// device, a symbolic link, the target file, a feature file, or the same path for both reports
+/// is exit 2 before anything starts, and the file is left as it was. (A device node of the test's
+/// own, never the machine's /dev.)
+#[test]
+fn reports_never_replace_a_special_file_or_the_runs_own_inputs() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fifo = dir.join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let link = dir.join("link.json");
+    std::fs::write(dir.join("real.json"), "{}").unwrap();
+    std::os::unix::fs::symlink(dir.join("real.json"), &link).unwrap();
+    let device = dir.join("null");
+    let has_device = Command::new("mknod")
+        .arg(&device)
+        .args(["c", "1", "3"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let target = dir.join("t.yaml");
+    std::fs::copy(repo.join("fixtures/targets/embedded-ifd.yaml"), &target).unwrap();
+    let feature = dir.join("f.feature");
+    std::fs::copy(repo.join("features/sign_out.feature"), &feature).unwrap();
+
+    let refused = |args: Vec<std::ffi::OsString>, why: &str| {
+        let out = isolated(dir).arg("run").args(&args).output().unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
+        assert!(t.contains(why), "{args:?}: {t}");
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    refused(
+        vec![os("--json"), fifo.clone().into()],
+        "not a regular file",
+    );
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    refused(vec![os("--junit"), link.clone().into()], "a symbolic link");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    if has_device {
+        refused(
+            vec![os("--json"), device.clone().into()],
+            "not a regular file",
+        );
+        assert!(
+            std::fs::metadata(&device)
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+    }
+    let before = std::fs::read_to_string(&target).unwrap();
+    refused(
+        vec![
+            os("--target"),
+            target.clone().into(),
+            os("--json"),
+            target.clone().into(),
+        ],
+        "is the run's own target file",
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), before);
+    refused(
+        vec![
+            os("--junit"),
+            feature.clone().into(),
+            feature.clone().into(),
+        ],
+        "is the run's own feature file",
+    );
+    let both = dir.join("report.out");
+    refused(
+        vec![
+            os("--junit"),
+            both.clone().into(),
+            os("--json"),
+            both.clone().into(),
+        ],
+        "both name",
+    );
+}

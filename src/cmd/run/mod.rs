@@ -150,6 +150,29 @@ pub async fn run(mut opts: RunOptions) -> Result<RunOutcome, RunError> {
     write_reports(&opts, findings)
 }
 
+/// Which of the run's inputs (the target file, the policy, a feature file) is at `path`, if one
+/// is: a report written there would destroy it.
+fn run_input_at(opts: &RunOptions, path: &Path) -> Option<&'static str> {
+    let at = std::fs::canonicalize(path).ok()?;
+    let same = |input: &Path| std::fs::canonicalize(input).ok().as_ref() == Some(&at);
+    if opts.target.as_deref().is_some_and(same) {
+        return Some("target file");
+    }
+    if same(&opts.policy) {
+        return Some("policy file");
+    }
+    let feature = opts.features.iter().any(|f| {
+        same(f)
+            || (f.is_dir()
+                && std::fs::read_dir(f)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|e| same(&e.path())))
+    });
+    feature.then_some("feature file")
+}
+
 /// Stage 1: the configuration, checked whole before anything starts.
 fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
     let policy = Policy::load(&opts.policy)?;
@@ -160,7 +183,22 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
     for (flag, path) in [("--junit", &opts.junit), ("--json", &opts.json)] {
         if let Some(path) = path {
             report::check_writable(path).map_err(|e| RunError::Usage(format!("{flag}: {e}")))?;
+            if let Some(input) = run_input_at(opts, path) {
+                return Err(RunError::Usage(format!(
+                    "{flag} {} is the run's own {input}: the report would overwrite it; name \
+                     another file",
+                    path.display()
+                )));
+            }
         }
+    }
+    if let (Some(junit), Some(json)) = (&opts.junit, &opts.json)
+        && std::path::absolute(junit).ok() == std::path::absolute(json).ok()
+    {
+        return Err(RunError::Usage(format!(
+            "--junit and --json both name {}: one report would replace the other; name two files",
+            json.display()
+        )));
     }
     if opts.concurrency == 0 {
         return Err(RunError::Usage("--concurrency must be at least 1".into()));
