@@ -801,6 +801,15 @@ impl RestlessSignOut {
     }
 }
 
+/// The signed-in page of the tests' own forms applications: the user, data, a Sign out link.
+const SIGNED_IN_PAGE: &str = "<p id='user'>alice</p><p id='data'>accounts</p>\
+                              <a id='signout' href='/signout'>Sign out</a>";
+
+/// Their sign-in form.
+const SIGN_IN_FORM: &str = "<form method='post' action='/login'><input id='u' name='u'>\
+                            <input id='p' name='p' type='password'>\
+                            <input id='go' type='submit' value='Sign in'></form>";
+
 /// One request of [`RestlessSignOut`] on its own connection (`Connection: close`).
 fn serve_restless(
     conn: std::net::TcpStream,
@@ -814,22 +823,9 @@ fn serve_restless(
     let live = signed_in.load(Ordering::Relaxed) && request.cookie.contains("sid=s3ss10n");
     let path = request.path();
     let (status, headers, html) = match (request.is_post(), path.as_str()) {
-        (false, "/app") if live => (
-            "200 OK",
-            String::new(),
-            "<p id='user'>alice</p><p id='data'>accounts</p>\
-                 <a id='signout' href='/signout'>Sign out</a>"
-                .to_string(),
-        ),
+        (false, "/app") if live => ("200 OK", String::new(), SIGNED_IN_PAGE.to_string()),
         (false, "/app") => ("302 Found", "Location: /login\r\n".into(), String::new()),
-        (false, "/login") => (
-            "200 OK",
-            String::new(),
-            "<form method='post' action='/login'><input id='u' name='u'>\
-                 <input id='p' name='p' type='password'>\
-                 <input id='go' type='submit' value='Sign in'></form>"
-                .to_string(),
-        ),
+        (false, "/login") => ("200 OK", String::new(), SIGN_IN_FORM.to_string()),
         (true, "/login") => {
             signed_in.store(true, Ordering::Relaxed);
             (
@@ -1232,22 +1228,9 @@ fn serve_random_cookies(conn: std::net::TcpStream) {
     let live = request.cookie.contains("sid=live");
     let path = request.path();
     let (status, headers, html) = match (request.is_post(), path.as_str()) {
-        (false, "/app") if live => (
-            "200 OK",
-            String::new(),
-            "<p id='user'>alice</p><p id='data'>accounts</p>\
-             <a id='signout' href='/signout'>Sign out</a>"
-                .to_string(),
-        ),
+        (false, "/app") if live => ("200 OK", String::new(), SIGNED_IN_PAGE.to_string()),
         (false, "/app") => ("302 Found", "Location: /login\r\n".into(), String::new()),
-        (false, "/login") => (
-            "200 OK",
-            String::new(),
-            "<form method='post' action='/login'><input id='u' name='u'>\
-             <input id='p' name='p' type='password'>\
-             <input id='go' type='submit' value='Sign in'></form>"
-                .to_string(),
-        ),
+        (false, "/login") => ("200 OK", String::new(), SIGN_IN_FORM.to_string()),
         (true, "/login") => (
             "302 Found",
             format!(
