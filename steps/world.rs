@@ -8,6 +8,7 @@ use cucumber::event::ScenarioFinished;
 use cucumber::gherkin;
 
 use super::RunContext;
+use crate::config::applicability::ScenarioShape;
 use crate::config::target::AuthCookie;
 use crate::engine::browser::{Browser, JarCookie, Profile};
 use crate::judge::{Observation, VerdictContext};
@@ -64,12 +65,10 @@ pub struct LogoutWorld {
     /// The run's slot this scenario holds while it works the browser; given back when it starts
     /// to wait on purpose, so waiting never holds up the scenarios that work.
     slot: Option<crate::engine::slots::Slot>,
-    /// The scenario closes and reopens a browser (tagged `@reopens-browser`), which needs a
-    /// profile on disk: its people get browser processes, not contexts.
-    pub reopens_browser: bool,
-    /// Browsers the scenario holds open at once, at most (`@two-browsers`: 2; the slots it takes
-    /// when a slot stands for a browser).
-    browsers_at_once: usize,
+    /// What the scenario takes from the run, from its tags: whether it reopens a browser (its
+    /// people then get browser processes with a profile on disk, not contexts) and how many
+    /// browsers it holds at once (the slots it takes when a slot stands for a browser).
+    shape: ScenarioShape,
     /// The sign-in prompts of each person whose browser does not sign in to Windows
     /// automatically (answered through DevTools).
     pub auth_prompts: BTreeMap<String, crate::observe::auth_prompt::AuthPrompts>,
@@ -124,8 +123,7 @@ impl LogoutWorld {
             probe_log: Vec::new(),
             timings: Timings::default(),
             slot: None,
-            reopens_browser: false,
-            browsers_at_once: 1,
+            shape: ScenarioShape::of_tags(&[]),
             signed_in_at: None,
             foreign_reply: None,
             expiry_probe: None,
@@ -156,7 +154,7 @@ impl LogoutWorld {
         self.room_for_a_browser()?;
         let host = self.ctx().host.clone();
         let shareable = !restore_last_session
-            && !self.reopens_browser
+            && !self.shape.reopens_browser
             && !self.third_party_cookies_blocked
             && !self.ctx().user_drivers.contains_key(person);
         match host {
@@ -273,10 +271,8 @@ impl LogoutWorld {
             .iter()
             .chain(rule.into_iter().flat_map(|r| &r.tags))
             .chain(&scenario.tags);
-        let shape = crate::config::applicability::ScenarioShape::of_tags(tags);
-        self.reopens_browser = shape.reopens_browser;
-        self.browsers_at_once = shape.browsers_at_once;
-        let priority = if shape.waits {
+        self.shape = ScenarioShape::of_tags(tags);
+        let priority = if self.shape.waits {
             crate::engine::slots::Priority::Waits
         } else {
             crate::engine::slots::Priority::Normal
@@ -284,7 +280,7 @@ impl LogoutWorld {
         // A grid's slots are browsers: a scenario takes all the browsers it will hold at once
         // together, so two scenarios never each hold one and wait for a second.
         let slots = if ctx.slot_per_browser {
-            self.browsers_at_once
+            self.shape.browsers_at_once
         } else {
             1
         };
@@ -314,7 +310,7 @@ impl LogoutWorld {
                  for browsers (the grid's free slots at --webdriver {}, or --concurrency): give \
                  the grid more slots for the browser, or raise --concurrency; a scenario that \
                  holds two browsers at once is tagged @two-browsers",
-                self.browsers_at_once, ctx.webdriver_url
+                self.shape.browsers_at_once, ctx.webdriver_url
             ));
         }
         Ok(())
