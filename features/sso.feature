@@ -1,8 +1,11 @@
-@sso @ifd
+@sso @ifd @fba @needs-identity-provider
 Feature: Single sign-on through AD FS
   CRM's sign-out must reach AD FS (wa=wsignout1.0). If it does not, the AD FS session cookie signs
   the user straight back in the next time CRM is opened: the most reported real problem with
-  on-premises sign-out (MicrosoftDocs/dynamics-365-customer-engagement issue 3217).
+  on-premises sign-out (MicrosoftDocs/dynamics-365-customer-engagement issue 3217). The same holds
+  for any application that signs in through an identity provider on another host (SAML 2.0 single
+  logout, OpenID Connect RP-initiated logout, CAS logout): these scenarios run wherever the
+  sign-in goes through one, whatever the mode.
 
   Scenario: After signing out, opening CRM again asks for credentials
     Given alice is signed in to CRM
@@ -10,6 +13,8 @@ Feature: Single sign-on through AD FS
     Then opening CRM again asks for her credentials
     And the cookies left in the browser match the snapshot
 
+  # WS-Federation only: other protocols have no reply address of this kind.
+  @needs-ws-federation
   Scenario: A sign-out address replying to another host does not send the browser there
     Given alice is signed in to CRM
     When she opens AD FS's sign-out with a reply address on another host

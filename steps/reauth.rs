@@ -71,6 +71,10 @@ async fn asks_for_credentials(w: &mut LogoutWorld) -> Result<(), String> {
 
 #[then(regex = r"^opening CRM after Keep me signed in asks for (?:her|his|their) credentials$")]
 async fn asks_for_credentials_after_kmsi(w: &mut LogoutWorld) -> Result<(), String> {
+    if let Some(why) = w.kmsi_not_offered.clone() {
+        w.not_applicable(RuleId::SsoKmsiAfterSignOut, &why);
+        return Ok(());
+    }
     judge_reopen(
         w,
         RuleId::SsoKmsiAfterSignOut,

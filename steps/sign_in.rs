@@ -47,7 +47,7 @@ pub async fn sign_in_ticking(w: &mut LogoutWorld, person: &str, kmsi: bool) -> R
     let creds = w.ctx().target.credentials(person)?;
     let start = w.start_url()?;
     let navigation = std::time::Instant::now();
-    crate::observe::page::sign_in_ticking(
+    let ticked = crate::observe::page::sign_in_ticking(
         w.browser(person)?,
         &start,
         &w.ctx().target.pages,
@@ -57,6 +57,9 @@ pub async fn sign_in_ticking(w: &mut LogoutWorld, person: &str, kmsi: bool) -> R
     )
     .await
     .map_err(|e| format!("signing in {person}: {e}"))?;
+    if let crate::observe::page::Kmsi::NotOffered(why) = ticked {
+        w.kmsi_not_offered = Some(why);
+    }
     w.timings.navigation += navigation.elapsed();
     w.signed_in_at = Some(tokio::time::Instant::now());
     Ok(())

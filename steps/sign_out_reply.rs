@@ -7,6 +7,7 @@ use std::time::Duration;
 use cucumber::{then, when};
 
 use super::world::LogoutWorld;
+use crate::config::target::SsoProtocol;
 use crate::judge::{Observation, Outcome, RuleId};
 
 /// A host that can never resolve (RFC 6761 reserves `.invalid`), so nothing is ever sent to it:
@@ -23,15 +24,28 @@ async fn opens_signout_with_foreign_reply(w: &mut LogoutWorld, who: String) -> R
     // redirects, and sends no cookie).
     let start = w.start_url()?;
     let challenge = w.ctx().probe.get_with_cookies(&start, &[]).await?;
-    let adfs = challenge
+    let sign_in = challenge
         .location
         .as_deref()
         .and_then(|l| start.join(l).ok())
-        .filter(|l| l.path().to_ascii_lowercase().starts_with("/adfs/"))
+        .filter(|l| {
+            SsoProtocol::of_sign_in_request(l) == Some(SsoProtocol::WsFederation)
+                || l.path().to_ascii_lowercase().starts_with("/adfs/")
+        })
         .ok_or_else(|| {
-            format!("cannot find AD FS: CRM's start page without a session answered {challenge}")
+            format!(
+                "cannot find the WS-Federation sign-in: CRM's start page without a session \
+                 answered {challenge}"
+            )
         })?;
-    let mut signout = adfs.join("/adfs/ls/").map_err(|e| e.to_string())?;
+    // WS-Federation signs out at the address it signs in at (`wa=wsignout1.0`); AD FS's is
+    // /adfs/ls/ whatever address CRM first sends the browser to.
+    let mut signout = if sign_in.path().to_ascii_lowercase().starts_with("/adfs/") {
+        sign_in.join("/adfs/ls/").map_err(|e| e.to_string())?
+    } else {
+        sign_in.clone()
+    };
+    signout.set_query(None);
     signout
         .query_pairs_mut()
         .append_pair("wa", "wsignout1.0")

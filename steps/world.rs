@@ -52,6 +52,9 @@ pub struct LogoutWorld {
     pub signed_in_at: Option<tokio::time::Instant>,
     /// A reply address on a foreign host that a sign-out URL was opened with, and that URL.
     pub foreign_reply: Option<(url::Url, url::Url)>,
+    /// Why "Keep me signed in" could not be ticked at the last sign-in that asked for it (the
+    /// deployment offers none): the check that needs it is then not applicable.
+    pub kmsi_not_offered: Option<String>,
     /// After waiting for the session to expire: seconds since sign-in, whether the server still
     /// accepted the session, and the probe's evidence.
     pub expiry_probe: Option<(f64, bool, String)>,
@@ -126,6 +129,7 @@ impl LogoutWorld {
             shape: ScenarioShape::of_tags(&[]),
             signed_in_at: None,
             foreign_reply: None,
+            kmsi_not_offered: None,
             expiry_probe: None,
             third_party_cookies_blocked: false,
             recorders: BTreeMap::new(),

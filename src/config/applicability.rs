@@ -2,12 +2,13 @@
 //!
 //! A scenario states its needs as tags (`@needs-user-bob`, `@needs-admin-end-sessions`,
 //! `@needs-idle-timeout`, `@needs-absolute-timeout`, `@needs-reminder`, `@needs-password`,
-//! `@needs-other-relying-party`, `@needs-kmsi`, `@needs-expiry-dialog`). A
+//! `@needs-other-relying-party`, `@needs-kmsi`, `@needs-expiry-dialog`, `@needs-identity-provider`,
+//! `@needs-ws-federation`). A
 //! target that lacks one gets the scenario reported as not applicable, with the reason and how to
 //! provide it: not a failure, and no change to the exit code. An unknown `@needs-` tag is a
 //! mistake in a feature file (exit 2), never a silently skipped scenario.
 
-use crate::config::target::{CrmLocation, Target};
+use crate::config::target::{CrmLocation, SsoProtocol, Target};
 
 /// One thing a scenario needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,6 +32,11 @@ pub enum Need {
     /// A session-expired dialog with a Close button (`pages.expiry_close`), and a timeout after
     /// which it is due.
     ExpiryDialog,
+    /// A sign-in through an identity provider on another host: AD FS in mode ifd, one the
+    /// target file declares (`identity_provider`), or one the sign-in redirect chain went to.
+    IdentityProvider,
+    /// An identity provider that speaks WS-Federation (its `wreply`, its `wsignout1.0`).
+    WsFederation,
 }
 
 /// Scenarios with this tag measure timeouts; against the emulator they get one started with the
@@ -90,6 +96,8 @@ const NEED_TAGS: &[(&str, Need)] = &[
     ("other-relying-party", Need::OtherRelyingParty),
     ("kmsi", Need::Kmsi),
     ("expiry-dialog", Need::ExpiryDialog),
+    ("identity-provider", Need::IdentityProvider),
+    ("ws-federation", Need::WsFederation),
 ];
 
 /// The needs among `tags` (feature, rule and scenario tags, without `@`).
@@ -175,6 +183,34 @@ pub fn unmet(target: &Target, needs: &[Need]) -> Option<String> {
                  declare `timeouts:` in {file}"
             ))
         }
+        Need::IdentityProvider if target.identity_provider().is_none() && embedded => Some(
+            format!(
+                "{}: there is no identity provider to sign back in through",
+                target.no_identity_provider_seen()
+            ),
+        ),
+        Need::IdentityProvider if target.identity_provider().is_none() => Some(format!(
+            "the sign-in goes through no identity provider on another host ({}); if it does \
+             (a sign-in page a script opens, say), declare \
+             `identity_provider: https://idp.contoso.com/` in {file}",
+            target.no_identity_provider_seen()
+        )),
+        Need::WsFederation => {
+            let idp = target.identity_provider();
+            let speaks = match &idp {
+                Some(idp) if idp.protocol == Some(SsoProtocol::WsFederation) => return None,
+                Some(idp) => format!("the identity provider is {idp}"),
+                None => format!(
+                    "the sign-in goes through no identity provider ({})",
+                    target.no_identity_provider_seen()
+                ),
+            };
+            Some(format!(
+                "the sign-out reply address (`wreply`) is WS-Federation's, and {speaks}; if it \
+                 speaks WS-Federation, declare `identity_provider: {{url: ..., protocol: \
+                 ws-federation}}` in {file}"
+            ))
+        }
         _ => None,
     })
 }
@@ -224,5 +260,82 @@ mod tests {
             "{reason}"
         );
         assert!(reason.contains("pages.kmsi"), "{reason}");
+    }
+
+    fn real(mode: &str, extra: &str) -> Target {
+        let spec: crate::config::target::TargetFile = serde_yaml::from_str(&format!(
+            "name: t\ncrm: https://app.test/\nmode: {mode}\nusers: {{alice: {{password_env: P}}}}\n{extra}"
+        ))
+        .unwrap();
+        Target::from_spec_for_tests(spec)
+    }
+
+    fn seen(t: &mut Target, protocol: Option<SsoProtocol>) {
+        use crate::config::target::{IdentityProvider, KnownBy, SignInChain};
+        t.sign_in_chain = Some(SignInChain {
+            identity_provider: Some(IdentityProvider {
+                origin: Some(url::Url::parse("https://idp.test/").unwrap()),
+                protocol,
+                known_by: KnownBy::Detected("https://idp.test/login".into()),
+            }),
+            seen: "the application's start page without a session: 302 -> https://idp.test/login"
+                .into(),
+        });
+    }
+
+    #[test]
+    fn single_sign_on_scenarios_follow_the_identity_provider_not_the_mode() {
+        let sso = needs_of(&tags(&["sso", "ifd", "fba", "needs-identity-provider"])).unwrap();
+        let wreply = needs_of(&tags(&["needs-identity-provider", "needs-ws-federation"])).unwrap();
+        // The emulator: AD FS in mode ifd (WS-Federation), none in CRM 4.0's forms mode.
+        assert_eq!(unmet(&Target::embedded(AuthMode::Ifd), &wreply), None);
+        let fba = unmet(&Target::embedded(AuthMode::Fba), &sso).unwrap();
+        assert!(fba.contains("CRM's own host"), "{fba}");
+        assert!(!fba.contains("declare"), "{fba}");
+
+        // A forms application whose sign-in stays on its host: not applicable, saying what was
+        // seen and how to declare a provider the redirects do not show.
+        let mut app = real("fba", "");
+        app.sign_in_chain = Some(crate::config::target::SignInChain {
+            identity_provider: None,
+            seen:
+                "the application's start page without a session: 302 -> https://app.test/login, 200"
+                    .into(),
+        });
+        let why = unmet(&app, &sso).unwrap();
+        assert!(why.contains("302 -> https://app.test/login"), "{why}");
+        assert!(why.contains("identity_provider:"), "{why}");
+
+        // The same application seen redirecting to an OpenID provider: the re-login scenario
+        // applies, WS-Federation's wreply does not, and says why.
+        seen(&mut app, Some(SsoProtocol::OpenidConnect));
+        assert_eq!(unmet(&app, &sso), None);
+        let why = unmet(&app, &wreply).unwrap();
+        assert!(why.contains("OpenID Connect"), "{why}");
+        assert!(why.contains("protocol: ws-federation"), "{why}");
+        seen(&mut app, Some(SsoProtocol::WsFederation));
+        assert_eq!(unmet(&app, &wreply), None);
+
+        // Declared, without a protocol: the scenarios apply; wreply waits for the protocol.
+        let declared = real("fba", "identity_provider: https://idp.test/\n");
+        assert_eq!(unmet(&declared, &sso), None);
+        assert!(unmet(&declared, &wreply).is_some());
+        let ws = real(
+            "fba",
+            "identity_provider: {url: https://idp.test/, protocol: ws-federation}\n",
+        );
+        assert_eq!(unmet(&ws, &wreply), None);
+
+        // A real CRM in mode ifd signs in through AD FS whatever the chain showed; its wreply
+        // check needs WS-Federation seen or declared.
+        let mut crm = real("ifd", "");
+        assert_eq!(unmet(&crm, &sso), None);
+        assert!(
+            unmet(&crm, &wreply)
+                .unwrap()
+                .contains("implied by mode ifd")
+        );
+        seen(&mut crm, Some(SsoProtocol::WsFederation));
+        assert_eq!(unmet(&crm, &wreply), None);
     }
 }

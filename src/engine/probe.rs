@@ -209,6 +209,33 @@ impl Probe {
         Ok((response, answer))
     }
 
+    /// `GET url` as a browser opening it would (HTML accepted, no cookies): where an application
+    /// sends a browser without a session. API-style requests get a 401 from some relying parties
+    /// (mod_auth_openidc answers requests that do not accept HTML so), browsers a redirect.
+    pub async fn open_as_browser(&self, url: &url::Url) -> Result<ProbeResponse, ProbeError> {
+        let resp = self
+            .http
+            .get(url.clone())
+            .header("Accept", "text/html,application/xhtml+xml")
+            .send()
+            .await
+            .map_err(|e| ProbeError::NoAnswer {
+                request: format!(
+                    "GET {}",
+                    crate::config::secrets::shorten_redacted(url.as_str(), 120)
+                ),
+                cause: error_chain(&e),
+            })?;
+        Ok(probe_response(
+            format!(
+                "GET {}",
+                crate::config::secrets::shorten_redacted(url.as_str(), 120)
+            ),
+            Vec::new(),
+            &resp,
+        ))
+    }
+
     /// `POST url` with an empty body (an administrator's action on the emulator's admin endpoint).
     pub async fn post(&self, url: &url::Url) -> Result<ProbeResponse, ProbeError> {
         self.send(http::Method::POST, url).await

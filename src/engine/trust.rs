@@ -104,6 +104,21 @@ pub fn emulator_trust(e: &Embedded) -> (Vec<String>, Vec<String>, HttpTrust) {
     )
 }
 
+/// How the probe trusts and finds a real target: its `resolve:` pins and its `tls.ca_file`.
+pub fn probe_trust(target: &Target) -> Result<HttpTrust, SetupError> {
+    let mut trust = HttpTrust {
+        resolve: target.resolved_addrs(),
+        ..HttpTrust::default()
+    };
+    if let Some(ca) = &target.spec.tls.ca_file {
+        let pem = std::fs::read_to_string(ca).map_err(|e| {
+            SetupError::Target(format!("cannot read tls.ca_file {}: {e}", ca.display()))
+        })?;
+        trust.roots_pem.push(pem);
+    }
+    Ok(trust)
+}
+
 /// Builds one pass's probe, launch options and drivers for `target` in `mode`, against the
 /// started emulator `embedded` or the target's URL, and checks that the target answers.
 pub async fn prepare_pass(
@@ -127,17 +142,11 @@ pub async fn prepare_pass(
             )
         }
         (None, CrmLocation::Url(url)) => {
-            let mut trust = HttpTrust {
-                resolve: target.resolved_addrs(),
-                ..HttpTrust::default()
-            };
-            if let Some(ca) = &target.spec.tls.ca_file {
-                let pem = std::fs::read_to_string(ca).map_err(|e| {
-                    SetupError::Target(format!("cannot read tls.ca_file {}: {e}", ca.display()))
-                })?;
+            let trust = probe_trust(target)?;
+            if let (Some(ca), Some(pem)) = (&target.spec.tls.ca_file, trust.roots_pem.first()) {
                 if browsers.webdriver.is_none() {
                     resources.store = Some(
-                        BrowserTrustStore::with_ca_pem(&pem, ca)
+                        BrowserTrustStore::with_ca_pem(pem, ca)
                             .map_err(|e| SetupError::Target(e.to_string()))?,
                     );
                 } else {
@@ -147,7 +156,6 @@ pub async fn prepare_pass(
                         ca.display()
                     );
                 }
-                trust.roots_pem.push(pem);
             }
             (url.clone(), None, target.host_rules(), vec![], trust)
         }

@@ -35,6 +35,7 @@ const OWASP_SESSION: &str =
     "https://cheatsheetseries.owasp.org/cheatsheets/Session_Management_Cheat_Sheet.html";
 const IIS_HEADERS: &str = "https://learn.microsoft.com/en-us/iis/configuration/system.webserver/httpprotocol/customheaders/";
 const HTTP_COOKIES: &str = "https://learn.microsoft.com/en-us/previous-versions/dotnet/netframework-4.0/ms228262(v=vs.100)";
+const OIDC_LOGOUT: &str = "https://openid.net/specs/openid-connect-rpinitiated-1_0.html";
 const CHROME_POLICY: &str = "https://chromeenterprise.google/policies/";
 const IIS_APP_POOLS: &str =
     "https://learn.microsoft.com/en-us/iis/configuration/system.applicationhost/applicationpools/";
@@ -137,6 +138,26 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
             vec![
                 "Review the diff; if the change is intended, record it with --update-snapshots \
                  and commit the snapshot."
+                    .into(),
+            ],
+        ),
+        // An application of another kind signing in through its own identity provider: its
+        // sign-out must reach the provider in that provider's protocol.
+        (R::SsoReauthentication, _) if matches!(mode, Fba | Iwa) => (
+            "The identity provider's session survived the application's sign-out: Sign out \
+             ended only the application's own session and never reached the provider, whose \
+             session cookie signs the user straight back in.",
+            vec![
+                format!(
+                    "Application (relying party): make Sign out send the browser to the \
+                     provider's sign-out in its protocol: OpenID Connect RP-initiated logout to \
+                     the provider's end_session_endpoint ({OIDC_LOGOUT}), SAML 2.0 Single Logout \
+                     (the provider's metadata the application uses must list a \
+                     SingleLogoutService), CAS /logout, WS-Federation wsignout1.0."
+                ),
+                "Identity provider: check that it advertises and honours that sign-out (an \
+                 OpenID provider with RP-initiated logout turned off publishes no \
+                 end_session_endpoint, and its relying parties then sign out locally only)."
                     .into(),
             ],
         ),

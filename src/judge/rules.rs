@@ -244,7 +244,7 @@ pub const RULES: &[RuleSpec] = &[
     rule!(
         SsoReauthentication,
         "sso.reauthentication",
-        "After sign-out, opening the application again asks for credentials (no silent re-login through AD FS).",
+        "After sign-out, opening the application again asks for credentials (no silent re-login through AD FS or another identity provider).",
         [CredentialsAsked, SilentSignIn]
     ),
     rule!(

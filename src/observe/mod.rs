@@ -7,4 +7,5 @@ pub mod auth_prompt;
 pub mod http_signin;
 pub mod measure;
 pub mod page;
+pub mod sign_in_chain;
 pub mod snapshot;

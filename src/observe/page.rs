@@ -589,11 +589,26 @@ pub async fn sign_in(
     creds: &crate::config::target::Credentials,
     limit: Duration,
 ) -> Result<(), PageError> {
-    sign_in_ticking(browser, start, pages, creds, limit, false).await
+    sign_in_ticking(browser, start, pages, creds, limit, false)
+        .await
+        .map(drop)
+}
+
+/// What became of "Keep me signed in" in a sign-in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kmsi {
+    /// The sign-in did not ask for it (or signed in without a form).
+    NotAsked,
+    /// It was ticked.
+    Ticked,
+    /// The form has no such control, and only the mode's default (AD FS's `#kmsiInput`) said
+    /// it would: the deployment offers none. Why, for the reason the scenario is not applicable.
+    NotOffered(String),
 }
 
 /// [`sign_in`], and with `kmsi` the form's "Keep me signed in" (`pages.kmsi`) is ticked before
-/// it is submitted. A form without it is an error that says how to declare there is none.
+/// it is submitted. A form without the control the target file declares is an error that says
+/// how to declare there is none; without the mode's default one, the sign-in goes on unticked.
 pub async fn sign_in_ticking(
     browser: &Browser,
     start: &url::Url,
@@ -601,7 +616,8 @@ pub async fn sign_in_ticking(
     creds: &crate::config::target::Credentials,
     limit: Duration,
     kmsi: bool,
-) -> Result<(), PageError> {
+) -> Result<Kmsi, PageError> {
+    let mut ticked = Kmsi::NotAsked;
     browser
         .goto(start.as_str())
         .await
@@ -639,7 +655,24 @@ pub async fn sign_in_ticking(
                         .into(),
                 )
             })?;
-            tick(browser, css).await?;
+            let offered = browser.has(css).await.map_err(PageError::from_display)?;
+            ticked = if !offered && pages.kmsi_from_mode {
+                let host = browser
+                    .client()
+                    .current_url()
+                    .await
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_string))
+                    .unwrap_or_else(|| "the sign-in page".into());
+                Kmsi::NotOffered(format!(
+                    "the sign-in form at {host} offers no \"Keep me signed in\" (AD FS's `{css}`, \
+                     shown with Set-AdfsProperties -EnableKmsi $true); if it has one of its own, \
+                     declare `pages.kmsi: SELECTOR` in the target file"
+                ))
+            } else {
+                tick(browser, css).await?;
+                Kmsi::Ticked
+            };
         }
         browser
             .client()
@@ -659,7 +692,7 @@ pub async fn sign_in_ticking(
             PageError::Content(format!("CRM did not show the signed-in page: {e}"))
         });
     }
-    Ok(())
+    Ok(ticked)
 }
 
 /// Ticks the checkbox `css` (a click, as a person would, when it is not ticked yet) and checks

@@ -82,6 +82,9 @@ pub async fn run(mut opts: RunOptions) -> Result<RunOutcome, RunError> {
             .flat_map(|pass| pass_per_scenario(&prepared, pass))
             .collect();
     }
+    for pass in &mut all_passes {
+        learn_sign_in_chain(&mut pass.target).await?;
+    }
     for pass in all_passes {
         let plan = plan_pass(&prepared, &pass, &opts, &findings)?;
         scenarios_selected += plan.selected;
@@ -315,6 +318,31 @@ async fn webdriver_concurrency(url: &str, opts: &RunOptions) -> Result<usize, Ru
     };
     println!("webdriver: {what}; concurrency {concurrency} (from {how})");
     Ok(concurrency)
+}
+
+/// Stage 2b, for a real target: where its start page sends a browser without a session, which
+/// tells whether the sign-in goes through an identity provider on another host (the single
+/// sign-on scenarios need one) and in what protocol (WS-Federation's `wreply` check needs that
+/// one). Printed once, so the user sees what the harness took the deployment for.
+async fn learn_sign_in_chain(target: &mut Target) -> Result<(), RunError> {
+    let CrmLocation::Url(crm) = &target.spec.crm else {
+        return Ok(());
+    };
+    let start = crm
+        .join(&target.pages.start)
+        .map_err(|e| RunError::Target(format!("start page `{}`: {e}", target.pages.start)))?;
+    let probe = crate::engine::probe::Probe::new(&trust::probe_trust(target)?)
+        .map_err(|e| RunError::Target(e.to_string()))?;
+    let chain = crate::observe::sign_in_chain::follow(&probe, &start).await;
+    target.sign_in_chain = Some(chain);
+    match target.identity_provider() {
+        Some(idp) => println!("identity provider: {idp}"),
+        None => println!(
+            "identity provider: none ({})",
+            target.no_identity_provider_seen()
+        ),
+    }
+    Ok(())
 }
 
 /// What a pass will run: how many scenarios the selection picks, and how many of those the

@@ -42,6 +42,10 @@ pub struct TargetFile {
     /// scenarios; they are not applicable without one.
     #[serde(default)]
     pub other_relying_party: Option<OtherRelyingParty>,
+    /// The identity provider the sign-in goes through, where the sign-in redirect does not show
+    /// it (a sign-in page reached by a script, say), or to name its protocol.
+    #[serde(default)]
+    pub identity_provider: Option<IdentityProviderSpec>,
     /// The web client the scenarios sign out of (`classic` by default, or `uci`); it picks the
     /// page selectors' defaults.
     #[serde(default)]

@@ -16,11 +16,13 @@ use serde::{Deserialize, Serialize};
 use crate::config::yaml::{self, ConfigError};
 
 pub mod file;
+pub mod idp;
 pub mod mode;
 pub mod pages;
 pub mod secret;
 
 pub use file::*;
+pub use idp::*;
 pub use mode::*;
 pub use pages::*;
 pub use secret::*;
@@ -34,6 +36,9 @@ pub struct Target {
     pub spec: TargetFile,
     /// Selectors after defaults.
     pub pages: Pages,
+    /// What the sign-in redirect chain showed, once followed (before the scenarios run; never
+    /// for the embedded emulator, whose shape is known).
+    pub sign_in_chain: Option<SignInChain>,
 }
 
 impl Target {
@@ -65,6 +70,8 @@ impl Target {
             resolve: ResolveMap::default(),
             // The emulator's own portal, known once it runs.
             other_relying_party: None,
+            // The ifd emulator's AD FS is implied by the mode (Target::identity_provider).
+            identity_provider: None,
             // Short, so the timeout scenarios finish in seconds; the emulator is started with them.
             timeouts: TimeoutSpec {
                 idle: Some(std::time::Duration::from_secs(3)),
@@ -171,7 +178,18 @@ impl Target {
             key: Some("signed_out_text".into()),
             ..ConfigError::file(&path, format!("not a valid regular expression: {e}"))
         })?;
-        Ok(Target { file, spec, pages })
+        Ok(Target {
+            file,
+            spec,
+            pages,
+            sign_in_chain: None,
+        })
+    }
+
+    /// A target from a spec written in a test (no file behind it).
+    #[cfg(test)]
+    pub(crate) fn from_spec_for_tests(spec: TargetFile) -> Target {
+        Target::from_spec(spec, None).expect("a valid test target")
     }
 
     /// The mode and web client of this target, as its verdicts carry them ([`PassMode`]).
@@ -393,6 +411,14 @@ fn check_real_target_keys(spec: &TargetFile, path: &Path) -> Result<(), ConfigEr
         return at(
             "resolve",
             "the embedded emulator resolves its own host names; `resolve` is for a real target"
+                .into(),
+        );
+    }
+    if embedded && spec.identity_provider.is_some() {
+        return at(
+            "identity_provider",
+            "the embedded emulator's identity provider is its own AD FS (mode ifd); \
+             `identity_provider` is for a real target"
                 .into(),
         );
     }

@@ -32,6 +32,10 @@ pub struct Pages {
     pub reminder: Option<String>,
     /// See [`PagesOverride::kmsi`] (`None`: the sign-in page offers no "Keep me signed in").
     pub kmsi: Option<String>,
+    /// Whether `kmsi` is the mode's default (AD FS's checkbox) rather than the target file's:
+    /// a sign-in page without it then has none, and the scenarios that tick it are not
+    /// applicable; a declared one that is missing is a mistake in the file (not judged).
+    pub kmsi_from_mode: bool,
     /// See [`PagesOverride::expiry_close`] (`None`: no session-expired dialog).
     pub expiry_close: Option<String>,
 }
@@ -95,6 +99,7 @@ impl Pages {
                 // With Windows authentication at AD FS there is no form, so no checkbox.
                 AuthMode::Fba | AuthMode::Iwa | AuthMode::Claims => None,
             },
+            kmsi_from_mode: true,
             // CRM 8.2/9.x's session-expired dialog and its Close button (the `MaxSession`
             // script's `_close_session`, docs/crm-adfs-facts.md §4.3, S43); session timeouts
             // need claims, so not CRM 4.0's forms or Windows authentication (S6).
@@ -132,6 +137,7 @@ impl Pages {
         }
         if let Some(kmsi) = &o.kmsi {
             self.kmsi = kmsi.clone();
+            self.kmsi_from_mode = false;
         }
         if let Some(close) = &o.expiry_close {
             self.expiry_close = close.clone();
