@@ -789,6 +789,7 @@ async fn check_connection(target: &Target, opts: &ConnectOptions) -> i32 {
             }
         }
     }
+    print_proposal(target, &connected);
     let missing = connected.missing();
     let mismatch = connected.mode_mismatch(target.spec.mode);
     if target.spec.mode.kerberos() {
@@ -833,6 +834,62 @@ async fn check_connection(target: &Target, opts: &ConnectOptions) -> i32 {
         );
     }
     2
+}
+
+/// What `check --connect`'s one sign-in showed, and the target-file keys it proposes; and the
+/// configured `auth_cookies` entries that matched no cookie it held.
+fn print_proposal(target: &Target, connected: &crate::cmd::connect::Connected) {
+    let Some(proposal) = &connected.proposal else {
+        return;
+    };
+    let proposal = match proposal {
+        Ok(p) => p,
+        Err(e) => {
+            println!("proposed target file: none, no sign-in as alice: {e}");
+            return;
+        }
+    };
+    print!("{}", proposal.report());
+    let app_host = connected.reached.url.host_str().unwrap_or_default();
+    for entry in &target.pages.auth_cookies {
+        let parsed = crate::config::target::AuthCookie::parse(entry);
+        // Without a host, an entry means the cookies sent to the application.
+        let matched = proposal.cookies.iter().any(|c| {
+            parsed.matches_name(&c.name)
+                && parsed
+                    .matches_host(&c.host)
+                    .unwrap_or_else(|| match c.host.strip_prefix('.') {
+                        Some(parent) => {
+                            app_host == parent || app_host.ends_with(&format!(".{parent}"))
+                        }
+                        None => c.host == app_host,
+                    })
+        });
+        if !matched {
+            eprintln!(
+                "warning: pages.auth_cookies entry `{entry}` in {} matches no cookie the browser \
+                 held after signing in (see the cookies above)",
+                target.source()
+            );
+        }
+    }
+    println!(
+        "proposed target file (paste below `users:` in {}, replacing the keys it repeats):",
+        target.source()
+    );
+    println!("---");
+    let start = match &target.spec.crm {
+        CrmLocation::Url(base) => connected
+            .reached
+            .url
+            .as_str()
+            .strip_prefix(base.as_str())
+            .unwrap_or(&target.pages.start)
+            .to_string(),
+        CrmLocation::Embedded => target.pages.start.clone(),
+    };
+    print!("{}", proposal.fragment(app_host, &start));
+    println!("---");
 }
 
 async fn cmd_sim(args: SimArgs) -> i32 {

@@ -227,6 +227,9 @@ pub struct Connected {
     pub reached: Reached,
     /// The page in the browser, or why the browser could not look at it.
     pub page: Result<Page, ConnectError>,
+    /// For a real target with alice's password: what one sign-in showed, and the target file it
+    /// proposes ([`crate::cmd::propose`]); or why no sign-in could be made.
+    pub proposal: Option<Result<crate::cmd::propose::Proposal, String>>,
 }
 
 impl Connected {
@@ -349,7 +352,21 @@ async fn look(
         .crm
         .join(&target.pages.start)
         .map_err(|e| ConnectError::Http(format!("pages.start `{}`: {e}", target.pages.start)))?;
-    let reached = reach(&start, endpoint).await?;
+    // A forms target whose file names no start page is most often an application that is not
+    // CRM, where CRM 4.0's `main.aspx` means nothing: its URL itself is where it starts (a CRM
+    // 4.0 organization URL leads to its sign-in too), and what the proposal names, unless that
+    // answers 404.
+    let mut start = start;
+    let guess = target.spec.mode == AuthMode::Fba
+        && target.spec.pages.start.is_none()
+        && target.spec.crm != CrmLocation::Embedded;
+    let mut reached = reach(&start, endpoint).await?;
+    if guess && start != endpoint.crm {
+        let root = reach(&endpoint.crm, endpoint).await?;
+        if root.status != 404 {
+            (start, reached) = (endpoint.crm.clone(), root);
+        }
+    }
     if target.spec.mode.kerberos() {
         let reason = match target.spec.mode {
             AuthMode::Claims => {
@@ -366,10 +383,15 @@ async fn look(
             page: Ok(Page::NoForm {
                 reason: reason.into(),
             }),
+            proposal: None,
         });
     }
-    let page = sign_in_page(target, endpoint, &start, opts).await;
-    Ok(Connected { reached, page })
+    let (page, proposal) = sign_in_page(target, endpoint, &start, opts).await;
+    Ok(Connected {
+        reached,
+        page,
+        proposal,
+    })
 }
 
 /// The plain HTTP request: the first thing that can fail, and the clearest to report.
@@ -465,12 +487,26 @@ fn form_selectors(target: &Target) -> [(&'static str, &str); 3] {
     ]
 }
 
+type Proposed = Option<Result<crate::cmd::propose::Proposal, String>>;
+
 async fn sign_in_page(
     target: &Target,
     endpoint: &Endpoint,
     start: &url::Url,
     opts: &ConnectOptions,
-) -> Result<Page, ConnectError> {
+) -> (Result<Page, ConnectError>, Proposed) {
+    match open_sign_in_page(target, endpoint, start, opts).await {
+        Ok(looked) => looked,
+        Err(e) => (Err(e), None),
+    }
+}
+
+async fn open_sign_in_page(
+    target: &Target,
+    endpoint: &Endpoint,
+    start: &url::Url,
+    opts: &ConnectOptions,
+) -> Result<(Result<Page, ConnectError>, Proposed), ConnectError> {
     let driver = match &opts.webdriver {
         Some(_) => None,
         None => {
@@ -511,11 +547,72 @@ async fn sign_in_page(
         .await
         .map_err(ConnectError::Browser)?;
     let page = inspect(&browser, target, start, opts.page_timeout).await;
+    let proposal = match &page {
+        Ok(Page::SignIn { selectors, .. }) if target.spec.crm != CrmLocation::Embedded => {
+            propose(&browser, target, endpoint, start, selectors, opts).await
+        }
+        _ => None,
+    };
     // Closed before the driver and profile go, whatever the look found.
     let _ = browser.close().await;
     drop(profile);
     drop(driver);
-    page
+    Ok((page, proposal))
+}
+
+/// The proposal of one sign-in on the sign-in page the browser shows: with the configured form
+/// when the page has all of it, else with the form found on the page. `None` when the target
+/// gives alice no password (nothing to sign in with) or the page has no form to find.
+async fn propose(
+    browser: &Browser,
+    target: &Target,
+    endpoint: &Endpoint,
+    start: &url::Url,
+    selectors: &[SelectorCheck],
+    opts: &ConnectOptions,
+) -> Proposed {
+    let has_password = target
+        .credentials("alice")
+        .is_ok_and(|c| c.password.is_some());
+    if !has_password {
+        return None;
+    }
+    let configured = selectors.iter().all(|s| s.found == Found::Yes);
+    let form = if configured {
+        crate::observe::discover::SignInForm {
+            username: target.pages.username_input.clone(),
+            password: target.pages.password_input.clone(),
+            submit: target.pages.submit.clone(),
+        }
+    } else {
+        match crate::observe::discover::sign_in_form(browser).await {
+            Ok(Some(form)) => form,
+            Ok(None) => {
+                return Some(Err(
+                    "the sign-in page has no form with a password field and a submit button                      this check can find"
+                        .into(),
+                ));
+            }
+            Err(e) => return Some(Err(e.to_string())),
+        }
+    };
+    let probe = match crate::engine::probe::Probe::new(&endpoint.trust) {
+        Ok(p) => p,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    let chain = crate::observe::sign_in_chain::follow(&probe, start).await;
+    Some(
+        crate::cmd::propose::from_one_sign_in(
+            browser,
+            target,
+            &probe,
+            chain,
+            start,
+            form,
+            opts.page_timeout,
+        )
+        .await,
+    )
 }
 
 /// Opens the start page, waits for the sign-in form (or for the page to stop changing), and checks

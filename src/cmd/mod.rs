@@ -1,8 +1,10 @@
 //! The commands: arguments and exit codes ([`cli`]), a run of the features ([`run`]), the timeout
-//! measurement ([`timeouts`]) and `check --connect` ([`connect`]). The top layer: it drives all the
+//! measurement ([`timeouts`]) and `check --connect` ([`connect`], with its proposed target file,
+//! [`propose`]). The top layer: it drives all the
 //! others and nothing imports it.
 
 pub mod cli;
 pub mod connect;
+pub mod propose;
 pub mod run;
 pub mod timeouts;

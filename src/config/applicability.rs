@@ -280,6 +280,7 @@ mod tests {
             }),
             seen: "the application's start page without a session: 302 -> https://idp.test/login"
                 .into(),
+            sign_in_request: None,
         });
     }
 
@@ -301,6 +302,7 @@ mod tests {
             seen:
                 "the application's start page without a session: 302 -> https://app.test/login, 200"
                     .into(),
+            sign_in_request: None,
         });
         let why = unmet(&app, &sso).unwrap();
         assert!(why.contains("302 -> https://app.test/login"), "{why}");

@@ -209,6 +209,99 @@ impl Probe {
         Ok((response, answer))
     }
 
+    /// Asks an identity provider for a sign-in again, as a browser holding `cookies` would: a
+    /// `GET` of its sign-in request `url`, following its redirects while they stay on its host
+    /// (with the cookies it sets on the way, never shown), until it answers with a page or sends
+    /// the browser elsewhere. A redirect to another host without an `error` parameter, or a page
+    /// that posts a token on (`SAMLResponse`, `wresult`), is a silent sign-in ([`IdpAnswer::Token`]);
+    /// a page with a password field asks for credentials ([`IdpAnswer::Form`]).
+    pub async fn idp_sign_in_again(
+        &self,
+        url: &url::Url,
+        cookies: &[JarCookie],
+    ) -> Result<IdpAnswer, ProbeError> {
+        let host = url.host_str().map(str::to_string);
+        let mut jar: Vec<JarCookie> = cookies.to_vec();
+        let mut at = url.clone();
+        for _ in 0..10 {
+            let (req, _) = with_cookies(
+                self.http
+                    .get(at.clone())
+                    .header("Accept", "text/html,application/xhtml+xml"),
+                &at,
+                &jar,
+            );
+            let resp = req.send().await.map_err(|e| ProbeError::NoAnswer {
+                request: format!(
+                    "GET {}",
+                    crate::config::secrets::shorten_redacted(at.as_str(), 120)
+                ),
+                cause: error_chain(&e),
+            })?;
+            // The provider's own cookies along the way (an interaction's state, say).
+            for set in resp.headers().get_all("set-cookie") {
+                let Some((name, value)) = set
+                    .to_str()
+                    .ok()
+                    .and_then(|s| s.split(';').next())
+                    .and_then(|nv| nv.split_once('='))
+                else {
+                    continue;
+                };
+                jar.retain(|c| !(c.name == name.trim() && c.applies_to(&at)));
+                jar.push(JarCookie::host_only(name.trim(), value.trim(), &at));
+            }
+            let status = resp.status().as_u16();
+            if (300..400).contains(&status) {
+                let Some(next) = resp
+                    .headers()
+                    .get("location")
+                    .and_then(|l| l.to_str().ok())
+                    .and_then(|l| at.join(l).ok())
+                else {
+                    return Ok(IdpAnswer::Other);
+                };
+                if next.host_str().map(str::to_string) != host {
+                    let error = next.query_pairs().any(|(k, _)| k == "error");
+                    return Ok(if error {
+                        IdpAnswer::Other
+                    } else {
+                        IdpAnswer::Token
+                    });
+                }
+                at = next;
+                continue;
+            }
+            let challenges: Vec<String> = resp
+                .headers()
+                .get_all("www-authenticate")
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_string))
+                .collect();
+            let body = resp.text().await.unwrap_or_default();
+            let lower = body.to_ascii_lowercase();
+            return Ok(
+                if status == 401
+                    && challenges
+                        .iter()
+                        .any(|c| c.trim_start().to_ascii_lowercase().starts_with("negotiate"))
+                {
+                    IdpAnswer::WindowsChallenge
+                } else if (200..300).contains(&status)
+                    && (lower.contains("name=\"samlresponse\"")
+                        || lower.contains("name=\"wresult\""))
+                {
+                    IdpAnswer::Token
+                } else if (200..300).contains(&status) && lower.contains("type=\"password\"") {
+                    IdpAnswer::Form
+                } else {
+                    IdpAnswer::Other
+                },
+            );
+        }
+        Ok(IdpAnswer::Other)
+    }
+
     /// `GET url` as a browser opening it would (HTML accepted, no cookies): where an application
     /// sends a browser without a session. API-style requests get a 401 from some relying parties
     /// (mod_auth_openidc answers requests that do not accept HTML so), browsers a redirect.

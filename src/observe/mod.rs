@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod auth_prompt;
+pub mod discover;
 pub mod http_signin;
 pub mod measure;
 pub mod page;

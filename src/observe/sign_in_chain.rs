@@ -23,6 +23,7 @@ pub async fn follow(probe: &Probe, start: &url::Url) -> SignInChain {
     let mut hops: Vec<String> = Vec::new();
     let mut url = start.clone();
     let mut identity_provider = None;
+    let mut sign_in_request = None;
     for _ in 0..MAX_HOPS {
         let answer = match probe.open_as_browser(&url).await {
             Ok(a) => a,
@@ -53,6 +54,7 @@ pub async fn follow(probe: &Probe, start: &url::Url) -> SignInChain {
                     protocol,
                     known_by: KnownBy::Detected(shorten_redacted(next.as_str(), 100)),
                 });
+                sign_in_request = Some(next.clone());
             }
         }
         url = next;
@@ -69,6 +71,7 @@ pub async fn follow(probe: &Probe, start: &url::Url) -> SignInChain {
     SignInChain {
         identity_provider,
         seen,
+        sign_in_request,
     }
 }
 

@@ -240,6 +240,9 @@ pub struct SignInChain {
     pub identity_provider: Option<IdentityProvider>,
     /// What the chain was, e.g. "302 -> https://crm/login.html (the application's host) -> 200".
     pub seen: String,
+    /// The identity provider's sign-in request as the chain reached it (kept in memory only: it
+    /// can carry one-time state), for asking the provider again with a browser's cookies.
+    pub sign_in_request: Option<url::Url>,
 }
 
 impl Target {
@@ -351,6 +354,7 @@ mod tests {
                 KnownBy::Detected("https://other.test/sso".into()),
             )),
             seen: String::new(),
+            sign_in_request: None,
         });
         assert_eq!(
             t.identity_provider(),

@@ -36,6 +36,22 @@ impl fmt::Debug for JarCookie {
 }
 
 impl JarCookie {
+    /// A host-only session cookie of `url`'s host, for the whole site (a cookie a server set on
+    /// the way, kept by a probe that follows redirects).
+    pub fn host_only(name: &str, value: &str, url: &url::Url) -> JarCookie {
+        JarCookie {
+            name: name.to_string(),
+            value: value.to_string(),
+            domain: url.host_str().unwrap_or_default().to_string(),
+            path: "/".into(),
+            expires: -1.0,
+            http_only: false,
+            secure: false,
+            session: true,
+            same_site: None,
+        }
+    }
+
     /// Whether a request to `url` would carry this cookie (domain and path match; RFC 6265 §5.4).
     pub fn applies_to(&self, url: &url::Url) -> bool {
         let host = url.host_str().unwrap_or_default();
