@@ -35,6 +35,17 @@ pub async fn sign_out_via_menu(w: &mut LogoutWorld, person: &str) -> Result<(), 
                  Fix `whoami` in the target profile."
             ));
         }
+        // The opposite mistake: a page that answers "signed in" to anyone would make every
+        // replay "accepted", a false violation of a sign-out that works.
+        let nobody = w.probe_whoami(&[]).await?;
+        if nobody.authenticated() {
+            return Err(format!(
+                "the probe's `whoami` answers as signed in without any cookie ({nobody}), so it \
+                 cannot tell a session from none and a replay after sign-out would prove \
+                 nothing. Fix `whoami` in the target profile: a page that answers 2xx only to a \
+                 signed-in user (a redirect, 401 or 403 otherwise)."
+            ));
+        }
     }
     // An entry of auth_cookies that matches nothing is checked nowhere: say so in every report,
     // with each host's cookie names to correct it by, rather than let it pass unseen.

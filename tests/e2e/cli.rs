@@ -1434,3 +1434,85 @@ fn reports_never_replace_a_special_file_or_the_runs_own_inputs() {
         "both name",
     );
 }
+
+/// A `whoami` that answers 200 to everyone would make every replay "accepted": the harness
+/// checks that it refuses a request without cookies, and says "fix whoami" (not judged, exit 2)
+/// instead of a false `sign-out.replay-refused` violation of a sign-out that works.
+#[test]
+fn a_whoami_that_accepts_anyone_is_not_judged_never_a_replay_violation() {
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let server = LoopbackServer::start(serve_lying_whoami);
+    let target = write(
+        tmp.path(),
+        "lying.yaml",
+        &format!(
+            "name: lying-whoami\ncrm: http://127.0.0.1:{}/\nmode: fba\n\
+             users:\n  alice:\n    username: alice\n    password_env: LYING_ALICE_PASSWORD\n\
+             whoami: whoami\npages:\n  start: app\n  username_input: '#u'\n  password_input: '#p'\n\
+             \x20 submit: '#go'\n  signed_in: '#user'\n  sign_out: '#signout'\n\
+             \x20 signed_out_text: '(?i)signed out'\n  data: '#data'\n  auth_cookies: [sid]\n",
+            server.port
+        ),
+    );
+    let json = tmp.path().join("r.json");
+    let out = isolated(tmp.path())
+        .args(["run", "--target"])
+        .arg(&target)
+        .arg("features/sign_out.feature")
+        .arg("--json")
+        .arg(&json)
+        .arg("--artifacts")
+        .arg(tmp.path().join("artifacts"))
+        .arg("--snapshots")
+        .arg(tmp.path().join("snapshots"))
+        .arg("--update-snapshots")
+        .env("LYING_ALICE_PASSWORD", "not-a-secret-of-anyone")
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("answers as signed in without any cookie") && t.contains("Fix `whoami`"),
+        "{t}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let violated: Vec<&serde_json::Value> = report["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["passed"] == false)
+        .collect();
+    assert!(violated.is_empty(), "{violated:?}\n{t}");
+}
+
+/// The forms application of [`SIGN_IN_FORM`] with a working sign-out, but a `whoami` that
+/// answers 200 to every request, signed in or not.
+fn serve_lying_whoami(conn: std::net::TcpStream) {
+    let Some(request) = loopback::Request::read(conn) else {
+        return;
+    };
+    let live = request.cookie.contains("sid=live");
+    let path = request.path();
+    let (status, headers, html) = match (request.is_post(), path.as_str()) {
+        (false, "/app") if live => ("200 OK", String::new(), SIGNED_IN_PAGE.to_string()),
+        (false, "/app") => ("302 Found", "Location: /login\r\n".into(), String::new()),
+        (false, "/login") => ("200 OK", String::new(), SIGN_IN_FORM.to_string()),
+        (true, "/login") => (
+            "302 Found",
+            "Location: /app\r\nSet-Cookie: sid=live; Path=/; HttpOnly\r\n".into(),
+            String::new(),
+        ),
+        (false, "/whoami") => ("200 OK", String::new(), "ok".into()),
+        (false, "/signout") => (
+            "302 Found",
+            "Location: /bye\r\nSet-Cookie: sid=; Path=/; Max-Age=0\r\n".into(),
+            String::new(),
+        ),
+        (false, "/bye") => ("200 OK", String::new(), "<p>You are signed out</p>".into()),
+        _ => ("404 Not Found", String::new(), String::new()),
+    };
+    request.answer(status, &headers, &html);
+}
