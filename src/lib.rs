@@ -13,6 +13,29 @@
 
 #![warn(missing_docs)]
 
+// The console's own print macros, shadowing std's for every module below (macro_rules! scope is
+// textual): std's panic when the stream is gone (`logout-harness run 2>&1 | head -1` closes both
+// pipes), which would turn any run into exit 101. Lost output is not worth the run: these drop a
+// write that fails, and the exit code still says what the run found.
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! print {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod cmd;
 pub mod config;
 pub mod engine;

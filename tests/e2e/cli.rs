@@ -1516,3 +1516,25 @@ fn serve_lying_whoami(conn: std::net::TcpStream) {
     };
     request.answer(status, &headers, &html);
 }
+
+/// `logout-harness ... 2>&1 | head -1`: both streams are a pipe nobody reads any more. Output is
+/// lost, but the exit code still says what happened, never 101 (a panic on a failed write).
+#[test]
+fn closed_output_pipes_keep_the_exit_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, expected) in [
+        (vec!["check", "--target", "/nonexistent/target.yaml"], 2),
+        (vec!["check"], 0),
+        (vec!["run", "--mode", "fba", "--tags", "@no-such-tag"], 2),
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let status = isolated(tmp.path())
+            .args(&args)
+            .stdout(writer.try_clone().unwrap())
+            .stderr(writer)
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(expected), "{args:?}");
+    }
+}

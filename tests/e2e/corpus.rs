@@ -126,6 +126,27 @@ fn cases() -> Vec<Case> {
             ],
         ),
         target(
+            "target: identity_provider not a URL",
+            &format!("{TARGET_OK}identity_provider: sts.contoso.test\n"),
+            vec![
+                "identity_provider",
+                "sts.contoso.test",
+                "protocols: ws-federation",
+            ],
+        ),
+        target(
+            "target: identity_provider with an unknown protocol",
+            &format!(
+                "{TARGET_OK}identity_provider: {{url: 'https://sts.contoso.test/', protocol: kerberos}}\n"
+            ),
+            vec!["identity_provider.protocol", "kerberos", "openid-connect"],
+        ),
+        target(
+            "target: identity_provider for the emulator",
+            "name: e\ncrm: embedded\nmode: fba\nusers:\n  alice: {}\nidentity_provider: https://sts.contoso.test/\n",
+            vec!["identity_provider", "real target"],
+        ),
+        target(
             "target: other_relying_party without its marker",
             &format!("{TARGET_OK}other_relying_party: {{url: 'https://portal.contoso.com/'}}\n"),
             vec!["t.yaml:6", "signed_in"],
@@ -453,6 +474,15 @@ fn cases() -> Vec<Case> {
             "cli: bad tag expression",
             "run --tags ( --json {d}/r.json",
             vec!["--tags", "not a tag expression"],
+        ),
+        command(
+            "cli: tag expression nested past the parser's stack",
+            &format!(
+                "run --tags {}@a{} --json {{d}}/r.json",
+                "(".repeat(30_000),
+                ")".repeat(30_000)
+            ),
+            vec!["--tags", "nested 30000 deep", "at most"],
         ),
         command(
             "cli: bad name regex",

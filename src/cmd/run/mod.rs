@@ -219,6 +219,7 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
             .tags
             .as_deref()
             .map(|t| {
+                tag_expression_size(t)?;
                 t.parse::<cucumber::gherkin::tagexpr::TagOperation>()
                     .map_err(|e| {
                         RunError::Usage(format!("--tags `{t}` is not a tag expression: {e}"))
@@ -318,6 +319,33 @@ async fn webdriver_concurrency(url: &str, opts: &RunOptions) -> Result<usize, Ru
     };
     println!("webdriver: {what}; concurrency {concurrency} (from {how})");
     Ok(concurrency)
+}
+
+/// The tag expression parser recurses once per parenthesis and operator: a bound keeps a
+/// hostile or generated `--tags` from overflowing the stack (an abort, not an exit code).
+const MAX_TAG_EXPRESSION: usize = 2_000;
+const MAX_TAG_NESTING: usize = 32;
+
+fn tag_expression_size(t: &str) -> Result<(), RunError> {
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    for c in t.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        deepest = deepest.max(depth);
+    }
+    if t.len() > MAX_TAG_EXPRESSION || deepest > MAX_TAG_NESTING {
+        return Err(RunError::Usage(format!(
+            "--tags is {} characters with parentheses nested {deepest} deep; a tag expression \
+             may have at most {MAX_TAG_EXPRESSION} characters and {MAX_TAG_NESTING} levels of \
+             parentheses (e.g. `@sign_out and not @slow`)",
+            t.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Stage 2b, for a real target: where its start page sends a browser without a session, which
