@@ -1538,3 +1538,54 @@ fn closed_output_pipes_keep_the_exit_code() {
         assert_eq!(status.code(), Some(expected), "{args:?}");
     }
 }
+
+/// A report that cannot be written at the end (its folder gone, a full disk) leaves a found
+/// violation at exit 1, with a message that the report is missing: a pipeline that treats exit 2
+/// as a warning must not go green on it.
+#[test]
+fn a_violation_stays_exit_1_when_the_report_cannot_be_written() {
+    use std::io::BufRead as _;
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let reports = tmp.path().join("reports");
+    std::fs::create_dir(&reports).unwrap();
+    let mut child = isolated(tmp.path())
+        .args([
+            "run",
+            "--mode",
+            "fba",
+            "--tags",
+            "@sign_out",
+            "--fault",
+            "keep-server-session",
+            "--json",
+        ])
+        .arg(reports.join("r.json"))
+        .arg("--artifacts")
+        .arg(artifacts("report-gone"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The folder goes once the run has started (its checks of the report paths are behind it).
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        seen.push_str(&line);
+        if line.starts_with("progress: ") {
+            break;
+        }
+        line.clear();
+    }
+    std::fs::remove_dir_all(&reports).unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    seen.push_str(&rest);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{seen}");
+    assert!(
+        seen.contains("cannot write the report") && seen.contains("the report file is missing"),
+        "{seen}"
+    );
+}

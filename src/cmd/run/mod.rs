@@ -765,10 +765,20 @@ fn write_reports(opts: &RunOptions, findings: Findings) -> Result<RunOutcome, Ru
     {
         failed.push(format!("--json {}: {e}", path.display()));
     }
-    if !failed.is_empty() {
-        return Err(RunError::Report(failed.join("; ")));
-    }
     let exit_code = findings.exit_code();
+    if !failed.is_empty() {
+        // A violation stays exit 1 whatever else failed: a pipeline that treats exit 2 as a
+        // warning must not turn a found violation green because the disk was full.
+        if exit_code == report::ExitCode::Violated {
+            eprintln!(
+                "error: cannot write the report: {}; the violations above stand (exit 1), the \
+                 report file is missing",
+                failed.join("; ")
+            );
+        } else {
+            return Err(RunError::Report(failed.join("; ")));
+        }
+    }
     Ok(RunOutcome {
         findings,
         exit_code,
