@@ -308,9 +308,8 @@ pub async fn check(target: &Target, opts: &ConnectOptions) -> Result<Connected, 
             };
             let mut browser_trust = None;
             if let Some(ca) = &target.spec.tls.ca_file {
-                let pem = std::fs::read_to_string(ca).map_err(|e| {
-                    ConnectError::CaFile(format!("cannot read tls.ca_file {}: {e}", ca.display()))
-                })?;
+                let pem = crate::config::input::read_text(ca, crate::config::input::MAX_CA_FILE)
+                    .map_err(|e| ConnectError::CaFile(format!("tls.ca_file: {e}")))?;
                 if opts.webdriver.is_none() {
                     browser_trust = Some(
                         crate::engine::credentials::BrowserTrustStore::with_ca_pem(&pem, ca)

@@ -5,6 +5,7 @@
 pub mod applicability;
 pub mod builtin;
 pub mod duration;
+pub mod input;
 pub mod secrets;
 pub mod target;
 pub mod yaml;

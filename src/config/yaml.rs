@@ -56,8 +56,8 @@ impl ConfigError {
 
 /// Reads and parses `path` as `T`. Every struct in `T` should deny unknown fields.
 pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::file(path, format!("cannot read the file: {e}")))?;
+    let text = crate::config::input::read_text(path, crate::config::input::MAX_TEXT)
+        .map_err(|e| ConfigError::file(path, e))?;
     parse(path, &text)
 }
 

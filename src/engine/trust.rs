@@ -111,9 +111,8 @@ pub fn probe_trust(target: &Target) -> Result<HttpTrust, SetupError> {
         ..HttpTrust::default()
     };
     if let Some(ca) = &target.spec.tls.ca_file {
-        let pem = std::fs::read_to_string(ca).map_err(|e| {
-            SetupError::Target(format!("cannot read tls.ca_file {}: {e}", ca.display()))
-        })?;
+        let pem = crate::config::input::read_text(ca, crate::config::input::MAX_CA_FILE)
+            .map_err(|e| SetupError::Target(format!("tls.ca_file: {e}")))?;
         trust.roots_pem.push(pem);
     }
     Ok(trust)

@@ -97,6 +97,9 @@ pub(super) fn parse_features(paths: &[PathBuf]) -> Result<ParsedPaths, RunError>
             let features = files
                 .iter()
                 .map(|f| {
+                    // A FIFO or a device named like a feature would block or flood the parser.
+                    crate::config::input::read_text(f, crate::config::input::MAX_TEXT)
+                        .map_err(|e| RunError::Usage(format!("feature file: {e}")))?;
                     cucumber::gherkin::Feature::parse_path(
                         f,
                         cucumber::gherkin::GherkinEnv::default(),

@@ -249,8 +249,8 @@ impl Target {
                     )
                 });
             }
-            if let Some(file) = &user.password_file
-                && let Err(e) = std::fs::File::open(file)
+            if user.password_file.is_some()
+                && let Err(e) = self.credentials(name)
             {
                 return Err(ConfigError {
                     line: line_of(&format!("{name}:")),
@@ -258,16 +258,15 @@ impl Target {
                     ..ConfigError::file(
                         &path,
                         format!(
-                            "password_file {} cannot be read ({e}); give the path of a file whose \
-                             first line is user `{name}`'s password",
-                            file.display()
+                            "{e}; give the path of a regular file whose first line is user \
+                             `{name}`'s password"
                         ),
                     )
                 });
             }
         }
         if let Some(ca) = &self.spec.tls.ca_file
-            && let Err(e) = std::fs::read(ca)
+            && let Err(e) = crate::config::input::read_text(ca, crate::config::input::MAX_CA_FILE)
         {
             return Err(ConfigError {
                 line: line_of("ca_file:").or_else(|| line_of("tls:")),
@@ -275,9 +274,8 @@ impl Target {
                 ..ConfigError::file(
                     &path,
                     format!(
-                        "tls.ca_file {} cannot be read ({e}); give the PEM file of the CA that \
-                         issued the deployment's certificate, or remove `ca_file`",
-                        ca.display()
+                        "tls.ca_file: {e}; give the PEM file of the CA that issued the \
+                         deployment's certificate, or remove `ca_file`"
                     ),
                 )
             });
@@ -313,13 +311,18 @@ impl Target {
                 format!("user `{user}`: the environment variable {var} (password_env) is not set")
             })?))
         } else if let Some(path) = &spec.password_file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                format!(
-                    "user `{user}`: cannot read password_file {}: {e}",
+            let text =
+                crate::config::input::read_text(path, crate::config::input::MAX_PASSWORD_FILE)
+                    .map_err(|e| format!("user `{user}`: password_file: {e}"))?;
+            let first = text.lines().next().unwrap_or_default();
+            if first.is_empty() {
+                return Err(format!(
+                    "user `{user}`: password_file {} is empty; its first line must be the \
+                     password",
                     path.display()
-                )
-            })?;
-            Some(Secret::new(text.lines().next().unwrap_or_default()))
+                ));
+            }
+            Some(Secret::new(first))
         } else {
             None
         };
@@ -384,6 +387,60 @@ impl Target {
 }
 
 /// Keys that only make sense for some targets: a mistake is an error, not silently ignored.
+/// What is wrong with an administrator action, before a run depends on it: an HTTP request
+/// needs an http(s) URL and a method that is an HTTP token; a command needs a program that exists.
+fn admin_action_problem(action: &AdminAction) -> Option<String> {
+    match action {
+        AdminAction::Http { url, method } => {
+            let filled = url.replace("{username}", "alice");
+            let shown = without_userinfo(url);
+            match url::Url::parse(&filled) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => {
+                    return Some(format!(
+                        "`url: {shown}` is not an http(s) URL (e.g. \
+                         https://crm.contoso.com/admin/end?user={{username}})"
+                    ));
+                }
+            }
+            if http::Method::from_bytes(method.as_bytes()).is_err() || method.is_empty() {
+                return Some(format!(
+                    "`method: {}` is not an HTTP method (e.g. POST, DELETE)",
+                    method.escape_debug()
+                ));
+            }
+            None
+        }
+        AdminAction::Command { command } => {
+            let Some(program) = command.first().filter(|p| !p.is_empty()) else {
+                return Some(
+                    "`command` is empty; give the program and its arguments, e.g. \
+                     [/usr/local/bin/end-sessions, '{username}']"
+                        .into(),
+                );
+            };
+            let found = if program.contains('/') {
+                Path::new(program).is_file()
+            } else {
+                std::env::var_os("PATH").is_some_and(|paths| {
+                    std::env::split_paths(&paths).any(|d| d.join(program).is_file())
+                })
+            };
+            (!found).then(|| {
+                format!(
+                    "the program `{}` of `command` does not exist{}",
+                    program.escape_debug(),
+                    if program.contains('/') {
+                        ""
+                    } else {
+                        " in any folder of PATH"
+                    }
+                )
+            })
+        }
+    }
+}
+
 fn check_real_target_keys(spec: &TargetFile, path: &Path) -> Result<(), ConfigError> {
     let at = |key: &str, message: String| {
         let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -413,6 +470,11 @@ fn check_real_target_keys(spec: &TargetFile, path: &Path) -> Result<(), ConfigEr
             "the embedded emulator resolves its own host names; `resolve` is for a real target"
                 .into(),
         );
+    }
+    if let Some(action) = &spec.admin.end_sessions
+        && let Some(problem) = admin_action_problem(action)
+    {
+        return at("end_sessions", format!("admin.end_sessions: {problem}"));
     }
     if embedded && spec.identity_provider.is_some() {
         return at(
