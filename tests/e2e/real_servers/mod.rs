@@ -1,6 +1,8 @@
 //! The harness against real, third-party web applications with their own sign-in and sign-out,
 //! which nobody in this project wrote: Django's admin (PyPI), Apache httpd's mod_auth_form and
-//! mod_auth_gssapi (Debian), each started here on loopback, configured correctly and wrongly.
+//! mod_auth_gssapi (Debian), and single sign-on with OpenID Connect (mod_auth_openidc from Debian
+//! in front of oidc-provider from npm, in `oidc.rs`), each started here on loopback, configured
+//! correctly and wrongly.
 //! Each test writes a target file from `fixtures/targets/examples/`, runs the `logout-harness`
 //! binary, and checks the exit code and exactly which rules held and failed. Needs `ci/setup`
 //! (it installs the servers).
@@ -11,6 +13,7 @@
 //! the timeout.
 
 mod harness;
+mod oidc;
 mod pki;
 mod proposal;
 mod servers;

@@ -40,7 +40,7 @@ pub struct ChildGuard {
 }
 
 impl ChildGuard {
-    fn spawn(name: &str, cmd: Command) -> Result<ChildGuard, String> {
+    pub(super) fn spawn(name: &str, cmd: Command) -> Result<ChildGuard, String> {
         let program = cmd.get_program().to_owned();
         let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
         let mut wrapped = Command::new("setpriv");
@@ -70,7 +70,7 @@ impl ChildGuard {
     }
 
     /// Waits until the server accepts TCP connections on `port`; fails early if it exits.
-    fn wait_listening(&mut self, port: u16, log: &Path) -> Result<(), String> {
+    pub(super) fn wait_listening(&mut self, port: u16, log: &Path) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
@@ -112,7 +112,7 @@ impl Drop for ChildGuard {
 }
 
 /// A loopback port nobody listens on right now.
-fn free_port() -> Result<u16, String> {
+pub(super) fn free_port() -> Result<u16, String> {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -444,7 +444,7 @@ fn write_htpasswd(path: &Path, password: &str) -> Result<(), String> {
         .map_err(|e| format!("chmod {}: {e}", path.display()))
 }
 
-fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+pub(super) fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
     std::fs::create_dir_all(to).map_err(|e| format!("mkdir {}: {e}", to.display()))?;
     for entry in std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))? {
         let entry = entry.map_err(|e| e.to_string())?;
