@@ -187,6 +187,9 @@ async fn no_auth_cookie_left(w: &mut LogoutWorld) -> Result<(), String> {
         evidence.push(format!("the jar as it is now: {probe}"));
         if probe.authenticated() {
             Outcome::Left
+        } else if let Some(idp) = provider_still_signs_in(w, &remaining, &jar).await? {
+            evidence.push(idp);
+            Outcome::Left
         } else {
             evidence
                 .push("the server no longer accepts what is left: not a live credential".into());
@@ -198,6 +201,56 @@ async fn no_auth_cookie_left(w: &mut LogoutWorld) -> Result<(), String> {
         obs = obs.evidence(e);
     }
     w.judge(obs)
+}
+
+/// For auth cookies left on another host than the application's (an identity provider's session
+/// cookie, `name@host`), which the application's `whoami` is never sent: whether the provider
+/// still signs the user in silently with what is left, asked at the sign-in request the sign-in
+/// chain showed. `Some(evidence)` when it does; `None` when nothing is left there or it asks for
+/// credentials. Without a sign-in request to ask at, what is left cannot be judged.
+async fn provider_still_signs_in(
+    w: &LogoutWorld,
+    remaining: &[crate::engine::browser::JarCookie],
+    jar: &[crate::engine::browser::JarCookie],
+) -> Result<Option<String>, String> {
+    let app = w.whoami_url()?;
+    let elsewhere: Vec<String> = remaining
+        .iter()
+        .filter(|c| !c.applies_to(&app) && !snapshot::expiring(c, snapshot::now_s()))
+        .filter(|c| !c.value.is_empty())
+        .map(|c| format!("{c:?}"))
+        .collect();
+    if elsewhere.is_empty() {
+        return Ok(None);
+    }
+    let request = w
+        .ctx()
+        .target
+        .sign_in_chain
+        .as_ref()
+        .and_then(|c| c.sign_in_request.clone())
+        .ok_or_else(|| {
+            format!(
+                "cannot tell whether {} still sign the user in: they are not sent to the \
+                 application, and no sign-in request to the identity provider was seen to ask \
+                 it (the sign-in redirect chain did not show one)",
+                elsewhere.join(", ")
+            )
+        })?;
+    let answer = w
+        .ctx()
+        .probe
+        .idp_sign_in_again(&request, jar)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((answer == crate::engine::probe::IdpAnswer::Token).then(|| {
+        format!(
+            "the identity provider at {} still signs the user in without credentials with \
+                 what is left ({}): a live credential",
+            request.host_str().unwrap_or_default(),
+            elsewhere.join(", ")
+        )
+    }))
 }
 
 #[then(regex = r"^replaying the cookies from before sign-out is refused by the server$")]

@@ -588,7 +588,8 @@ async fn propose(
             Ok(Some(form)) => form,
             Ok(None) => {
                 return Some(Err(
-                    "the sign-in page has no form with a password field and a submit button                      this check can find"
+                    "the sign-in page has no form with a password field and a submit button \
+                     this check can find"
                         .into(),
                 ));
             }

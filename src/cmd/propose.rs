@@ -379,10 +379,15 @@ impl Proposal {
         if let Some(t) = &self.signed_out_text {
             let _ = writeln!(out, "  signed_out_text: {}", yaml(t));
         }
-        let auth: Vec<String> = self
+        // The application's own first, then each other host's.
+        let mut authenticating: Vec<&CookieSeen> = self
             .cookies
             .iter()
             .filter(|c| c.authenticates == Some(true))
+            .collect();
+        authenticating.sort_by_key(|c| c.host.trim_start_matches('.') != app_host);
+        let auth: Vec<String> = authenticating
+            .into_iter()
             .map(|c| {
                 // A name with a random part is named by what comes before it.
                 let name = match &c.normalised {

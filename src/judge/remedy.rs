@@ -53,8 +53,9 @@ pub fn remedy_of(observation: &crate::judge::verdict::Observation, mode: AuthMod
         return Remedy {
             likely_cause:
                 "The session survived sign-out: the page shown after Back (or on reload) \
-                           came from the server, which still served it signed in; caching is not \
-                           the cause."
+                           came from the server, which still served it signed in (the application's \
+                           session, or an identity provider's single sign-on session that signed \
+                           the user straight back in); caching is not the cause."
                     .into(),
             fix: replay.fix,
         };

@@ -207,6 +207,15 @@ impl Run {
             .unwrap_or_default()
     }
 
+    /// The likely cause printed with `rule`'s first verdict (empty when none).
+    pub fn likely_cause(&self, rule: &str) -> String {
+        self.verdicts()
+            .into_iter()
+            .find(|v| v["rule"] == rule)
+            .map(|v| v["likely_cause"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    }
+
     /// The scenarios reported as not applicable.
     pub fn not_applicable(&self) -> Vec<Value> {
         self.report["not_applicable"]

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::harness::{self, Run};
+use super::oidc::{OidcProfile, OidcStack};
 use super::servers::{self, Django, DjangoProfile, repo};
 use crate::support::cpu;
 
@@ -139,4 +140,86 @@ fn a_django_target_proposed_from_its_url_and_user_gives_the_hand_written_verdict
         theirs.explain()
     );
     mine.assert_password_nowhere(&password);
+}
+
+/// The proposal for `url` against the hand-written `example`, both run over `features`: the same
+/// exit code and the same verdicts. Returns the proposal's output, for what it must say.
+fn proposal_matches_the_example(
+    name: &str,
+    (url, start): (&str, &str),
+    ca: &Path,
+    env: (&str, &str),
+    example: &str,
+    features: &[&str],
+) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    // The user gives the application's address (where a browser starts); the hand-written file
+    // names its root and `pages.start`.
+    let proposed = propose(name, &format!("{url}{start}"), ca, env, dir.path());
+    assert!(!proposed.output.contains(env.1), "{}", proposed.output);
+    let run_dir = |n: &str| {
+        let d = dir.path().join(n);
+        std::fs::create_dir(&d).unwrap();
+        d
+    };
+    let mine = harness::run(&proposed.target, features, env, &run_dir("proposed"));
+    let example = harness::target_from_example(example, dir.path(), url, Some(ca), env.0);
+    let theirs = harness::run(&example, features, env, &run_dir("hand-written"));
+    assert_eq!(
+        mine.code,
+        theirs.code,
+        "proposed ({}):\n{}\nhand-written:\n{}",
+        proposed.target.display(),
+        mine.explain(),
+        theirs.explain()
+    );
+    assert_eq!(
+        verdicts(&mine),
+        verdicts(&theirs),
+        "{}\nproposed:\n{}\nhand-written:\n{}",
+        proposed.output,
+        mine.explain(),
+        theirs.explain()
+    );
+    mine.assert_password_nowhere(env.1);
+    proposed.output
+}
+
+const SSO_FEATURES: [&str; 4] = [
+    "features/sign_out.feature",
+    "features/tabs.feature",
+    "features/back_button.feature",
+    "features/sso.feature",
+];
+
+#[test]
+fn an_openid_connect_target_proposed_from_its_url_and_user_gives_the_hand_written_verdicts() {
+    let _cpu = cpu::take(1);
+    let password = servers::fresh_password();
+    for profile in [
+        OidcProfile::Correct,
+        OidcProfile::SignOutNotReachingProvider,
+    ] {
+        let stack = OidcStack::start(profile, &password).unwrap_or_else(|e| panic!("{e}"));
+        let output = proposal_matches_the_example(
+            "oidc",
+            (&stack.url, "app/"),
+            &stack.ca_file,
+            ("OIDC_ALICE_PASSWORD", &password),
+            "oidc-apache-openidc.yaml",
+            &SSO_FEATURES,
+        );
+        // Both hosts' session cookies were told apart by leaving each out: the application's by
+        // its start page, the provider's by asking it for a sign-in again.
+        for expected in [
+            "mod_auth_openidc_session: authenticates",
+            "_session: authenticates (the identity provider without it answered a sign-in form)",
+            "identity_provider: {url: https://127.0.0.1:",
+            "protocol: openid-connect}",
+            // oidc-provider signs its session cookie: `_session.sig` authenticates with it.
+            "auth_cookies: [mod_auth_openidc_session, _session@127.0.0.1, _session.sig@127.0.0.1]",
+        ] {
+            assert!(output.contains(expected), "missing `{expected}`:\n{output}");
+        }
+    }
 }
