@@ -77,6 +77,33 @@ pub fn run_with_env(
     env: &[(std::ffi::OsString, std::ffi::OsString)],
     dir: &Path,
 ) -> Run {
+    run_in(target, features, env, dir, true)
+}
+
+/// [`run`] that compares the cookies left after sign-out with the snapshots an earlier run in
+/// `dir` recorded, instead of recording them: what a nightly run against a baseline does.
+pub fn run_against_snapshots(
+    target: &Path,
+    features: &[&str],
+    env: (&str, &str),
+    dir: &Path,
+) -> Run {
+    run_in(
+        target,
+        features,
+        &[(env.0.into(), env.1.into())],
+        dir,
+        false,
+    )
+}
+
+fn run_in(
+    target: &Path,
+    features: &[&str],
+    env: &[(std::ffi::OsString, std::ffi::OsString)],
+    dir: &Path,
+    update_snapshots: bool,
+) -> Run {
     let json = dir.join("report.json");
     let artifacts = dir.join("artifacts");
     let snapshots = dir.join("snapshots");
@@ -91,7 +118,7 @@ pub fn run_with_env(
         .arg(&artifacts)
         .arg("--snapshots")
         .arg(&snapshots)
-        .arg("--update-snapshots")
+        .args(update_snapshots.then_some("--update-snapshots"))
         .args(features)
         .current_dir(repo())
         .envs(env.iter().map(|(k, v)| (k, v)))
