@@ -12,6 +12,7 @@
 
 mod harness;
 mod pki;
+mod saml;
 mod servers;
 
 use std::collections::BTreeSet;
