@@ -77,18 +77,18 @@ pub fn run_with_env(
     env: &[(std::ffi::OsString, std::ffi::OsString)],
     dir: &Path,
 ) -> Run {
-    run_snapshots(target, features, env, dir, true)
+    run_in(target, features, env, dir, true)
 }
 
-/// [`run`] without `--update-snapshots`: the leftover cookies are compared with the snapshots an
-/// earlier [`run`] in the same `dir` recorded, as a nightly run compares with its baseline.
+/// [`run`] that compares the cookies left after sign-out with the snapshots an earlier run in
+/// `dir` recorded, instead of recording them: what a nightly run against a baseline does.
 pub fn run_against_snapshots(
     target: &Path,
     features: &[&str],
     env: (&str, &str),
     dir: &Path,
 ) -> Run {
-    run_snapshots(
+    run_in(
         target,
         features,
         &[(env.0.into(), env.1.into())],
@@ -97,7 +97,7 @@ pub fn run_against_snapshots(
     )
 }
 
-fn run_snapshots(
+fn run_in(
     target: &Path,
     features: &[&str],
     env: &[(std::ffi::OsString, std::ffi::OsString)],

@@ -16,6 +16,7 @@ mod harness;
 mod oidc;
 mod pki;
 mod proposal;
+mod saml;
 mod servers;
 
 use std::collections::BTreeSet;

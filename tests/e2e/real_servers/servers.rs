@@ -37,10 +37,25 @@ pub fn fresh_password() -> String {
 pub struct ChildGuard {
     child: Child,
     name: String,
+    /// With [`ChildGuard::spawn_group`]: the watchdog that kills the child's process group if the
+    /// test dies first.
+    watchdog: Option<Child>,
 }
 
 impl ChildGuard {
     pub(super) fn spawn(name: &str, cmd: Command) -> Result<ChildGuard, String> {
+        Self::start(name, cmd, false)
+    }
+
+    /// [`ChildGuard::spawn`] for a server that forks its workers (Apache's prefork MPM): the child
+    /// leads a process group of its own, and dropping the guard stops it and then kills whatever
+    /// is left of its group. Its workers do not get the parent-death signal, so a watchdog does it
+    /// for them: a shell that kills the group when the test dies (its own `--pdeathsig SIGTERM`).
+    pub(super) fn spawn_group(name: &str, cmd: Command) -> Result<ChildGuard, String> {
+        Self::start(name, cmd, true)
+    }
+
+    fn start(name: &str, cmd: Command, group: bool) -> Result<ChildGuard, String> {
         let program = cmd.get_program().to_owned();
         let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
         let mut wrapped = Command::new("setpriv");
@@ -57,16 +72,36 @@ impl ChildGuard {
         if let Some(dir) = cmd.get_current_dir() {
             wrapped.current_dir(dir);
         }
+        if group {
+            use std::os::unix::process::CommandExt as _;
+            wrapped.process_group(0);
+        }
         let child = wrapped
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("starting {name} ({}): {e}", program.to_string_lossy()))?;
-        Ok(ChildGuard {
+        let mut guard = ChildGuard {
             child,
             name: name.to_string(),
-        })
+            watchdog: None,
+        };
+        if group {
+            // The trap runs when `sleep` returns: within a second of the test's death. (`kill
+            // -KILL -PGID`: dash's kill takes no `--`.)
+            let watchdog = Command::new("setpriv")
+                .args(["--pdeathsig", "SIGTERM", "--", "/bin/sh", "-c"])
+                .arg(r#"trap 'kill -KILL "-$LH_GROUP"; exit 0' TERM; while :; do sleep 1; done"#)
+                .env("LH_GROUP", guard.child.id().to_string())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("starting the watchdog of {name}: {e}"))?;
+            guard.watchdog = Some(watchdog);
+        }
+        Ok(guard)
     }
 
     /// Waits until the server accepts TCP connections on `port`; fails early if it exits.
@@ -97,17 +132,29 @@ impl ChildGuard {
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
+        let pid = self.child.id() as libc::pid_t;
         // SAFETY: kill(2) on the pid of our own child, which has not been reaped yet.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        unsafe { libc::kill(pid, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(5);
+        let mut stopped = false;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                stopped = true;
+                break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if !stopped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if let Some(mut watchdog) = self.watchdog.take() {
+            // SAFETY: kill(2) on the process group our child led: its workers, if any are left
+            // (the pid cannot have been reused while the group has members).
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
     }
 }
 
@@ -119,7 +166,7 @@ pub(super) fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("finding a free loopback port: {e}"))
 }
 
-fn run_to_end(what: &str, cmd: &mut Command) -> Result<(), String> {
+pub(super) fn run_to_end(what: &str, cmd: &mut Command) -> Result<(), String> {
     let out = cmd
         .output()
         .map_err(|e| format!("{what}: cannot start: {e}"))?;
@@ -395,21 +442,26 @@ fn session_db(dir: &Path, as_root: bool) -> Result<(), String> {
         ).arg(&db),
     )?;
     if as_root {
-        // SAFETY: getpwnam with a NUL-terminated name; the result is read at once, before any
-        // other call could reuse its static buffer.
-        let (uid, gid) = unsafe {
-            let pw = libc::getpwnam(c"nobody".as_ptr());
-            if pw.is_null() {
-                return Err("there is no user `nobody` to serve as".into());
-            }
-            ((*pw).pw_uid, (*pw).pw_gid)
-        };
+        let (uid, gid) = nobody()?;
         for p in [dir, db.as_path()] {
             std::os::unix::fs::chown(p, Some(uid), Some(gid))
                 .map_err(|e| format!("chown {}: {e}", p.display()))?;
         }
     }
     Ok(())
+}
+
+/// The user and group ids of `nobody`, whom Apache serves as when started as root (`-DAsRoot`).
+pub(super) fn nobody() -> Result<(libc::uid_t, libc::gid_t), String> {
+    // SAFETY: getpwnam with a NUL-terminated name; the result is read at once, before any other
+    // call could reuse its static buffer.
+    unsafe {
+        let pw = libc::getpwnam(c"nobody".as_ptr());
+        if pw.is_null() {
+            return Err("there is no user `nobody` to serve as".into());
+        }
+        Ok(((*pw).pw_uid, (*pw).pw_gid))
+    }
 }
 
 /// An htpasswd file with `alice` (bcrypt); `htpasswd -i` reads the password from stdin, never
