@@ -7,6 +7,7 @@ use std::process::Command;
 
 use super::harness::{self, Run};
 use super::oidc::{OidcProfile, OidcStack};
+use super::saml::{SamlConfig, SamlStack};
 use super::servers::{self, Django, DjangoProfile, repo};
 use crate::support::cpu;
 
@@ -218,6 +219,31 @@ fn an_openid_connect_target_proposed_from_its_url_and_user_gives_the_hand_writte
             "protocol: openid-connect}",
             // oidc-provider signs its session cookie: `_session.sig` authenticates with it.
             "auth_cookies: [mod_auth_openidc_session, _session@127.0.0.1, _session.sig@127.0.0.1]",
+        ] {
+            assert!(output.contains(expected), "missing `{expected}`:\n{output}");
+        }
+    }
+}
+
+#[test]
+fn a_saml_target_proposed_from_its_url_and_user_gives_the_hand_written_verdicts() {
+    let _cpu = cpu::take(1);
+    let password = servers::fresh_password();
+    for config in [SamlConfig::Correct, SamlConfig::SignOutNotReachingIdp] {
+        let stack = SamlStack::start(config, &password).unwrap_or_else(|e| panic!("{e}"));
+        let output = proposal_matches_the_example(
+            "saml",
+            (&stack.url, "app/"),
+            &stack.ca_file,
+            ("SAML_ALICE_PASSWORD", &password),
+            "saml-simplesamlphp-mellon.yaml",
+            &SSO_FEATURES,
+        );
+        for expected in [
+            "mellon-cookie: authenticates",
+            "identity_provider: {url: https://127.0.0.1:",
+            "protocol: saml2}",
+            "SimpleSAML@127.0.0.1",
         ] {
             assert!(output.contains(expected), "missing `{expected}`:\n{output}");
         }
