@@ -170,6 +170,7 @@ impl LogoutWorld {
                     .map_err(|e| format!("cannot open a browser context for {person}: {e}"));
                 self.timings.browser_launch += t.elapsed();
                 let browser = browser?;
+                self.bound_waits(&browser).await?;
                 let recorder = match browser.devtools() {
                     Some((cdp, context)) => {
                         crate::engine::recorder::Recorder::start(cdp, context, &self.ctx().crm_url)
@@ -246,7 +247,20 @@ impl LogoutWorld {
         .await
         .map_err(|e| format!("cannot start a browser for {person}: {e}"));
         self.timings.browser_launch += t.elapsed();
+        let browser = browser?;
+        self.bound_waits(&browser).await?;
+        Ok(browser)
+    }
+
+    /// Every wait of the browser's WebDriver server (a page load, a click that navigates, a
+    /// script) ends by the page timeout plus [`DRIVER_MARGIN`], never by the driver's own
+    /// defaults (chromedriver: 300 s).
+    async fn bound_waits(&self, browser: &Browser) -> Result<(), String> {
+        let limit = self.ctx().page_timeout.saturating_add(DRIVER_MARGIN);
         browser
+            .bound_waits(limit)
+            .await
+            .map_err(|e| format!("cannot set the browser's page-load timeout: {e}"))
     }
 
     /// Before hook: hands the world its pass's context (cucumber builds worlds with no
@@ -614,6 +628,12 @@ impl LogoutWorld {
 }
 
 /// Why a browser that is a process of its own is not recorded.
+/// What a browser's WebDriver server gets beyond the page timeout before it gives up on a page
+/// load itself: the harness's own waits (which read the page as it settles) end first, and say
+/// what they saw; the driver's bound only keeps a request that never answers from holding the
+/// step for the driver's default of five minutes.
+const DRIVER_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 const UNRECORDABLE: &str = "the browser is a process of its own (--isolation process, \
     --webdriver, or a scenario that reopens the browser), whose DevTools events WebDriver does \
     not carry: the requests it made could not be recorded";

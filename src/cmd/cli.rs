@@ -536,6 +536,11 @@ async fn cmd_run(args: RunArgs) -> i32 {
         if limit.is_zero() {
             return fail("--page-timeout must be at least 1s");
         }
+        if limit > MAX_PAGE_TIMEOUT {
+            return fail(
+                "--page-timeout must be at most 1h (a page that takes longer never loads)",
+            );
+        }
         opts.page_timeout = limit;
     }
     opts.isolation = args.isolation;
@@ -697,9 +702,16 @@ fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> std::io:
     tmp.persist(path).map(drop).map_err(|e| e.error)
 }
 
+/// The longest `--page-timeout`: every wait of a step is bounded by it, and the WebDriver
+/// server's own page-load timeout is set from it.
+const MAX_PAGE_TIMEOUT: Duration = Duration::from_secs(3600);
+
 async fn cmd_check(args: CheckArgs) -> i32 {
     if args.page_timeout.is_some_and(|t| t.is_zero()) {
         return fail("--page-timeout must be at least 1s");
+    }
+    if args.page_timeout.is_some_and(|t| t > MAX_PAGE_TIMEOUT) {
+        return fail("--page-timeout must be at most 1h (a page that takes longer never loads)");
     }
     // --connect starts a browser (and, for the embedded target, the emulator): Ctrl-C ends them.
     install_signal_handler(|| {});

@@ -1589,3 +1589,77 @@ fn a_violation_stays_exit_1_when_the_report_cannot_be_written() {
         "{seen}"
     );
 }
+
+/// A sign-out request the server accepts and never answers (a hung AD FS): the step ends by the
+/// page timeout plus a small margin, not by chromedriver's own five-minute page-load timeout,
+/// and the scenario is not judged.
+#[test]
+fn a_sign_out_that_never_answers_ends_by_the_page_timeout() {
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let server = LoopbackServer::start(serve_hung_sign_out);
+    let target = write(
+        tmp.path(),
+        "hung.yaml",
+        &format!(
+            "name: hung-sign-out\ncrm: http://127.0.0.1:{}/\nmode: fba\n\
+             users:\n  alice:\n    username: alice\n    password_env: HUNG_ALICE_PASSWORD\n\
+             whoami: whoami\npages:\n  start: app\n  username_input: '#u'\n  password_input: '#p'\n\
+             \x20 submit: '#go'\n  signed_in: '#user'\n  sign_out: '#signout'\n\
+             \x20 signed_out_text: '(?i)signed out'\n  data: '#data'\n  auth_cookies: [sid]\n",
+            server.port
+        ),
+    );
+    let t0 = std::time::Instant::now();
+    let out = isolated(tmp.path())
+        .args([
+            "run",
+            "--page-timeout",
+            "3s",
+            "--name",
+            "Sign Out from the profile menu",
+        ])
+        .arg("--target")
+        .arg(&target)
+        .arg("features/sign_out.feature")
+        .arg("--artifacts")
+        .arg(tmp.path().join("artifacts"))
+        .env("HUNG_ALICE_PASSWORD", "not-a-secret-of-anyone")
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    let took = t0.elapsed();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    // 3 s of page timeout, the driver's 5 s margin, and the run's own start and end.
+    assert!(took < std::time::Duration::from_secs(60), "{took:?}: {t}");
+}
+
+/// The forms application of [`SIGN_IN_FORM`] whose `/signout` accepts the request and never
+/// answers.
+fn serve_hung_sign_out(conn: std::net::TcpStream) {
+    let Some(request) = loopback::Request::read(conn) else {
+        return;
+    };
+    let live = request.cookie.contains("sid=live");
+    let path = request.path();
+    let (status, headers, html) = match (request.is_post(), path.as_str()) {
+        (false, "/app") if live => ("200 OK", String::new(), SIGNED_IN_PAGE.to_string()),
+        (false, "/app") => ("302 Found", "Location: /login\r\n".into(), String::new()),
+        (false, "/login") => ("200 OK", String::new(), SIGN_IN_FORM.to_string()),
+        (true, "/login") => (
+            "302 Found",
+            "Location: /app\r\nSet-Cookie: sid=live; Path=/; HttpOnly\r\n".into(),
+            String::new(),
+        ),
+        (false, "/whoami") if live => ("200 OK", String::new(), "alice".into()),
+        (false, "/whoami") => ("401 Unauthorized", String::new(), String::new()),
+        (false, "/signout") => {
+            // Holds the connection open, answering nothing, for longer than any bound here.
+            std::thread::sleep(std::time::Duration::from_secs(120));
+            return;
+        }
+        _ => ("404 Not Found", String::new(), String::new()),
+    };
+    request.answer(status, &headers, &html);
+}

@@ -219,7 +219,50 @@ fn cases() -> Vec<Case> {
         target(
             "target: password_file missing",
             &with_user("  alice: {password_file: /nonexistent/corpus/pw}\n"),
-            vec!["t.yaml:5", "/nonexistent/corpus/pw", "cannot be read"],
+            vec!["t.yaml:5", "/nonexistent/corpus/pw", "cannot read"],
+        ),
+        target(
+            "target: password_file a directory",
+            &with_user("  alice: {password_file: /}\n"),
+            vec![
+                "t.yaml:5",
+                "password_file",
+                "is a directory",
+                "regular file",
+            ],
+        ),
+        target(
+            "target: password_file a device that never ends",
+            &with_user("  alice: {password_file: /dev/zero}\n"),
+            vec!["t.yaml:5", "/dev/zero", "is a device"],
+        ),
+        target(
+            "target: admin.end_sessions with an empty command",
+            &format!("{TARGET_OK}admin:\n  end_sessions: {{command: []}}\n"),
+            vec!["end_sessions", "`command` is empty"],
+        ),
+        target(
+            "target: admin.end_sessions with a missing program",
+            &format!(
+                "{TARGET_OK}admin:\n  end_sessions: {{command: [/nonexistent/end-sessions, '{{username}}']}}\n"
+            ),
+            vec![
+                "end_sessions",
+                "/nonexistent/end-sessions",
+                "does not exist",
+            ],
+        ),
+        target(
+            "target: admin.end_sessions with a bad URL",
+            &format!("{TARGET_OK}admin:\n  end_sessions: {{url: 'crm/admin/end'}}\n"),
+            vec!["end_sessions", "crm/admin/end", "http(s) URL"],
+        ),
+        target(
+            "target: admin.end_sessions with a method holding a line break",
+            &format!(
+                "{TARGET_OK}admin:\n  end_sessions: {{url: 'https://crm.contoso.test/end', method: \"POST\\r\\nX: y\"}}\n"
+            ),
+            vec!["end_sessions", "not an HTTP method"],
         ),
         target(
             "target: second user password_env not set",
@@ -483,6 +526,21 @@ fn cases() -> Vec<Case> {
                 ")".repeat(30_000)
             ),
             vec!["--tags", "nested 30000 deep", "at most"],
+        ),
+        command(
+            "cli: page timeout past any page",
+            "run --page-timeout 18446744073709551615s --json {d}/r.json",
+            vec!["--page-timeout", "at most 1h"],
+        ),
+        command(
+            "cli: policy a device that never ends",
+            "run --policy /dev/zero --json {d}/r.json",
+            vec!["/dev/zero", "is a device", "regular file"],
+        ),
+        command(
+            "cli: feature file a device",
+            "run /dev/zero --json {d}/r.json",
+            vec!["/dev/zero", "is a device"],
         ),
         command(
             "cli: bad name regex",

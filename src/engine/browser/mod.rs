@@ -465,6 +465,22 @@ impl Browser {
         }
     }
 
+    /// Bounds how long the WebDriver server itself waits for a page to load: a navigation, or a
+    /// click that navigates (a sign-in or sign-out POST), and a script. chromedriver's own
+    /// page-load default is 300 s, so a server that accepts a request and never answers would
+    /// hold a step five minutes past the harness's page timeout
+    /// ([WebDriver, Set Timeouts](https://www.w3.org/TR/webdriver2/#set-timeouts)).
+    pub async fn bound_waits(&self, limit: Duration) -> Result<(), BrowserError> {
+        self.client
+            .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+                Some(limit),
+                Some(limit),
+                Some(Duration::ZERO),
+            ))
+            .await?;
+        Ok(())
+    }
+
     /// Whether `css` matches an element right now.
     pub async fn has(&self, css: &str) -> Result<bool, BrowserError> {
         Ok(!self.client.find_all(Locator::Css(css)).await?.is_empty())

@@ -464,3 +464,44 @@ fn oidc_provider_signs_alice_in_over_http_and_refuses_a_wrong_password() {
         assert!(!e.to_string().contains(&wrong), "{e}");
     });
 }
+
+/// The same correct deployment described as CRM behind AD FS (`mode: ifd`), as a user whose
+/// single sign-on is not AD FS might write it: the re-login through the provider is judged; the
+/// checks that exist only for AD FS say why they do not apply here (WS-Federation's `wreply`,
+/// AD FS's "Keep me signed in" checkbox, which this sign-in form does not have) instead of ending
+/// the run "not judged".
+#[test]
+fn oidc_described_as_mode_ifd_judges_the_re_login_and_says_why_the_ad_fs_checks_do_not_apply() {
+    let _cpu = cpu::take(1);
+    let password = servers::fresh_password();
+    let (_stack, dir, target) = start(OidcProfile::Correct, &password);
+    let text = std::fs::read_to_string(&target).unwrap();
+    assert!(text.contains("mode: fba"), "{text}");
+    std::fs::write(&target, text.replace("mode: fba", "mode: ifd")).unwrap();
+    let run = harness::run(
+        &target,
+        &["features/sso.feature"],
+        (PASSWORD_ENV, &password),
+        dir.path(),
+    );
+    run.assert_password_nowhere(&password);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_rules(
+        &run,
+        &[],
+        &["sso.reauthentication", "sign-out.leftover-cookies"],
+    );
+    let not_applicable = format!("{:?}", run.not_applicable());
+    for reason in [
+        // Seen in the sign-in redirect: OpenID Connect, not WS-Federation.
+        "the sign-out reply address (`wreply`) is WS-Federation's, and the identity provider is https://127.0.0.1:",
+        "OpenID Connect",
+        // The mode's default checkbox is not on this sign-in form.
+        "offers no \\\"Keep me signed in\\\" (AD FS's `#kmsiInput`",
+    ] {
+        assert!(
+            not_applicable.contains(reason),
+            "{reason}: {not_applicable}"
+        );
+    }
+}
