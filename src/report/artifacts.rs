@@ -24,7 +24,7 @@ pub async fn save<'a>(
         &ctx.target,
         &ctx.browser,
     ]));
-    if let Err(e) = std::fs::create_dir_all(&dir) {
+    if let Err(e) = private_dir(&dir) {
         eprintln!("artifacts: cannot create {}: {e}", dir.display());
         return;
     }
@@ -38,18 +38,22 @@ pub async fn save<'a>(
             notes.push(format!("{person} url: {url}"));
         }
         if let Ok(source) = client.source().await {
-            let _ = std::fs::write(dir.join(format!("{person}.html")), redact_page(&source));
+            let _ = write_private(&dir.join(format!("{person}.html")), redact_page(&source));
         }
         if let Ok(jar) = browser.all_cookies().await {
             let text = serde_yaml::to_string(&snapshot::shapes(&jar)).unwrap_or_default();
             let text = secrets::redact_known(&text);
-            let _ = std::fs::write(dir.join(format!("{person}.cookies.yaml")), text);
+            let _ = write_private(&dir.join(format!("{person}.cookies.yaml")), text);
         }
         // Last: blanking the password changes the page.
-        match blank_secrets(client).await {
+        let blanked = match blank_secrets(client).await {
+            Ok(n) => secret_elsewhere(client).await.map(|()| n),
+            Err(e) => Err(e),
+        };
+        match blanked {
             Ok(blanked) => {
                 if let Ok(png) = client.screenshot().await {
-                    let _ = std::fs::write(dir.join(format!("{person}.png")), png);
+                    let _ = write_private(&dir.join(format!("{person}.png")), png);
                 }
                 if blanked > 0 {
                     notes.push(format!(
@@ -63,7 +67,30 @@ pub async fn save<'a>(
     }
     notes.extend(probe_log.iter().cloned());
     let probe = secrets::redact_known(&(notes.join("\n") + "\n"));
-    let _ = std::fs::write(dir.join("probe.txt"), probe);
+    let _ = write_private(&dir.join("probe.txt"), probe);
+}
+
+/// `dir` and its missing parents, readable by their owner only (0700): artifacts show signed-in
+/// pages, as private as the reports (0600).
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Writes `bytes` to a new (or truncated) file at `path` that only its owner can read (0600).
+fn write_private(path: &Path, bytes: impl AsRef<[u8]>) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes.as_ref())
 }
 
 /// Every text node, input value and the title of the page, in document order (the same order
@@ -88,6 +115,30 @@ for (const [i, text] of arguments[0]) {
   else inputs[i - 1 - nodes.length].value = text;
 }
 return true;
+"#;
+
+/// Everything else a page can render text from, which blanking texts does not reach: the
+/// markup's attributes (a `placeholder`, an `<iframe srcdoc>`), open shadow roots, the style
+/// sheets (CSS `content:`), generated `::before` / `::after` content and same-origin frames.
+const GET_ELSEWHERE: &str = r#"
+const out = [document.documentElement.outerHTML];
+const walk = (root) => {
+  for (const el of root.querySelectorAll('*')) {
+    if (el.shadowRoot) { out.push(el.shadowRoot.innerHTML); walk(el.shadowRoot); }
+    for (const pseudo of ['::before', '::after']) {
+      const c = getComputedStyle(el, pseudo).content;
+      if (c && c !== 'none' && c !== 'normal') out.push(c);
+    }
+    if (el.tagName === 'IFRAME') {
+      try { out.push(el.contentDocument.documentElement.outerHTML); } catch (e) {}
+    }
+  }
+};
+walk(document);
+for (const sheet of document.styleSheets) {
+  try { for (const rule of sheet.cssRules) out.push(rule.cssText); } catch (e) {}
+}
+return out;
 "#;
 
 /// Replaces every known secret the page shows (text, input values, title) with `[redacted]`
@@ -130,6 +181,26 @@ async fn blank_secrets(client: &fantoccini::Client) -> Result<usize, String> {
         return Err("the page shows a password that could not be blanked".into());
     }
     Ok(blanked)
+}
+
+/// Whether a known secret is anywhere a page can render it from besides its texts
+/// ([`GET_ELSEWHERE`]); such a page gets no screenshot. An unreadable page counts as one.
+async fn secret_elsewhere(client: &fantoccini::Client) -> Result<(), String> {
+    let found = client
+        .execute(GET_ELSEWHERE, vec![])
+        .await
+        .map_err(|e| format!("the page could not be read to check for a password ({e})"))?;
+    let parts: Vec<Option<String>> = serde_json::from_value(found)
+        .map_err(|e| format!("the page could not be read to check for a password ({e})"))?;
+    let redactor = secrets::Redactor::known();
+    if parts.iter().flatten().any(|t| redactor.redact(t) != *t) {
+        return Err(
+            "the page holds a password where blanking texts cannot reach it (an attribute such \
+             as a placeholder, a shadow root, a frame or a style sheet)"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// Removes token-bearing form values (`wresult`, passwords) and every known secret from a page

@@ -1663,3 +1663,123 @@ fn serve_hung_sign_out(conn: std::net::TcpStream) {
     };
     request.answer(status, &headers, &html);
 }
+
+/// The password a page shows where blanking texts cannot reach it (here a `placeholder`, a CSS
+/// `content:` and a shadow root): the failed scenario's artifacts take no screenshot and say why;
+/// every artifact is readable by its owner only.
+#[test]
+fn artifacts_take_no_screenshot_of_a_password_they_cannot_blank_and_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let server = LoopbackServer::start(serve_password_in_placeholder);
+    let target = write(
+        tmp.path(),
+        "shown.yaml",
+        &format!(
+            "name: password-shown\ncrm: http://127.0.0.1:{}/\nmode: fba\n\
+             users:\n  alice:\n    username: alice\n    password_env: SHOWN_ALICE_PASSWORD\n\
+             whoami: whoami\npages:\n  start: app\n  username_input: '#u'\n  password_input: '#p'\n\
+             \x20 submit: '#go'\n  signed_in: '#user'\n  sign_out: '#signout'\n\
+             \x20 signed_out_text: '(?i)signed out'\n  data: '#data'\n  auth_cookies: [sid]\n",
+            server.port
+        ),
+    );
+    let artifacts = tmp.path().join("artifacts");
+    let out = isolated(tmp.path())
+        .args([
+            "run",
+            "--name",
+            "Sign Out from the profile menu",
+            "--target",
+        ])
+        .arg(&target)
+        .arg("features/sign_out.feature")
+        .arg("--artifacts")
+        .arg(&artifacts)
+        .arg("--snapshots")
+        .arg(tmp.path().join("snapshots"))
+        .arg("--update-snapshots")
+        .env("SHOWN_ALICE_PASSWORD", SHOWN_PASSWORD)
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    let mut files = Vec::new();
+    let mut dirs = vec![artifacts.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+        if d != artifacts {
+            let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", d.display());
+        }
+    }
+    assert!(!files.is_empty(), "{t}");
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.extension().is_some_and(|x| x == "png")),
+        "{files:?}"
+    );
+    let probe = files
+        .iter()
+        .find(|f| f.ends_with("probe.txt"))
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .unwrap_or_default();
+    assert!(
+        probe.contains("screenshot: not taken") && probe.contains("blanking texts cannot reach"),
+        "{probe}"
+    );
+    for f in &files {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", f.display());
+        let bytes = std::fs::read(f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(SHOWN_PASSWORD),
+            "{}",
+            f.display()
+        );
+    }
+}
+
+const SHOWN_PASSWORD: &str = "Sh0wn-in-a-placeholder";
+
+/// A forms application whose signed-in page shows the password in a placeholder, a style sheet
+/// and a shadow root, and whose Sign out leads back to the application (a failed scenario).
+fn serve_password_in_placeholder(conn: std::net::TcpStream) {
+    let Some(request) = loopback::Request::read(conn) else {
+        return;
+    };
+    let live = request.cookie.contains("sid=live");
+    let path = request.path();
+    let page = format!(
+        "{SIGNED_IN_PAGE}<input placeholder='{SHOWN_PASSWORD}'>\
+         <style>#hint::after {{ content: '{SHOWN_PASSWORD}'; }}</style><p id='hint'></p>\
+         <div id='host'></div><script>document.getElementById('host').attachShadow({{mode: 'open'}})\
+         .innerHTML = '<b>{SHOWN_PASSWORD}</b>';</script>"
+    );
+    let (status, headers, html) = match (request.is_post(), path.as_str()) {
+        (false, "/app") if live => ("200 OK", String::new(), page),
+        (false, "/app") => ("302 Found", "Location: /login\r\n".into(), String::new()),
+        (false, "/login") => ("200 OK", String::new(), SIGN_IN_FORM.to_string()),
+        (true, "/login") => (
+            "302 Found",
+            "Location: /app\r\nSet-Cookie: sid=live; Path=/; HttpOnly\r\n".into(),
+            String::new(),
+        ),
+        (false, "/whoami") if live => ("200 OK", String::new(), "alice".into()),
+        (false, "/whoami") => ("401 Unauthorized", String::new(), String::new()),
+        // No sign-out at all: back to the application, still signed in.
+        (false, "/signout") => ("302 Found", "Location: /app\r\n".into(), String::new()),
+        _ => ("404 Not Found", String::new(), String::new()),
+    };
+    request.answer(status, &headers, &html);
+}
