@@ -54,7 +54,14 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String, String> {
             path.display()
         ));
     }
-    String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))
+    let text =
+        String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
+    // A byte order mark (Notepad, PowerShell 5 write one) is not part of the text: left in, it
+    // would be read as part of the first key.
+    Ok(text
+        .strip_prefix('\u{feff}')
+        .map(str::to_string)
+        .unwrap_or(text))
 }
 
 #[cfg(test)]
@@ -83,6 +90,8 @@ mod tests {
         // SAFETY: mkfifo(3) with a valid, NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         assert!(read_text(&fifo, 100).unwrap_err().contains("FIFO"));
+        std::fs::write(&file, "\u{feff}name: t\n").unwrap();
+        assert_eq!(read_text(&file, 100).unwrap(), "name: t\n");
         std::fs::write(&file, [0xff, 0xfe]).unwrap();
         assert!(read_text(&file, 100).unwrap_err().contains("not UTF-8"));
     }

@@ -126,6 +126,48 @@ fn cases() -> Vec<Case> {
             ],
         ),
         target(
+            "target: saved with a byte order mark and a bad key",
+            &format!("\u{feff}{TARGET_OK}colour: red\n"),
+            vec!["t.yaml:6", "colour"],
+        ),
+        target(
+            "target: resolve to the unspecified address",
+            &format!("{TARGET_OK}resolve:\n  crm.contoso.test: 0.0.0.0\n"),
+            vec!["t.yaml:7", "0.0.0.0", "no address a server answers at"],
+        ),
+        target(
+            "target: resolve to a multicast address",
+            &format!("{TARGET_OK}resolve:\n  crm.contoso.test: 224.0.0.1\n"),
+            vec!["224.0.0.1", "multicast"],
+        ),
+        target(
+            "target: resolve naming one host twice in two cases",
+            &format!(
+                "{TARGET_OK}resolve:\n  crm.contoso.test: 10.0.0.5\n  CRM.contoso.test: 10.0.0.6\n"
+            ),
+            vec!["CRM.contoso.test", "twice", "case-insensitive"],
+        ),
+        target(
+            "target: port 0",
+            "name: corp\ncrm: https://crm.contoso.test:0/org/\nmode: ifd\nusers:\n  alice: {password_env: CORPUS_PASSWORD}\n",
+            vec!["crm", "port 0"],
+        ),
+        target(
+            "target: an empty selector",
+            &format!("{TARGET_OK}pages:\n  sign_out: ''\n"),
+            vec!["sign_out", "is empty"],
+        ),
+        target(
+            "target: auth_cookies naming none",
+            &format!("{TARGET_OK}pages:\n  auth_cookies: []\n"),
+            vec!["auth_cookies", "names no cookie", "mode iwa"],
+        ),
+        target(
+            "target: idle timeout of 0s",
+            &format!("{TARGET_OK}timeouts:\n  idle: 0s\n"),
+            vec!["idle", "0s", "no timeout"],
+        ),
+        target(
             "target: identity_provider not a URL",
             &format!("{TARGET_OK}identity_provider: sts.contoso.test\n"),
             vec![

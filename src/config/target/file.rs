@@ -175,7 +175,22 @@ impl<'de> Deserialize<'de> for ResolveMap {
                              name to an IPv4 or IPv6 address, e.g. `{host}: 127.0.0.1`"
                         ))
                     })?;
-                    out.insert(host.to_ascii_lowercase(), ip);
+                    if ip.is_unspecified()
+                        || ip.is_multicast()
+                        || ip == std::net::Ipv4Addr::BROADCAST
+                    {
+                        return Err(A::Error::custom(format!(
+                            "key `{host}`: `{ip}` is no address a server answers at (unspecified, \
+                             multicast or broadcast); give the server's own address"
+                        )));
+                    }
+                    // Host names are case-insensitive: two keys differing in case are one host.
+                    if out.insert(host.to_ascii_lowercase(), ip).is_some() {
+                        return Err(A::Error::custom(format!(
+                            "key `{host}`: the host is in `resolve` twice (host names are \
+                             case-insensitive); keep one"
+                        )));
+                    }
                 }
                 Ok(ResolveMap(out))
             }
@@ -398,6 +413,12 @@ impl<'de> Deserialize<'de> for CrmLocation {
         if !matches!(url.scheme(), "https" | "http") || !url.path().ends_with('/') {
             return Err(serde::de::Error::custom(format!(
                 "key `crm`: `{s}` must be an http(s) organization URL ending in `/`"
+            )));
+        }
+        if url.port() == Some(0) {
+            return Err(serde::de::Error::custom(format!(
+                "key `crm`: `{s}` has port 0, which no server listens on; give the real port or \
+                 none"
             )));
         }
         Ok(CrmLocation::Url(url))

@@ -464,6 +464,54 @@ fn check_real_target_keys(spec: &TargetFile, path: &Path) -> Result<(), ConfigEr
         );
     }
     let embedded = spec.crm == CrmLocation::Embedded;
+    let o = &spec.pages;
+    for (key, value) in [
+        ("start", &o.start),
+        ("username_input", &o.username_input),
+        ("password_input", &o.password_input),
+        ("submit", &o.submit),
+        ("signed_in", &o.signed_in),
+        ("sign_out", &o.sign_out),
+        ("data", &o.data),
+        ("signed_out_text", &o.signed_out_text),
+    ] {
+        // `start: ''` is the target's URL itself; every other key names something on a page.
+        if key != "start" && value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            return at(
+                key,
+                format!(
+                    "`pages.{key}` is empty: it must find something on the page (a CSS selector, \
+                     or for signed_out_text a regular expression); leave the key out for the \
+                     mode's default"
+                ),
+            );
+        }
+    }
+    if o.auth_cookies.as_ref().is_some_and(|c| c.is_empty()) && spec.mode != AuthMode::Iwa {
+        return at(
+            "auth_cookies",
+            format!(
+                "`auth_cookies: []` names no cookie, so the checks of the session cookie (removed \
+                 at sign-out, refused when replayed, Secure, HttpOnly) would check nothing in mode \
+                 {}; name the cookies that carry the session (only mode iwa has none)",
+                spec.mode
+            ),
+        );
+    }
+    for (key, value) in [
+        ("idle", spec.timeouts.idle),
+        ("absolute", spec.timeouts.absolute),
+    ] {
+        if value.is_some_and(|d| d.is_zero()) {
+            return at(
+                key,
+                format!(
+                    "`timeouts.{key}: 0s` is no timeout; give the configured value (e.g. 30m), or \
+                     leave it out when none is configured"
+                ),
+            );
+        }
+    }
     if embedded && !spec.resolve.0.is_empty() {
         return at(
             "resolve",
