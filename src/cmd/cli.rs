@@ -332,6 +332,18 @@ pub fn main() -> i32 {
             return e.exit_code();
         }
     };
+    // A Selenium Grid behind basic authentication (`https://user:password@grid/`) is a
+    // legitimate --webdriver: its password is a secret like the users', redacted wherever the
+    // URL is written.
+    let webdriver = match &cli.command {
+        Command::Run(a) => a.webdriver.as_deref(),
+        Command::Check(a) => a.webdriver.as_deref(),
+        Command::Timeout(a) => a.webdriver.as_deref(),
+        Command::Sim(_) => None,
+    };
+    if let Some(url) = webdriver {
+        crate::config::secrets::remember_url_credentials(url);
+    }
     *RELAY.lock().unwrap_or_else(|e| e.into_inner()) = StdoutRelay::start();
     let code = main_parsed(cli);
     finish_stdout();

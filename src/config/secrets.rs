@@ -22,8 +22,12 @@ pub fn find_in(value: &str, secret: &str) -> Option<&'static str> {
         return Some("in clear");
     }
     let decoded = url_decode(value);
-    if decoded.contains(secret) {
+    if decoded.contains(secret) || latin1_url_decode(value).contains(secret) {
         return Some("URL-encoded");
+    }
+    let lower = value.to_ascii_lowercase();
+    if lower.contains(&hex(secret)) {
+        return Some("hex-encoded");
     }
     // Base64 of the value itself, or of its URL-decoded form (a `%3D` padding), whole or as the
     // part after a `name=` or before a signature separator.
@@ -64,6 +68,18 @@ pub fn remember(secret: &str) {
     let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
     if !known.iter().any(|k| k == secret) {
         known.push(secret.to_string());
+    }
+}
+
+/// Remembers the password of a URL's `user:password@` part (as written and percent-decoded), so
+/// that a URL that legitimately carries one (a Selenium Grid's, an administrator endpoint's) is
+/// redacted wherever it is written.
+pub fn remember_url_credentials(url: &str) {
+    if let Ok(u) = url::Url::parse(url)
+        && let Some(password) = u.password()
+    {
+        remember(password);
+        remember(&url_decode(password));
     }
 }
 
@@ -108,10 +124,12 @@ pub fn redact<S: AsRef<str>>(text: &str, secrets: &[S]) -> String {
 }
 
 /// [`redact`] prepared once for a set of secrets (its patterns compiled), for many texts.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Redactor {
-    /// Per secret, longest first: its text-encodings pattern and its base64 cores.
-    secrets: Vec<(Option<regex::Regex>, Vec<String>)>,
+    /// Per secret, longest first: its text-encodings pattern, its base64 cores, and the literal
+    /// forms replaced as they are (hex; and the plain encodings when the secret is too long for
+    /// a pattern).
+    secrets: Vec<(Option<regex::Regex>, Vec<String>, Vec<String>)>,
 }
 
 impl Redactor {
@@ -128,14 +146,39 @@ impl Redactor {
         Redactor {
             secrets: list
                 .into_iter()
-                .map(|s| (encoded_pattern(s), base64_cores(s)))
+                .map(|s| {
+                    let pattern = encoded_pattern(s);
+                    let mut literals = vec![hex(s), hex(s).to_ascii_uppercase()];
+                    if pattern.is_none() {
+                        // Too long a secret for the pattern of every encoding: its common forms
+                        // are still removed, never silently none.
+                        literals.extend([
+                            s.to_string(),
+                            url_encode(s, true),
+                            url_encode(s, false),
+                            url_encode(s, false).to_ascii_lowercase(),
+                        ]);
+                    }
+                    (pattern, base64_cores(s), literals)
+                })
                 .collect(),
         }
     }
 
-    /// For every secret [`remember`]ed so far.
+    /// For every secret [`remember`]ed so far. Compiled once per set of secrets (secrets are
+    /// only ever added), then cloned: redaction runs on every line and cookie the harness writes.
     pub fn known() -> Redactor {
-        Redactor::new(&KNOWN.lock().unwrap_or_else(|e| e.into_inner()).clone())
+        static COMPILED: std::sync::Mutex<Option<(usize, Redactor)>> = std::sync::Mutex::new(None);
+        let known = KNOWN.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut compiled = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
+        match compiled.as_ref() {
+            Some((n, redactor)) if *n == known.len() => redactor.clone(),
+            _ => {
+                let redactor = Redactor::new(&known);
+                *compiled = Some((known.len(), redactor.clone()));
+                redactor
+            }
+        }
     }
 
     /// Whether there is no secret to redact.
@@ -146,9 +189,12 @@ impl Redactor {
     /// `text` without any of the secrets; see [`redact`].
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for (pattern, cores) in &self.secrets {
+        for (pattern, cores, literals) in &self.secrets {
             if let Some(re) = pattern {
                 out = re.replace_all(&out, REDACTED).into_owned();
+            }
+            for literal in literals {
+                out = out.replace(literal.as_str(), REDACTED);
             }
             out = redact_base64(&out, cores);
         }
@@ -156,8 +202,16 @@ impl Redactor {
     }
 }
 
-/// A regex matching `secret` with each character in any of the text encodings of [`redact`].
+/// The longest secret that gets the pattern of every encoding; a longer one (no password is)
+/// gets its common forms replaced literally, which is fast at any length.
+const MAX_PATTERN_SECRET: usize = 512;
+
+/// A regex matching `secret` with each character in any of the text encodings of [`redact`];
+/// `None` for a secret longer than [`MAX_PATTERN_SECRET`].
 fn encoded_pattern(secret: &str) -> Option<regex::Regex> {
+    if secret.chars().count() > MAX_PATTERN_SECRET {
+        return None;
+    }
     let mut pattern = String::new();
     for c in secret.chars() {
         let mut alts = vec![regex::escape(&c.to_string())];
@@ -167,6 +221,10 @@ fn encoded_pattern(secret: &str) -> Option<regex::Regex> {
         let pct2: String = bytes.iter().map(|b| format!("%25{b:02X}")).collect();
         alts.push(format!("(?i:{})", regex::escape(&pct)));
         alts.push(format!("(?i:{})", regex::escape(&pct2)));
+        // A page in ISO-8859-1 or Windows-1252 (older IIS and CRM front ends) submits one byte.
+        if (0x80..=0xFF).contains(&(c as u32)) {
+            alts.push(format!("(?i:%{:02X})", c as u32));
+        }
         let code = c as u32;
         alts.push(format!("&#0*{code};"));
         alts.push(format!("(?i:&#x0*{code:x};)"));
@@ -187,7 +245,39 @@ fn encoded_pattern(secret: &str) -> Option<regex::Regex> {
         }
         pattern.push_str(&format!("(?:{})", alts.join("|")));
     }
-    regex::Regex::new(&pattern).ok()
+    regex::RegexBuilder::new(&pattern)
+        .size_limit(64 * 1024 * 1024)
+        .build()
+        .ok()
+}
+
+/// The UTF-8 bytes of `s` as lowercase hex.
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `s` URL-decoded with each `%XX` taken as an ISO-8859-1 character (a form submitted from a
+/// Latin-1 page).
+fn latin1_url_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hexd = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'+' => out.push(' '),
+            b'%' if i + 2 < bytes.len() => match (hexd(bytes[i + 1]), hexd(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(char::from((h * 16 + l) as u8));
+                    i += 2;
+                }
+                _ => out.push('%'),
+            },
+            b => out.push(b as char),
+        }
+        i += 1;
+    }
+    out
 }
 
 /// The parts of the base64 encodings of `secret` (and of its URL-encoded forms) that depend on
@@ -357,6 +447,26 @@ mod tests {
         }
         let none: [&str; 0] = [];
         assert_eq!(redact("Pass@word1 x+y/z", &none), PW);
+    }
+
+    #[test]
+    fn hex_latin1_and_very_long_secrets_are_found_and_redacted() {
+        let pw = "Pässwörd-1";
+        let hexed: String = pw.bytes().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(find_in(&format!("v={hexed}"), pw), Some("hex-encoded"));
+        assert_eq!(redact(&format!("v={hexed};"), &[pw]), "v=[redacted];");
+        let upper = hexed.to_ascii_uppercase();
+        assert_eq!(redact(&format!("v={upper}"), &[pw]), "v=[redacted]");
+        // ISO-8859-1: ä is %E4, ö is %F6, one byte each.
+        let latin1 = "P%E4ssw%F6rd-1";
+        assert_eq!(find_in(&format!("pw={latin1}"), pw), Some("URL-encoded"));
+        assert_eq!(redact(&format!("pw={latin1}&x"), &[pw]), "pw=[redacted]&x");
+        // 20,000 characters: too long for some patterns, never left in clear.
+        let long: String = "Ab1-".repeat(5_000);
+        let text = format!("a {long} b {}", url_encode(&long, false));
+        let out = redact(&text, &[long.as_str()]);
+        assert!(!out.contains(&long), "{}", &out[..80]);
+        assert!(out.starts_with("a [redacted] b "), "{}", &out[..80]);
     }
 
     #[test]

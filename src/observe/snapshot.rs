@@ -39,10 +39,13 @@ impl CookieShape {
             let days = ((cookie.expires - now) / 86_400.0).round().max(0.0);
             format!("persistent ~{days}d")
         };
+        // A name or path can carry a password (a state cookie named after the form it saved):
+        // redacted here, it is redacted in every snapshot, diff and evidence made of shapes.
+        let redact = crate::config::secrets::redact_known;
         CookieShape {
-            domain: cookie.domain.clone(),
-            path: cookie.path.clone(),
-            name: cookie.name.clone(),
+            domain: redact(&cookie.domain),
+            path: redact(&cookie.path),
+            name: redact(&cookie.name),
             secure: cookie.secure,
             http_only: cookie.http_only,
             same_site: cookie.same_site.clone().unwrap_or_else(|| "unset".into()),
@@ -488,6 +491,23 @@ fn diff_shapes(file: &Path, recorded: Option<&[CookieShape]>, seen: &[CookieShap
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_in_a_cookie_name_or_path_never_reaches_a_snapshot() {
+        use base64::Engine as _;
+        let pw = "Sn4pshot-pw!";
+        crate::config::secrets::remember(pw);
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pw);
+        let hexed: String = pw.bytes().map(|b| format!("{b:02x}")).collect();
+        let mut c = cookie(&format!("state_{b64}"), true);
+        c.path = format!("/flow/{hexed}/");
+        let shape = CookieShape::of(&c, 0.0);
+        let text = serde_yaml::to_string(&shape).unwrap() + &shape.line();
+        assert!(
+            !text.contains(&b64) && !text.contains(&hexed) && text.contains("[redacted]"),
+            "{text}"
+        );
+    }
 
     fn cookie(name: &str, session: bool) -> JarCookie {
         JarCookie {

@@ -1783,3 +1783,26 @@ fn serve_password_in_placeholder(conn: std::net::TcpStream) {
     };
     request.answer(status, &headers, &html);
 }
+
+/// A Selenium Grid behind basic authentication is a legitimate `--webdriver`; its password is
+/// never printed, here in the error that the grid cannot be reached.
+#[test]
+fn a_grid_password_in_webdriver_is_never_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = isolated(tmp.path())
+        .args(["run", "--mode", "fba", "--tags", "@sign_out", "--webdriver"])
+        .arg(format!(
+            "http://gridder:Gr1d-secret-pw@127.0.0.1:{port}/wd/hub"
+        ))
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains(&format!("127.0.0.1:{port}")), "{t}");
+    assert!(!t.contains("Gr1d-secret-pw"), "{t}");
+}

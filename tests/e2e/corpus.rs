@@ -148,6 +148,13 @@ fn cases() -> Vec<Case> {
             vec!["CRM.contoso.test", "twice", "case-insensitive"],
         ),
         target(
+            "target: whoami with credentials",
+            &format!(
+                "{TARGET_OK}whoami: 'https://probe:S3cret-in-whoami@crm.contoso.test/api/me'\n"
+            ),
+            vec!["whoami", "carries credentials", "***@crm.contoso.test"],
+        ),
+        target(
             "target: port 0",
             "name: corp\ncrm: https://crm.contoso.test:0/org/\nmode: ifd\nusers:\n  alice: {password_env: CORPUS_PASSWORD}\n",
             vec!["crm", "port 0"],

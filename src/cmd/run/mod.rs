@@ -317,7 +317,10 @@ async fn webdriver_concurrency(url: &str, opts: &RunOptions) -> Result<usize, Ru
         ),
         crate::engine::grid::Server::Plain => format!("WebDriver server at {url} (no grid status)"),
     };
-    println!("webdriver: {what}; concurrency {concurrency} (from {how})");
+    println!(
+        "webdriver: {}; concurrency {concurrency} (from {how})",
+        crate::config::secrets::redact_known(&what)
+    );
     Ok(concurrency)
 }
 

@@ -524,6 +524,22 @@ fn check_real_target_keys(spec: &TargetFile, path: &Path) -> Result<(), ConfigEr
     {
         return at("end_sessions", format!("admin.end_sessions: {problem}"));
     }
+    // An administrator endpoint behind basic authentication is legitimate: its password is a
+    // secret like the users', never written out.
+    if let Some(AdminAction::Http { url, .. }) = &spec.admin.end_sessions {
+        crate::config::secrets::remember_url_credentials(url);
+    }
+    if spec.whoami.contains("://") && without_userinfo(&spec.whoami) != spec.whoami {
+        return at(
+            "whoami",
+            format!(
+                "`whoami: {}` carries credentials (`user:password@`); the probe sends the \
+                 session's cookies, never credentials: give a path relative to `crm` (e.g. \
+                 api/me)",
+                without_userinfo(&spec.whoami)
+            ),
+        );
+    }
     if embedded && spec.identity_provider.is_some() {
         return at(
             "identity_provider",
