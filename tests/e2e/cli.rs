@@ -721,17 +721,11 @@ fn a_page_that_never_settles_is_not_judged_never_a_violation() {
     let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let server = RestlessSignOut::start();
-    let target = write(
+    let target = forms_target(
         tmp.path(),
-        "restless.yaml",
-        &format!(
-            "name: restless-signed-out-page\ncrm: http://127.0.0.1:{}/\nmode: fba\n\
-             users:\n  alice:\n    username: alice\n    password_env: RESTLESS_ALICE_PASSWORD\n\
-             whoami: whoami\npages:\n  start: app\n  username_input: '#u'\n  password_input: '#p'\n\
-             \x20 submit: '#go'\n  signed_in: '#user'\n  sign_out: '#signout'\n\
-             \x20 signed_out_text: '(?i)signed out'\n  data: '#data'\n  auth_cookies: [sid]\n",
-            server.port()
-        ),
+        "restless-signed-out-page",
+        server.port(),
+        "RESTLESS_ALICE_PASSWORD",
     );
     let feature = write(
         tmp.path(),
@@ -799,6 +793,22 @@ impl RestlessSignOut {
     fn signed_out_pages(&self) -> usize {
         self.bye_served.load(std::sync::atomic::Ordering::Relaxed)
     }
+}
+
+/// The target file of one of the tests' own forms applications ([`forms_route`]'s pages) on
+/// `port`, alice's password in `password_env`; written as `<name>.yaml` in `dir`.
+fn forms_target(dir: &Path, name: &str, port: u16, password_env: &str) -> std::path::PathBuf {
+    write(
+        dir,
+        &format!("{name}.yaml"),
+        &format!(
+            "name: {name}\ncrm: http://127.0.0.1:{port}/\nmode: fba\n\
+             users:\n  alice:\n    username: alice\n    password_env: {password_env}\n\
+             whoami: whoami\npages:\n  start: app\n  username_input: '#u'\n  password_input: '#p'\n\
+             \x20 submit: '#go'\n  signed_in: '#user'\n  sign_out: '#signout'\n\
+             \x20 signed_out_text: '(?i)signed out'\n  data: '#data'\n  auth_cookies: [sid]\n"
+        ),
+    )
 }
 
 /// The signed-in page of the tests' own forms applications: the user, data, a Sign out link.
@@ -1154,17 +1164,11 @@ fn random_tokens_in_cookie_names_do_not_fail_the_snapshot() {
     let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let server = LoopbackServer::start(serve_random_cookies);
-    let target = write(
+    let target = forms_target(
         tmp.path(),
-        "random.yaml",
-        &format!(
-            "name: random-cookie-names\ncrm: http://127.0.0.1:{}/\nmode: fba\n\
-             users:\n  alice:\n    username: alice\n    password_env: RANDOM_ALICE_PASSWORD\n\
-             whoami: whoami\npages:\n  start: app\n  username_input: '#u'\n  password_input: '#p'\n\
-             \x20 submit: '#go'\n  signed_in: '#user'\n  sign_out: '#signout'\n\
-             \x20 signed_out_text: '(?i)signed out'\n  data: '#data'\n  auth_cookies: [sid]\n",
-            server.port
-        ),
+        "random-cookie-names",
+        server.port,
+        "RANDOM_ALICE_PASSWORD",
     );
     let feature = write(
         tmp.path(),
@@ -1443,17 +1447,11 @@ fn a_whoami_that_accepts_anyone_is_not_judged_never_a_replay_violation() {
     let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let server = LoopbackServer::start(serve_lying_whoami);
-    let target = write(
+    let target = forms_target(
         tmp.path(),
-        "lying.yaml",
-        &format!(
-            "name: lying-whoami\ncrm: http://127.0.0.1:{}/\nmode: fba\n\
-             users:\n  alice:\n    username: alice\n    password_env: LYING_ALICE_PASSWORD\n\
-             whoami: whoami\npages:\n  start: app\n  username_input: '#u'\n  password_input: '#p'\n\
-             \x20 submit: '#go'\n  signed_in: '#user'\n  sign_out: '#signout'\n\
-             \x20 signed_out_text: '(?i)signed out'\n  data: '#data'\n  auth_cookies: [sid]\n",
-            server.port
-        ),
+        "lying-whoami",
+        server.port,
+        "LYING_ALICE_PASSWORD",
     );
     let json = tmp.path().join("r.json");
     let out = isolated(tmp.path())
@@ -1488,23 +1486,13 @@ fn a_whoami_that_accepts_anyone_is_not_judged_never_a_replay_violation() {
     assert!(violated.is_empty(), "{violated:?}\n{t}");
 }
 
-/// The forms application of [`SIGN_IN_FORM`] with a working sign-out, but a `whoami` that
+/// The forms application of [`forms_route`] with a working sign-out, but a `whoami` that
 /// answers 200 to every request, signed in or not.
 fn serve_lying_whoami(conn: std::net::TcpStream) {
     let Some(request) = loopback::Request::read(conn) else {
         return;
     };
-    let live = request.cookie.contains("sid=live");
-    let path = request.path();
-    let (status, headers, html) = match (request.is_post(), path.as_str()) {
-        (false, "/app") if live => ("200 OK", String::new(), SIGNED_IN_PAGE.to_string()),
-        (false, "/app") => ("302 Found", "Location: /login\r\n".into(), String::new()),
-        (false, "/login") => ("200 OK", String::new(), SIGN_IN_FORM.to_string()),
-        (true, "/login") => (
-            "302 Found",
-            "Location: /app\r\nSet-Cookie: sid=live; Path=/; HttpOnly\r\n".into(),
-            String::new(),
-        ),
+    let (status, headers, html) = match (request.is_post(), request.path().as_str()) {
         (false, "/whoami") => ("200 OK", String::new(), "ok".into()),
         (false, "/signout") => (
             "302 Found",
@@ -1512,9 +1500,29 @@ fn serve_lying_whoami(conn: std::net::TcpStream) {
             String::new(),
         ),
         (false, "/bye") => ("200 OK", String::new(), "<p>You are signed out</p>".into()),
-        _ => ("404 Not Found", String::new(), String::new()),
+        _ => forms_route(&request, SIGNED_IN_PAGE),
     };
     request.answer(status, &headers, &html);
+}
+
+/// The routes the tests' forms applications share: `page` at /app with the session (else a
+/// redirect to the sign-in form), the sign-in form, signing in (`sid=live`), a truthful
+/// `whoami`, and 404 for anything else.
+fn forms_route(request: &loopback::Request, page: &str) -> (&'static str, String, String) {
+    let live = request.cookie.contains("sid=live");
+    match (request.is_post(), request.path().as_str()) {
+        (false, "/app") if live => ("200 OK", String::new(), page.to_string()),
+        (false, "/app") => ("302 Found", "Location: /login\r\n".into(), String::new()),
+        (false, "/login") => ("200 OK", String::new(), SIGN_IN_FORM.to_string()),
+        (true, "/login") => (
+            "302 Found",
+            "Location: /app\r\nSet-Cookie: sid=live; Path=/; HttpOnly\r\n".into(),
+            String::new(),
+        ),
+        (false, "/whoami") if live => ("200 OK", String::new(), "alice".into()),
+        (false, "/whoami") => ("401 Unauthorized", String::new(), String::new()),
+        _ => ("404 Not Found", String::new(), String::new()),
+    }
 }
 
 /// `logout-harness ... 2>&1 | head -1`: both streams are a pipe nobody reads any more. Output is
@@ -1598,17 +1606,11 @@ fn a_sign_out_that_never_answers_ends_by_the_page_timeout() {
     let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let server = LoopbackServer::start(serve_hung_sign_out);
-    let target = write(
+    let target = forms_target(
         tmp.path(),
-        "hung.yaml",
-        &format!(
-            "name: hung-sign-out\ncrm: http://127.0.0.1:{}/\nmode: fba\n\
-             users:\n  alice:\n    username: alice\n    password_env: HUNG_ALICE_PASSWORD\n\
-             whoami: whoami\npages:\n  start: app\n  username_input: '#u'\n  password_input: '#p'\n\
-             \x20 submit: '#go'\n  signed_in: '#user'\n  sign_out: '#signout'\n\
-             \x20 signed_out_text: '(?i)signed out'\n  data: '#data'\n  auth_cookies: [sid]\n",
-            server.port
-        ),
+        "hung-sign-out",
+        server.port,
+        "HUNG_ALICE_PASSWORD",
     );
     let t0 = std::time::Instant::now();
     let out = isolated(tmp.path())
@@ -1635,32 +1637,18 @@ fn a_sign_out_that_never_answers_ends_by_the_page_timeout() {
     assert!(took < std::time::Duration::from_secs(60), "{took:?}: {t}");
 }
 
-/// The forms application of [`SIGN_IN_FORM`] whose `/signout` accepts the request and never
+/// The forms application of [`forms_route`] whose `/signout` accepts the request and never
 /// answers.
 fn serve_hung_sign_out(conn: std::net::TcpStream) {
     let Some(request) = loopback::Request::read(conn) else {
         return;
     };
-    let live = request.cookie.contains("sid=live");
-    let path = request.path();
-    let (status, headers, html) = match (request.is_post(), path.as_str()) {
-        (false, "/app") if live => ("200 OK", String::new(), SIGNED_IN_PAGE.to_string()),
-        (false, "/app") => ("302 Found", "Location: /login\r\n".into(), String::new()),
-        (false, "/login") => ("200 OK", String::new(), SIGN_IN_FORM.to_string()),
-        (true, "/login") => (
-            "302 Found",
-            "Location: /app\r\nSet-Cookie: sid=live; Path=/; HttpOnly\r\n".into(),
-            String::new(),
-        ),
-        (false, "/whoami") if live => ("200 OK", String::new(), "alice".into()),
-        (false, "/whoami") => ("401 Unauthorized", String::new(), String::new()),
-        (false, "/signout") => {
-            // Holds the connection open, answering nothing, for longer than any bound here.
-            std::thread::sleep(std::time::Duration::from_secs(120));
-            return;
-        }
-        _ => ("404 Not Found", String::new(), String::new()),
-    };
+    if request.path() == "/signout" {
+        // Holds the connection open, answering nothing, for longer than any bound here.
+        std::thread::sleep(std::time::Duration::from_secs(120));
+        return;
+    }
+    let (status, headers, html) = forms_route(&request, SIGNED_IN_PAGE);
     request.answer(status, &headers, &html);
 }
 
@@ -1673,17 +1661,11 @@ fn artifacts_take_no_screenshot_of_a_password_they_cannot_blank_and_are_private(
     let _cpu = cpu::take(1);
     let tmp = tempfile::tempdir().unwrap();
     let server = LoopbackServer::start(serve_password_in_placeholder);
-    let target = write(
+    let target = forms_target(
         tmp.path(),
-        "shown.yaml",
-        &format!(
-            "name: password-shown\ncrm: http://127.0.0.1:{}/\nmode: fba\n\
-             users:\n  alice:\n    username: alice\n    password_env: SHOWN_ALICE_PASSWORD\n\
-             whoami: whoami\npages:\n  start: app\n  username_input: '#u'\n  password_input: '#p'\n\
-             \x20 submit: '#go'\n  signed_in: '#user'\n  sign_out: '#signout'\n\
-             \x20 signed_out_text: '(?i)signed out'\n  data: '#data'\n  auth_cookies: [sid]\n",
-            server.port
-        ),
+        "password-shown",
+        server.port,
+        "SHOWN_ALICE_PASSWORD",
     );
     let artifacts = tmp.path().join("artifacts");
     let out = isolated(tmp.path())
@@ -1758,28 +1740,16 @@ fn serve_password_in_placeholder(conn: std::net::TcpStream) {
     let Some(request) = loopback::Request::read(conn) else {
         return;
     };
-    let live = request.cookie.contains("sid=live");
-    let path = request.path();
     let page = format!(
         "{SIGNED_IN_PAGE}<input placeholder='{SHOWN_PASSWORD}'>\
          <style>#hint::after {{ content: '{SHOWN_PASSWORD}'; }}</style><p id='hint'></p>\
          <div id='host'></div><script>document.getElementById('host').attachShadow({{mode: 'open'}})\
          .innerHTML = '<b>{SHOWN_PASSWORD}</b>';</script>"
     );
-    let (status, headers, html) = match (request.is_post(), path.as_str()) {
-        (false, "/app") if live => ("200 OK", String::new(), page),
-        (false, "/app") => ("302 Found", "Location: /login\r\n".into(), String::new()),
-        (false, "/login") => ("200 OK", String::new(), SIGN_IN_FORM.to_string()),
-        (true, "/login") => (
-            "302 Found",
-            "Location: /app\r\nSet-Cookie: sid=live; Path=/; HttpOnly\r\n".into(),
-            String::new(),
-        ),
-        (false, "/whoami") if live => ("200 OK", String::new(), "alice".into()),
-        (false, "/whoami") => ("401 Unauthorized", String::new(), String::new()),
+    let (status, headers, html) = match request.path().as_str() {
         // No sign-out at all: back to the application, still signed in.
-        (false, "/signout") => ("302 Found", "Location: /app\r\n".into(), String::new()),
-        _ => ("404 Not Found", String::new(), String::new()),
+        "/signout" => ("302 Found", "Location: /app\r\n".into(), String::new()),
+        _ => forms_route(&request, &page),
     };
     request.answer(status, &headers, &html);
 }
