@@ -534,6 +534,16 @@ async fn cmd_run(args: RunArgs) -> i32 {
     opts.browser = args.browser;
     opts.webdriver = args.webdriver;
     opts.headed = args.headed;
+    // A window needs a display: without one Chromium exits at start, saying only that it did.
+    if args.headed
+        && std::env::var_os("DISPLAY").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+    {
+        return fail(
+            "--headed shows the browser in a window, and there is no display (neither DISPLAY nor \
+             WAYLAND_DISPLAY is set); run without --headed, or under a display (e.g. xvfb-run)",
+        );
+    }
     opts.concurrency_from_grid = args.concurrency.is_none();
     if let Some(n) = args.concurrency {
         opts.concurrency = n;

@@ -63,7 +63,10 @@ impl RunDir {
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )?;
         let start = start_time(pid).unwrap_or_default();
-        std::fs::write(guard.path.join(OWNER), format!("{pid} {start}\n"))?;
+        std::fs::write(
+            guard.path.join(OWNER),
+            format!("{pid} {start} {}\n", pid_namespace().unwrap_or_default()),
+        )?;
         crate::engine::process::remove_on_signal(&guard.path);
         *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard.path.clone());
         Ok(guard)
@@ -125,16 +128,34 @@ pub fn sweep(parent: &Path) -> usize {
 }
 
 /// Whether the process that created a run dir has ended: no process `pid`, or one started at a
-/// different time (the pid was reused).
+/// different time (the pid was reused). A run of another PID namespace (another container
+/// sharing this temp dir) is never taken for gone: its pid means nothing here.
 fn owner_is_gone(pid: u32, owner: Option<&str>) -> bool {
+    let fields: Vec<&str> = owner
+        .map(|o| o.split_whitespace().collect())
+        .unwrap_or_default();
+    // Written by a run that named its PID namespace: another namespace's is not ours to judge.
+    // (One that named none is from an older harness, judged as before.)
+    if let Some(ns) = fields.get(2)
+        && Some(ns.to_string()) != pid_namespace()
+    {
+        return false;
+    }
     let Some(now) = start_time(pid) else {
         return true;
     };
     // No owner file yet: the run is starting this very moment.
-    let Some(recorded) = owner.and_then(|o| o.split_whitespace().nth(1)) else {
+    let Some(recorded) = fields.get(1) else {
         return false;
     };
-    recorded != now.to_string()
+    *recorded != now.to_string()
+}
+
+/// This process's PID namespace (`pid:[4026531836]`), as `/proc/self/ns/pid` names it.
+fn pid_namespace() -> Option<String> {
+    std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
 }
 
 /// When process `pid` started (clock ticks since boot, `/proc/PID/stat` field 22).
@@ -224,8 +245,13 @@ mod tests {
         std::fs::write(reused.join(OWNER), format!("{me} 1\n")).unwrap();
         let other = parent.path().join("something-else");
         std::fs::create_dir(&other).unwrap();
+        // A live run of another PID namespace (a container sharing the temp dir): its pid is
+        // not visible here, and its dir is not ours to remove.
+        let elsewhere = parent.path().join(format!("{PREFIX}4999998-d"));
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join(OWNER), "4999998 77 pid:[1]\n").unwrap();
         assert_eq!(sweep(parent.path()), 2);
-        assert!(mine.is_dir() && other.is_dir());
+        assert!(mine.is_dir() && other.is_dir() && elsewhere.is_dir());
         assert!(!dead.exists() && !reused.exists());
     }
 

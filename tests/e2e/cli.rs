@@ -1776,3 +1776,23 @@ fn a_grid_password_in_webdriver_is_never_printed() {
     assert!(t.contains(&format!("127.0.0.1:{port}")), "{t}");
     assert!(!t.contains("Gr1d-secret-pw"), "{t}");
 }
+
+/// A TMPDIR long enough that Chromium's socket under it would pass the 107 bytes of a Unix
+/// socket address (Chromium then exits at start with no word why): the run's browsers get a
+/// short private dir, and the run judges as usual.
+#[test]
+fn a_long_tmpdir_does_not_stop_chromium() {
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut long = tmp.path().to_path_buf();
+    while long.as_os_str().len() < 90 {
+        long.push("a-rather-long-folder-name");
+    }
+    std::fs::create_dir_all(&long).unwrap();
+    let out = isolated(&long)
+        .args(["run", "--mode", "fba", "--tags", "@sign_out"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+}

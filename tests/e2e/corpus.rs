@@ -577,6 +577,11 @@ fn cases() -> Vec<Case> {
             vec!["--tags", "nested 30000 deep", "at most"],
         ),
         command(
+            "cli: headed without a display",
+            "run --headed --json {d}/r.json",
+            vec!["--headed", "no display", "xvfb-run"],
+        ),
+        command(
             "cli: page timeout past any page",
             "run --page-timeout 18446744073709551615s --json {d}/r.json",
             vec!["--page-timeout", "at most 1h"],
@@ -842,6 +847,8 @@ fn check_case(case: &Case) -> Option<String> {
         .env_remove("CORPUS_SURELY_UNSET")
         .env_remove("CORPUS_BOB_UNSET")
         .env_remove("RUST_BACKTRACE")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -9,8 +9,15 @@ pub struct Driver {
     pub(super) url: String,
     pub(super) _guard: ChildGuard,
     pub(super) _dir: tempfile::TempDir,
+    /// The browsers' scratch dir when the run's own is too deep for Chromium's socket.
+    pub(super) _short_scratch: Option<tempfile::TempDir>,
     pub(super) chromium_wrapper: PathBuf,
 }
+
+/// The longest Unix socket path (`sun_path` is 108 bytes with its NUL).
+const UNIX_SOCKET_PATH_MAX: usize = 107;
+/// What Chromium adds to TMPDIR for its socket: `/.org.chromium.Chromium.XXXXXX/SingletonSocket`.
+const CHROMIUM_SOCKET_SUFFIX: usize = 46;
 
 /// How a WebDriver server of the harness's own is started: its program, and the environment it
 /// and its browsers get.
@@ -116,6 +123,27 @@ impl Driver {
         // dir itself when there is one, since Chromium's SingletonSocket path (under TMPDIR)
         // must stay within the 108 bytes of a Unix socket address.
         let scratch = crate::engine::rundir::current().unwrap_or_else(|| dir.path().to_path_buf());
+        // Chromium's socket is `<TMPDIR>/.org.chromium.Chromium.XXXXXX/SingletonSocket`: under a
+        // long TMPDIR it passes the 107 bytes of a Unix socket address, and Chromium exits at
+        // start with no word why. Such a run's browsers get a short private dir in /tmp.
+        let (scratch, short_scratch) =
+            if scratch.as_os_str().len() + CHROMIUM_SOCKET_SUFFIX > UNIX_SOCKET_PATH_MAX {
+                let short = tempfile::Builder::new()
+                .prefix("lh-")
+                .tempdir_in("/tmp")
+                .map_err(|e| {
+                    BrowserError::DriverStart(format!(
+                        "TMPDIR {} is too long for Chromium's socket path ({UNIX_SOCKET_PATH_MAX} \
+                         bytes), and /tmp has no room for a shorter one ({e}); set TMPDIR to a \
+                         shorter path",
+                        scratch.display()
+                    ))
+                })?;
+                crate::engine::process::remove_on_signal(short.path());
+                (short.path().to_path_buf(), Some(short))
+            } else {
+                (scratch, None)
+            };
         let spawn = Arc::new(DriverSpawn {
             kind,
             program,
@@ -132,6 +160,7 @@ impl Driver {
             url,
             _guard: guard,
             _dir: dir,
+            _short_scratch: short_scratch,
             chromium_wrapper,
         })
     }
