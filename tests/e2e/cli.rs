@@ -1796,3 +1796,28 @@ fn a_long_tmpdir_does_not_stop_chromium() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
 }
+
+/// A run writes nothing into the user's home: Chromium's XDG config and cache folders go to the
+/// run's scratch dir, which is removed at the end.
+#[test]
+fn a_run_leaves_the_home_folder_untouched() {
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let out = isolated(tmp.path())
+        .env("HOME", &home)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_CACHE_HOME")
+        .args(["run", "--mode", "fba", "--tags", "@sign_out"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let left: Vec<_> = std::fs::read_dir(&home)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -65,6 +65,10 @@ impl DriverSpawn {
             cmd.stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null());
             cmd.env("TMPDIR", &self.scratch);
+            // Chromium keeps crash reports and caches under the XDG folders of $HOME even with a
+            // profile of its own: the run's scratch dir keeps them out of the user's home.
+            cmd.env("XDG_CONFIG_HOME", self.scratch.join("xdg-config"))
+                .env("XDG_CACHE_HOME", self.scratch.join("xdg-cache"));
             for (k, v) in &self.env {
                 cmd.env(k, v);
             }
