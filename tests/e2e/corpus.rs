@@ -148,6 +148,18 @@ fn cases() -> Vec<Case> {
             vec!["CRM.contoso.test", "twice", "case-insensitive"],
         ),
         target(
+            "target: admin action with a misspelt key",
+            &format!(
+                "{TARGET_OK}admin:\n  end_sessions: {{urll: 'https://crm.contoso.test/end'}}\n"
+            ),
+            vec!["end_sessions", "neither `url` nor `command`", "urll"],
+        ),
+        target(
+            "target: password_env holding an assignment",
+            &with_user("  alice: {password_env: 'CRM_PW=hunter2'}\n"),
+            vec!["password_env", "must name an environment variable"],
+        ),
+        target(
             "target: whoami with credentials",
             &format!(
                 "{TARGET_OK}whoami: 'https://probe:S3cret-in-whoami@crm.contoso.test/api/me'\n"

@@ -119,15 +119,13 @@ pub struct AdminSpec {
 
 /// One administrator action: an HTTP request or a command. `{username}` in the URL or in an
 /// argument is replaced by the user's sign-in name (URL-encoded in the URL).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, untagged)]
+#[derive(Clone, Debug)]
 pub enum AdminAction {
     /// An HTTP request (`method` defaults to POST); success is a 2xx answer.
     Http {
         /// The URL to call.
         url: String,
         /// The HTTP method.
-        #[serde(default = "default_admin_method")]
         method: String,
     },
     /// A command and its arguments (no shell); success is exit status 0.
@@ -139,6 +137,57 @@ pub enum AdminAction {
 
 pub(super) fn default_admin_method() -> String {
     "POST".into()
+}
+
+impl<'de> Deserialize<'de> for AdminAction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Http {
+            url: String,
+            #[serde(default = "default_admin_method")]
+            method: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Run {
+            command: Vec<String>,
+        }
+        let form = "an administrator action is `{url: https://..., method: POST}` (an HTTP \
+                    request) or `{command: [program, args...]}` (a command, no shell)";
+        let value = serde_yaml::Value::deserialize(d)?;
+        let keys: Vec<String> = value
+            .as_mapping()
+            .map(|m| {
+                m.keys()
+                    .filter_map(|k| k.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let wants = |k: &str| keys.iter().any(|x| x == k);
+        if wants("command") {
+            serde_yaml::from_value::<Run>(value)
+                .map(|r| AdminAction::Command { command: r.command })
+                .map_err(|e| D::Error::custom(format!("{e}; {form}")))
+        } else if wants("url") {
+            serde_yaml::from_value::<Http>(value)
+                .map(|h| AdminAction::Http {
+                    url: h.url,
+                    method: h.method,
+                })
+                .map_err(|e| D::Error::custom(format!("{e}; {form}")))
+        } else {
+            Err(D::Error::custom(format!(
+                "end_sessions: neither `url` nor `command` (keys: {}); {form}",
+                if keys.is_empty() {
+                    "none".to_string()
+                } else {
+                    keys.join(", ")
+                }
+            )))
+        }
+    }
 }
 
 /// The target file's `resolve:` map: host name -> IP address, validated while parsing so a bad
@@ -367,6 +416,27 @@ pub(super) fn default_whoami() -> String {
     "api/data/v9.0/WhoAmI".into()
 }
 
+/// `password_env`: the name of an environment variable, never an assignment or a value.
+fn env_var_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let name: Option<String> = Option::deserialize(d)?;
+    if let Some(n) = &name {
+        let ok = n
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            // The value is not shown: it may be the password written where its variable's name
+            // belongs (`password_env: A=secret`).
+            return Err(serde::de::Error::custom(
+                "key `password_env` must name an environment variable (letters, digits and `_`, \
+                 e.g. CRM_ALICE_PASSWORD), not hold an assignment or the password itself",
+            ));
+        }
+    }
+    Ok(name)
+}
+
 /// Where the CRM is.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CrmLocation {
@@ -433,7 +503,7 @@ pub struct UserSpec {
     #[serde(default)]
     pub username: Option<String>,
     /// The environment variable holding the password.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "env_var_name")]
     pub password_env: Option<String>,
     /// A file holding the password (its first line).
     #[serde(default)]
