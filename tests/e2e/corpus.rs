@@ -915,3 +915,197 @@ fn every_bad_input_is_a_clear_exit_2() {
         failures.join("\n")
     );
 }
+
+/// A small deterministic generator (xorshift64*): the same seed gives the same inputs, so a
+/// failure names a case that can be run again.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.below(from.len())]
+    }
+}
+
+/// `text` with a few random edits at line and character level: a line dropped, doubled or
+/// swapped, characters that matter to YAML or Gherkin inserted, a run cut out.
+fn mutate(g: &mut Gen, text: &str) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for _ in 0..1 + g.below(3) {
+        if lines.is_empty() {
+            lines.push(String::new());
+        }
+        let i = g.below(lines.len());
+        match g.below(6) {
+            0 => {
+                lines.remove(i);
+            }
+            1 => {
+                let l = lines[i].clone();
+                lines.insert(i, l);
+            }
+            2 => {
+                let j = g.below(lines.len());
+                lines.swap(i, j);
+            }
+            3 => {
+                let bits = [
+                    ":",
+                    "- ",
+                    "  ",
+                    "\t",
+                    "[",
+                    "{",
+                    "'",
+                    "\"",
+                    "#",
+                    "@",
+                    "|",
+                    "*",
+                    "&a",
+                    "!!",
+                    "0s",
+                    "-1",
+                    "99999999999999999999h",
+                    "\u{feff}",
+                    "\u{202e}",
+                    "\\",
+                ];
+                let at = g.below(lines[i].len() + 1);
+                let at = (0..=at)
+                    .rev()
+                    .find(|k| lines[i].is_char_boundary(*k))
+                    .unwrap_or(0);
+                let bit = g.pick(&bits);
+                lines[i].insert_str(at, bit);
+            }
+            4 => {
+                let l = &lines[i];
+                let cut = g.below(l.len() + 1);
+                let cut = (0..=cut)
+                    .rev()
+                    .find(|k| l.is_char_boundary(*k))
+                    .unwrap_or(0);
+                lines[i].truncate(cut);
+            }
+            _ => {
+                let deep = "[".repeat(1 + g.below(64));
+                lines.insert(i, format!("x: {deep}"));
+            }
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+/// The generated part of the corpus: target files, policies, feature files and durations, each
+/// a valid one randomly edited. Whatever the edit, `check` and `run` end with 0 or 2 (never a
+/// panic, never another code), within a bound, and leave nothing behind; a 2 says something.
+#[test]
+fn generated_inputs_never_panic_hang_or_leave_files() {
+    let _cpu = cpu::take(1);
+    let valid_target = "name: gen\ncrm: https://crm.contoso.test/org/\nmode: ifd\nusers:\n  alice:\n    password_env: CORPUS_PASSWORD\npages:\n  sign_out: '#out'\n  auth_cookies: [MSISAuth*]\ntimeouts:\n  idle: 20m\n  absolute: 8h\nresolve:\n  crm.contoso.test: 127.0.0.1\n";
+    let valid_feature = "@fba\nFeature: generated\n  Scenario: one\n    Given alice is signed in to CRM\n    When she signs out through the profile menu\n    Then the browser shows a signed-out page\n";
+    let valid_policy = POLICY_OK;
+    let mut g = Gen(0x5EED_2026_1207_0001);
+    let mut wrong = Vec::new();
+    let mut cases = 0;
+    for round in 0..60 {
+        let target = mutate(&mut g, valid_target);
+        let feature = mutate(&mut g, valid_feature);
+        let policy = mutate(&mut g, valid_policy);
+        let duration = format!(
+            "{}{}",
+            g.pick(&[
+                "",
+                "0",
+                "1",
+                "30",
+                "18446744073709551615",
+                "-5",
+                "1.5",
+                "99999999999"
+            ]),
+            g.pick(&["", "s", "m", "h", "d", "y", "ms", " s"])
+        );
+        let runs: [(&str, Vec<String>); 4] = [
+            ("target", args("check --offline --target {d}/t.yaml")),
+            ("policy", args("check --offline --policy {d}/p.yaml")),
+            (
+                "feature",
+                args("run --tags @no-scenario-has-this-tag --json {d}/r.json {d}/f.feature"),
+            ),
+            (
+                "duration",
+                vec![
+                    "check".into(),
+                    "--offline".into(),
+                    "--page-timeout".into(),
+                    duration.clone(),
+                ],
+            ),
+        ];
+        for (what, argv) in runs {
+            cases += 1;
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("t.yaml"), &target).unwrap();
+            std::fs::write(dir.path().join("p.yaml"), &policy).unwrap();
+            std::fs::write(dir.path().join("f.feature"), &feature).unwrap();
+            let before = listing(dir.path());
+            let d = dir.path().display().to_string();
+            let argv: Vec<String> = argv.iter().map(|a| a.replace("{d}", &d)).collect();
+            let t0 = std::time::Instant::now();
+            let out = Command::new(env!("CARGO_BIN_EXE_logout-harness"))
+                .args(&argv)
+                .current_dir(dir.path())
+                .env("CORPUS_PASSWORD", "corpus-password")
+                .env_remove("RUST_BACKTRACE")
+                .output()
+                .unwrap();
+            let took = t0.elapsed();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let mut bad = Vec::new();
+            match out.status.code() {
+                Some(0) => {}
+                Some(2) if stderr.trim().is_empty() => bad.push("exit 2 with no message".into()),
+                Some(2) => {}
+                other => bad.push(format!("exit {other:?}")),
+            }
+            if stderr.contains("panicked") || stderr.contains("stack backtrace") {
+                bad.push("panic text".to_string());
+            }
+            if took > std::time::Duration::from_secs(20) {
+                bad.push(format!("took {took:?}"));
+            }
+            if listing(dir.path()) != before {
+                bad.push("files left behind".to_string());
+            }
+            if !bad.is_empty() {
+                let input = match what {
+                    "target" => target.clone(),
+                    "policy" => policy.clone(),
+                    "feature" => feature.clone(),
+                    _ => duration.clone(),
+                };
+                wrong.push(format!(
+                    "round {round}, {what}: {}\n--- input ---\n{input}--- stderr ---\n{}",
+                    bad.join("; "),
+                    stderr.trim()
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {cases} generated cases wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
