@@ -898,7 +898,7 @@ fn check_case(case: &Case) -> Option<String> {
 fn every_bad_input_is_a_clear_exit_2() {
     let _cpu = cpu::take(2);
     let cases = cases();
-    assert!(cases.len() >= 80, "the corpus has {} cases", cases.len());
+    assert!(cases.len() >= 190, "the corpus has {} cases", cases.len());
     // Two at a time: the machine is shared, and each case is a short-lived process.
     let (a, b) = cases.split_at(cases.len() / 2);
     let failures: Vec<String> = std::thread::scope(|s| {
