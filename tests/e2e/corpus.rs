@@ -160,6 +160,23 @@ fn cases() -> Vec<Case> {
             vec!["password_env", "must name an environment variable"],
         ),
         target(
+            "target: flow collections nested 200,000 deep",
+            &format!("{TARGET_OK}x: {}\n", "[".repeat(200_000)),
+            vec!["t.yaml:6", "nested more than 64 deep"],
+        ),
+        target(
+            "target: a name with a terminal escape",
+            "name: \"corp\\e[2J\"\ncrm: https://crm.contoso.test/org/\nmode: ifd\nusers:\n  alice: {password_env: CORPUS_PASSWORD}\n",
+            vec!["name", "control characters"],
+        ),
+        target(
+            "target: a user named like the person without a ticket",
+            &with_user(
+                "  alice: {password_env: CORPUS_PASSWORD}\n  visitor: {password_env: CORPUS_PASSWORD}\n",
+            ),
+            vec!["visitor", "without a Kerberos ticket"],
+        ),
+        target(
             "target: whoami with credentials",
             &format!(
                 "{TARGET_OK}whoami: 'https://probe:S3cret-in-whoami@crm.contoso.test/api/me'\n"

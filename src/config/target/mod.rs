@@ -464,6 +464,35 @@ fn check_real_target_keys(spec: &TargetFile, path: &Path) -> Result<(), ConfigEr
         );
     }
     let embedded = spec.crm == CrmLocation::Embedded;
+    // Names are printed on every line of a report: a control character (a terminal escape) would
+    // act on the reader's terminal.
+    if spec.name.chars().any(char::is_control) || spec.name.trim().is_empty() {
+        return at(
+            "name",
+            "`name` must be printable text (it names the target in every report), without \
+             control characters"
+                .into(),
+        );
+    }
+    for user in spec.users.keys() {
+        if user.chars().any(|c| c.is_control() || c.is_whitespace()) || user.is_empty() {
+            return at(
+                user,
+                "a user's key is a name the features use (`alice`, `bob`): letters and digits, \
+                 no spaces or control characters"
+                    .into(),
+            );
+        }
+        if user == NO_TICKET_PERSON {
+            return at(
+                user,
+                format!(
+                    "`{NO_TICKET_PERSON}` is the harness's own person without a Kerberos ticket \
+                     (the \"browser without a ticket\" scenarios); give this user another key"
+                ),
+            );
+        }
+    }
     let o = &spec.pages;
     for (key, value) in [
         ("start", &o.start),
