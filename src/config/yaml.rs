@@ -296,6 +296,35 @@ fn find_key(text: &str, key: &str, near_line: usize) -> Option<(usize, usize)> {
         .copied()
 }
 
+/// The deepest nesting of YAML flow collections a target or policy file may have.
+const MAX_FLOW_NESTING: usize = 64;
+
+/// The line (from 1) where `[` / `{` nesting passes [`MAX_FLOW_NESTING`], outside quotes and
+/// comments; `None` when it never does.
+fn too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (n, line) in text.lines().enumerate() {
+        let mut quote: Option<char> = None;
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => quote = Some(c),
+                (None, '#') => break,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_FLOW_NESTING {
+                        return Some(n + 1);
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,33 +399,4 @@ mod tests {
         let e = parse::<Doc>(Path::new("t.yaml"), "\n").unwrap_err();
         assert!(e.message.contains("empty"));
     }
-}
-
-/// The deepest nesting of YAML flow collections a target or policy file may have.
-const MAX_FLOW_NESTING: usize = 64;
-
-/// The line (from 1) where `[` / `{` nesting passes [`MAX_FLOW_NESTING`], outside quotes and
-/// comments; `None` when it never does.
-fn too_deep(text: &str) -> Option<usize> {
-    let mut depth = 0usize;
-    for (n, line) in text.lines().enumerate() {
-        let mut quote: Option<char> = None;
-        for c in line.chars() {
-            match (quote, c) {
-                (Some(q), c) if c == q => quote = None,
-                (Some(_), _) => {}
-                (None, '\'' | '"') => quote = Some(c),
-                (None, '#') => break,
-                (None, '[' | '{') => {
-                    depth += 1;
-                    if depth > MAX_FLOW_NESTING {
-                        return Some(n + 1);
-                    }
-                }
-                (None, ']' | '}') => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-        }
-    }
-    None
 }
