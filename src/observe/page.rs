@@ -689,10 +689,30 @@ pub async fn sign_in_ticking(
         return Err(if shows_adfs_loop(browser).await {
             PageError::AdfsLoop
         } else {
-            PageError::Content(format!("CRM did not show the signed-in page: {e}"))
+            PageError::Content(format!(
+                "CRM did not show the signed-in page: {e}; the browser shows {}",
+                what_is_shown(browser).await
+            ))
         });
     }
     Ok(ticked)
+}
+
+/// Where the browser is and the start of what the page says (redacted, on one line): what a
+/// person would look at when a sign-in did not get through (a 403 page, an error, the form
+/// again with "wrong password").
+async fn what_is_shown(browser: &Browser) -> String {
+    let url = current_url(browser).await;
+    let text = browser.body_text().await.unwrap_or_default();
+    let said = crate::config::secrets::shorten_redacted(
+        &text.split_whitespace().collect::<Vec<_>>().join(" "),
+        160,
+    );
+    if said.is_empty() {
+        format!("{url} (an empty page)")
+    } else {
+        format!("{url}: \"{said}\"")
+    }
 }
 
 /// Ticks the checkbox `css` (a click, as a person would, when it is not ticked yet) and checks

@@ -1821,3 +1821,54 @@ fn a_run_leaves_the_home_folder_untouched() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A sign-in the server refuses (403) is not judged, and the message shows where the browser is
+/// and what the page says, not only that a wait ran out.
+#[test]
+fn a_refused_sign_in_says_what_the_page_shows() {
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let server = LoopbackServer::start(serve_forbidden_sign_in);
+    let target = forms_target(
+        tmp.path(),
+        "forbidden-sign-in",
+        server.port,
+        "FORBIDDEN_ALICE_PASSWORD",
+    );
+    let out = isolated(tmp.path())
+        .args([
+            "run",
+            "--page-timeout",
+            "3s",
+            "--name",
+            "Sign Out from the profile menu",
+        ])
+        .arg("--target")
+        .arg(&target)
+        .arg("features/sign_out.feature")
+        .env("FORBIDDEN_ALICE_PASSWORD", "not-a-secret-of-anyone")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("/login: \"Forbidden: this account is locked\""),
+        "{t}"
+    );
+}
+
+/// The forms application of [`forms_route`] whose sign-in answers 403.
+fn serve_forbidden_sign_in(conn: std::net::TcpStream) {
+    let Some(request) = loopback::Request::read(conn) else {
+        return;
+    };
+    let (status, headers, html) = match (request.is_post(), request.path().as_str()) {
+        (true, "/login") => (
+            "403 Forbidden",
+            String::new(),
+            "<h1>Forbidden: this account is locked</h1>".to_string(),
+        ),
+        _ => forms_route(&request, SIGNED_IN_PAGE),
+    };
+    request.answer(status, &headers, &html);
+}
