@@ -611,6 +611,13 @@ async fn cmd_run(args: RunArgs) -> i32 {
             let _ = std::io::stdout().flush();
             match outcome.exit_code {
                 ExitCode::Violated => eprintln!("result: the policy is violated (exit 1)"),
+                // No verdict at all, and nothing not judged: every selected check was not
+                // applicable (or the policy leaves them out), which judges nothing.
+                ExitCode::NotJudged if outcome.findings.errors.is_empty() => eprintln!(
+                    "result: nothing was judged (exit 2): every selected scenario or check is not \
+                     applicable to this target (the reasons are listed above) or left out by the \
+                     policy; select others, or give the target what they need"
+                ),
                 ExitCode::NotJudged => eprintln!(
                     "result: some scenarios could not be judged (exit 2); see NOT JUDGED above and the artifacts"
                 ),

@@ -1872,3 +1872,28 @@ fn serve_forbidden_sign_in(conn: std::net::TcpStream) {
     };
     request.answer(status, &headers, &html);
 }
+
+/// A run whose every selected scenario is not applicable judges nothing: exit 2, saying that and
+/// why, not "see NOT JUDGED above" with nothing there.
+#[test]
+fn a_run_that_judges_nothing_says_why() {
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let server = LoopbackServer::start(serve_lying_whoami);
+    let target = forms_target(tmp.path(), "nothing-to-judge", server.port, "NOTHING_PW");
+    let out = isolated(tmp.path())
+        .args(["run", "--name", "administrator ends all", "--target"])
+        .arg(&target)
+        .arg("features/devices.feature")
+        .env("NOTHING_PW", "not-a-secret-of-anyone")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("needs a second user `bob`")
+            && t.contains("result: nothing was judged (exit 2)"),
+        "{t}"
+    );
+    assert!(!t.contains("see NOT JUDGED above"), "{t}");
+}
