@@ -13,7 +13,7 @@ use cucumber::{Event, Writer, parser};
 /// (feature name, scenario name) -> the failed step as written (`When she signs out ...`).
 pub type FailedSteps = Arc<Mutex<Vec<((String, String), String)>>>;
 
-/// A cucumber writer that records failed steps and prints nothing.
+/// A cucumber writer that records failed and unmatched steps and prints nothing.
 #[derive(Debug, Default)]
 pub struct StepLog(pub FailedSteps);
 
@@ -27,8 +27,10 @@ impl<W> Writer<W> for StepLog {
             Cucumber::Feature(f, Feature::Rule(_, Rule::Scenario(s, ev))) => (f, s, &ev.event),
             _ => return,
         };
-        if let Scenario::Step(step, Step::Failed(..))
-        | Scenario::Background(step, Step::Failed(..)) = ev
+        // A failed step, or one that no step definition matches (cucumber skips it: a typo
+        // in the feature file), which the after hook reports without naming it either.
+        if let Scenario::Step(step, Step::Failed(..) | Step::Skipped)
+        | Scenario::Background(step, Step::Failed(..) | Step::Skipped) = ev
         {
             self.0.lock().unwrap_or_else(|e| e.into_inner()).push((
                 (feature.name.clone(), scenario.name.clone()),

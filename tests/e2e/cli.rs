@@ -1897,3 +1897,32 @@ fn a_run_that_judges_nothing_says_why() {
     );
     assert!(!t.contains("see NOT JUDGED above"), "{t}");
 }
+
+/// A step that no step definition matches (a typo in a feature file) is not judged, and the
+/// report names it.
+#[test]
+fn an_unmatched_step_is_named_in_the_report() {
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let feature = write(
+        tmp.path(),
+        "typo.feature",
+        "@fba\nFeature: A typo\n  Scenario: Sign out, misspelt\n    \
+         Given alice is signed in to CRM\n    When she signs ot through the profile menu\n",
+    );
+    let json = tmp.path().join("r.json");
+    let out = isolated(tmp.path())
+        .args(["run", "--mode", "fba", "--json"])
+        .arg(&json)
+        .arg(&feature)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        report["errors"][0]["step"], "When she signs ot through the profile menu",
+        "{report}"
+    );
+}
