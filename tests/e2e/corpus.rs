@@ -177,6 +177,13 @@ fn cases() -> Vec<Case> {
             vec!["visitor", "without a Kerberos ticket"],
         ),
         target(
+            "target: one user keyed as a number and as text",
+            &with_user(
+                "  1: {password_env: CORPUS_PASSWORD}\n  '1': {password_env: CORPUS_PASSWORD}\n  alice: {password_env: CORPUS_PASSWORD}\n",
+            ),
+            vec!["user `1`", "twice"],
+        ),
+        target(
             "target: whoami with credentials",
             &format!(
                 "{TARGET_OK}whoami: 'https://probe:S3cret-in-whoami@crm.contoso.test/api/me'\n"

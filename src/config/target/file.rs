@@ -17,6 +17,7 @@ pub struct TargetFile {
     /// The authentication mode of the deployment.
     pub mode: AuthMode,
     /// The people the scenarios sign in as, by the name the features use (`alice`, `bob`).
+    #[serde(deserialize_with = "unique_users")]
     pub users: BTreeMap<String, UserSpec>,
     /// Selector overrides for deployments whose pages differ from the defaults of `mode`.
     #[serde(default)]
@@ -414,6 +415,36 @@ pub(super) fn de_duration<'de, D: serde::Deserializer<'de>>(
 
 pub(super) fn default_whoami() -> String {
     "api/data/v9.0/WhoAmI".into()
+}
+
+/// `users:`, refusing two keys that name one user (`1:` and `'1':` are different YAML keys but
+/// the same name), which a map would merge without a word.
+fn unique_users<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, UserSpec>, D::Error> {
+    struct Users;
+    impl<'de> serde::de::Visitor<'de> for Users {
+        type Value = BTreeMap<String, UserSpec>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map of user names to users, e.g. `alice: {password_env: VAR}`")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(name) = map.next_key::<String>()? {
+                let user: UserSpec = map.next_value()?;
+                if out.insert(name.clone(), user).is_some() {
+                    return Err(serde::de::Error::custom(format!(
+                        "user `{name}` is in `users` twice (as a number and as text, say); keep one"
+                    )));
+                }
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Users)
 }
 
 /// `password_env`: the name of an environment variable, never an assignment or a value.
