@@ -70,6 +70,46 @@ pub fn write_interrupted() {
     }
 }
 
+/// Exclusive locks on the folders of a run's reports, held while it writes them: two runs that
+/// end at once with the same `--json` and `--junit` leave one run's pair, never the JSON of one
+/// and the JUnit of the other. Released on drop (and by the kernel if the process dies).
+#[derive(Debug)]
+pub struct ReportsLock {
+    _dirs: Vec<std::fs::File>,
+}
+
+impl ReportsLock {
+    /// Waits for, then takes, the lock of each folder that holds one of `paths` (in one order,
+    /// so two runs never wait on each other crosswise). A folder that cannot be opened is not
+    /// locked: the write itself then says what is wrong.
+    pub fn take(paths: &[&Path]) -> ReportsLock {
+        use std::os::fd::AsRawFd as _;
+        let mut dirs: Vec<std::path::PathBuf> = paths
+            .iter()
+            .map(|p| {
+                let dir = p
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
+            })
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        let mut held = Vec::new();
+        for dir in dirs {
+            let Ok(f) = std::fs::File::open(&dir) else {
+                continue;
+            };
+            // SAFETY: flock(2) on a descriptor this function owns.
+            if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                held.push(f);
+            }
+        }
+        ReportsLock { _dirs: held }
+    }
+}
+
 /// Writes `text` to `path` whole: to a temp file beside it, then renamed, so a reader never sees
 /// half a report.
 pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
@@ -142,4 +182,30 @@ pub fn check_writable(path: &Path) -> Result<(), String> {
             dir.display()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_writer_of_the_same_reports_waits_for_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("r.json");
+        let junit = dir.path().join("r.xml");
+        let first = ReportsLock::take(&[&json, &junit]);
+        let (json2, junit2) = (json.clone(), junit.clone());
+        let waited = std::thread::spawn(move || {
+            let t = std::time::Instant::now();
+            let _second = ReportsLock::take(&[&junit2, &json2]);
+            t.elapsed()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(first);
+        let waited = waited.join().unwrap();
+        assert!(
+            waited >= std::time::Duration::from_millis(250),
+            "{waited:?}"
+        );
+    }
 }

@@ -13,7 +13,7 @@ pub mod progress;
 pub mod step_log;
 
 pub use console::console;
-pub use files::{check_writable, set_in_flight, write_file, write_interrupted};
+pub use files::{ReportsLock, check_writable, set_in_flight, write_file, write_interrupted};
 pub use findings::{
     Collector, ExitCode, Findings, KnobsReached, NotApplicable, RunCost, ScenarioError,
     ScenarioTiming, redact_findings,

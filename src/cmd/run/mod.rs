@@ -756,7 +756,13 @@ fn write_reports(opts: &RunOptions, findings: Findings) -> Result<RunOutcome, Ru
     for dir in &findings.artifacts {
         eprintln!("artifacts of the failed scenarios: {}", dir.display());
     }
-    // Each report is tried even when the other failed: one bad path does not lose both.
+    // Each report is tried even when the other failed: one bad path does not lose both. The
+    // pair is written under its folders' locks, as one.
+    let paths: Vec<&Path> = [opts.junit.as_deref(), opts.json.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let _lock = report::ReportsLock::take(&paths);
     let mut failed = Vec::new();
     if let Some(path) = &opts.junit
         && let Err(e) = report::write_file(path, &report::junit(&findings))
