@@ -273,7 +273,8 @@ async fn look(
                     app: has(arguments[0], false), form: has(arguments[1], false), \
                     data: has(arguments[2], false), posting: has(arguments[3], true), \
                     text: document.body ? document.body.innerText : '', \
-                    fromCache: !!n && n.transferSize === 0 && n.decodedBodySize > 0 };";
+                    fromCache: !!n && n.transferSize === 0 && n.decodedBodySize > 0 \
+                      && !/^(chrome-error|about):/.test(location.protocol) };";
     let args = [
         &markers.signed_in,
         &markers.sign_in_form,
@@ -352,7 +353,8 @@ pub async fn from_http_cache(browser: &Browser) -> bool {
         .client()
         .execute(
             "const n = performance.getEntriesByType('navigation')[0]; \
-             return !!n && n.transferSize === 0 && n.decodedBodySize > 0;",
+             return !!n && n.transferSize === 0 && n.decodedBodySize > 0 \
+               && !/^(chrome-error|about):/.test(location.protocol);",
             vec![],
         )
         .await
@@ -404,6 +406,9 @@ impl PageOrigin {
 pub async fn navigation_type(browser: &Browser) -> String {
     let script = "const n = performance.getEntriesByType('navigation')[0];
         if (window.__logoutHarnessMark) { return 'back/forward cache'; }
+        // The browser's own error page (a redirect loop, no connection) has a navigation entry
+        // that transferred nothing: it came from no cache and no server.
+        if (/^(chrome-error|about):/.test(location.protocol)) { return 'the browser\\'s error page'; }
         if (!n) { return 'no navigation entry'; }
         return n.type + (n.transferSize === 0 ? ', HTTP cache' : ', network');";
     browser

@@ -1926,3 +1926,57 @@ fn an_unmatched_step_is_named_in_the_report() {
         "{report}"
     );
 }
+
+/// After Sign out, the application answers with a redirect loop: the browser shows its own error
+/// page, which is never taken for a page from the HTTP cache (the evidence and the cause of the
+/// back-button checks follow from where a page came from).
+#[test]
+fn a_redirect_loop_error_page_is_not_a_page_from_the_http_cache() {
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let server = LoopbackServer::start(serve_loop_after_sign_out);
+    let target = forms_target(
+        tmp.path(),
+        "redirect-loop",
+        server.port,
+        "LOOP_ALICE_PASSWORD",
+    );
+    let json = tmp.path().join("r.json");
+    let out = isolated(tmp.path())
+        .args(["run", "--page-timeout", "5s", "--target"])
+        .arg(&target)
+        .arg("features/back_button.feature")
+        .arg("--json")
+        .arg(&json)
+        .env("LOOP_ALICE_PASSWORD", "not-a-secret-of-anyone")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    let report = std::fs::read_to_string(&json).unwrap_or_default();
+    assert!(!report.is_empty(), "{t}");
+    assert!(!report.contains("HTTP cache"), "{report}\n{t}");
+}
+
+/// The forms application of [`forms_route`] whose application page, once signed out, redirects
+/// to itself for ever.
+fn serve_loop_after_sign_out(conn: std::net::TcpStream) {
+    let Some(request) = loopback::Request::read(conn) else {
+        return;
+    };
+    let live = request.cookie.contains("sid=live");
+    let signed_out = request.cookie.contains("out=1");
+    let (status, headers, html) = match (request.is_post(), request.path().as_str()) {
+        (false, "/app") if !live && signed_out => {
+            ("302 Found", "Location: /app\r\n".into(), String::new())
+        }
+        (false, "/signout") => (
+            "302 Found",
+            "Location: /bye\r\nSet-Cookie: sid=; Path=/; Max-Age=0\r\nSet-Cookie: out=1; Path=/\r\n"
+                .into(),
+            String::new(),
+        ),
+        (false, "/bye") => ("200 OK", String::new(), "<p>You are signed out</p>".into()),
+        _ => forms_route(&request, SIGNED_IN_PAGE),
+    };
+    request.answer(status, &headers, &html);
+}
