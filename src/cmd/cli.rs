@@ -227,7 +227,8 @@ struct CheckArgs {
     #[arg(long, value_name = "NAME|FILE")]
     policy: Option<String>,
     /// Reach the target and check the sign-in page's selectors in a browser (the default for a
-    /// real target; for the embedded emulator it starts one).
+    /// real target; for the embedded emulator it starts one). With alice's password, also sign
+    /// in once and propose the target file's keys.
     #[arg(long, conflicts_with = "offline")]
     connect: bool,
     /// Only validate the files; do not contact the target.
