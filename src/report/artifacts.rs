@@ -121,7 +121,12 @@ return true;
 /// markup's attributes (a `placeholder`, an `<iframe srcdoc>`), open shadow roots, the style
 /// sheets (CSS `content:`), generated `::before` / `::after` content and same-origin frames.
 const GET_ELSEWHERE: &str = r#"
-const out = [document.documentElement.outerHTML];
+// The markup as it renders: a field shows its value property (blanked already), not the `value`
+// attribute it started with; a script's text is never shown.
+const copy = document.documentElement.cloneNode(true);
+for (const el of copy.querySelectorAll('input, textarea')) { el.removeAttribute('value'); el.textContent = ''; }
+for (const el of copy.querySelectorAll('script')) { el.remove(); }
+const out = [copy.outerHTML];
 const walk = (root) => {
   for (const el of root.querySelectorAll('*')) {
     if (el.shadowRoot) { out.push(el.shadowRoot.innerHTML); walk(el.shadowRoot); }
