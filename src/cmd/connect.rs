@@ -302,21 +302,16 @@ pub async fn check(target: &Target, opts: &ConnectOptions) -> Result<Connected, 
         CrmLocation::Url(url) => {
             // The same trust and name resolution as a run: `resolve:` for both, and the CA of
             // `tls.ca_file` in the probe and in the browser's own certificate store.
-            let mut trust = HttpTrust {
-                resolve: target.resolved_addrs(),
-                ..HttpTrust::default()
-            };
+            let trust = crate::engine::trust::probe_trust(target)
+                .map_err(|e| ConnectError::CaFile(e.to_string()))?;
             let mut browser_trust = None;
-            if let Some(ca) = &target.spec.tls.ca_file {
-                let pem = crate::config::input::read_text(ca, crate::config::input::MAX_CA_FILE)
-                    .map_err(|e| ConnectError::CaFile(format!("tls.ca_file: {e}")))?;
-                if opts.webdriver.is_none() {
-                    browser_trust = Some(
-                        crate::engine::credentials::BrowserTrustStore::with_ca_pem(&pem, ca)
-                            .map_err(|e| ConnectError::CaFile(e.to_string()))?,
-                    );
-                }
-                trust.roots_pem.push(pem);
+            if let (Some(ca), Some(pem)) = (&target.spec.tls.ca_file, trust.roots_pem.first())
+                && opts.webdriver.is_none()
+            {
+                browser_trust = Some(
+                    crate::engine::credentials::BrowserTrustStore::with_ca_pem(pem, ca)
+                        .map_err(|e| ConnectError::CaFile(e.to_string()))?,
+                );
             }
             let endpoint = Endpoint {
                 crm: url.clone(),
