@@ -2,13 +2,12 @@
 //! baseline cookie snapshots (collected by `build.rs`), so the harness works wherever it is
 //! installed. A user still points at their own with `--policy FILE` and `FEATURE_PATH`.
 //!
-//! cucumber-rs reads features from a path, and the run parses and filters them by path too, so a
-//! run unpacks the built-in files into a private temp folder
-//! ([`Unpacked`](crate::engine::rundir::Unpacked)), removed afterwards:
+//! The run reads features from a path (a user's are files), so it unpacks the built-in files into
+//! a private temp folder ([`Unpacked`](crate::engine::rundir::Unpacked)), removed afterwards:
 //! the features then run exactly as they would from a checkout. Messages name such a file
-//! `built-in features/sign_out.feature` ([`label`], [`Labelled`]), never the temp path.
+//! `built-in features/sign_out.feature` ([`label`]), never the temp path.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Every built-in file: (path as in the repository, content).
 static FILES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_files.rs"));
@@ -61,7 +60,7 @@ pub fn is_policy_name(value: &str) -> bool {
 
 /// How messages name `path`: `built-in features/sign_out.feature` for a file of an
 /// [`Unpacked`](crate::engine::rundir::Unpacked)
-/// folder (anywhere in the path; cucumber may show it relative), the path itself otherwise.
+/// folder (anywhere in the path), the path itself otherwise.
 pub fn label(path: &Path) -> String {
     let mut parts = path.components();
     while let Some(part) = parts.next() {
@@ -75,37 +74,6 @@ pub fn label(path: &Path) -> String {
         }
     }
     path.display().to_string()
-}
-
-/// cucumber's own parser, with the features of an
-/// [`Unpacked`](crate::engine::rundir::Unpacked) folder named `built-in ...` in
-/// cucumber's output (its failed-step lines print the feature's path). For the run to use:
-/// `LogoutWorld::cucumber().with_parser(Labelled)`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Labelled;
-
-impl<I> cucumber::Parser<I> for Labelled
-where
-    cucumber::parser::Basic: cucumber::Parser<I>,
-{
-    type Cli = <cucumber::parser::Basic as cucumber::Parser<I>>::Cli;
-    type Output = futures::stream::LocalBoxStream<
-        'static,
-        cucumber::parser::Result<cucumber::gherkin::Feature>,
-    >;
-
-    fn parse(self, input: I, cli: Self::Cli) -> Self::Output {
-        use futures::StreamExt as _;
-        cucumber::parser::Basic::default()
-            .parse(input, cli)
-            .map(|feature| {
-                feature.map(|mut f| {
-                    f.path = f.path.map(|p| PathBuf::from(label(&p)));
-                    f
-                })
-            })
-            .boxed_local()
-    }
 }
 
 #[cfg(test)]
@@ -168,20 +136,5 @@ mod tests {
         assert!(u.policy("strict").unwrap().is_file());
         drop(u);
         assert!(!root.exists());
-    }
-
-    #[tokio::test]
-    async fn cucumber_sees_built_in_paths() {
-        use futures::StreamExt as _;
-        let u = Unpacked::new().unwrap();
-        let features: Vec<_> = cucumber::Parser::parse(Labelled, u.features(), Default::default())
-            .collect()
-            .await;
-        assert_eq!(features.len(), super::features().count());
-        let f = features
-            .iter()
-            .map(|f| f.as_ref().unwrap())
-            .find(|f| f.path.as_deref() == Some(Path::new("built-in features/sign_out.feature")));
-        assert!(f.is_some(), "{features:?}");
     }
 }

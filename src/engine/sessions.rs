@@ -54,6 +54,11 @@ pub fn disown_server(url: &str) {
     lock(&OWNED).retain(|u| u != url);
 }
 
+/// Whether the harness started the WebDriver server at `url` itself (its own driver).
+pub fn owns(url: &str) -> bool {
+    lock(&OWNED).iter().any(|u| u == url.trim_end_matches('/'))
+}
+
 /// Notes a session that started on `server`.
 pub fn opened(server: &str, id: &str) {
     lock(&OPEN).push((server.trim_end_matches('/').to_string(), id.to_string()));

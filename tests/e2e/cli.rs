@@ -1980,3 +1980,86 @@ fn serve_loop_after_sign_out(conn: std::net::TcpStream) {
     };
     request.answer(status, &headers, &html);
 }
+
+/// A full temp folder is named as the cause when the browser cannot start, not a Selenium Grid's
+/// queue: the harness's own driver has none. Run in a private mount namespace on a small tmpfs of
+/// the test's own (never the machine's temp folder), filled to 200 KB free, where Chromium hangs
+/// at start (measured: it starts with 600 KB).
+#[test]
+fn a_full_temp_folder_is_named_when_the_browser_cannot_start() {
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let mount = tmp.path().join("small");
+    std::fs::create_dir(&mount).unwrap();
+    // The shell mounts the tmpfs, fills it, then runs the harness there; all of it ends with the
+    // namespace.
+    let script = r#"set -e
+mount -t tmpfs -o size=4m tmpfs "$1"
+dd if=/dev/zero of="$1/fill" bs=1k count=3896 2>/dev/null
+shift
+exec "$@""#;
+    let namespace = ["-m", "-rm"]
+        .into_iter()
+        .find(|flag| {
+            Command::new("unshare")
+                .args([flag, "true"])
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .expect("this test needs unshare(1) with mount namespaces (root, or user namespaces)");
+    let started = Instant::now();
+    let out = Command::new("unshare")
+        .args([namespace, "sh", "-c", script, "sh"])
+        .arg(&mount)
+        .arg(env!("CARGO_BIN_EXE_logout-harness"))
+        .args([
+            "run",
+            "--mode",
+            "ifd",
+            "--tags",
+            "@sign_out",
+            "--new-session-timeout",
+            "10s",
+        ])
+        .env("TMPDIR", &mount)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("the harness's own driver") && t.contains("KB free") && t.contains("TMPDIR"),
+        "{t}"
+    );
+    assert!(!t.contains("Selenium Grid"), "{t}");
+    assert!(started.elapsed() < Duration::from_secs(60), "{t}");
+}
+
+/// An Examples block's tags select its rows as they do in cucumber: `--tags` and the mode tags
+/// see them (a run once planned the outline by its own tags only and said "no scenario
+/// matches"), and the plan counts each row.
+#[test]
+fn tags_on_an_examples_block_select_its_rows() {
+    let _cpu = cpu::take(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let feature = tmp.path().join("outline.feature");
+    std::fs::write(
+        &feature,
+        "Feature: outline\n  Scenario Outline: <who> signs out\n    Given <who> is signed in \
+         to CRM\n    When she signs out through the profile menu\n    Then the browser shows a \
+         signed-out page\n\n    @ifd @chosen\n    Examples:\n      | who   |\n      | alice |\n      \
+         | bob   |\n\n    @fba @chosen\n    Examples:\n      | who   |\n      | alice |\n",
+    )
+    .unwrap();
+    let out = isolated(tmp.path())
+        .args(["run", "--mode", "ifd", "--mode", "fba", "--tags", "@chosen"])
+        .arg(&feature)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("\"alice signs out\" (ifd/chromium)"), "{t}");
+    assert!(t.contains("\"bob signs out\" (ifd/chromium)"), "{t}");
+    assert!(t.contains("\"alice signs out\" (fba/chromium)"), "{t}");
+    assert!(!t.contains("\"bob signs out\" (fba"), "{t}");
+    assert!(t.contains("Verdicts: 3 held, 0 violated"), "{t}");
+}

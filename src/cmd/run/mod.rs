@@ -73,6 +73,12 @@ pub async fn run(mut opts: RunOptions) -> Result<RunOutcome, RunError> {
     let findings = Arc::new(Collector::default());
     // An interrupted run still writes what it judged (report::write_interrupted).
     report::set_in_flight(findings.clone(), opts.junit.clone(), opts.json.clone());
+    // The browsers of a local run write their profiles in the run's temp folder.
+    if opts.webdriver.is_none()
+        && let Some(why) = crate::engine::rundir::low_space()
+    {
+        findings.note(why);
+    }
     let mut scenarios_selected = 0;
     let mut planned = Vec::new();
     let mut all_passes = passes(&opts, prepared.file_target.as_ref());
@@ -668,7 +674,7 @@ async fn run_one_pass(
 async fn run_pass(prepared: &Prepared, pass: &Pass, ctx: Arc<RunContext>, concurrency: usize) {
     let split = pass.split();
     let mode = pass.mode;
-    for (path, fs) in &prepared.features {
+    for (_, fs) in &prepared.features {
         let wanted = fs
             .iter()
             .map(|f| prepared.selection.count(f, mode, split))
@@ -679,7 +685,7 @@ async fn run_pass(prepared: &Prepared, pass: &Pass, ctx: Arc<RunContext>, concur
         let selection = prepared.selection.clone();
         let pass = pass.clone();
         run_features(
-            path,
+            fs.clone(),
             ctx.clone(),
             concurrency,
             move |feature, rule, scenario| {
@@ -806,8 +812,12 @@ fn own_cpu_seconds() -> f64 {
     secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
-async fn run_features<F>(path: &Path, ctx: Arc<RunContext>, concurrency: usize, filter: F)
-where
+async fn run_features<F>(
+    features: Vec<cucumber::gherkin::Feature>,
+    ctx: Arc<RunContext>,
+    concurrency: usize,
+    filter: F,
+) where
     F: Fn(
             &cucumber::gherkin::Feature,
             Option<&cucumber::gherkin::Rule>,
@@ -821,8 +831,8 @@ where
     // scenario's result is printed by its after hook, so cucumber's own writer is replaced by
     // one that only notes which step failed (named in the findings once the run ends).
     crate::steps::LogoutWorld::cucumber::<&Path>()
-        // Built-in features are read from a private temp copy; messages name them as built-in.
-        .with_parser(crate::config::builtin::Labelled)
+        // The features as the run planned them (parsed, labelled, outlines expanded).
+        .with_parser(features::Parsed)
         .with_writer(cucumber::WriterExt::normalized(StepLog(failed.clone())))
         .with_default_cli()
         .max_concurrent_scenarios(concurrency)
@@ -837,7 +847,7 @@ where
                 }
             })
         })
-        .filter_run(path, filter)
+        .filter_run(features, filter)
         .await;
     let failed = std::mem::take(&mut *failed.lock().unwrap_or_else(|e| e.into_inner()));
     findings.name_failed_steps(&failed);

@@ -541,12 +541,29 @@ async fn new_session(
     };
     let mut builder = ClientBuilder::rustls().map_err(BrowserError::Io)?;
     builder.capabilities(caps);
+    // The harness's own driver has no queue: a browser that does not start there has a cause on
+    // this machine, most often a full temp folder (the profile cannot be written).
+    let own = crate::engine::sessions::owns(webdriver_url);
+    let local_cause = || {
+        crate::engine::rundir::low_space()
+            .map(|why| format!("; likely cause: {why}"))
+            .unwrap_or_default()
+    };
     let client = match tokio::time::timeout(limit, builder.connect(webdriver_url)).await {
         Ok(Ok(client)) => client,
         Ok(Err(e)) => {
+            let cause = if own { local_cause() } else { String::new() };
             return Err(BrowserError::NewSession(format!(
-                "the WebDriver server at {webdriver_url} started no browser: {}",
+                "the WebDriver server at {webdriver_url} started no browser: {}{cause}",
                 new_session_error(&e)
+            )));
+        }
+        Err(_) if own => {
+            return Err(BrowserError::NewSession(format!(
+                "the harness's own driver at {webdriver_url} started no browser within {}s (the \
+                 request was given up){}",
+                limit.as_secs_f64(),
+                local_cause()
             )));
         }
         Err(_) => {
