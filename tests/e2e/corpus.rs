@@ -959,6 +959,86 @@ impl Gen {
     }
 }
 
+/// A `run` command line of 1-6 random flags with values valid or not, always with a tag no
+/// scenario has, so a line the harness accepts ends at "nothing matches" (exit 2) before a
+/// browser starts. `{d}` is the case's folder.
+fn random_flags(g: &mut Gen) -> Vec<String> {
+    const DURATIONS: &[&str] = &[
+        "0s",
+        "1s",
+        "30s",
+        "5m",
+        "1h",
+        "2d",
+        "-1s",
+        "1.5s",
+        "18446744073709551615s",
+        "s",
+        "",
+        "99999999999h",
+        "1s1m",
+    ];
+    let mut argv = vec!["run".to_string()];
+    for _ in 0..1 + g.below(6) {
+        let (flag, values): (&str, &[&str]) = match g.below(22) {
+            0 => (
+                "--target",
+                &["embedded", "{d}/t.yaml", "{d}/missing.yaml", "{d}", ""],
+            ),
+            1 => (
+                "--mode",
+                &["ifd", "iwa", "fba", "claims", "IFD", "oauth", ""],
+            ),
+            2 => ("--ui", &["legacy", "unified", "both", "new", ""]),
+            3 => (
+                "--policy",
+                &["default", "strict", "{d}/p.yaml", "lenient", "{d}"],
+            ),
+            4 => ("--browser", &["chromium", "firefox", "lynx", ""]),
+            5 => (
+                "--webdriver",
+                &[
+                    "not a url",
+                    "ftp://127.0.0.1:1",
+                    "http://u:p@127.0.0.1:1",
+                    "http://[::1",
+                ],
+            ),
+            6 => ("--headed", &[]),
+            7 => (
+                "--concurrency",
+                &["0", "1", "4", "-1", "99999999999999999999", "x"],
+            ),
+            8 => ("--new-session-timeout", DURATIONS),
+            9 => ("--page-timeout", DURATIONS),
+            10 => ("--isolation", &["context", "browser", "process", ""]),
+            11 => ("--name", &["(", "sign", "[a-", ".*", "\\p{Nope}"]),
+            12 => (
+                "--junit",
+                &["{d}/r.xml", "{d}", "{d}/t.yaml", "{d}/no/such/dir/r.xml"],
+            ),
+            13 => ("--json", &["{d}/r.json", "{d}/f.feature", "{d}/r.xml", "/"]),
+            14 => ("--artifacts", &["{d}/a", "{d}/t.yaml", ""]),
+            15 => (
+                "--fault",
+                &["keep-auth-cookie", "no-such-fault", "", "KEEP-AUTH-COOKIE"],
+            ),
+            16 => ("--trace-knobs", &[]),
+            17 => ("--update-snapshots", &[]),
+            18 => ("--snapshots", &["{d}/s", "{d}/t.yaml", ""]),
+            19 => ("--sim-idle-timeout", DURATIONS),
+            20 => ("--sim-session-length", DURATIONS),
+            _ => ("--sim-access-token-management", &["on", "off", "maybe", ""]),
+        };
+        argv.push(flag.to_string());
+        if !values.is_empty() {
+            argv.push(g.pick(values).to_string());
+        }
+    }
+    argv.extend(["--tags".into(), "@no-scenario-has-this-tag".into()]);
+    argv
+}
+
 /// `text` with a few random edits at line and character level: a line dropped, doubled or
 /// swapped, characters that matter to YAML or Gherkin inserted, a run cut out.
 fn mutate(g: &mut Gen, text: &str) -> String {
@@ -1030,13 +1110,13 @@ fn mutate(g: &mut Gen, text: &str) -> String {
 }
 
 /// The generated part of the corpus: target files, policies, feature files and durations, each
-/// a valid one randomly edited. Whatever the edit, `check` and `run` end with 0 or 2 (never a
+/// a valid one randomly edited, and command lines of random flags and values ([`random_flags`]). Whatever the edit, `check` and `run` end with 0 or 2 (never a
 /// panic, never another code), within a bound, and leave nothing behind; a 2 says something.
 #[test]
 fn generated_inputs_never_panic_hang_or_leave_files() {
     let _cpu = cpu::take(1);
     let valid_target = "name: gen\ncrm: https://crm.contoso.test/org/\nmode: ifd\nusers:\n  alice:\n    password_env: CORPUS_PASSWORD\npages:\n  sign_out: '#out'\n  auth_cookies: [MSISAuth*]\ntimeouts:\n  idle: 20m\n  absolute: 8h\nresolve:\n  crm.contoso.test: 127.0.0.1\n";
-    let valid_feature = "@fba\nFeature: generated\n  Scenario: one\n    Given alice is signed in to CRM\n    When she signs out through the profile menu\n    Then the browser shows a signed-out page\n";
+    let valid_feature = "@fba\nFeature: generated\n  Scenario: one\n    Given alice is signed in to CRM\n    When she signs out through the profile menu\n    Then the browser shows a signed-out page\n  Scenario Outline: <who> again\n    Given <who> is signed in to CRM\n    @ifd\n    Examples:\n      | who |\n      | alice |\n";
     let valid_policy = POLICY_OK;
     let mut g = Gen(0x5EED_2026_1207_0001);
     let mut wrong = Vec::new();
@@ -1059,7 +1139,8 @@ fn generated_inputs_never_panic_hang_or_leave_files() {
             ]),
             g.pick(&["", "s", "m", "h", "d", "y", "ms", " s"])
         );
-        let runs: [(&str, Vec<String>); 4] = [
+        let flags = random_flags(&mut g);
+        let runs: [(&str, Vec<String>); 5] = [
             ("target", args("check --offline --target {d}/t.yaml")),
             ("policy", args("check --offline --policy {d}/p.yaml")),
             (
@@ -1075,6 +1156,7 @@ fn generated_inputs_never_panic_hang_or_leave_files() {
                     duration.clone(),
                 ],
             ),
+            ("flags", flags.clone()),
         ];
         for (what, argv) in runs {
             cases += 1;
@@ -1097,6 +1179,8 @@ fn generated_inputs_never_panic_hang_or_leave_files() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let mut bad = Vec::new();
             match out.status.code() {
+                // No scenario has the tag: a command line accepted ends at "nothing matches".
+                Some(0) if what == "flags" => bad.push("exit 0 with nothing selected".into()),
                 Some(0) => {}
                 Some(2) if stderr.trim().is_empty() => bad.push("exit 2 with no message".into()),
                 Some(2) => {}
@@ -1116,6 +1200,7 @@ fn generated_inputs_never_panic_hang_or_leave_files() {
                     "target" => target.clone(),
                     "policy" => policy.clone(),
                     "feature" => feature.clone(),
+                    "flags" => format!("{argv:?}\n"),
                     _ => duration.clone(),
                 };
                 wrong.push(format!(
