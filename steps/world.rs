@@ -604,6 +604,7 @@ impl LogoutWorld {
                     .iter()
                     .filter_map(|(name, p)| Some((name.as_str(), p.browser.as_ref()?))),
                 &self.probe_log,
+                ctx.page_timeout + DRIVER_MARGIN,
             )
             .await;
             ctx.findings.artifacts_in(&ctx.artifacts);

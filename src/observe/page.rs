@@ -115,7 +115,16 @@ impl PageError {
         let doing = doing.into();
         move |e| PageError::Command {
             doing: Some(doing),
-            cause: e.to_string(),
+            cause: if e.is_timeout() || e.is_script_timeout() {
+                // The driver's own bound (browser::Browser::bound_waits): a page that did not
+                // load, or a script that did not end, within --page-timeout and its margin.
+                format!(
+                    "the page did not finish loading within --page-timeout plus the driver's \
+                     margin (the server answered slowly, partly or not at all): {e}"
+                )
+            } else {
+                e.to_string()
+            },
         }
     }
 

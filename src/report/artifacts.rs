@@ -10,13 +10,15 @@ use crate::judge::VerdictContext;
 use crate::{config::secrets, observe::snapshot};
 
 /// Saves the artifacts of the scenario of `ctx` under `artifacts`: each person's browser (by name)
-/// and the scenario's probe log. Failures to save are reported on stderr only (an artifact is a
-/// help, never a reason to change the verdict).
+/// and the scenario's probe log, within `limit` in all (a page that does not answer, or one of
+/// 50 MB, gets what could be saved by then and a note). Failures to save are reported on stderr
+/// only (an artifact is a help, never a reason to change the verdict).
 pub async fn save<'a>(
     artifacts: &Path,
     ctx: &VerdictContext,
     browsers: impl IntoIterator<Item = (&'a str, &'a Browser)>,
     probe_log: &[String],
+    limit: std::time::Duration,
 ) {
     let dir: PathBuf = artifacts.join(snapshot::snapshot_name(&[
         &ctx.feature,
@@ -28,46 +30,85 @@ pub async fn save<'a>(
         eprintln!("artifacts: cannot create {}: {e}", dir.display());
         return;
     }
+    let deadline = tokio::time::Instant::now() + limit;
     let mut notes = vec![format!(
         "scenario: {}\nmode: {}\nbrowser: {}",
         ctx.scenario, ctx.mode, ctx.browser
     )];
     for (person, browser) in browsers {
-        let client = browser.client();
-        if let Ok(url) = client.current_url().await {
-            notes.push(format!("{person} url: {url}"));
-        }
-        if let Ok(source) = client.source().await {
-            let _ = write_private(&dir.join(format!("{person}.html")), redact_page(&source));
-        }
-        if let Ok(jar) = browser.all_cookies().await {
-            let text = serde_yaml::to_string(&snapshot::shapes(&jar)).unwrap_or_default();
-            let text = secrets::redact_known(&text);
-            let _ = write_private(&dir.join(format!("{person}.cookies.yaml")), text);
-        }
-        // Last: blanking the password changes the page.
-        let blanked = match blank_secrets(client).await {
-            Ok(n) => secret_elsewhere(client).await.map(|()| n),
-            Err(e) => Err(e),
-        };
-        match blanked {
-            Ok(blanked) => {
-                if let Ok(png) = client.screenshot().await {
-                    let _ = write_private(&dir.join(format!("{person}.png")), png);
-                }
-                if blanked > 0 {
-                    notes.push(format!(
-                        "{person} screenshot: taken after {blanked} text(s) showing a password \
-                         were blanked on the page"
-                    ));
-                }
-            }
-            Err(why) => notes.push(format!("{person} screenshot: not taken, {why}")),
+        // Cut at an await: at worst the screenshot, always taken last, is not taken.
+        if tokio::time::timeout_at(deadline, save_browser(&dir, person, browser, &mut notes))
+            .await
+            .is_err()
+        {
+            notes.push(format!(
+                "{person}: saving stopped after {:.0}s (the page did not answer in time, or is \
+                 too large); the files beside this one are what was saved",
+                limit.as_secs_f64()
+            ));
         }
     }
     notes.extend(probe_log.iter().cloned());
     let probe = secrets::redact_known(&(notes.join("\n") + "\n"));
     let _ = write_private(&dir.join("probe.txt"), probe);
+}
+
+/// The most of a page's source an artifact keeps: a person reads the start of a page, and a
+/// server that answers 50 MB must not fill the disk of every nightly run.
+const MAX_PAGE_SOURCE: usize = 2 * 1024 * 1024;
+
+/// One person's browser: URL, page source, cookie shapes, then the screenshot.
+async fn save_browser(dir: &Path, person: &str, browser: &Browser, notes: &mut Vec<String>) {
+    let client = browser.client();
+    if let Ok(url) = client.current_url().await {
+        notes.push(format!("{person} url: {url}"));
+    }
+    if let Ok(source) = client.source().await {
+        let page = cut_page(redact_page(&source), MAX_PAGE_SOURCE);
+        let _ = write_private(&dir.join(format!("{person}.html")), page);
+    }
+    if let Ok(jar) = browser.all_cookies().await {
+        let text = serde_yaml::to_string(&snapshot::shapes(&jar)).unwrap_or_default();
+        let text = secrets::redact_known(&text);
+        let _ = write_private(&dir.join(format!("{person}.cookies.yaml")), text);
+    }
+    // Last: blanking the password changes the page.
+    let blanked = match blank_secrets(client).await {
+        Ok(n) => secret_elsewhere(client).await.map(|()| n),
+        Err(e) => Err(e),
+    };
+    match blanked {
+        Ok(blanked) => {
+            if let Ok(png) = client.screenshot().await {
+                let _ = write_private(&dir.join(format!("{person}.png")), png);
+            }
+            if blanked > 0 {
+                notes.push(format!(
+                    "{person} screenshot: taken after {blanked} text(s) showing a password \
+                     were blanked on the page"
+                ));
+            }
+        }
+        Err(why) => notes.push(format!("{person} screenshot: not taken, {why}")),
+    }
+}
+
+/// `page` (redacted already: a cut could leave part of a secret no redaction recognises) cut to
+/// at most `max` bytes at a character boundary, with a comment saying so.
+fn cut_page(page: String, max: usize) -> String {
+    if page.len() <= max {
+        return page;
+    }
+    let mut end = max;
+    while !page.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}\n<!-- logout-harness: the page source is cut here, at {} of its {} bytes -->\n",
+        &page[..end],
+        end,
+        page.len()
+    )
 }
 
 /// `dir` and its missing parents, readable by their owner only (0700): artifacts show signed-in
@@ -231,7 +272,18 @@ fn redact_form_values(source: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_page;
+    use super::{cut_page, redact_page};
+
+    #[test]
+    fn a_long_page_is_cut_at_a_character_boundary_and_says_so() {
+        assert_eq!(cut_page("<p>é</p>".into(), 100), "<p>é</p>");
+        // "é" is two bytes: a cut inside it moves back before it.
+        let cut = cut_page("<p>é</p>".into(), 4);
+        assert!(
+            cut.starts_with("<p>\n<!-- logout-harness: the page source is cut here, at 3 of its 9"),
+            "{cut}"
+        );
+    }
 
     #[test]
     fn tokens_and_passwords_are_redacted_either_attribute_order() {

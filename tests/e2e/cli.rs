@@ -2063,3 +2063,219 @@ fn tags_on_an_examples_block_select_its_rows() {
     assert!(!t.contains("\"bob signs out\" (fba"), "{t}");
     assert!(t.contains("Verdicts: 3 held, 0 violated"), "{t}");
 }
+
+/// What the hostile forms application of
+/// [`hostile_servers_never_get_a_false_verdict_and_end_by_the_page_timeout`] does to a sign-out.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Hostile {
+    /// Nothing: the control, a sign-out that works.
+    None,
+    /// The sign-out ends the session, then answers its page at one byte a second.
+    Trickle,
+    /// The connection is reset as the sign-out arrives; the session lives on.
+    Reset,
+    /// The sign-out answers 500 and ends nothing.
+    ServerError,
+    /// The sign-out ends the session and redirects to a signed-out page of 50 MB.
+    Huge,
+}
+
+/// A hostile server, one switch at a time, against the sign-out scenario with a 3 s page timeout:
+/// the verdict is never a false pass (the session lives on) nor a false violation (it ended),
+/// every run ends within the page timeout plus margins, and the password is in no output.
+#[test]
+fn hostile_servers_never_get_a_false_verdict_and_end_by_the_page_timeout() {
+    const PASSWORD: &str = "Hostile-Server-Secret-7q";
+    let _cpu = cpu::take(2);
+    let tmp = tempfile::tempdir().unwrap();
+    // (switch, the exit codes that are true of it)
+    let cases: [(Hostile, &[i32]); 5] = [
+        (Hostile::None, &[0]),
+        // The session ended: "held" or "not judged", never a violation.
+        (Hostile::Trickle, &[0, 2]),
+        (Hostile::Huge, &[0, 2]),
+        // The session lives on: a violation or "not judged", never a pass.
+        (Hostile::Reset, &[1, 2]),
+        (Hostile::ServerError, &[1]),
+    ];
+    let runs: Vec<_> = cases
+        .into_iter()
+        .map(|(switch, allowed)| {
+            let dir = tmp.path().join(format!("{switch:?}"));
+            std::fs::create_dir(&dir).unwrap();
+            std::thread::spawn(move || {
+                let signed_in = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let server = LoopbackServer::start(move |conn| {
+                    serve_hostile(conn, switch, &signed_in);
+                });
+                let target = forms_target(&dir, "hostile", server.port, "HOSTILE_PASSWORD");
+                let t0 = Instant::now();
+                let out = isolated(&dir)
+                    .args(["run", "--page-timeout", "3s", "--target"])
+                    .arg(&target)
+                    .arg("--name")
+                    .arg("Sign Out from the profile menu")
+                    .arg("features/sign_out.feature")
+                    .arg("--json")
+                    .arg(dir.join("r.json"))
+                    .arg("--artifacts")
+                    .arg(dir.join("artifacts"))
+                    .arg("--snapshots")
+                    .arg(dir.join("snapshots"))
+                    .arg("--update-snapshots")
+                    .env("HOSTILE_PASSWORD", PASSWORD)
+                    .env("CI", "true")
+                    .output()
+                    .unwrap();
+                (switch, allowed, out, t0.elapsed(), dir)
+            })
+        })
+        .collect();
+    let mut wrong = Vec::new();
+    for run in runs {
+        let (switch, allowed, out, took, dir) = run.join().unwrap();
+        let t = text(&out);
+        let code = out.status.code().unwrap_or(-1);
+        if !allowed.contains(&code) {
+            wrong.push(format!(
+                "{switch:?}: exit {code}, expected one of {allowed:?}:\n{t}"
+            ));
+        }
+        // 3 s page timeout plus the driver's 5 s margin per wait, and a run's start and end.
+        if took > Duration::from_secs(60) {
+            wrong.push(format!("{switch:?}: took {took:?}"));
+        }
+        let mut files = Vec::new();
+        let mut dirs = vec![dir];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else {
+                    files.push(p);
+                }
+            }
+        }
+        let leaked: Vec<_> = files
+            .iter()
+            .filter(|f| {
+                let bytes = std::fs::read(f).unwrap_or_default();
+                String::from_utf8_lossy(&bytes).contains(PASSWORD)
+            })
+            .collect();
+        // A "not judged" of a slow server names the bound it ran into.
+        if code == 2 && !t.contains("--page-timeout") {
+            wrong.push(format!(
+                "{switch:?}: not judged without naming the page timeout:\n{t}"
+            ));
+        }
+        // A page source is kept up to 2 MB (the huge page is 50 MB).
+        for f in files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|x| x == "html"))
+        {
+            let size = std::fs::metadata(f).unwrap().len();
+            if size > 2 * 1024 * 1024 + 200 {
+                wrong.push(format!("{switch:?}: {} is {size} bytes", f.display()));
+            }
+        }
+        if t.contains(PASSWORD) || !leaked.is_empty() {
+            wrong.push(format!(
+                "{switch:?}: the password is in the output or {leaked:?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
+}
+
+/// The forms application of [`forms_route`] with a server-side session (`signed_in`), and the
+/// sign-out `switch` makes hostile.
+fn serve_hostile(
+    conn: std::net::TcpStream,
+    switch: Hostile,
+    signed_in: &std::sync::atomic::AtomicBool,
+) {
+    use std::io::Write as _;
+    use std::sync::atomic::Ordering;
+    let Some(request) = loopback::Request::read(conn) else {
+        return;
+    };
+    let live = signed_in.load(Ordering::Relaxed) && request.cookie.contains("sid=live");
+    let path = request.path();
+    let signed_out = "Location: /bye\r\nSet-Cookie: sid=; Path=/; Max-Age=0\r\n";
+    match (request.is_post(), path.as_str()) {
+        (true, "/login") => {
+            signed_in.store(true, Ordering::Relaxed);
+            let (status, headers, html) = forms_route(&request, SIGNED_IN_PAGE);
+            request.answer(status, &headers, &html);
+        }
+        (false, "/app" | "/whoami") if !live => {
+            let (status, headers, html) = if path == "/app" {
+                (
+                    "302 Found",
+                    "Location: /login\r\n".to_string(),
+                    String::new(),
+                )
+            } else {
+                ("401 Unauthorized", String::new(), String::new())
+            };
+            request.answer(status, &headers, &html);
+        }
+        (false, "/signout") => match switch {
+            Hostile::None | Hostile::Huge => {
+                signed_in.store(false, Ordering::Relaxed);
+                request.answer("302 Found", signed_out, "");
+            }
+            Hostile::Trickle => {
+                signed_in.store(false, Ordering::Relaxed);
+                let mut conn = request.into_stream();
+                let page = "<p>You are signed out</p>".repeat(100);
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\nSet-Cookie: sid=; Path=/; Max-Age=0\r\n\
+                     Content-Type: text/html\r\nContent-Length: {}\r\n\r\n",
+                    page.len()
+                );
+                for byte in page.bytes().take(60) {
+                    if conn.write_all(&[byte]).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+            Hostile::Reset => {
+                let conn = request.into_stream();
+                // SO_LINGER 0: closing sends a reset instead of a FIN.
+                let linger = libc::linger {
+                    l_onoff: 1,
+                    l_linger: 0,
+                };
+                // SAFETY: a valid socket and a plain struct of the size given.
+                unsafe {
+                    libc::setsockopt(
+                        std::os::fd::AsRawFd::as_raw_fd(&conn),
+                        libc::SOL_SOCKET,
+                        libc::SO_LINGER,
+                        (&linger as *const libc::linger).cast(),
+                        std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                    );
+                }
+                drop(conn);
+            }
+            Hostile::ServerError => {
+                request.answer("500 Internal Server Error", "", "<p>Server Error</p>");
+            }
+        },
+        (false, "/bye") if switch == Hostile::Huge => {
+            let mut page = String::from("<p>You are signed out</p>");
+            page.push_str(&"<p>padding</p>".repeat(50 * 1024 * 1024 / 14));
+            request.answer("200 OK", "", &page);
+        }
+        (false, "/bye") => request.answer("200 OK", "", "<p>You are signed out</p>"),
+        _ => {
+            let (status, headers, html) = forms_route(&request, SIGNED_IN_PAGE);
+            request.answer(status, &headers, &html);
+        }
+    }
+}

@@ -109,6 +109,11 @@ impl Request {
             .to_string()
     }
 
+    /// The connection, for a test that answers in its own way (slowly, or not at all).
+    pub fn into_stream(self) -> TcpStream {
+        self.reader.into_inner()
+    }
+
     /// Answers with `status` (`200 OK`), `headers` (each ending in `\r\n`) and an HTML page that
     /// no cache may store, and closes the connection.
     pub fn answer(self, status: &str, headers: &str, html: &str) {
