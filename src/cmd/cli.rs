@@ -36,6 +36,9 @@ enum Command {
     /// Measure the target's real idle timeout (or, with --absolute, session length) in about
     /// the time it takes, and judge it against the value the target declares.
     Timeout(Box<TimeoutArgs>),
+    /// Measure when an administrator's change (a user disabled, sessions ended, a timeout
+    /// shortened) reaches the sessions signed in before it, and judge it against --within.
+    Revoke(Box<RevokeArgs>),
     /// Run the embedded CRM emulator on its own until Ctrl-C.
     Sim(SimArgs),
 }
@@ -204,6 +207,62 @@ struct TimeoutArgs {
     /// The embedded emulator's maximum session length (see --sim-idle-timeout).
     #[arg(long, value_parser = parse_duration, value_name = "DUR")]
     sim_session_length: Option<Duration>,
+    #[command(flatten)]
+    sign_in: SessionArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct RevokeArgs {
+    /// The change: an administrator action of the target file's `admin:` (end_sessions,
+    /// deactivate_user, disable_in_directory, set_session_length, set_idle_timeout; the
+    /// embedded emulator has them all), or `manual` (you make it and press Enter).
+    #[arg(long, value_name = "ACTION|manual")]
+    change: String,
+    /// The value a set_* action sets (its `{value}`, e.g. `5m`).
+    #[arg(long, value_name = "VALUE")]
+    value: Option<String>,
+    /// A target file, or `embedded` (the default).
+    #[arg(long, value_name = "FILE|embedded")]
+    target: Option<String>,
+    /// The embedded emulator's mode (a target file states its own).
+    #[arg(long, value_enum)]
+    mode: Option<AuthMode>,
+    /// Whose sessions are signed in, and whom the change is about: a user of the target.
+    #[arg(long, default_value = "alice")]
+    user: String,
+    /// Sessions signed in before the change.
+    #[arg(long, default_value_t = 3)]
+    sessions: usize,
+    /// How soon after the change every session must be refused (e.g. `0s`, `5m`); without it
+    /// the change is measured and not judged.
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    within: Option<Duration>,
+    /// How long after the change the sessions are looked at [default: twice --within, at
+    /// least 10s more; else 1m].
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    max: Option<Duration>,
+    /// Time between two looks at a session: the widest interval wanted.
+    #[arg(long, value_parser = parse_duration, value_name = "DUR", default_value = "1s")]
+    resolution: Duration,
+    /// A built-in policy by name (`default`, `strict`) or a policy file [default: default].
+    #[arg(long, value_name = "NAME|FILE")]
+    policy: Option<String>,
+    /// Write the result as JSON here.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// The embedded emulator's inactivity timeout [default: none, as CRM ships].
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    sim_idle_timeout: Option<Duration>,
+    /// The embedded emulator's maximum session length [default: 1440 min, as CRM ships].
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    sim_session_length: Option<Duration>,
+    #[command(flatten)]
+    sign_in: SessionArgs,
+}
+
+/// How `timeout` and `revoke` sign their sessions in, and the emulator's knobs.
+#[derive(Debug, clap::Args)]
+struct SessionArgs {
     /// Browser family (for a target that signs in by browser).
     #[arg(long, value_enum, default_value_t = BrowserKind::Chromium)]
     browser: BrowserKind,
@@ -316,6 +375,42 @@ fn unpack() -> Result<Unpacked, String> {
     })
 }
 
+/// What `timeout` and `revoke` settle before they start: the built-in files (kept while the
+/// policy's path is in use), the policy, the target file (`None`: the embedded emulator) and the
+/// emulator's knobs.
+struct SessionsSetup {
+    _builtin: Unpacked,
+    policy: PathBuf,
+    target: Option<PathBuf>,
+    faults: Vec<crm_sim::Fault>,
+}
+
+fn sessions_setup(
+    policy: Option<&str>,
+    target: Option<&str>,
+    mode: Option<AuthMode>,
+    faults: &[String],
+) -> Result<SessionsSetup, String> {
+    let builtin = unpack()?;
+    let policy = policy_choice(policy, &builtin)?;
+    let target = match target {
+        None | Some("embedded") => None,
+        Some(_) if mode.is_some() => {
+            return Err(
+                "--mode chooses the embedded emulator's mode; a target file states its own `mode`"
+                    .into(),
+            );
+        }
+        Some(file) => Some(PathBuf::from(file)),
+    };
+    Ok(SessionsSetup {
+        _builtin: builtin,
+        policy,
+        target,
+        faults: parse_faults(faults)?,
+    })
+}
+
 fn parse_faults(names: &[String]) -> Result<Vec<crm_sim::Fault>, String> {
     names
         .iter()
@@ -339,7 +434,8 @@ pub fn main() -> i32 {
     let webdriver = match &cli.command {
         Command::Run(a) => a.webdriver.as_deref(),
         Command::Check(a) => a.webdriver.as_deref(),
-        Command::Timeout(a) => a.webdriver.as_deref(),
+        Command::Timeout(a) => a.sign_in.webdriver.as_deref(),
+        Command::Revoke(a) => a.sign_in.webdriver.as_deref(),
         Command::Sim(_) => None,
     };
     if let Some(url) = webdriver {
@@ -465,6 +561,7 @@ fn main_parsed(cli: Cli) -> i32 {
             Command::Run(args) => cmd_run(*args).await,
             Command::Check(args) => cmd_check(args).await,
             Command::Timeout(args) => cmd_timeout(*args).await,
+            Command::Revoke(args) => cmd_revoke(*args).await,
             Command::Sim(args) => cmd_sim(args).await,
         }
     })
@@ -633,25 +730,18 @@ async fn cmd_run(args: RunArgs) -> i32 {
 async fn cmd_timeout(args: TimeoutArgs) -> i32 {
     use crate::observe::measure::{Record, fmt_duration};
     use crate::report::progress::{ProgressLine, bar};
-    let builtin = match unpack() {
-        Ok(b) => b,
-        Err(e) => return fail(e),
-    };
-    let policy = match policy_choice(args.policy.as_deref(), &builtin) {
-        Ok(p) => p,
-        Err(e) => return fail(e),
-    };
-    let target = match args.target.as_deref() {
-        None | Some("embedded") => None,
-        Some(_) if args.mode.is_some() => {
-            return fail(
-                "--mode chooses the embedded emulator's mode; a target file states its own `mode`",
-            );
-        }
-        Some(file) => Some(PathBuf::from(file)),
-    };
-    let faults = match parse_faults(&args.faults) {
-        Ok(f) => f,
+    let SessionsSetup {
+        _builtin,
+        policy,
+        target,
+        faults,
+    } = match sessions_setup(
+        args.policy.as_deref(),
+        args.target.as_deref(),
+        args.mode,
+        &args.sign_in.faults,
+    ) {
+        Ok(s) => s,
         Err(e) => return fail(e),
     };
     if target.is_some() && !faults.is_empty() {
@@ -669,8 +759,8 @@ async fn cmd_timeout(args: TimeoutArgs) -> i32 {
         json: args.json.clone(),
         sim_idle_timeout: args.sim_idle_timeout,
         sim_session_length: args.sim_session_length,
-        browser: args.browser,
-        webdriver: args.webdriver,
+        browser: args.sign_in.browser,
+        webdriver: args.sign_in.webdriver,
         faults,
     };
     // Ctrl-C reports the interval known so far (and writes --json), then ends every process.
@@ -715,6 +805,73 @@ async fn cmd_timeout(args: TimeoutArgs) -> i32 {
         Err(e) => return fail(e),
     };
     print!("{}", crate::cmd::timeouts::describe(&report));
+    if let Some(path) = &args.json
+        && let Err(e) = write_json(path, &report)
+    {
+        return fail(format!("--json {}: {e}", path.display()));
+    }
+    report.exit_code().code()
+}
+
+async fn cmd_revoke(args: RevokeArgs) -> i32 {
+    let change = match crate::cmd::revoke::Change::parse(&args.change) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let SessionsSetup {
+        _builtin,
+        policy,
+        target,
+        faults,
+    } = match sessions_setup(
+        args.policy.as_deref(),
+        args.target.as_deref(),
+        args.mode,
+        &args.sign_in.faults,
+    ) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    if target.is_some()
+        && (!faults.is_empty()
+            || args.sim_idle_timeout.is_some()
+            || args.sim_session_length.is_some())
+    {
+        return fail(
+            "--fault and --sim-* apply to the embedded emulator only, not to a target file",
+        );
+    }
+    if let Some(path) = &args.json
+        && let Err(e) = crate::report::check_writable(path)
+    {
+        return fail(format!("--json: {e}"));
+    }
+    // Ctrl-C ends the browsers and the emulator (the handler's own work), with no report.
+    install_signal_handler(|| {});
+    let opts = crate::cmd::revoke::RevokeOptions {
+        target,
+        mode: args.mode.unwrap_or(AuthMode::Ifd),
+        user: args.user,
+        change,
+        value: args.value,
+        sessions: args.sessions,
+        within: args.within,
+        max: args.max,
+        resolution: args.resolution,
+        policy,
+        sim: crate::engine::embedded::Timeouts {
+            idle: args.sim_idle_timeout,
+            absolute: args.sim_session_length,
+        },
+        faults,
+        browser: args.sign_in.browser,
+        webdriver: args.sign_in.webdriver,
+    };
+    let report = match crate::cmd::revoke::revoke(opts).await {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    print!("{}", crate::cmd::revoke::describe(&report));
     if let Some(path) = &args.json
         && let Err(e) = write_json(path, &report)
     {

@@ -6,5 +6,6 @@
 pub mod cli;
 pub mod connect;
 pub mod propose;
+pub mod revoke;
 pub mod run;
 pub mod timeouts;

@@ -183,94 +183,28 @@ pub async fn measure_timeout(
         ..Plan::new(what, max, resolution)
     };
     plan.validate().map_err(RunError::Usage)?;
-    let creds = target.credentials(&opts.user).map_err(RunError::Usage)?;
     let sign_in = target.sign_in_by();
-
-    // Open the target.
-    let embedded = if embedded_target {
-        Some(
-            Embedded::start(
-                target.spec.mode,
-                &EmbeddedOptions {
-                    ui: target.spec.ui,
-                    faults: opts.faults.clone(),
-                    timeouts: sim,
-                    ..EmbeddedOptions::default()
-                },
-            )
-            .await
-            .map_err(|e| RunError::Emulator(e.to_string()))?,
-        )
-    } else {
-        None
-    };
-    let (shared_driver, shared_url) = match sign_in {
-        SignInBy::Browser => {
-            crate::cmd::run::start_shared_driver(&opts.webdriver, opts.browser).await?
-        }
-        SignInBy::Http => (None, String::new()),
-    };
-    let browsers = crate::engine::trust::BrowserSetup {
-        new_session_timeout: crate::engine::sessions::DEFAULT_NEW_SESSION_DEADLINE,
-        kind: opts.browser,
-        headed: false,
-        binary: shared_driver
-            .as_ref()
-            .map(|d| d.browser_binary().to_path_buf()),
-        webdriver: opts.webdriver.clone(),
-        shared_url,
-    };
-    let setup =
-        crate::engine::trust::prepare_pass(&target, target.spec.mode, embedded.as_ref(), &browsers)
-            .await?;
-    let start = setup
-        .crm_url
-        .join(&target.pages.start)
-        .map_err(|e| RunError::Usage(format!("start page `{}`: {e}", target.pages.start)))?;
-    let whoami = setup
-        .crm_url
-        .join(&target.spec.whoami)
-        .map_err(|e| RunError::Usage(format!("whoami `{}`: {e}", target.spec.whoami)))?;
-    let signer = match sign_in {
-        SignInBy::Http => Signer::Http(
-            crate::observe::http_signin::HttpSignIn::new(&setup.http_trust)
-                .map_err(|e| RunError::Target(e.to_string()))?,
-        ),
-        SignInBy::Browser => Signer::Browser {
-            host: Arc::new(SharedBrowser::new(
-                plan.sign_in_concurrency,
-                setup
-                    .user_drivers
-                    .get(&opts.user)
-                    .unwrap_or(&setup.webdriver_url),
-                &setup.launch,
-            )),
+    let opened = open_deployment(
+        &target,
+        &OpenOptions {
+            user: &opts.user,
+            sim,
+            faults: opts.faults.clone(),
+            browser: opts.browser,
+            webdriver: opts.webdriver.clone(),
+            sign_in_concurrency: plan.sign_in_concurrency,
         },
-    };
-    let deployment = Deployment {
-        mode: target.spec.mode,
-        probe: setup.probe.clone(),
-        whoami,
-        start,
-        pages: target.pages.clone(),
-        creds,
-        signer,
-    };
+    )
+    .await?;
+    let deployment = &opened.deployment;
 
     let record = Record::new(plan);
     record_slot(record.clone());
     let measured = match opts.method {
-        Method::Staggered => measure::measure(&deployment, &record, on_progress).await,
-        Method::Sequential => measure::measure_sequential(&deployment, &record, on_progress).await,
+        Method::Staggered => measure::measure(deployment, &record, on_progress).await,
+        Method::Sequential => measure::measure_sequential(deployment, &record, on_progress).await,
     };
-    if let Signer::Browser { host, .. } = &deployment.signer {
-        host.shutdown().await;
-    }
-    drop(setup.resources);
-    drop(shared_driver);
-    if let Some(e) = embedded {
-        e.shutdown().await;
-    }
+    opened.close().await;
     let finding = measured.map_err(|e| RunError::Usage(e.to_string()))?;
 
     let verdict = configured
@@ -359,14 +293,139 @@ fn not_signed_in_hint(mode: AuthMode) -> &'static str {
     }
 }
 
+/// What [`open_deployment`] needs besides the target.
+pub(crate) struct OpenOptions<'a> {
+    /// Whose sessions are signed in.
+    pub(crate) user: &'a str,
+    /// The embedded emulator's timeouts.
+    pub(crate) sim: Timeouts,
+    /// The embedded emulator's fault knobs.
+    pub(crate) faults: Vec<crm_sim::Fault>,
+    /// Browser family (browser sign-in).
+    pub(crate) browser: BrowserKind,
+    /// A WebDriver server instead of chromedriver (browser sign-in).
+    pub(crate) webdriver: Option<String>,
+    /// Browser sign-ins at once.
+    pub(crate) sign_in_concurrency: usize,
+}
+
+/// A target opened for sessions signed in and probed outside the scenarios (`timeout`,
+/// `revoke`): the deployment, and what keeps it open (the embedded emulator, the driver, the
+/// trust store). [`Opened::close`] ends them.
+pub(crate) struct Opened {
+    pub(crate) deployment: Deployment,
+    /// The embedded emulator, when the target is.
+    pub(crate) embedded: Option<Embedded>,
+    shared_driver: Option<crate::engine::browser::Driver>,
+    resources: crate::engine::trust::PassResources,
+}
+
+impl Opened {
+    /// Ends the browsers, the driver, the trust store and the emulator.
+    pub(crate) async fn close(self) {
+        if let Signer::Browser { host, .. } = &self.deployment.signer {
+            host.shutdown().await;
+        }
+        drop(self.resources);
+        drop(self.shared_driver);
+        if let Some(e) = self.embedded {
+            e.shutdown().await;
+        }
+    }
+}
+
+/// Opens `target` (starting the embedded emulator if it is the target) for sessions of
+/// `opts.user`, signed in as the target says (HTTP or a browser).
+pub(crate) async fn open_deployment(
+    target: &Target,
+    opts: &OpenOptions<'_>,
+) -> Result<Opened, RunError> {
+    let creds = target.credentials(opts.user).map_err(RunError::Usage)?;
+    let sign_in = target.sign_in_by();
+    let embedded = if target.spec.crm == CrmLocation::Embedded {
+        Some(
+            Embedded::start(
+                target.spec.mode,
+                &EmbeddedOptions {
+                    ui: target.spec.ui,
+                    faults: opts.faults.clone(),
+                    timeouts: opts.sim,
+                    ..EmbeddedOptions::default()
+                },
+            )
+            .await
+            .map_err(|e| RunError::Emulator(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let (shared_driver, shared_url) = match sign_in {
+        SignInBy::Browser => {
+            crate::cmd::run::start_shared_driver(&opts.webdriver, opts.browser).await?
+        }
+        SignInBy::Http => (None, String::new()),
+    };
+    let browsers = crate::engine::trust::BrowserSetup {
+        new_session_timeout: crate::engine::sessions::DEFAULT_NEW_SESSION_DEADLINE,
+        kind: opts.browser,
+        headed: false,
+        binary: shared_driver
+            .as_ref()
+            .map(|d| d.browser_binary().to_path_buf()),
+        webdriver: opts.webdriver.clone(),
+        shared_url,
+    };
+    let setup =
+        crate::engine::trust::prepare_pass(target, target.spec.mode, embedded.as_ref(), &browsers)
+            .await?;
+    let start = setup
+        .crm_url
+        .join(&target.pages.start)
+        .map_err(|e| RunError::Usage(format!("start page `{}`: {e}", target.pages.start)))?;
+    let whoami = setup
+        .crm_url
+        .join(&target.spec.whoami)
+        .map_err(|e| RunError::Usage(format!("whoami `{}`: {e}", target.spec.whoami)))?;
+    let signer = match sign_in {
+        SignInBy::Http => Signer::Http(
+            crate::observe::http_signin::HttpSignIn::new(&setup.http_trust)
+                .map_err(|e| RunError::Target(e.to_string()))?,
+        ),
+        SignInBy::Browser => Signer::Browser {
+            host: Arc::new(SharedBrowser::new(
+                opts.sign_in_concurrency,
+                setup
+                    .user_drivers
+                    .get(opts.user)
+                    .unwrap_or(&setup.webdriver_url),
+                &setup.launch,
+            )),
+        },
+    };
+    Ok(Opened {
+        deployment: Deployment {
+            mode: target.spec.mode,
+            probe: setup.probe.clone(),
+            whoami,
+            start,
+            pages: target.pages.clone(),
+            creds,
+            signer,
+        },
+        embedded,
+        shared_driver,
+        resources: setup.resources,
+    })
+}
+
 /// The deployment as the measurement sees it.
-struct Deployment {
+pub(crate) struct Deployment {
     mode: AuthMode,
-    probe: Probe,
+    pub(crate) probe: Probe,
     whoami: url::Url,
     start: url::Url,
     pages: Pages,
-    creds: Credentials,
+    pub(crate) creds: Credentials,
     signer: Signer,
 }
 

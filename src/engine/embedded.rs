@@ -81,6 +81,25 @@ impl Embedded {
         }
     }
 
+    /// The emulator's administrator actions, as a target file declares its own: ending a
+    /// user's sessions, disabling a user in CRM or in Active Directory, setting CRM's session
+    /// length or inactivity timeout (its `/_admin/` endpoints).
+    pub fn admin_spec(&self) -> crate::config::target::AdminSpec {
+        let http = |path: &str| {
+            Some(crate::config::target::AdminAction::Http {
+                url: format!("{}{path}", self.sim.admin_url()),
+                method: "POST".into(),
+            })
+        };
+        crate::config::target::AdminSpec {
+            end_sessions: http("sessions/end?user={username}"),
+            deactivate_user: http("users/deactivate?user={username}"),
+            disable_in_directory: http("directory/disable?user={username}"),
+            set_session_length: http("settings?session_length={value}"),
+            set_idle_timeout: http("settings?idle={value}"),
+        }
+    }
+
     /// Whether the emulator's access token management is in effect (set, or implied by the
     /// `signout-keeps-other-sessions` knob; claims only, so never in modes iwa and fba). Asked
     /// through the emulator, so that the knob counts as reached ([`crm_sim::Sim::knobs_reached`]).

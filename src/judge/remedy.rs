@@ -694,6 +694,31 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
                 ),
             ],
         ),
+        (R::ChangeReachesSessions, _) => (
+            "The sessions signed in before the administrator's change kept working past the \
+             bound: the change reaches new sign-ins only, or a layer in front keeps its own \
+             session (a cached authorization, an identity provider's single sign-on session \
+             that signs the user back in).",
+            match mode {
+                Ifd | Claims => vec![
+                    "AD FS: a user disabled in Active Directory keeps signing in while the AD FS \
+                     single sign-on session lives, 8 hours by default (SsoLifetime); disable the \
+                     user in CRM too (CRM refuses a disabled user's requests), end the user's \
+                     sessions, and lower SsoLifetime and the relying party's TokenLifetime (60 \
+                     minutes by default) where the delay matters."
+                        .into(),
+                    "Persistent single sign-on and \"Keep me signed in\": Set-AdfsProperties \
+                     -PersistentSsoCutoffTime rejects the persistent cookies issued before it."
+                        .into(),
+                ],
+                _ => vec![
+                    "Disable the user in the application itself, not only in the directory, and \
+                     end the user's sessions; make settings that must reach live sessions apply \
+                     per request, not per sign-in."
+                        .into(),
+                ],
+            },
+        ),
         (R::IwaPromptAfterBrowserClose, _) => (
             "After closing and reopening the browser it asked for credentials: the expected \
              end of a Windows-authenticated visit.",

@@ -189,6 +189,7 @@ pub enum RuleId {
     ReauthAfterExpiry,
     IwaPromptAfterSignOut,
     IwaPromptAfterBrowserClose,
+    ChangeReachesSessions,
 }
 
 /// One row of the rule table.
@@ -438,6 +439,12 @@ pub const RULES: &[RuleSpec] = &[
         "iwa.prompt-after-browser-close",
         "Windows authentication with automatic sign-in turned off: after Sign Out and closing and reopening the browser, opening CRM asks for credentials.",
         [CredentialsAsked, SilentSignIn]
+    ),
+    rule!(
+        ChangeReachesSessions,
+        "admin.change-reaches-sessions",
+        "An administrator's change (a user disabled, sessions ended, a timeout shortened) reaches the sessions signed in before it: their cookies are refused within the bound given (`logout-harness revoke`).",
+        [Refused, Accepted]
     ),
 ];
 

@@ -17,6 +17,8 @@ pub enum AdminError {
     Failed(String),
     /// The command could not be run at all.
     Spawn {
+        /// The action's key in the target file's `admin:`.
+        key: String,
         /// The program.
         program: String,
         /// Why.
@@ -29,12 +31,11 @@ impl std::fmt::Display for AdminError {
         match self {
             AdminError::Config(e) | AdminError::Failed(e) => f.write_str(e),
             AdminError::Probe(e) => write!(f, "{e}"),
-            AdminError::Spawn { program, cause } => {
-                write!(
-                    f,
-                    "cannot run admin.end_sessions.command `{program}`: {cause}"
-                )
-            }
+            AdminError::Spawn {
+                key,
+                program,
+                cause,
+            } => write!(f, "cannot run admin.{key}.command `{program}`: {cause}"),
         }
     }
 }
@@ -55,31 +56,47 @@ pub async fn perform(
     username: &str,
     probe: &Probe,
 ) -> Result<String, AdminError> {
+    perform_as(action, "end_sessions", username, None, probe).await
+}
+
+/// Performs the target's `admin.{key}` action for `username`, with `{value}` replaced by
+/// `value` (a setting's new value); returns what was done, or why it failed.
+pub async fn perform_as(
+    action: &AdminAction,
+    key: &str,
+    username: &str,
+    value: Option<&str>,
+    probe: &Probe,
+) -> Result<String, AdminError> {
+    let value = value.unwrap_or_default();
     match action {
         AdminAction::Http { url, method } => {
-            let encoded: String =
-                url::form_urlencoded::byte_serialize(username.as_bytes()).collect();
-            let url = url::Url::parse(&url.replace("{username}", &encoded))
-                .map_err(|e| AdminError::Config(format!("admin.end_sessions.url: {e}")))?;
-            let method = http::Method::from_bytes(method.as_bytes()).map_err(|e| {
-                AdminError::Config(format!("admin.end_sessions.method `{method}`: {e}"))
-            })?;
+            let encode = |s: &str| -> String {
+                url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+            };
+            let url = url::Url::parse(
+                &url.replace("{username}", &encode(username))
+                    .replace("{value}", &encode(value)),
+            )
+            .map_err(|e| AdminError::Config(format!("admin.{key}.url: {e}")))?;
+            let method = http::Method::from_bytes(method.as_bytes())
+                .map_err(|e| AdminError::Config(format!("admin.{key}.method `{method}`: {e}")))?;
             let reply = probe.send(method, &url).await.map_err(AdminError::Probe)?;
             if (200..300).contains(&reply.status) {
                 Ok(reply.to_string())
             } else {
                 Err(AdminError::Failed(format!(
-                    "the administrator action failed: {reply}"
+                    "the administrator action admin.{key} failed: {reply}"
                 )))
             }
         }
         AdminAction::Command { command } => {
             let (program, args) = command
                 .split_first()
-                .ok_or_else(|| AdminError::Config("admin.end_sessions.command is empty".into()))?;
+                .ok_or_else(|| AdminError::Config(format!("admin.{key}.command is empty")))?;
             let args: Vec<String> = args
                 .iter()
-                .map(|a| a.replace("{username}", username))
+                .map(|a| a.replace("{username}", username).replace("{value}", value))
                 .collect();
             let out = tokio::process::Command::new(program)
                 .args(&args)
@@ -88,6 +105,7 @@ pub async fn perform(
                 .output()
                 .await
                 .map_err(|cause| AdminError::Spawn {
+                    key: key.to_string(),
                     program: program.clone(),
                     cause,
                 })?;
@@ -95,7 +113,7 @@ pub async fn perform(
                 Ok(format!("{program} {} -> {}", args.join(" "), out.status))
             } else {
                 Err(AdminError::Failed(format!(
-                    "the administrator command `{program}` failed ({}): {}",
+                    "the administrator command `{program}` (admin.{key}) failed ({}): {}",
                     out.status,
                     String::from_utf8_lossy(&out.stderr).trim()
                 )))

@@ -8,5 +8,6 @@ pub mod discover;
 pub mod http_signin;
 pub mod measure;
 pub mod page;
+pub mod revoke;
 pub mod sign_in_chain;
 pub mod snapshot;

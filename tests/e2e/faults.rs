@@ -422,6 +422,32 @@ const EXPECTED: &[(&str, &[Owner])] = &[
             ),
         ],
     ),
+    // Changes an administrator makes while sessions live: no scenario makes one (they would end
+    // the sessions of the scenarios running beside it); `logout-harness revoke` catches them
+    // ([`CAUGHT_BY_REVOKE`], proven in tests/e2e/revoke.rs).
+    ("timeout-change-not-live", &[]),
+    ("deactivation-not-live", &[]),
+];
+
+/// Knobs no scenario reaches, and the `logout-harness revoke` arguments that catch each (exit 1
+/// with `admin.change-reaches-sessions` violated, exit 0 without the knob):
+/// tests/e2e/revoke.rs runs them.
+pub const CAUGHT_BY_REVOKE: &[(&str, &[&str])] = &[
+    (
+        "timeout-change-not-live",
+        &[
+            "--change",
+            "set_session_length",
+            "--value",
+            "1s",
+            "--within",
+            "3s",
+        ],
+    ),
+    (
+        "deactivation-not-live",
+        &["--change", "deactivate_user", "--within", "2s"],
+    ),
 ];
 
 /// One run of the harness with `args`, its report named `name`.
@@ -540,7 +566,8 @@ fn coverage(
             ));
         }
     }
-    if reached.is_empty() {
+    // A knob only `revoke` reaches (an administrator's change) is reached by no scenario.
+    if reached.is_empty() && !CAUGHT_BY_REVOKE.iter().any(|(k, _)| *k == knob) {
         problems.push(format!(
             "knob {knob}: no scenario of {modes:?} reached it in the trace run"
         ));
@@ -615,10 +642,16 @@ fn matrix_markdown(knobs: &[(String, Vec<String>)]) -> String {
             .find(|(k, _)| k == knob)
             .map(|(_, e)| *e)
             .unwrap_or(&[]);
-        let cells: Vec<String> = expected
+        let mut cells: Vec<String> = expected
             .iter()
             .map(|(mode, scenario, rule)| format!("{scenario} ({mode}: `{rule}`)"))
             .collect();
+        if let Some((_, args)) = CAUGHT_BY_REVOKE.iter().find(|(k, _)| k == knob) {
+            cells.push(format!(
+                "`logout-harness revoke {}` (`admin.change-reaches-sessions`)",
+                args.join(" ")
+            ));
+        }
         md.push_str(&format!(
             "| `{knob}` | {} | {} |\n",
             modes.join(", "),
@@ -658,6 +691,11 @@ fn every_knob_fails_exactly_its_owning_scenarios() {
         assert!(
             EXPECTED.iter().any(|(k, _)| k == knob),
             "knob `{knob}` has no row in EXPECTED: every knob needs a scenario that catches it"
+        );
+        assert!(
+            !owners(knob).is_empty() || CAUGHT_BY_REVOKE.iter().any(|(k, _)| k == knob),
+            "knob `{knob}` has no owning scenario and is not in CAUGHT_BY_REVOKE: every knob \
+             needs a check that catches it"
         );
     }
     let full = std::env::var_os("FAULT_MATRIX_FULL").is_some();
@@ -797,7 +835,8 @@ fn every_knob_fails_exactly_its_owning_scenarios() {
     let runs = runs.into_inner().unwrap();
     for (knob, _) in &knobs {
         let expected: BTreeSet<Failure> = owners(knob).into_iter().collect();
-        if expected.is_empty() {
+        // tests/e2e/revoke.rs proves these caught.
+        if expected.is_empty() && !CAUGHT_BY_REVOKE.iter().any(|(k, _)| k == knob) {
             problems.push(format!(
                 "knob {knob}: no scenario owns it, so nothing proves it is caught"
             ));

@@ -39,6 +39,8 @@ mod iwa_prompt;
 mod real_servers;
 /// Recording a browser context's requests through DevTools.
 mod recorder;
+/// `logout-harness revoke`: an administrator's change reaching the sessions already signed in.
+mod revoke;
 /// No password in any text the harness writes (a careless server that echoes it, a crm: URL with
 /// credentials), and no run state left by SIGKILL or SIGHUP.
 mod secrets;

@@ -109,17 +109,93 @@ pub struct OtherRelyingParty {
     pub signed_in: String,
 }
 
-/// Administrator actions a real target can offer the scenarios.
+/// Administrator actions a real target can offer the scenarios and `logout-harness revoke`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminSpec {
     /// Ends every session of one user, on every device.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "admin_end_sessions")]
     pub end_sessions: Option<AdminAction>,
+    /// Disables one user in the application (CRM: the user record's Disable).
+    #[serde(default, deserialize_with = "admin_deactivate_user")]
+    pub deactivate_user: Option<AdminAction>,
+    /// Disables one user's account in the directory (Active Directory).
+    #[serde(default, deserialize_with = "admin_disable_in_directory")]
+    pub disable_in_directory: Option<AdminAction>,
+    /// Sets the maximum session length (CRM: SessionTimeoutInMins) to `{value}`.
+    #[serde(default, deserialize_with = "admin_set_session_length")]
+    pub set_session_length: Option<AdminAction>,
+    /// Sets the inactivity timeout (CRM: InactivityTimeoutInMins) to `{value}`.
+    #[serde(default, deserialize_with = "admin_set_idle_timeout")]
+    pub set_idle_timeout: Option<AdminAction>,
+}
+
+// One deserializer per action, so that a mistake names the action's key.
+fn admin_end_sessions<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<AdminAction>, D::Error> {
+    named_action(d, "end_sessions")
+}
+fn admin_deactivate_user<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<AdminAction>, D::Error> {
+    named_action(d, "deactivate_user")
+}
+fn admin_disable_in_directory<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<AdminAction>, D::Error> {
+    named_action(d, "disable_in_directory")
+}
+fn admin_set_session_length<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<AdminAction>, D::Error> {
+    named_action(d, "set_session_length")
+}
+fn admin_set_idle_timeout<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<AdminAction>, D::Error> {
+    named_action(d, "set_idle_timeout")
+}
+
+fn named_action<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    key: &str,
+) -> Result<Option<AdminAction>, D::Error> {
+    use serde::de::Error as _;
+    Option::<AdminAction>::deserialize(d).map_err(|e| D::Error::custom(format!("{key}: {e}")))
+}
+
+impl AdminSpec {
+    /// Every action's key in the target file, whether the target declares it or not.
+    pub const KEYS: [&'static str; 5] = [
+        "end_sessions",
+        "deactivate_user",
+        "disable_in_directory",
+        "set_session_length",
+        "set_idle_timeout",
+    ];
+
+    /// The action of `key` (one of [`AdminSpec::KEYS`]), if declared.
+    pub fn action(&self, key: &str) -> Option<&AdminAction> {
+        match key {
+            "end_sessions" => self.end_sessions.as_ref(),
+            "deactivate_user" => self.deactivate_user.as_ref(),
+            "disable_in_directory" => self.disable_in_directory.as_ref(),
+            "set_session_length" => self.set_session_length.as_ref(),
+            "set_idle_timeout" => self.set_idle_timeout.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the action of `key` takes a `{value}` (a duration).
+    pub fn takes_value(key: &str) -> bool {
+        key.starts_with("set_")
+    }
 }
 
 /// One administrator action: an HTTP request or a command. `{username}` in the URL or in an
-/// argument is replaced by the user's sign-in name (URL-encoded in the URL).
+/// argument is replaced by the user's sign-in name, and `{value}` by the value a setting is set
+/// to (both URL-encoded in the URL).
 #[derive(Clone, Debug)]
 pub enum AdminAction {
     /// An HTTP request (`method` defaults to POST); success is a 2xx answer.
@@ -180,7 +256,7 @@ impl<'de> Deserialize<'de> for AdminAction {
                 .map_err(|e| D::Error::custom(format!("{e}; {form}")))
         } else {
             Err(D::Error::custom(format!(
-                "end_sessions: neither `url` nor `command` (keys: {}); {form}",
+                "neither `url` nor `command` (keys: {}); {form}",
                 if keys.is_empty() {
                     "none".to_string()
                 } else {

@@ -392,7 +392,7 @@ impl Target {
 fn admin_action_problem(action: &AdminAction) -> Option<String> {
     match action {
         AdminAction::Http { url, method } => {
-            let filled = url.replace("{username}", "alice");
+            let filled = url.replace("{username}", "alice").replace("{value}", "5m");
             let shown = without_userinfo(url);
             match url::Url::parse(&filled) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}
@@ -548,15 +548,18 @@ fn check_real_target_keys(spec: &TargetFile, path: &Path) -> Result<(), ConfigEr
                 .into(),
         );
     }
-    if let Some(action) = &spec.admin.end_sessions
-        && let Some(problem) = admin_action_problem(action)
-    {
-        return at("end_sessions", format!("admin.end_sessions: {problem}"));
-    }
-    // An administrator endpoint behind basic authentication is legitimate: its password is a
-    // secret like the users', never written out.
-    if let Some(AdminAction::Http { url, .. }) = &spec.admin.end_sessions {
-        crate::config::secrets::remember_url_credentials(url);
+    for key in AdminSpec::KEYS {
+        let Some(action) = spec.admin.action(key) else {
+            continue;
+        };
+        if let Some(problem) = admin_action_problem(action) {
+            return at(key, format!("admin.{key}: {problem}"));
+        }
+        // An administrator endpoint behind basic authentication is legitimate: its password
+        // is a secret like the users', never written out.
+        if let AdminAction::Http { url, .. } = action {
+            crate::config::secrets::remember_url_credentials(url);
+        }
     }
     if spec.whoami.contains("://") && without_userinfo(&spec.whoami) != spec.whoami {
         return at(
