@@ -274,7 +274,8 @@ mod tests {
         .await;
         let upper = f.upper_s.unwrap();
         assert!(f.lower_s <= 0.45 && 0.45 <= upper, "{f:?}");
-        assert!(upper - f.lower_s <= 0.1 + 1e-9, "{f:?}");
+        // One resolution step wide, plus the timer's own lateness (real time here).
+        assert!(upper - f.lower_s <= 0.1 + 0.05, "{f:?}");
         assert!(f.to_string().contains("reached all 3 sessions"), "{f}");
     }
 
