@@ -539,3 +539,75 @@ fn measure_django_timeout(sliding: bool) {
         console.lines().next().unwrap_or_default()
     );
 }
+
+/// `logout-harness revoke` against a real Django admin: alice's account made inactive through
+/// Django's own ORM (an `admin.deactivate_user` command of the target file) ends the sessions she
+/// has at their next request (Django's ModelBackend refuses an inactive user's session), so
+/// `--within 2s` holds; the sessions are signed in over HTTP through Django's own form.
+#[test]
+fn revoke_measures_a_django_user_made_inactive() {
+    let _cpu = cpu::take(1);
+    let password = servers::fresh_password();
+    let server = Django::start(DjangoProfile::Correct, &password).unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let target = django_target(&server, dir.path());
+    let python = servers::venv().join("bin/python");
+    let manage = servers::repo().join("fixtures/real-servers/django/manage.py");
+    let mut doc: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&target).unwrap()).unwrap();
+    let map = doc.as_mapping_mut().unwrap();
+    map.insert(
+        "timeouts".into(),
+        serde_yaml::from_str("{measure: {sign_in: http}}").unwrap(),
+    );
+    let deactivate = serde_yaml::to_value(serde_json::json!({
+        "deactivate_user": {"command": [
+            python.display().to_string(),
+            manage.display().to_string(),
+            "shell",
+            "-c",
+            "from django.contrib.auth.models import User; \
+             User.objects.filter(username='{username}').update(is_active=False)",
+        ]}
+    }))
+    .unwrap();
+    map.insert("admin".into(), deactivate);
+    std::fs::write(&target, serde_yaml::to_string(&doc).unwrap()).unwrap();
+    let json = dir.path().join("revoke.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_logout-harness"))
+        .args([
+            "revoke",
+            "--change",
+            "deactivate_user",
+            "--within",
+            "2s",
+            "--json",
+        ])
+        .arg(&json)
+        .arg("--target")
+        .arg(&target)
+        .env("DJANGO_ALICE_PASSWORD", &password)
+        // The command acts on this site's database: it runs with the harness's environment.
+        .envs(server.env.iter().cloned())
+        .output()
+        .expect("starting logout-harness");
+    let console = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{console}");
+    assert!(!console.contains(&password), "the password was printed");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["verdict"]["passed"], true, "{console}");
+    assert_eq!(report["sessions"].as_array().unwrap().len(), 3, "{console}");
+    assert!(report["upper_s"].as_f64().unwrap() <= 2.0, "{console}");
+    assert!(
+        report["sessions"][0]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("302"),
+        "{console}"
+    );
+}

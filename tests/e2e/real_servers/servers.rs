@@ -206,6 +206,9 @@ pub struct Django {
     pub listen_time: Duration,
     /// How long the whole setup took (database, superuser, certificates, server).
     pub setup_time: Duration,
+    /// The site's settings from the environment (its database, secret key, profile): what a
+    /// `manage.py` command needs to act on this site.
+    pub env: Vec<(&'static str, String)>,
     _dir: tempfile::TempDir,
 }
 
@@ -309,6 +312,7 @@ impl Django {
             ca_file: pki.ca_file,
             listen_time: t1.elapsed(),
             setup_time: t0.elapsed(),
+            env: env.to_vec(),
             _dir: dir,
         })
     }
