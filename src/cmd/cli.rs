@@ -39,6 +39,10 @@ enum Command {
     /// Measure when an administrator's change (a user disabled, sessions ended, a timeout
     /// shortened) reaches the sessions signed in before it, and judge it against --within.
     Revoke(Box<RevokeArgs>),
+    /// Check, without a target, what a run will need (browser, driver and their versions, a
+    /// display for --headed, the temp folder, Kerberos tools, the grid), each problem with its
+    /// fix. Exit 0 or 2.
+    Doctor(DoctorArgs),
     /// Run the embedded CRM emulator on its own until Ctrl-C.
     Sim(SimArgs),
 }
@@ -260,6 +264,22 @@ struct RevokeArgs {
     sign_in: SessionArgs,
 }
 
+#[derive(Debug, clap::Args)]
+struct DoctorArgs {
+    /// The browser family the run will use.
+    #[arg(long, value_enum, default_value_t = BrowserKind::Chromium)]
+    browser: BrowserKind,
+    /// The WebDriver server (a Selenium Grid) the run will use instead of starting a driver.
+    #[arg(long, value_name = "URL")]
+    webdriver: Option<String>,
+    /// The run will show its browser.
+    #[arg(long)]
+    headed: bool,
+    /// The modes the run will use [default: all of them, as `run` does].
+    #[arg(long, value_enum)]
+    mode: Vec<AuthMode>,
+}
+
 /// How `timeout` and `revoke` sign their sessions in, and the emulator's knobs.
 #[derive(Debug, clap::Args)]
 struct SessionArgs {
@@ -436,6 +456,7 @@ pub fn main() -> i32 {
         Command::Check(a) => a.webdriver.as_deref(),
         Command::Timeout(a) => a.sign_in.webdriver.as_deref(),
         Command::Revoke(a) => a.sign_in.webdriver.as_deref(),
+        Command::Doctor(a) => a.webdriver.as_deref(),
         Command::Sim(_) => None,
     };
     if let Some(url) = webdriver {
@@ -562,6 +583,7 @@ fn main_parsed(cli: Cli) -> i32 {
             Command::Check(args) => cmd_check(args).await,
             Command::Timeout(args) => cmd_timeout(*args).await,
             Command::Revoke(args) => cmd_revoke(*args).await,
+            Command::Doctor(args) => cmd_doctor(args).await,
             Command::Sim(args) => cmd_sim(args).await,
         }
     })
@@ -632,15 +654,10 @@ async fn cmd_run(args: RunArgs) -> i32 {
     opts.browser = args.browser;
     opts.webdriver = args.webdriver;
     opts.headed = args.headed;
-    // A window needs a display: without one Chromium exits at start, saying only that it did.
     if args.headed
-        && std::env::var_os("DISPLAY").is_none()
-        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+        && let Some(problem) = crate::engine::browser::kind::headed_display_problem()
     {
-        return fail(
-            "--headed shows the browser in a window, and there is no display (neither DISPLAY nor \
-             WAYLAND_DISPLAY is set); run without --headed, or under a display (e.g. xvfb-run)",
-        );
+        return fail(problem);
     }
     opts.concurrency_from_grid = args.concurrency.is_none();
     if let Some(n) = args.concurrency {
@@ -811,6 +828,39 @@ async fn cmd_timeout(args: TimeoutArgs) -> i32 {
         return fail(format!("--json {}: {e}", path.display()));
     }
     report.exit_code().code()
+}
+
+async fn cmd_doctor(args: DoctorArgs) -> i32 {
+    let opts = crate::cmd::doctor::DoctorOptions {
+        browser: args.browser,
+        webdriver: args.webdriver,
+        headed: args.headed,
+        modes: if args.mode.is_empty() {
+            vec![
+                AuthMode::Ifd,
+                AuthMode::Iwa,
+                AuthMode::Fba,
+                AuthMode::Claims,
+            ]
+        } else {
+            args.mode
+        },
+    };
+    let checks = crate::cmd::doctor::doctor(&opts).await;
+    for check in &checks {
+        println!(
+            "{}",
+            crate::config::secrets::redact_known(&check.to_string())
+        );
+    }
+    let failed = checks.iter().filter(|c| c.problem.is_some()).count();
+    if failed == 0 {
+        println!("everything a run needs is here (exit 0)");
+        0
+    } else {
+        eprintln!("{failed} problem(s): fix each as its line says (exit 2)");
+        2
+    }
 }
 
 async fn cmd_revoke(args: RevokeArgs) -> i32 {

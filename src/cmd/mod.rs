@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod connect;
+pub mod doctor;
 pub mod propose;
 pub mod revoke;
 pub mod run;

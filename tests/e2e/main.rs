@@ -21,6 +21,8 @@ mod clean;
 mod cli;
 /// The bad-input corpus: every bad target, policy, feature file and command line is a clear exit 2.
 mod corpus;
+/// `logout-harness doctor`: what a run needs, checked without a target.
+mod doctor;
 /// Every emulator fault knob against every scenario: exactly the owning scenarios fail.
 mod faults;
 /// The features on Firefox (geckodriver, firefox-esr) against the emulator, every mode, and a

@@ -15,9 +15,9 @@ pub struct Driver {
 }
 
 /// The longest Unix socket path (`sun_path` is 108 bytes with its NUL).
-const UNIX_SOCKET_PATH_MAX: usize = 107;
+pub const UNIX_SOCKET_PATH_MAX: usize = 107;
 /// What Chromium adds to TMPDIR for its socket: `/.org.chromium.Chromium.XXXXXX/SingletonSocket`.
-const CHROMIUM_SOCKET_SUFFIX: usize = 46;
+pub const CHROMIUM_SOCKET_SUFFIX: usize = 46;
 
 /// How a WebDriver server of the harness's own is started: its program, and the environment it
 /// and its browsers get.

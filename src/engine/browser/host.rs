@@ -81,6 +81,7 @@ pub struct BrowserHost {
     pub(super) ready: Mutex<Vec<(Client, String)>>,
     pub(super) _profile: Profile,
     pub(super) new_session_timeout: Duration,
+    pub(super) kind: BrowserKind,
 }
 
 impl BrowserHost {
@@ -101,6 +102,7 @@ impl BrowserHost {
         let profile = Profile::new()?;
         let owner = new_session(
             webdriver_url,
+            options.kind,
             options.capabilities(&profile, false),
             options.new_session_timeout,
         )
@@ -136,6 +138,7 @@ impl BrowserHost {
             ready: Mutex::default(),
             _profile: profile,
             new_session_timeout: options.new_session_timeout,
+            kind: options.kind,
         });
         for _ in 0..ahead {
             host.prepare_in_background();
@@ -209,7 +212,13 @@ impl BrowserHost {
             self.vendor_key.into(),
             json!({ "debuggerAddress": self.debugger_address }),
         );
-        new_session(&self.webdriver_url, caps, self.new_session_timeout).await
+        new_session(
+            &self.webdriver_url,
+            self.kind,
+            caps,
+            self.new_session_timeout,
+        )
+        .await
     }
 
     /// A new blank tab in context `context_id`; its window handle.

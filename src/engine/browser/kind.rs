@@ -125,6 +125,76 @@ impl BrowserKind {
     }
 }
 
+/// Why `--headed` cannot work here, if it cannot: a window needs a display, and without one
+/// Chromium exits at start, saying only that it did. `run` and `doctor` say this alike.
+pub fn headed_display_problem() -> Option<&'static str> {
+    (std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none())
+        .then_some(
+            "--headed shows the browser in a window, and there is no display (neither DISPLAY nor \
+         WAYLAND_DISPLAY is set); run without --headed, or under a display (e.g. xvfb-run)",
+        )
+}
+
+/// What `program --version` prints (its first line), within 10 s; `None` if it says nothing.
+pub fn version_of(program: &Path) -> Option<String> {
+    let mut child = std::process::Command::new(program)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take()?, &mut out).ok()?;
+    out.lines()
+        .next()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+}
+
+/// The major version in a `--version` line (`Chromium 156.0.8078.129 built on Debian`,
+/// `ChromeDriver 156.0.8078.129 (...)`): the first number followed by a dot.
+pub fn major_version(line: &str) -> Option<u32> {
+    line.split(|c: char| !c.is_ascii_digit() && c != '.')
+        .find(|w| w.contains('.') && w.starts_with(|c: char| c.is_ascii_digit()))
+        .and_then(|w| w.split('.').next()?.parse().ok())
+}
+
+impl BrowserKind {
+    /// Whether the browser and its driver found here differ in major version, which the
+    /// Chromium family's drivers refuse ("This version of ChromeDriver only supports Chrome
+    /// version N"): the sentence that says so, or `None` (same, or not known).
+    pub fn version_mismatch(self) -> Option<String> {
+        if !self.has_devtools_contexts() {
+            return None;
+        }
+        let browser = version_of(&self.find_binary().ok()?)?;
+        let driver = version_of(&self.find_driver().ok()?)?;
+        let (b, d) = (major_version(&browser)?, major_version(&driver)?);
+        (b != d).then(|| {
+            format!(
+                "the browser ({browser}) and its driver ({driver}) differ in major version; \
+                 install the driver of the browser's version (on Debian, `chromium` and \
+                 `chromium-driver` of one release)"
+            )
+        })
+    }
+}
+
 impl fmt::Display for BrowserKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -112,6 +112,7 @@ impl Browser {
         }
         let client = new_session(
             &url,
+            options.kind,
             options.capabilities(profile, restore_last_session),
             options.new_session_timeout,
         )
@@ -531,6 +532,7 @@ impl Browser {
 /// session. ...").
 async fn new_session(
     webdriver_url: &str,
+    kind: BrowserKind,
     caps: serde_json::Map<String, Value>,
     limit: Duration,
 ) -> Result<Client, BrowserError> {
@@ -546,6 +548,7 @@ async fn new_session(
     let own = crate::engine::sessions::owns(webdriver_url);
     let local_cause = || {
         crate::engine::rundir::low_space()
+            .or_else(|| kind.version_mismatch())
             .map(|why| format!("; likely cause: {why}"))
             .unwrap_or_default()
     };
