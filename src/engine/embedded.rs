@@ -126,6 +126,11 @@ impl Embedded {
             faults: faults.clone(),
             host_based,
             access_token_management,
+            // AD FS offers "Keep me signed in" only with `Set-AdfsProperties -EnableKmsi $true`
+            // (off by default, S53). The embedded deployment turns it on so that the suite's
+            // Keep-me-signed-in scenarios have the checkbox to tick; the emulator's own default
+            // stays AD FS's.
+            adfs_enable_kmsi: true,
             ..crm_sim::Settings::default()
         };
         if let Some(listen) = listen {
