@@ -126,7 +126,9 @@ impl Target {
         }
         check_real_target_keys(&spec, &path)?;
         check_measure(&spec, &path, file.as_deref())?;
-        if spec.access_token_management == Some(true) && spec.mode != AuthMode::Ifd {
+        if spec.access_token_management == Some(true)
+            && !matches!(spec.mode, AuthMode::Ifd | AuthMode::Claims)
+        {
             // S6: the feature needs claims-based authentication; declaring it elsewhere is a
             // mistake the devices scenario would silently ignore.
             let line = file
@@ -144,7 +146,7 @@ impl Target {
                     &path,
                     format!(
                         "access_token_management: true needs claims-based authentication (mode \
-                         ifd); CRM's access token management (WSFedNonceCookieEnabled) does not \
+                         ifd or claims); CRM's access token management (WSFedNonceCookieEnabled) does not \
                          apply to mode {}: write false or leave the key out",
                         spec.mode
                     ),
@@ -876,9 +878,20 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(off.spec.access_token_management, Some(false));
-        let e = parse(&format!("{base}mode: iwa\naccess_token_management: true\n")).unwrap_err();
-        assert_eq!(e.key.as_deref(), Some("access_token_management"), "{e}");
-        assert!(e.message.contains("mode ifd"), "{e}");
+        // S6: internal claims access is claims-based authentication too.
+        let internal = parse(&format!(
+            "{base}mode: claims\naccess_token_management: true\n"
+        ))
+        .unwrap();
+        assert_eq!(internal.spec.access_token_management, Some(true));
+        for mode in ["iwa", "fba"] {
+            let e = parse(&format!(
+                "{base}mode: {mode}\naccess_token_management: true\n"
+            ))
+            .unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("access_token_management"), "{e}");
+            assert!(e.message.contains("mode ifd or claims"), "{e}");
+        }
         let e = parse(&format!(
             "{base}mode: ifd\naccess_token_management: maybe\n"
         ))
