@@ -66,7 +66,7 @@ impl Target {
                 .collect(),
             pages: PagesOverride::default(),
             tls: TlsSpec::default(),
-            whoami: default_whoami(),
+            whoami: default_whoami(mode),
             resolve: ResolveMap::default(),
             // The emulator's own portal, known once it runs.
             other_relying_party: None,
@@ -86,8 +86,11 @@ impl Target {
         Target::from_spec(spec, None).expect("the built-in target is valid")
     }
 
-    fn from_spec(spec: TargetFile, file: Option<PathBuf>) -> Result<Target, ConfigError> {
+    fn from_spec(mut spec: TargetFile, file: Option<PathBuf>) -> Result<Target, ConfigError> {
         let path = file.clone().unwrap_or_else(|| PathBuf::from("<embedded>"));
+        if spec.whoami.is_empty() {
+            spec.whoami = default_whoami(spec.mode);
+        }
         if spec.users.is_empty() {
             return Err(ConfigError {
                 key: Some("users".into()),
@@ -864,6 +867,22 @@ mod tests {
             parse("name: p\ncrm: embedded\nmode: fba\nui: uci\nusers:\n  alice: {}\n").unwrap_err();
         assert_eq!(fba.key.as_deref(), Some("ui"));
         assert!(fba.message.contains("no Unified Interface"), "{fba}");
+    }
+
+    /// CRM 4.0 has no Web API (S76, S78): its probe asks its start page instead; a target's own
+    /// `whoami` is kept.
+    #[test]
+    fn the_probe_default_follows_the_mode() {
+        let base = "name: p\ncrm: embedded\nusers:\n  alice: {}\n";
+        let fba = parse(&format!("{base}mode: fba\n")).unwrap();
+        assert_eq!(fba.spec.whoami, "loader.aspx");
+        assert_eq!(Target::embedded(AuthMode::Fba).spec.whoami, "loader.aspx");
+        for mode in ["ifd", "iwa", "claims"] {
+            let t = parse(&format!("{base}mode: {mode}\n")).unwrap();
+            assert_eq!(t.spec.whoami, "api/data/v9.0/WhoAmI", "{mode}");
+        }
+        let own = parse(&format!("{base}mode: fba\nwhoami: home.aspx\n")).unwrap();
+        assert_eq!(own.spec.whoami, "home.aspx");
     }
 
     #[test]
