@@ -220,6 +220,20 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
                 )],
             },
         ),
+        (R::OtherTabPageCleared, _) => (
+            "The page open in the other tab did not hear of the sign-out: CRM's session script, \
+             which keeps tabs in step through localStorage (oss_mustSignOut), is missing, \
+             blocked or changed, so the signed-out user's data stays on screen there.",
+            vec![
+                "CRM: keep the stock session script (ClientGlobalContext.js.aspx and the page's \
+                 session monitor) on every page, and let the browser use localStorage for the \
+                 CRM site."
+                    .into(),
+                "Policy: where a deployment has no such script (before 8.2), expect data-shown \
+                 and rely on tabs.other-tab-after-sign-out (the next action is refused)."
+                    .into(),
+            ],
+        ),
         (R::SessionAfterTabClose, _) => (
             "Cookies belong to the browser profile, not to a tab: closing a tab (not the last \
              window) never ends a session in any browser.",

@@ -161,6 +161,7 @@ pub enum RuleId {
     BackButtonData,
     PagesNotStored,
     OtherTabAfterSignOut,
+    OtherTabPageCleared,
     SessionAfterTabClose,
     SessionAfterReopen,
     SessionAfterRestore,
@@ -270,6 +271,12 @@ pub const RULES: &[RuleSpec] = &[
         "tabs.other-tab-after-sign-out",
         "After Sign Out in one tab, the other tab is signed out at its next action.",
         [SignedOut, SignedIn]
+    ),
+    rule!(
+        OtherTabPageCleared,
+        "tabs.other-tab-page-cleared",
+        "After Sign Out in one tab, the page open in another tab stops showing application data without any action there (CRM 8.2/9.x's page script: localStorage oss_mustSignOut).",
+        [NoData, DataShown]
     ),
     rule!(
         SessionAfterTabClose,

@@ -408,6 +408,14 @@ const EXPECTED: &[(&str, &[Owner])] = &[
         )],
     ),
     (
+        "no-tab-sync",
+        &[(
+            "ifd",
+            "Sign Out in one tab clears the page open in the other tab",
+            "tabs.other-tab-page-cleared",
+        )],
+    ),
+    (
         "iwa-remember-me-cookie",
         &[
             (
