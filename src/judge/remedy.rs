@@ -234,6 +234,24 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
                     .into(),
             ],
         ),
+        (R::ReauthDialogThroughIdp, O::NotShown) => (
+            "The expiry warning showed no re-authenticate dialog (CRM 8.2/9.x's reAuthObject \
+             with its Sign In, _sign_in).",
+            vec![
+                "CRM: keep the stock session script on every page; or, in the policy, leave \
+                 this rule out where the deployment has no such dialog."
+                    .into(),
+            ],
+        ),
+        (R::ReauthDialogThroughIdp, _) => (
+            "The re-authenticate dialog's Sign In extended the old session on CRM alone: no new \
+             token came from the identity provider, so a session outlives the identity \
+             provider's decision (a disabled user, an ended single sign-on session).",
+            vec![format!(
+                "CRM: keep the stock dlg_prompt_reauthenticate.aspx, which asks AD FS for a new \
+                 token; remove any customisation that renews sessions itself ({SESSION_MGMT})."
+            )],
+        ),
         (R::SessionAfterTabClose, _) => (
             "Cookies belong to the browser profile, not to a tab: closing a tab (not the last \
              window) never ends a session in any browser.",

@@ -416,6 +416,14 @@ const EXPECTED: &[(&str, &[Owner])] = &[
         )],
     ),
     (
+        "reauth-extends-session",
+        &[(
+            "ifd",
+            "At the warning, Sign In in the re-authenticate dialog renews the session through AD FS",
+            "timeout.reauth-dialog-through-identity-provider",
+        )],
+    ),
+    (
         "iwa-remember-me-cookie",
         &[
             (
