@@ -115,11 +115,12 @@ fn access_token_management(w: &LogoutWorld) -> TokenManagement {
     } else {
         "the target file's access_token_management"
     };
-    if ctx.mode != AuthMode::Ifd {
+    // S6: claims-based authentication, external (ifd) or internal (claims).
+    if !matches!(ctx.mode, AuthMode::Ifd | AuthMode::Claims) {
         return TokenManagement {
             evidence: format!("{NAME}: does not apply in mode {}", ctx.mode),
             not_applicable: Some(format!(
-                "{NAME} needs claims-based authentication (mode ifd); mode {} has none",
+                "{NAME} needs claims-based authentication (mode ifd or claims); mode {} has none",
                 ctx.mode
             )),
         };

@@ -4,6 +4,8 @@
 //! No tab state is kept in the world: a scenario has exactly two tabs, so "the other tab" is the
 //! window handle that is not the current one.
 
+use std::time::{Duration, Instant};
+
 use cucumber::{given, then, when};
 
 use super::world::LogoutWorld;
@@ -109,5 +111,52 @@ async fn remaining_tab_alive(w: &mut LogoutWorld, _whose: String) -> Result<(), 
         obs = obs.evidence(e);
     }
     w.judge(obs)?;
+    Ok(())
+}
+
+/// How long the other tab's page gets to hear of the sign-out: a localStorage event reaches
+/// another tab at once, so a few seconds only allow for a loaded machine.
+const TAB_SYNC_WAIT: Duration = Duration::from_secs(5);
+
+#[then(regex = r"^the first tab's page shows no CRM data without any action there$")]
+async fn first_tab_page_cleared(w: &mut LogoutWorld) -> Result<(), String> {
+    let person = w.who("she")?;
+    switch_to_other_tab(w, &person).await?;
+    let data = w.ctx().target.pages.data.clone();
+    let browser = w.browser(&person)?;
+    // No navigation, no reload, no click: only what the page's own script does.
+    let started = Instant::now();
+    let mut shown = true;
+    while started.elapsed() < TAB_SYNC_WAIT {
+        shown = browser.has(&data).await.map_err(|e| e.to_string())?;
+        if !shown {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let url = browser
+        .client()
+        .current_url()
+        .await
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    let evidence = if shown {
+        format!(
+            "the first tab ({url}) still shows `{data}` {} s after the sign-out in the other tab",
+            TAB_SYNC_WAIT.as_secs()
+        )
+    } else {
+        format!(
+            "the first tab ({url}) stopped showing `{data}` {} ms after the sign-out, with no \
+             action there",
+            started.elapsed().as_millis()
+        )
+    };
+    let outcome = if shown {
+        Outcome::DataShown
+    } else {
+        Outcome::NoData
+    };
+    w.judge(Observation::new(RuleId::OtherTabPageCleared, outcome).evidence(evidence))?;
     Ok(())
 }

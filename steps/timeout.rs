@@ -453,3 +453,95 @@ async fn reauth_after_expiry(w: &mut LogoutWorld) -> Result<(), String> {
     obs = obs.evidence(format!("opening CRM again: {opened}"));
     w.judge(obs)
 }
+
+/// CRM 8.2/9.x's re-authenticate dialog's Sign In (`_sign_in` in the session script's
+/// `reAuthObject`, docs/crm-adfs-facts.md §4.3, S43); a deployment without it does not run the
+/// scenario (`@needs-expiry-dialog`: the same script shows the session-expired dialog).
+const REAUTH_SIGN_IN: &str = "#_sign_in";
+
+/// At the expiry warning: clicks the re-authenticate dialog's Sign In and judges whether the
+/// session was renewed with a new token from the identity provider (the session cookie changes:
+/// AD FS posted a new token, CRM made a new session of it) or the old session was kept (the
+/// cookie stays as it was).
+#[then(
+    regex = r"^at the warning, Sign In in the re-authenticate dialog renews (?:her|his|their) session with a new token$"
+)]
+async fn reauth_dialog_renews(w: &mut LogoutWorld) -> Result<(), String> {
+    let person = w.who("she")?;
+    let limit = latest_expiry(w)?;
+    w.start_waiting();
+    let t0 = Instant::now();
+    w.ctx().progress.expect_until((t0 + limit).into_std());
+    let shown = crate::observe::page::wait_displayed(
+        w.browser(&person)?,
+        REAUTH_SIGN_IN,
+        limit,
+        crate::observe::page::TIMER_LOOK_EVERY,
+    )
+    .await;
+    w.timings.deliberate_wait += t0.elapsed();
+    let sign_in = match shown {
+        Ok(el) => el,
+        Err(e) => {
+            return w.judge(
+                Observation::new(RuleId::ReauthDialogThroughIdp, Outcome::NotShown)
+                    .evidence(format!("within {:.1}s: {e}", limit.as_secs_f64())),
+            );
+        }
+    };
+    let values = |jar: &[crate::engine::browser::JarCookie], w: &LogoutWorld| -> Vec<String> {
+        let mut v: Vec<String> = w
+            .auth_cookies(jar)
+            .into_iter()
+            .map(|c| format!("{}={}", c.name, c.value))
+            .collect();
+        v.sort();
+        v
+    };
+    let jar = w.jar(&person).await?;
+    let before = values(&jar, w);
+    if before.is_empty() {
+        return Err("no authentication cookie before Sign In: nothing to compare".into());
+    }
+    sign_in
+        .click()
+        .await
+        .map_err(|e| format!("clicking {REAUTH_SIGN_IN}: {e}"))?;
+    // The dialog's window goes to AD FS and back; the renewed cookie lands in the shared jar.
+    let clicked = Instant::now();
+    let mut renewed = false;
+    while clicked.elapsed() < w.ctx().page_timeout {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let jar = w.jar(&person).await?;
+        let now = values(&jar, w);
+        if !now.is_empty() && now != before {
+            renewed = true;
+            break;
+        }
+    }
+    let names: Vec<String> = before
+        .iter()
+        .filter_map(|c| c.split('=').next().map(str::to_string))
+        .collect();
+    let (outcome, evidence) = if renewed {
+        (
+            Outcome::NewToken,
+            format!(
+                "Sign In in the re-authenticate dialog replaced {} within {} ms (a new token from \
+                 the identity provider)",
+                names.join(", "),
+                clicked.elapsed().as_millis()
+            ),
+        )
+    } else {
+        (
+            Outcome::SessionExtended,
+            format!(
+                "{} unchanged {:.0}s after Sign In in the re-authenticate dialog: no new token",
+                names.join(", "),
+                w.ctx().page_timeout.as_secs_f64()
+            ),
+        )
+    };
+    w.judge(Observation::new(RuleId::ReauthDialogThroughIdp, outcome).evidence(evidence))
+}

@@ -145,16 +145,29 @@ impl Embedded {
             faults: faults.clone(),
             host_based,
             access_token_management,
+            // AD FS offers "Keep me signed in" only with `Set-AdfsProperties -EnableKmsi $true`
+            // (off by default, S53). The embedded deployment turns it on so that the suite's
+            // Keep-me-signed-in scenarios have the checkbox to tick; the emulator's own default
+            // stays AD FS's.
+            adfs_enable_kmsi: true,
             ..crm_sim::Settings::default()
         };
         if let Some(listen) = listen {
             settings.listen = listen;
         }
-        if timeouts.idle.is_some() {
-            settings.idle_timeout = timeouts.idle;
-        }
-        if timeouts.absolute.is_some() {
-            settings.session_timeout = timeouts.absolute;
+        // The target's timeouts are the deployment's session limits. With claims they are CRM's
+        // session and inactivity timeouts (S6); CRM 4.0's forms authentication has no such
+        // settings, so there they bound its ticket.
+        if mode == AuthMode::Fba {
+            settings.fba_ticket_idle = timeouts.idle;
+            settings.fba_ticket_lifetime = timeouts.absolute;
+        } else {
+            if timeouts.idle.is_some() {
+                settings.idle_timeout = timeouts.idle;
+            }
+            if timeouts.absolute.is_some() {
+                settings.session_timeout = timeouts.absolute;
+            }
         }
         let mut realm = None;
         let mut no_ticket = None;

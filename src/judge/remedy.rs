@@ -220,6 +220,38 @@ pub fn remedy(rule: RuleId, observed: Outcome, mode: AuthMode) -> Remedy {
                 )],
             },
         ),
+        (R::OtherTabPageCleared, _) => (
+            "The page open in the other tab did not hear of the sign-out: CRM's session script, \
+             which keeps tabs in step through localStorage (oss_mustSignOut), is missing, \
+             blocked or changed, so the signed-out user's data stays on screen there.",
+            vec![
+                "CRM: keep the stock session script (ClientGlobalContext.js.aspx and the page's \
+                 session monitor) on every page, and let the browser use localStorage for the \
+                 CRM site."
+                    .into(),
+                "Policy: where a deployment has no such script (before 8.2), expect data-shown \
+                 and rely on tabs.other-tab-after-sign-out (the next action is refused)."
+                    .into(),
+            ],
+        ),
+        (R::ReauthDialogThroughIdp, O::NotShown) => (
+            "The expiry warning showed no re-authenticate dialog (CRM 8.2/9.x's reAuthObject \
+             with its Sign In, _sign_in).",
+            vec![
+                "CRM: keep the stock session script on every page; or, in the policy, leave \
+                 this rule out where the deployment has no such dialog."
+                    .into(),
+            ],
+        ),
+        (R::ReauthDialogThroughIdp, _) => (
+            "The re-authenticate dialog's Sign In extended the old session on CRM alone: no new \
+             token came from the identity provider, so a session outlives the identity \
+             provider's decision (a disabled user, an ended single sign-on session).",
+            vec![format!(
+                "CRM: keep the stock dlg_prompt_reauthenticate.aspx, which asks AD FS for a new \
+                 token; remove any customisation that renews sessions itself ({SESSION_MGMT})."
+            )],
+        ),
         (R::SessionAfterTabClose, _) => (
             "Cookies belong to the browser profile, not to a tab: closing a tab (not the last \
              window) never ends a session in any browser.",

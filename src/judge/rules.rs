@@ -102,6 +102,10 @@ outcomes! {
     WindowsAuthentication = "windows-authentication",
     /// Signed in again by an AD FS single sign-on session that outlived sign-out.
     AdfsSession = "adfs-session",
+    /// A new token from the identity provider renewed the session.
+    NewToken = "new-token",
+    /// The old session was extended without the identity provider.
+    SessionExtended = "session-extended",
 }
 
 impl Outcome {
@@ -161,6 +165,7 @@ pub enum RuleId {
     BackButtonData,
     PagesNotStored,
     OtherTabAfterSignOut,
+    OtherTabPageCleared,
     SessionAfterTabClose,
     SessionAfterReopen,
     SessionAfterRestore,
@@ -187,6 +192,7 @@ pub enum RuleId {
     AccessTokenManagement,
     ExpiryDialogSignsOut,
     ReauthAfterExpiry,
+    ReauthDialogThroughIdp,
     IwaPromptAfterSignOut,
     IwaPromptAfterBrowserClose,
     ChangeReachesSessions,
@@ -271,6 +277,12 @@ pub const RULES: &[RuleSpec] = &[
         "tabs.other-tab-after-sign-out",
         "After Sign Out in one tab, the other tab is signed out at its next action.",
         [SignedOut, SignedIn]
+    ),
+    rule!(
+        OtherTabPageCleared,
+        "tabs.other-tab-page-cleared",
+        "After Sign Out in one tab, the page open in another tab stops showing application data without any action there (CRM 8.2/9.x's page script: localStorage oss_mustSignOut).",
+        [NoData, DataShown]
     ),
     rule!(
         SessionAfterTabClose,
@@ -427,6 +439,12 @@ pub const RULES: &[RuleSpec] = &[
         "timeout.reauthentication-after-expiry",
         "After the session expired on the server while the user was away (no dialog, no Sign Out), opening the application again asks for credentials rather than signing in silently through AD FS single sign-on.",
         [CredentialsAsked, SilentSignIn]
+    ),
+    rule!(
+        ReauthDialogThroughIdp,
+        "timeout.reauth-dialog-through-identity-provider",
+        "At the expiry warning, the re-authenticate dialog's Sign In renews the session with a new token from the identity provider (a new session cookie), not by extending the old session on the application alone.",
+        [NewToken, SessionExtended, NotShown]
     ),
     rule!(
         IwaPromptAfterSignOut,

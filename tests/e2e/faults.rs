@@ -408,6 +408,22 @@ const EXPECTED: &[(&str, &[Owner])] = &[
         )],
     ),
     (
+        "no-tab-sync",
+        &[(
+            "ifd",
+            "Sign Out in one tab clears the page open in the other tab",
+            "tabs.other-tab-page-cleared",
+        )],
+    ),
+    (
+        "reauth-extends-session",
+        &[(
+            "ifd",
+            "At the warning, Sign In in the re-authenticate dialog renews the session through AD FS",
+            "timeout.reauth-dialog-through-identity-provider",
+        )],
+    ),
+    (
         "iwa-remember-me-cookie",
         &[
             (

@@ -25,8 +25,9 @@ pub struct TargetFile {
     /// Extra certificate trust for a real deployment with an internal CA.
     #[serde(default)]
     pub tls: TlsSpec,
-    /// Where the direct HTTP probe asks "who am I", relative to the organization URL.
-    #[serde(default = "default_whoami")]
+    /// Where the direct HTTP probe asks "who am I", relative to the organization URL. Left out
+    /// (empty), the mode's default ([`default_whoami`]).
+    #[serde(default)]
     pub whoami: String,
     /// The timeouts configured on the deployment, which the timeout scenarios measure.
     #[serde(default)]
@@ -489,8 +490,15 @@ pub(super) fn de_duration<'de, D: serde::Deserializer<'de>>(
         .map_err(serde::de::Error::custom)
 }
 
-pub(super) fn default_whoami() -> String {
-    "api/data/v9.0/WhoAmI".into()
+/// The probe's default address in `mode`: the Web API's WhoAmI (8.0 and later, S76), except for
+/// CRM 4.0's forms authentication, which has no Web API (S76, S78): there its start page,
+/// `loader.aspx` (S8), which answers a valid ticket with the page and anything else with a
+/// redirect to the sign-in page (S2).
+pub(super) fn default_whoami(mode: AuthMode) -> String {
+    match mode {
+        AuthMode::Fba => "loader.aspx".into(),
+        AuthMode::Ifd | AuthMode::Iwa | AuthMode::Claims => "api/data/v9.0/WhoAmI".into(),
+    }
 }
 
 /// `users:`, refusing two keys that name one user (`1:` and `'1':` are different YAML keys but

@@ -66,7 +66,7 @@ impl Target {
                 .collect(),
             pages: PagesOverride::default(),
             tls: TlsSpec::default(),
-            whoami: default_whoami(),
+            whoami: default_whoami(mode),
             resolve: ResolveMap::default(),
             // The emulator's own portal, known once it runs.
             other_relying_party: None,
@@ -86,8 +86,11 @@ impl Target {
         Target::from_spec(spec, None).expect("the built-in target is valid")
     }
 
-    fn from_spec(spec: TargetFile, file: Option<PathBuf>) -> Result<Target, ConfigError> {
+    fn from_spec(mut spec: TargetFile, file: Option<PathBuf>) -> Result<Target, ConfigError> {
         let path = file.clone().unwrap_or_else(|| PathBuf::from("<embedded>"));
+        if spec.whoami.is_empty() {
+            spec.whoami = default_whoami(spec.mode);
+        }
         if spec.users.is_empty() {
             return Err(ConfigError {
                 key: Some("users".into()),
@@ -126,7 +129,9 @@ impl Target {
         }
         check_real_target_keys(&spec, &path)?;
         check_measure(&spec, &path, file.as_deref())?;
-        if spec.access_token_management == Some(true) && spec.mode != AuthMode::Ifd {
+        if spec.access_token_management == Some(true)
+            && !matches!(spec.mode, AuthMode::Ifd | AuthMode::Claims)
+        {
             // S6: the feature needs claims-based authentication; declaring it elsewhere is a
             // mistake the devices scenario would silently ignore.
             let line = file
@@ -144,7 +149,7 @@ impl Target {
                     &path,
                     format!(
                         "access_token_management: true needs claims-based authentication (mode \
-                         ifd); CRM's access token management (WSFedNonceCookieEnabled) does not \
+                         ifd or claims); CRM's access token management (WSFedNonceCookieEnabled) does not \
                          apply to mode {}: write false or leave the key out",
                         spec.mode
                     ),
@@ -867,6 +872,22 @@ mod tests {
         assert!(fba.message.contains("no Unified Interface"), "{fba}");
     }
 
+    /// CRM 4.0 has no Web API (S76, S78): its probe asks its start page instead; a target's own
+    /// `whoami` is kept.
+    #[test]
+    fn the_probe_default_follows_the_mode() {
+        let base = "name: p\ncrm: embedded\nusers:\n  alice: {}\n";
+        let fba = parse(&format!("{base}mode: fba\n")).unwrap();
+        assert_eq!(fba.spec.whoami, "loader.aspx");
+        assert_eq!(Target::embedded(AuthMode::Fba).spec.whoami, "loader.aspx");
+        for mode in ["ifd", "iwa", "claims"] {
+            let t = parse(&format!("{base}mode: {mode}\n")).unwrap();
+            assert_eq!(t.spec.whoami, "api/data/v9.0/WhoAmI", "{mode}");
+        }
+        let own = parse(&format!("{base}mode: fba\nwhoami: home.aspx\n")).unwrap();
+        assert_eq!(own.spec.whoami, "home.aspx");
+    }
+
     #[test]
     fn access_token_management_is_declared_for_claims_only() {
         let base = "name: p\ncrm: embedded\nusers:\n  alice: {}\n";
@@ -879,9 +900,20 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(off.spec.access_token_management, Some(false));
-        let e = parse(&format!("{base}mode: iwa\naccess_token_management: true\n")).unwrap_err();
-        assert_eq!(e.key.as_deref(), Some("access_token_management"), "{e}");
-        assert!(e.message.contains("mode ifd"), "{e}");
+        // S6: internal claims access is claims-based authentication too.
+        let internal = parse(&format!(
+            "{base}mode: claims\naccess_token_management: true\n"
+        ))
+        .unwrap();
+        assert_eq!(internal.spec.access_token_management, Some(true));
+        for mode in ["iwa", "fba"] {
+            let e = parse(&format!(
+                "{base}mode: {mode}\naccess_token_management: true\n"
+            ))
+            .unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("access_token_management"), "{e}");
+            assert!(e.message.contains("mode ifd or claims"), "{e}");
+        }
         let e = parse(&format!(
             "{base}mode: ifd\naccess_token_management: maybe\n"
         ))

@@ -76,9 +76,16 @@ impl Pages {
             password_input: pass.into(),
             submit: submit.into(),
             signed_in: "#crmTopBar".into(),
-            // The classic web client's user menu (S41).
-            user_menu: Some("#navTabButtonUserInfoLinkId".into()),
-            sign_out: "#navTabButtonUserInfoSignOutId".into(),
+            // The classic web client's user menu (S41), from CRM 2013 on. CRM 4.0's Sign Out
+            // link is not documented (§2.4): this one is the emulator's, on the page itself.
+            user_menu: match mode {
+                AuthMode::Fba => None,
+                _ => Some("#navTabButtonUserInfoLinkId".into()),
+            },
+            sign_out: match mode {
+                AuthMode::Fba => "#crm4SignOutLink".into(),
+                _ => "#navTabButtonUserInfoSignOutId".into(),
+            },
             data: "#crmGrid".into(),
             signed_out_text: "(?i)signed out".into(),
             auth_cookies: match mode {
