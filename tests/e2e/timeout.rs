@@ -176,7 +176,7 @@ fn a_fixed_forms_ticket_is_a_fixed_length_and_says_what_is_declared(dir: &Path) 
             "--resolution",
             "500ms",
             "--max",
-            "10s",
+            "8s",
         ],
         dir,
     );
