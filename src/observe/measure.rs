@@ -480,7 +480,15 @@ impl Record {
                     bounds(&st.idle, |l| l.idle(renews).0, |l| l.idle(renews).1);
                 let idle_evidence = ev.len();
                 evidence.extend(ev);
-                let expiry = expiry(&st.busy, lower, upper, plan.step(), &mut evidence);
+                let ended_age = ended_age(&st.idle);
+                let expiry = expiry(
+                    &st.busy,
+                    lower,
+                    upper,
+                    ended_age,
+                    plan.step(),
+                    &mut evidence,
+                );
                 match expiry {
                     // Sessions that end at a fixed age from sign-in: the busy session, looked
                     // at every step since its sign-in, bounds that age.
@@ -603,17 +611,30 @@ fn bounds(
     )
 }
 
-/// Sliding or fixed, from the busy session's looks and the idle interval.
+/// The least age from sign-in by which an idle session was found ended (its upper bound).
+fn ended_age(idle: &[Look]) -> Option<Duration> {
+    idle.iter().filter(|l| !l.alive).map(|l| l.age_upper).min()
+}
+
+/// Sliding or fixed, from the busy session's looks and the idle interval (`lower` to `upper`,
+/// idle ages), and `ended_age`, the age from sign-in by which an idle session had ended.
+///
+/// The busy session's ages count from sign-in, so they are compared with the idle sessions'
+/// ages from sign-in: an idle age counts from a session's anchoring look, which comes after
+/// every sign-in, so on a loaded machine whose sign-ins take seconds a fixed length's idle
+/// sessions end that much "earlier" than the busy one, and were called sliding (issue 28).
 fn expiry(
     busy: &[Look],
     lower: Duration,
     upper: Option<Duration>,
+    ended_age: Option<Duration>,
     step: Duration,
     evidence: &mut Vec<String>,
 ) -> Expiry {
     let Some(upper) = upper else {
         return Expiry::Unknown("no idle session ended".into());
     };
+    let by_age = ended_age.unwrap_or(upper).max(upper);
     if upper <= 2 * step {
         return Expiry::Unknown(format!(
             "the sessions ended within two steps ({}); a busy session cannot be kept busier \
@@ -632,14 +653,14 @@ fn expiry(
         // earliest its end can be counted from sign-in decides: the latest counts from the start
         // of the sign-in, which with a browser includes starting it (seconds), and a fixed
         // session of a browser sign-in was called sliding by it (issue 28).
-        return if ended.age_lower <= upper + 2 * step {
+        return if ended.age_lower <= by_age + 2 * step {
             Expiry::Fixed
         } else {
             Expiry::Sliding
         };
     }
     match busy.iter().filter(|l| l.alive).map(|l| l.age_lower).max() {
-        Some(age) if age > upper + step => {
+        Some(age) if age > by_age + step => {
             evidence.push(format!(
                 "the session kept busy (a look every {}) was still signed in {} after sign-in",
                 fmt_duration(step),
@@ -909,18 +930,26 @@ fn decided(record: &Record, plan: &Plan, unprobed: &[Duration], busy_done: bool)
                 .filter(|l| !l.alive)
                 .map(|l| l.idle(renews).1)
                 .min();
-            idle_settled && (busy_done || busy_settles(&st.busy, upper, plan.step()))
+            idle_settled
+                && (busy_done || busy_settles(&st.busy, upper, ended_age(&st.idle), plan.step()))
         }
     }
 }
 
 /// Whether the busy session has said sliding or fixed: it ended, or it is older than the idle
-/// sessions' interval by a step and alive, or the interval is too short to tell.
-fn busy_settles(busy: &[Look], upper: Option<Duration>, step: Duration) -> bool {
+/// sessions' interval (as ages from sign-in, see [`expiry`]) by a step and alive, or the interval
+/// is too short to tell.
+fn busy_settles(
+    busy: &[Look],
+    upper: Option<Duration>,
+    ended_age: Option<Duration>,
+    step: Duration,
+) -> bool {
     let Some(upper) = upper else {
         return false;
     };
-    upper <= 2 * step || busy.iter().any(|l| !l.alive || l.age_lower > upper + step)
+    let by_age = ended_age.unwrap_or(upper).max(upper);
+    upper <= 2 * step || busy.iter().any(|l| !l.alive || l.age_lower > by_age + step)
 }
 
 /// Anchors `anchors` again, one at a time, now that the sign-ins are over: a look taken while
@@ -1117,19 +1146,44 @@ mod tests {
         let alive_later = [look(true, 21.5, 21.55, 0.0)];
         let mut ev = Vec::new();
         assert_eq!(
-            expiry(&alive_later, lower, upper, step, &mut ev),
+            expiry(&alive_later, lower, upper, upper, step, &mut ev),
             Expiry::Sliding
         );
         let ended_with = [look(true, 18.0, 18.05, 0.0), look(false, 20.2, 20.25, 0.0)];
         assert_eq!(
-            expiry(&ended_with, lower, upper, step, &mut ev),
+            expiry(&ended_with, lower, upper, upper, step, &mut ev),
             Expiry::Fixed
         );
         let too_young = [look(true, 20.3, 20.35, 0.0)];
         assert!(matches!(
-            expiry(&too_young, lower, upper, step, &mut ev),
+            expiry(&too_young, lower, upper, upper, step, &mut ev),
             Expiry::Unknown(_)
         ));
+    }
+
+    /// Issue 28, seen on a loaded machine: sessions of a fixed 6 s length whose sign-ins took
+    /// seconds are anchored late, so their idle interval (2.8 s to 3 s from the anchor) is far
+    /// below the busy session's end (6 s from sign-in); from sign-in they ended by 6.3 s, with it.
+    #[test]
+    fn a_fixed_length_is_told_by_ages_from_sign_in() {
+        let step = Duration::from_millis(250);
+        let (lower, upper) = (
+            Duration::from_secs_f64(2.8),
+            Some(Duration::from_secs_f64(3.0)),
+        );
+        let ended_age = Some(Duration::from_secs_f64(6.3));
+        let busy = [look(true, 5.8, 5.85, 0.0), look(false, 6.05, 6.5, 0.0)];
+        let mut ev = Vec::new();
+        assert_eq!(
+            expiry(&busy, lower, upper, ended_age, step, &mut ev),
+            Expiry::Fixed
+        );
+        // The busy session alive well past the age at which the idle ones ended: sliding.
+        let busy = [look(true, 7.0, 7.05, 0.0)];
+        assert_eq!(
+            expiry(&busy, lower, upper, ended_age, step, &mut ev),
+            Expiry::Sliding
+        );
     }
 
     #[test]
