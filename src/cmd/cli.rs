@@ -211,6 +211,14 @@ struct TimeoutArgs {
     /// The embedded emulator's maximum session length (see --sim-idle-timeout).
     #[arg(long, value_parser = parse_duration, value_name = "DUR")]
     sim_session_length: Option<Duration>,
+    /// Mode fba: the embedded emulator's forms ticket lifetime, sliding as ASP.NET's
+    /// `slidingExpiration` (a request past half of it is answered with a new ticket; see
+    /// --sim-idle-timeout for the other values).
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    sim_forms_ticket: Option<Duration>,
+    /// With --sim-forms-ticket: never renewed (`slidingExpiration="false"`), a fixed length.
+    #[arg(long, requires = "sim_forms_ticket")]
+    sim_forms_ticket_fixed: bool,
     #[command(flatten)]
     sign_in: SessionArgs,
 }
@@ -344,6 +352,13 @@ struct SimArgs {
     /// Maximum session length (CRM's SessionTimeoutInMins), e.g. `1440m`.
     #[arg(long, value_parser = parse_duration, value_name = "DUR")]
     session_timeout: Option<Duration>,
+    /// Mode fba: the forms ticket's lifetime, sliding as ASP.NET's `slidingExpiration` (a request
+    /// past half of it is answered with a new ticket); off by default.
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    forms_ticket: Option<Duration>,
+    /// With --forms-ticket: never renewed (`slidingExpiration="false"`), a fixed length.
+    #[arg(long, requires = "forms_ticket")]
+    forms_ticket_fixed: bool,
     /// Host-based organization URL (https://contoso.crm.contoso.test:PORT/).
     #[arg(long)]
     host_based: bool,
@@ -710,6 +725,7 @@ async fn cmd_run(args: RunArgs) -> i32 {
     opts.sim_timeouts = crate::engine::embedded::Timeouts {
         idle: args.sim_idle_timeout,
         absolute: args.sim_session_length,
+        forms_ticket: None,
     };
     opts.sim_access_token_management = args.sim_access_token_management.map(OnOff::on);
     opts.trace_knobs = args.trace_knobs;
@@ -776,6 +792,7 @@ async fn cmd_timeout(args: TimeoutArgs) -> i32 {
         json: args.json.clone(),
         sim_idle_timeout: args.sim_idle_timeout,
         sim_session_length: args.sim_session_length,
+        sim_forms_ticket: forms_ticket(args.sim_forms_ticket, args.sim_forms_ticket_fixed),
         browser: args.sign_in.browser,
         webdriver: args.sign_in.webdriver,
         faults,
@@ -912,6 +929,7 @@ async fn cmd_revoke(args: RevokeArgs) -> i32 {
         sim: crate::engine::embedded::Timeouts {
             idle: args.sim_idle_timeout,
             absolute: args.sim_session_length,
+            ..Default::default()
         },
         faults,
         browser: args.sign_in.browser,
@@ -1156,6 +1174,7 @@ async fn cmd_sim(args: SimArgs) -> i32 {
     let timeouts = crate::engine::embedded::Timeouts {
         idle: args.idle_timeout,
         absolute: args.session_timeout,
+        forms_ticket: forms_ticket(args.forms_ticket, args.forms_ticket_fixed),
     };
     // Ctrl-C or SIGTERM: shut down in order, so the KDC ends and the temp dirs are removed. The
     // signals are taken over before anything starts: one that arrives while the emulator starts,
@@ -1240,4 +1259,13 @@ fn is_ci() -> bool {
         Some(_) => true,
         None => std::env::var_os("TF_BUILD").is_some(),
     }
+}
+
+/// The emulator's forms ticket from `--sim-forms-ticket DUR [--sim-forms-ticket-fixed]` (and
+/// `sim --forms-ticket`): sliding unless fixed, as ASP.NET's `slidingExpiration` defaults to true.
+fn forms_ticket(timeout: Option<Duration>, fixed: bool) -> Option<crm_sim::FormsTicket> {
+    timeout.map(|timeout| crm_sim::FormsTicket {
+        timeout,
+        sliding: !fixed,
+    })
 }

@@ -15,9 +15,9 @@ use crate::cmd::run::RunError;
 use crate::config::target::{AuthMode, Credentials, CrmLocation, Pages, SignInBy, Target};
 use crate::engine::browser::{BrowserKind, JarCookie, SharedBrowser};
 use crate::engine::embedded::{Embedded, EmbeddedOptions, Timeouts};
-use crate::engine::probe::{Probe, ProbeResponse};
+use crate::engine::probe::Probe;
 use crate::judge::{Observation, Outcome, Policy, RuleId, Verdict, VerdictContext};
-use crate::observe::measure::{self, Finding, Plan, Record, Sessions, What, fmt_duration};
+use crate::observe::measure::{self, Finding, Plan, Probed, Record, Sessions, What, fmt_duration};
 
 /// How a measurement is made: the staggered sessions, or the classic one session per round.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -54,6 +54,8 @@ pub struct TimeoutOptions {
     pub sim_idle_timeout: Option<Duration>,
     /// The embedded emulator's session length.
     pub sim_session_length: Option<Duration>,
+    /// The embedded emulator's forms ticket (mode fba).
+    pub sim_forms_ticket: Option<crm_sim::FormsTicket>,
     /// Browser family (browser sign-in).
     pub browser: BrowserKind,
     /// A WebDriver server instead of chromedriver (browser sign-in).
@@ -76,6 +78,9 @@ pub struct TimeoutReport {
     pub finding: Finding,
     /// The value the target declares (seconds), if any.
     pub configured_s: Option<f64>,
+    /// What the target declares of each timeout (seconds), measured here or not: a report on
+    /// the idle timeout of a target that declares only its session length says so.
+    pub declared: Declared,
     /// The policy's verdict on the measured value against the declared one, if both exist.
     pub verdict: Option<Verdict>,
     /// Where an administrator changes this value in this mode.
@@ -90,6 +95,16 @@ impl TimeoutReport {
             _ => crate::report::ExitCode::Held,
         }
     }
+}
+
+/// The timeouts a target declares (`timeouts.idle`, `timeouts.absolute`; for the embedded
+/// emulator, the values it runs with), in seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Declared {
+    /// `timeouts.idle`.
+    pub idle_s: Option<f64>,
+    /// `timeouts.absolute`.
+    pub absolute_s: Option<f64>,
 }
 
 /// Measures as asked. Errors are "could not measure" (exit 2).
@@ -130,12 +145,22 @@ pub async fn measure_timeout(
         }
     }
     let embedded_target = target.spec.crm == CrmLocation::Embedded;
-    if !embedded_target && (opts.sim_idle_timeout.is_some() || opts.sim_session_length.is_some()) {
+    let any_sim = opts.sim_idle_timeout.is_some()
+        || opts.sim_session_length.is_some()
+        || opts.sim_forms_ticket.is_some();
+    if !embedded_target && any_sim {
         return Err(RunError::Usage(
-            "--sim-idle-timeout and --sim-session-length set the embedded emulator's timeouts; \
-             a real target has its own"
+            "--sim-idle-timeout, --sim-session-length and --sim-forms-ticket set the embedded \
+             emulator's timeouts; a real target has its own"
                 .into(),
         ));
+    }
+    if opts.sim_forms_ticket.is_some() && target.spec.mode != AuthMode::Fba {
+        return Err(RunError::Usage(format!(
+            "--sim-forms-ticket is the lifetime of CRM 4.0's forms ticket (ASP.NET forms \
+             authentication), which only mode fba has; this is mode {}: add --mode fba",
+            target.spec.mode
+        )));
     }
     let what = if opts.absolute {
         What::SessionLength
@@ -147,20 +172,46 @@ pub async fn measure_timeout(
     // built-in target's short demo values). For the built-in target the declared value is the
     // emulator's own.
     let declared = &target.spec.timeouts;
-    let sim = if opts.sim_idle_timeout.is_some() || opts.sim_session_length.is_some() {
+    let sim = if any_sim {
         Timeouts {
             idle: opts.sim_idle_timeout,
             absolute: opts.sim_session_length,
+            forms_ticket: opts.sim_forms_ticket,
         }
     } else {
         Timeouts {
             idle: declared.idle,
             absolute: declared.absolute,
+            forms_ticket: None,
+        }
+    };
+    // What the emulator's values make of its sessions: a sliding forms ticket is an idle
+    // timeout, a fixed one a session length; the shorter of two limits is the one seen.
+    let shorter = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let ticket = |sliding: bool| {
+        sim.forms_ticket
+            .filter(|t| t.sliding == sliding)
+            .map(|t| t.timeout)
+    };
+    let sim_idle = shorter(sim.idle, ticket(true));
+    let sim_absolute = shorter(sim.absolute, ticket(false));
+    let declared_now = if opts.target.is_none() {
+        Declared {
+            idle_s: sim_idle.map(|d| d.as_secs_f64()),
+            absolute_s: sim_absolute.map(|d| d.as_secs_f64()),
+        }
+    } else {
+        Declared {
+            idle_s: declared.idle.map(|d| d.as_secs_f64()),
+            absolute_s: declared.absolute.map(|d| d.as_secs_f64()),
         }
     };
     let configured = match (what, opts.target.is_none()) {
-        (What::Idle, true) => sim.idle,
-        (What::SessionLength, true) => sim.absolute,
+        (What::Idle, true) => sim_idle,
+        (What::SessionLength, true) => sim_absolute,
         (What::Idle, false) => declared.idle,
         (What::SessionLength, false) => declared.absolute,
     };
@@ -233,6 +284,7 @@ pub async fn measure_timeout(
         sign_in,
         finding,
         configured_s: configured.map(|c| c.as_secs_f64()),
+        declared: declared_now,
         verdict,
         where_configured: target
             .spec
@@ -475,12 +527,63 @@ impl Sessions for Deployment {
         }
     }
 
-    async fn probe(&self, cookies: &[JarCookie]) -> Result<ProbeResponse, String> {
-        Ok(self.probe.get_with_cookies(&self.whoami, cookies).await?)
+    /// The look keeps what the answer sets, as the browser the session stands for would: a
+    /// server that renews its cookie on requests (a sliding session) is measured with the
+    /// cookie it renewed, not the one it issued at sign-in (issue 28).
+    async fn probe(&self, cookies: &mut Vec<JarCookie>) -> Result<Probed, String> {
+        let (answer, set) = self
+            .probe
+            .get_with_set_cookies(&self.whoami, cookies)
+            .await?;
+        let renewed = crate::observe::http_signin::keep_set_cookies(
+            cookies,
+            &self.whoami,
+            &set.0,
+            std::time::SystemTime::now(),
+        );
+        Ok(Probed { answer, renewed })
     }
 
     fn not_signed_in_hint(&self) -> &'static str {
         not_signed_in_hint(self.mode)
+    }
+}
+
+/// What the console says when the measured value is not declared: which value is missing, and
+/// the other one if that is declared (it judges another measurement, `--absolute` or not).
+fn not_declared(what: What, declared: Declared) -> String {
+    let secs = |s: f64| fmt_duration(Duration::from_secs_f64(s));
+    let (missing, other) = match what {
+        What::Idle => (
+            "timeouts.idle",
+            declared.absolute_s.map(|s| {
+                (
+                    "timeouts.absolute",
+                    secs(s),
+                    "the session length, measured with --absolute",
+                )
+            }),
+        ),
+        What::SessionLength => (
+            "timeouts.absolute",
+            declared.idle_s.map(|s| {
+                (
+                    "timeouts.idle",
+                    secs(s),
+                    "the idle timeout, measured without --absolute",
+                )
+            }),
+        ),
+    };
+    match other {
+        Some((key, value, judges)) => format!(
+            "{missing} is not declared in the target: nothing to judge the {what} against \
+             ({key} is declared, {value}: it judges {judges})\n"
+        ),
+        None => format!(
+            "no value is declared in the target (neither timeouts.idle nor timeouts.absolute): \
+             nothing to judge the {what} against\n"
+        ),
     }
 }
 
@@ -498,10 +601,7 @@ pub fn describe(report: &TimeoutReport) -> String {
             v.requirements.join(", ")
         )),
         (None, Some(_)) => out.push_str("the policy does not judge this value\n"),
-        _ => out.push_str(
-            "no value is declared in the target (timeouts.idle / timeouts.absolute): nothing to \
-             judge it against\n",
-        ),
+        _ => out.push_str(&not_declared(report.finding.what, report.declared)),
     }
     if let Some(v) = &report.verdict {
         if let Some(cause) = &v.likely_cause {
@@ -536,6 +636,36 @@ pub fn describe(report: &TimeoutReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 28: a target declaring only `timeouts.absolute` is not told "no value is declared"
+    /// about its idle timeout; it is told which value is missing and what the declared one judges.
+    #[test]
+    fn a_missing_value_is_named_and_the_declared_one_too() {
+        let only_absolute = Declared {
+            idle_s: None,
+            absolute_s: Some(86_400.0),
+        };
+        let said = not_declared(What::Idle, only_absolute);
+        assert!(!said.contains("no value is declared"), "{said}");
+        assert!(said.contains("timeouts.idle is not declared"), "{said}");
+        assert!(
+            said.contains("timeouts.absolute is declared, 24h00m00s"),
+            "{said}"
+        );
+        assert!(said.contains("--absolute"), "{said}");
+        let only_idle = Declared {
+            idle_s: Some(1200.0),
+            absolute_s: None,
+        };
+        let said = not_declared(What::SessionLength, only_idle);
+        assert!(said.contains("timeouts.absolute is not declared"), "{said}");
+        assert!(said.contains("timeouts.idle is declared, 20m00s"), "{said}");
+        let said = not_declared(What::Idle, Declared::default());
+        assert!(
+            said.contains("neither timeouts.idle nor timeouts.absolute"),
+            "{said}"
+        );
+    }
 
     /// Under Windows authentication the hint says why cookies alone may sign nothing in, not to
     /// check `pages.auth_cookies` as if the target file were wrong.

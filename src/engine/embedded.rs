@@ -35,6 +35,9 @@ pub struct Timeouts {
     pub idle: Option<Duration>,
     /// CRM's SessionTimeoutInMins.
     pub absolute: Option<Duration>,
+    /// Mode fba: the forms ticket's own lifetime, sliding as ASP.NET's (renewed by a request
+    /// past half its time) or fixed ([`crm_sim::FormsTicket`]); `None`: the ticket has none.
+    pub forms_ticket: Option<crm_sim::FormsTicket>,
 }
 
 /// How to start the emulator beyond its mode; the default is the classic web client, no fault
@@ -169,6 +172,7 @@ impl Embedded {
                 settings.session_timeout = timeouts.absolute;
             }
         }
+        settings.forms_ticket = timeouts.forms_ticket;
         let mut realm = None;
         let mut no_ticket = None;
         if mode.kerberos() {

@@ -24,6 +24,23 @@ pub struct Probe {
     http: reqwest::Client,
 }
 
+/// The `Set-Cookie` values of an answer, as received. Cookie values are secrets: `Debug` names
+/// the cookies only.
+#[derive(Clone, Default)]
+pub struct SetCookies(pub Vec<String>);
+
+impl fmt::Debug for SetCookies {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(
+                self.0
+                    .iter()
+                    .map(|h| h.split('=').next().unwrap_or_default().trim()),
+            )
+            .finish()
+    }
+}
+
 /// What a probe request got back. Holds no cookie values.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProbeResponse {
@@ -130,6 +147,42 @@ impl Probe {
         cookies: &[JarCookie],
     ) -> Result<ProbeResponse, ProbeError> {
         self.replay(http::Method::GET, url, cookies).await
+    }
+
+    /// `GET url` as [`Probe::get_with_cookies`] does, with the `Set-Cookie` values of the answer:
+    /// a server that renews its session cookie (Apache `mod_session` with `SessionMaxAge`,
+    /// ASP.NET's sliding forms ticket) does it in them, and a measurement that does not keep the
+    /// renewed cookie measures the old one. The values are secrets: [`SetCookies`] shows none.
+    pub async fn get_with_set_cookies(
+        &self,
+        url: &url::Url,
+        cookies: &[JarCookie],
+    ) -> Result<(ProbeResponse, SetCookies), ProbeError> {
+        let (req, cookies_sent) = with_cookies(
+            self.http
+                .get(url.clone())
+                .header("Accept", "application/json")
+                .header("OData-MaxVersion", "4.0")
+                .header("OData-Version", "4.0"),
+            url,
+            cookies,
+        );
+        let resp = req.send().await.map_err(|e| ProbeError::NoAnswer {
+            request: format!("GET {url}"),
+            cause: error_chain(&e),
+        })?;
+        let set = SetCookies(
+            resp.headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .map(str::to_string)
+                .collect(),
+        );
+        Ok((
+            probe_response(format!("GET {url}"), cookies_sent, &resp),
+            set,
+        ))
     }
 
     /// A bodiless `method url` as an API client would ask (JSON accepted), sending those of

@@ -17,6 +17,17 @@
 //! receiving that request, and judged the probe somewhere between sending and receiving it, so
 //! the interval is widened by both round trips rather than guessed.
 //!
+//! Each session keeps what the server sets, as a browser would: a server may renew the session
+//! cookie in its answers (Apache `mod_session` with `SessionMaxAge` re-issues it with a new
+//! expiry on every request, https://httpd.apache.org/docs/2.4/mod/mod_session.html#sessionmaxage;
+//! ASP.NET's sliding forms ticket once more than half its time has passed,
+//! https://learn.microsoft.com/en-us/dotnet/api/system.web.security.formsauthentication.slidingexpiration),
+//! and a session that kept sending the old cookie would be measured from the old one's issue.
+//! Where the server renews a cookie, a request whose answer renewed nothing did not reset the
+//! session's clock, so idle ages count from the last answer that renewed it (the sign-in's, if
+//! none did since); where it renews nothing (the session lives on the server, as CRM's does),
+//! from the last request.
+//!
 //! ```
 //! use std::time::Duration;
 //! use logout_harness::observe::measure::{Plan, What};
@@ -164,12 +175,23 @@ impl Plan {
     }
 }
 
+/// What a look at a session got: the server's answer, and whether that answer renewed the
+/// session's cookies (set one with a new value or expiry, added or deleted one).
+#[derive(Clone, Debug)]
+pub struct Probed {
+    /// The answer.
+    pub answer: ProbeResponse,
+    /// The answer's `Set-Cookie` changed the session's jar.
+    pub renewed: bool,
+}
+
 /// What the measurement needs of a deployment: new sessions, and a look at one.
 pub trait Sessions: Sync {
     /// Signs a new, independent session in; its cookies.
     fn sign_in(&self) -> impl Future<Output = Result<Vec<JarCookie>, String>>;
-    /// Asks the server whether the session of `cookies` is alive. This is activity.
-    fn probe(&self, cookies: &[JarCookie]) -> impl Future<Output = Result<ProbeResponse, String>>;
+    /// Asks the server whether the session of `cookies` is alive, and keeps in `cookies` what
+    /// the answer sets, as a browser would. This is activity.
+    fn probe(&self, cookies: &mut Vec<JarCookie>) -> impl Future<Output = Result<Probed, String>>;
     /// What to check when a session just signed in is not signed in for the probe.
     fn not_signed_in_hint(&self) -> &'static str {
         CHECK_WHOAMI_AND_AUTH_COOKIES
@@ -181,24 +203,54 @@ pub const CHECK_WHOAMI_AND_AUTH_COOKIES: &str =
     "check the target's `whoami` and `pages.auth_cookies`";
 
 /// A signed-in session and when the server last saw it: between `sent` and `answered` of its
-/// anchoring look. The session began after `began` and before `signed` (the end of the first
-/// look, right after signing in).
+/// last request; and last renewed it: between `renewed_sent` and `renewed_answered` (the
+/// sign-in's own, from `began` to the first look, until an answer renews a cookie). The session
+/// began after `began` and before `signed` (the end of the first look, right after signing in).
 struct Anchor {
     cookies: Vec<JarCookie>,
     began: Instant,
     signed: Instant,
     sent: Instant,
     answered: Instant,
+    renewed_sent: Instant,
+    renewed_answered: Instant,
+}
+
+impl Anchor {
+    /// The request just made: the server saw the session then, and renewed it if `renewed`.
+    fn saw(&mut self, t: &Timed) {
+        self.sent = t.sent;
+        self.answered = t.answered;
+        if t.renewed {
+            self.renewed_sent = t.sent;
+            self.renewed_answered = t.answered;
+        }
+    }
+
+    /// When the session's idle age counts from, at the latest: its last renewal where the server
+    /// renews cookies (`renews`), else its last request.
+    fn base(&self, renews: bool) -> Instant {
+        if renews {
+            self.renewed_answered
+        } else {
+            self.answered
+        }
+    }
 }
 
 /// One look at a session.
 #[derive(Clone, Debug)]
 struct Look {
     alive: bool,
-    /// The least the session's idle age can have been when the server judged it.
+    /// The least the session's idle age can have been when the server judged it, counted from
+    /// its last request.
     idle_lower: Duration,
-    /// The most its idle age can have been.
+    /// The most its idle age can have been, counted from its last request.
     idle_upper: Duration,
+    /// The least, counted from the last answer that renewed its cookies.
+    renewed_lower: Duration,
+    /// The most, counted from the last answer that renewed its cookies.
+    renewed_upper: Duration,
     /// The least its age from sign-in can have been.
     age_lower: Duration,
     /// The most its age from sign-in can have been.
@@ -207,6 +259,18 @@ struct Look {
     planned: Option<Duration>,
     /// What the server answered, for the evidence.
     answer: String,
+}
+
+impl Look {
+    /// The idle age's bounds: from the last renewal where the server renews cookies, else from
+    /// the last request.
+    fn idle(&self, renews: bool) -> (Duration, Duration) {
+        if renews {
+            (self.renewed_lower, self.renewed_upper)
+        } else {
+            (self.idle_lower, self.idle_upper)
+        }
+    }
 }
 
 /// Whether expiry slides with activity.
@@ -264,6 +328,9 @@ pub struct Finding {
     pub elapsed_s: f64,
     /// Ctrl-C ended it early: the interval is what was known then.
     pub interrupted: bool,
+    /// Whether the server renewed a session cookie in an answer to a look (then idle ages
+    /// count from the last answer that renewed a session, else from its last request).
+    pub renews_cookies: bool,
     /// The server's answers that bound the interval.
     pub evidence: Vec<String>,
 }
@@ -355,6 +422,8 @@ pub struct Record {
     plan: Mutex<Plan>,
     started: std::time::Instant,
     state: Mutex<RecordState>,
+    /// Some answer to a look renewed a session's cookies.
+    renews: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -374,7 +443,20 @@ impl Record {
             plan: Mutex::new(plan),
             started: std::time::Instant::now(),
             state: Mutex::default(),
+            renews: AtomicBool::new(false),
         })
+    }
+
+    /// Whether the server renews session cookies in its answers, as seen so far.
+    fn renews(&self) -> bool {
+        self.renews.load(Ordering::SeqCst)
+    }
+
+    /// Notes a look's answer: one that renewed cookies says the server renews them.
+    fn saw(&self, t: &Timed) {
+        if t.renewed {
+            self.renews.store(true, Ordering::SeqCst);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, RecordState> {
@@ -389,14 +471,24 @@ impl Record {
     /// What the looks so far say, as a finding (`interrupted` marks a measurement cut short).
     pub fn finding(&self, interrupted: bool) -> Finding {
         let plan = &self.plan();
+        let renews = self.renews();
         let st = self.lock();
         let mut evidence = Vec::new();
         let (lower, upper, expiry) = match plan.what {
             What::Idle => {
-                let (lower, upper, ev) = bounds(&st.idle, |l| l.idle_lower, |l| l.idle_upper);
+                let (lower, upper, ev) =
+                    bounds(&st.idle, |l| l.idle(renews).0, |l| l.idle(renews).1);
                 let idle_evidence = ev.len();
                 evidence.extend(ev);
-                let expiry = expiry(&st.busy, lower, upper, plan.step(), &mut evidence);
+                let ended_age = ended_age(&st.idle);
+                let expiry = expiry(
+                    &st.busy,
+                    lower,
+                    upper,
+                    ended_age,
+                    plan.step(),
+                    &mut evidence,
+                );
                 match expiry {
                     // Sessions that end at a fixed age from sign-in: the busy session, looked
                     // at every step since its sign-in, bounds that age.
@@ -429,7 +521,21 @@ impl Record {
             longest_sign_in_s: st.longest_sign_in.as_secs_f64(),
             elapsed_s: self.started.elapsed().as_secs_f64(),
             interrupted,
-            evidence,
+            renews_cookies: renews,
+            evidence: {
+                if plan.what == What::Idle && !st.idle.is_empty() {
+                    evidence.push(if renews {
+                        "the server renews the session cookie in its answers: idle ages count \
+                         from the last answer that renewed a session"
+                            .to_string()
+                    } else {
+                        "the server renewed no cookie in its answers: idle ages count from a \
+                         session's last request"
+                            .to_string()
+                    });
+                }
+                evidence
+            },
         }
     }
 
@@ -505,17 +611,30 @@ fn bounds(
     )
 }
 
-/// Sliding or fixed, from the busy session's looks and the idle interval.
+/// The least age from sign-in by which an idle session was found ended (its upper bound).
+fn ended_age(idle: &[Look]) -> Option<Duration> {
+    idle.iter().filter(|l| !l.alive).map(|l| l.age_upper).min()
+}
+
+/// Sliding or fixed, from the busy session's looks and the idle interval (`lower` to `upper`,
+/// idle ages), and `ended_age`, the age from sign-in by which an idle session had ended.
+///
+/// The busy session's ages count from sign-in, so they are compared with the idle sessions'
+/// ages from sign-in: an idle age counts from a session's anchoring look, which comes after
+/// every sign-in, so on a loaded machine whose sign-ins take seconds a fixed length's idle
+/// sessions end that much "earlier" than the busy one, and were called sliding (issue 28).
 fn expiry(
     busy: &[Look],
     lower: Duration,
     upper: Option<Duration>,
+    ended_age: Option<Duration>,
     step: Duration,
     evidence: &mut Vec<String>,
 ) -> Expiry {
     let Some(upper) = upper else {
         return Expiry::Unknown("no idle session ended".into());
     };
+    let by_age = ended_age.unwrap_or(upper).max(upper);
     if upper <= 2 * step {
         return Expiry::Unknown(format!(
             "the sessions ended within two steps ({}); a busy session cannot be kept busier \
@@ -530,15 +649,18 @@ fn expiry(
             fmt_duration(ended.age_upper),
             ended.answer
         ));
-        // Ended with the idle ones (within a step of their interval): a fixed length.
-        return if ended.age_upper <= upper + 2 * step {
+        // Ended with the idle ones (within a step of their interval): a fixed length. The
+        // earliest its end can be counted from sign-in decides: the latest counts from the start
+        // of the sign-in, which with a browser includes starting it (seconds), and a fixed
+        // session of a browser sign-in was called sliding by it (issue 28).
+        return if ended.age_lower <= by_age + 2 * step {
             Expiry::Fixed
         } else {
             Expiry::Sliding
         };
     }
-    match busy.iter().filter(|l| l.alive).map(|l| l.idle_lower).max() {
-        Some(age) if age > upper + step => {
+    match busy.iter().filter(|l| l.alive).map(|l| l.age_lower).max() {
+        Some(age) if age > by_age + step => {
             evidence.push(format!(
                 "the session kept busy (a look every {}) was still signed in {} after sign-in",
                 fmt_duration(step),
@@ -574,12 +696,14 @@ pub async fn measure<S: Sessions>(
     plan.validate().map_err(MeasureError)?;
     let started = Instant::now();
     // The busy session first: it is the oldest, so it is older than every idle one at the end.
-    let busy = sign_in_many(sessions, 1, &plan, record).await?.remove(0);
+    let mut busy = sign_in_many(sessions, 1, &plan, record).await?.remove(0);
     // Its first looks measure the round trip the plan leaves room for (a quarter more, for
     // the jitter of a busy server).
     let mut round_trip = busy.answered - busy.sent;
     for _ in 0..3 {
-        let t = probe_timed(sessions, &busy.cookies, "a session").await?;
+        let t = probe_timed(sessions, &mut busy.cookies, "a session").await?;
+        record.saw(&t);
+        busy.saw(&t);
         if !t.answer.authenticated() {
             return Err(MeasureError(format!(
                 "a session just signed in ended at once ({}); nothing to measure",
@@ -608,13 +732,14 @@ pub async fn measure<S: Sessions>(
     let finished = Notify::new();
     let looked = Notify::new();
     let busy_loop = async {
+        let mut busy = busy;
         let mut next = busy.answered + busy_every;
         let result = loop {
             tokio::select! {
                 _ = sleep_until(next) => {}
                 _ = finished.notified() => break Ok(()),
             }
-            let look = match look(sessions, &busy, None).await {
+            let look = match look(sessions, &mut busy, None, record).await {
                 Ok(l) => l,
                 Err(e) => break Err(e),
             };
@@ -697,15 +822,18 @@ async fn idle_looks<S: Sessions>(
     record.lock().sign_in = started.elapsed();
     let step = plan.step();
 
-    // The newest session gets the shortest age, so the looks fall about a step apart.
-    idle.sort_by_key(|a| std::cmp::Reverse(a.answered));
+    // The newest session gets the shortest age, so the looks fall about a step apart. Ages
+    // count from where the server is known by now to reset a session's clock: its last renewal
+    // where it renews cookies, else its last request.
+    let renews = record.renews();
+    idle.sort_by_key(|a| std::cmp::Reverse(a.base(renews)));
     let mut unprobed: Vec<Duration> = (1..=idle.len() as u32).map(|i| step * i).collect();
     let mut pending: FuturesUnordered<_> = idle
         .into_iter()
         .zip(unprobed.clone())
-        .map(|(anchor, planned)| async move {
-            sleep_until(anchor.answered + planned).await;
-            let look = look(sessions, &anchor, Some(planned)).await;
+        .map(|(mut anchor, planned)| async move {
+            sleep_until(anchor.base(renews) + planned).await;
+            let look = look(sessions, &mut anchor, Some(planned), record).await;
             (planned, look)
         })
         .collect();
@@ -750,7 +878,7 @@ pub async fn measure_sequential<S: Sessions>(
     for round in 1..=plan.idle_sessions() as u32 {
         let planned = step * round;
         let began = Instant::now();
-        let anchor = sign_in_one(sessions).await?;
+        let mut anchor = sign_in_one(sessions, record).await?;
         {
             let mut st = record.lock();
             st.signed_in += 1;
@@ -758,8 +886,8 @@ pub async fn measure_sequential<S: Sessions>(
             st.longest_sign_in = st.longest_sign_in.max(anchor.sent - anchor.began);
         }
         progress(record.status());
-        sleep_until(anchor.answered + planned).await;
-        let look = look(sessions, &anchor, Some(planned)).await?;
+        sleep_until(anchor.base(record.renews()) + planned).await;
+        let look = look(sessions, &mut anchor, Some(planned), record).await?;
         let ended = !look.alive;
         {
             let mut st = record.lock();
@@ -779,6 +907,7 @@ pub async fn measure_sequential<S: Sessions>(
 
 /// Whether the looks so far settle the measurement.
 fn decided(record: &Record, plan: &Plan, unprobed: &[Duration], busy_done: bool) -> bool {
+    let renews = record.renews();
     let st = record.lock();
     match plan.what {
         What::SessionLength => busy_done,
@@ -799,20 +928,28 @@ fn decided(record: &Record, plan: &Plan, unprobed: &[Duration], busy_done: bool)
                 .idle
                 .iter()
                 .filter(|l| !l.alive)
-                .map(|l| l.idle_upper)
+                .map(|l| l.idle(renews).1)
                 .min();
-            idle_settled && (busy_done || busy_settles(&st.busy, upper, plan.step()))
+            idle_settled
+                && (busy_done || busy_settles(&st.busy, upper, ended_age(&st.idle), plan.step()))
         }
     }
 }
 
 /// Whether the busy session has said sliding or fixed: it ended, or it is older than the idle
-/// sessions' interval by a step and alive, or the interval is too short to tell.
-fn busy_settles(busy: &[Look], upper: Option<Duration>, step: Duration) -> bool {
+/// sessions' interval (as ages from sign-in, see [`expiry`]) by a step and alive, or the interval
+/// is too short to tell.
+fn busy_settles(
+    busy: &[Look],
+    upper: Option<Duration>,
+    ended_age: Option<Duration>,
+    step: Duration,
+) -> bool {
     let Some(upper) = upper else {
         return false;
     };
-    upper <= 2 * step || busy.iter().any(|l| !l.alive || l.idle_lower > upper + step)
+    let by_age = ended_age.unwrap_or(upper).max(upper);
+    upper <= 2 * step || busy.iter().any(|l| !l.alive || l.age_lower > by_age + step)
 }
 
 /// Anchors `anchors` again, one at a time, now that the sign-ins are over: a look taken while
@@ -826,11 +963,15 @@ async fn anchor_again<S: Sessions>(
 ) -> Result<Duration, MeasureError> {
     let mut longest = Duration::ZERO;
     for anchor in anchors {
+        let timed = probe_timed(sessions, &mut anchor.cookies, "a session").await?;
+        record.saw(&timed);
+        anchor.saw(&timed);
         let Timed {
             answer,
             sent,
             answered,
-        } = probe_timed(sessions, &anchor.cookies, "a session").await?;
+            ..
+        } = timed;
         if !answer.authenticated() {
             return Err(MeasureError(format!(
                 "a session signed in moments ago has ended ({answer}): the timeout is shorter \
@@ -840,8 +981,6 @@ async fn anchor_again<S: Sessions>(
                 fmt_duration(started.elapsed())
             )));
         }
-        anchor.sent = sent;
-        anchor.answered = answered;
         longest = longest.max(answered - sent);
     }
     Ok(longest)
@@ -866,7 +1005,7 @@ async fn sign_in_many<S: Sessions>(
                 start
             };
             sleep_until(start).await;
-            let anchor = sign_in_one(sessions).await?;
+            let anchor = sign_in_one(sessions, record).await?;
             let mut st = record.lock();
             st.signed_in += 1;
             st.longest_sign_in = st.longest_sign_in.max(anchor.sent - anchor.began);
@@ -878,47 +1017,53 @@ async fn sign_in_many<S: Sessions>(
     results.into_iter().collect()
 }
 
-async fn sign_in_one<S: Sessions>(sessions: &S) -> Result<Anchor, MeasureError> {
+async fn sign_in_one<S: Sessions>(sessions: &S, record: &Record) -> Result<Anchor, MeasureError> {
     let began = Instant::now();
-    let cookies = sessions
+    let mut cookies = sessions
         .sign_in()
         .await
         .map_err(|e| MeasureError(format!("cannot sign a session in: {e}")))?;
-    let Timed {
-        answer,
-        sent,
-        answered,
-    } = probe_timed(sessions, &cookies, "a new session").await?;
-    if !answer.authenticated() {
+    let timed = probe_timed(sessions, &mut cookies, "a new session").await?;
+    record.saw(&timed);
+    if !timed.answer.authenticated() {
         return Err(MeasureError(format!(
-            "a session just signed in is not signed in for the probe ({answer}): {}",
+            "a session just signed in is not signed in for the probe ({}): {}",
+            timed.answer,
             sessions.not_signed_in_hint()
         )));
     }
-    Ok(Anchor {
+    // The sign-in's answers set the cookies somewhere between its start and this first look.
+    let mut anchor = Anchor {
         cookies,
         began,
-        signed: answered,
-        sent,
-        answered,
-    })
+        signed: timed.answered,
+        sent: timed.sent,
+        answered: timed.answered,
+        renewed_sent: began,
+        renewed_answered: timed.sent,
+    };
+    anchor.saw(&timed);
+    Ok(anchor)
 }
 
-/// One probe and when it was sent and answered (the server judged it in between).
+/// One probe and when it was sent and answered (the server judged it in between), and whether
+/// its answer renewed the session's cookies.
 struct Timed {
     answer: ProbeResponse,
     sent: Instant,
     answered: Instant,
+    renewed: bool,
 }
 
-/// Probes the session of `cookies` now; `what` names it in the error ("a session").
+/// Probes the session of `cookies` now, keeping what the answer sets; `what` names it in the
+/// error ("a session").
 async fn probe_timed<S: Sessions>(
     sessions: &S,
-    cookies: &[JarCookie],
+    cookies: &mut Vec<JarCookie>,
     what: &str,
 ) -> Result<Timed, MeasureError> {
     let sent = Instant::now();
-    let answer = sessions
+    let Probed { answer, renewed } = sessions
         .probe(cookies)
         .await
         .map_err(|e| MeasureError(format!("cannot look at {what}: {e}")))?;
@@ -926,29 +1071,39 @@ async fn probe_timed<S: Sessions>(
         answer,
         sent,
         answered: Instant::now(),
+        renewed,
     })
 }
 
-/// Looks at `anchor`'s session now.
+/// Looks at `anchor`'s session now; the look then is its last request (and renewal, if it
+/// renewed).
 async fn look<S: Sessions>(
     sessions: &S,
-    anchor: &Anchor,
+    anchor: &mut Anchor,
     planned: Option<Duration>,
+    record: &Record,
 ) -> Result<Look, MeasureError> {
+    let timed = probe_timed(sessions, &mut anchor.cookies, "a session").await?;
+    record.saw(&timed);
     let Timed {
-        answer,
+        ref answer,
         sent,
         answered,
-    } = probe_timed(sessions, &anchor.cookies, "a session").await?;
-    Ok(Look {
+        ..
+    } = timed;
+    let look = Look {
         alive: answer.authenticated(),
         idle_lower: sent.saturating_duration_since(anchor.answered),
         idle_upper: answered.saturating_duration_since(anchor.sent),
+        renewed_lower: sent.saturating_duration_since(anchor.renewed_answered),
+        renewed_upper: answered.saturating_duration_since(anchor.renewed_sent),
         age_lower: sent.saturating_duration_since(anchor.signed),
         age_upper: answered.saturating_duration_since(anchor.began),
         planned,
         answer: answer.to_string(),
-    })
+    };
+    anchor.saw(&timed);
+    Ok(look)
 }
 
 #[cfg(test)]
@@ -960,6 +1115,8 @@ mod tests {
             alive,
             idle_lower: Duration::from_secs_f64(lower),
             idle_upper: Duration::from_secs_f64(upper),
+            renewed_lower: Duration::from_secs_f64(lower),
+            renewed_upper: Duration::from_secs_f64(upper),
             age_lower: Duration::from_secs_f64(lower - 0.05),
             age_upper: Duration::from_secs_f64(upper + 0.05),
             planned: Some(Duration::from_secs_f64(planned)),
@@ -989,19 +1146,44 @@ mod tests {
         let alive_later = [look(true, 21.5, 21.55, 0.0)];
         let mut ev = Vec::new();
         assert_eq!(
-            expiry(&alive_later, lower, upper, step, &mut ev),
+            expiry(&alive_later, lower, upper, upper, step, &mut ev),
             Expiry::Sliding
         );
         let ended_with = [look(true, 18.0, 18.05, 0.0), look(false, 20.2, 20.25, 0.0)];
         assert_eq!(
-            expiry(&ended_with, lower, upper, step, &mut ev),
+            expiry(&ended_with, lower, upper, upper, step, &mut ev),
             Expiry::Fixed
         );
         let too_young = [look(true, 20.3, 20.35, 0.0)];
         assert!(matches!(
-            expiry(&too_young, lower, upper, step, &mut ev),
+            expiry(&too_young, lower, upper, upper, step, &mut ev),
             Expiry::Unknown(_)
         ));
+    }
+
+    /// Issue 28, seen on a loaded machine: sessions of a fixed 6 s length whose sign-ins took
+    /// seconds are anchored late, so their idle interval (2.8 s to 3 s from the anchor) is far
+    /// below the busy session's end (6 s from sign-in); from sign-in they ended by 6.3 s, with it.
+    #[test]
+    fn a_fixed_length_is_told_by_ages_from_sign_in() {
+        let step = Duration::from_millis(250);
+        let (lower, upper) = (
+            Duration::from_secs_f64(2.8),
+            Some(Duration::from_secs_f64(3.0)),
+        );
+        let ended_age = Some(Duration::from_secs_f64(6.3));
+        let busy = [look(true, 5.8, 5.85, 0.0), look(false, 6.05, 6.5, 0.0)];
+        let mut ev = Vec::new();
+        assert_eq!(
+            expiry(&busy, lower, upper, ended_age, step, &mut ev),
+            Expiry::Fixed
+        );
+        // The busy session alive well past the age at which the idle ones ended: sliding.
+        let busy = [look(true, 7.0, 7.05, 0.0)];
+        assert_eq!(
+            expiry(&busy, lower, upper, ended_age, step, &mut ev),
+            Expiry::Sliding
+        );
     }
 
     #[test]

@@ -105,14 +105,16 @@ where
 {
     let mut jars = Vec::with_capacity(plan.sessions);
     for i in 0..plan.sessions {
-        let jar = sessions
+        let mut jar = sessions
             .sign_in()
             .await
             .map_err(|e| MeasureError(format!("signing session {} in: {e}", i + 1)))?;
+        // Each session keeps what the server sets, as a browser would.
         let first = sessions
-            .probe(&jar)
+            .probe(&mut jar)
             .await
-            .map_err(|e| MeasureError(format!("asking about session {}: {e}", i + 1)))?;
+            .map_err(|e| MeasureError(format!("asking about session {}: {e}", i + 1)))?
+            .answer;
         if !first.authenticated() {
             return Err(MeasureError(format!(
                 "a session signed in moments ago is not signed in for the probe ({first}); {}",
@@ -151,14 +153,16 @@ where
             break;
         }
         tokio::time::sleep_until(next).await;
-        let looks = futures::future::join_all(open.iter().map(|&i| {
-            let jar = &jars[i];
-            async move {
-                let sent = Instant::now();
-                let answer = sessions.probe(jar).await;
-                (i, sent, Instant::now(), answer)
-            }
-        }))
+        let looks = futures::future::join_all(
+            jars.iter_mut()
+                .enumerate()
+                .filter(|(i, _)| open.contains(i))
+                .map(|(i, jar)| async move {
+                    let sent = Instant::now();
+                    let answer = sessions.probe(jar).await.map(|p| p.answer);
+                    (i, sent, Instant::now(), answer)
+                }),
+        )
         .await;
         for (i, sent, answered, answer) in looks {
             probes += 1;
@@ -225,19 +229,25 @@ mod tests {
         async fn sign_in(&self) -> Result<Vec<JarCookie>, String> {
             Ok(Vec::new())
         }
-        async fn probe(&self, _: &[JarCookie]) -> Result<ProbeResponse, String> {
+        async fn probe(
+            &self,
+            _: &mut Vec<JarCookie>,
+        ) -> Result<crate::observe::measure::Probed, String> {
             let refused = self.changed.load(Ordering::SeqCst)
                 && self
                     .revoked_at
                     .lock()
                     .unwrap()
                     .is_some_and(|t| Instant::now() >= t);
-            Ok(ProbeResponse {
-                request: "GET https://crm.test/whoami".into(),
-                cookies_sent: vec!["sid".into()],
-                status: if refused { 401 } else { 200 },
-                location: None,
-                challenges: Vec::new(),
+            Ok(crate::observe::measure::Probed {
+                answer: ProbeResponse {
+                    request: "GET https://crm.test/whoami".into(),
+                    cookies_sent: vec!["sid".into()],
+                    status: if refused { 401 } else { 200 },
+                    location: None,
+                    challenges: Vec::new(),
+                },
+                renewed: false,
             })
         }
     }

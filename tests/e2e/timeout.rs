@@ -128,6 +128,78 @@ fn a_fixed_session_length_is_measured_and_judged(dir: &Path) {
     assert!(console.contains("MSCRMSession ticket"), "{console}");
 }
 
+/// Issue 28: a ticket the server renews in its answers. The emulator's forms ticket slides as
+/// ASP.NET's does (a request past half its 6 s is answered with a new ticket, S94 of
+/// docs/crm-adfs-facts.md): measured from the ticket the session holds, the interval holds 6 s
+/// within the resolution, and the busy session, which keeps each renewed ticket, outlives the idle
+/// ones: sliding. Sending the ticket of the sign-in for ever (the harness before) made the busy
+/// session end at 6 s: "fixed".
+fn a_sliding_forms_ticket_is_measured_from_its_last_renewal(dir: &Path) {
+    let (code, console, report, _) = measure(
+        &[
+            "--mode",
+            "fba",
+            "--sim-forms-ticket",
+            "6s",
+            "--resolution",
+            "1s",
+            "--max",
+            "12s",
+        ],
+        dir,
+    );
+    assert_eq!(code, 0, "{console}");
+    let (lower, upper) = interval(&report);
+    eprintln!("sliding forms ticket of 6s: {lower:.2}s to {upper:.2}s");
+    assert!(lower <= 6.0 && 6.0 <= upper, "{console}");
+    assert!(upper - lower <= 1.0, "{console}");
+    assert_eq!(report["expiry"]["kind"], "sliding", "{console}");
+    assert_eq!(report["renews_cookies"], true, "{console}");
+    assert_eq!(report["verdict"]["observed"], "enforced", "{console}");
+    assert!(
+        console.contains("idle ages count from the last answer that renewed"),
+        "{console}"
+    );
+}
+
+/// The same ticket with `slidingExpiration="false"`, at half a second (`500ms`, issue 28): never
+/// renewed, so a fixed length of 6 s from sign-in; declared as the session length only, so the
+/// idle measurement says that `timeouts.idle` is not declared and what is.
+fn a_fixed_forms_ticket_is_a_fixed_length_and_says_what_is_declared(dir: &Path) {
+    let (code, console, report, _) = measure(
+        &[
+            "--mode",
+            "fba",
+            "--sim-forms-ticket",
+            "6s",
+            "--sim-forms-ticket-fixed",
+            "--resolution",
+            "500ms",
+            "--max",
+            "8s",
+        ],
+        dir,
+    );
+    assert_eq!(code, 0, "{console}");
+    let (lower, upper) = interval(&report);
+    eprintln!("fixed forms ticket of 6s: {lower:.2}s to {upper:.2}s");
+    let widened = report["longest_sign_in_s"].as_f64().unwrap();
+    assert!(lower <= 6.0 && 6.0 <= upper, "{console}");
+    assert!(upper - lower <= 0.5 + widened, "{console}");
+    assert_eq!(report["resolution_s"], 0.5, "{console}");
+    assert_eq!(report["expiry"]["kind"], "fixed", "{console}");
+    assert_eq!(report["renews_cookies"], false, "{console}");
+    assert!(!console.contains("no value is declared"), "{console}");
+    assert!(
+        console.contains("timeouts.idle is not declared"),
+        "{console}"
+    );
+    assert!(
+        console.contains("timeouts.absolute is declared, 6s"),
+        "{console}"
+    );
+}
+
 /// A target file in `dir` for the embedded emulator in mode fba that declares `idle` as its idle
 /// timeout.
 fn declared_idle_target(dir: &Path, idle: &str) -> PathBuf {
@@ -211,6 +283,17 @@ fn bad_input_is_a_clear_error_and_exit_2(dir: &Path) {
         console.contains("--max 1s is below --resolution 2s"),
         "{console}"
     );
+    // Below a second is written as `50ms` now, and still refused below 100 ms, for its reason.
+    let (code, console, _, _) = measure(&["--resolution", "50ms"], dir);
+    assert_eq!(code, 2, "{console}");
+    assert!(console.contains("is below 100ms"), "{console}");
+    let (code, console, _, _) = measure(&["--resolution", "0.5.1s"], dir);
+    assert_eq!(code, 2, "{console}");
+    assert!(console.contains("is not a duration"), "{console}");
+    // The forms ticket is mode fba's.
+    let (code, console, _, _) = measure(&["--sim-forms-ticket", "6s"], dir);
+    assert_eq!(code, 2, "{console}");
+    assert!(console.contains("add --mode fba"), "{console}");
 
     let few = dir.join("few.yaml");
     std::fs::write(
@@ -363,6 +446,8 @@ fn every_case_side_by_side() {
         a_10s_idle_timeout_is_found_within_a_second_in_about_10s,
         a_fixed_session_length_is_told_from_a_sliding_idle_timeout,
         a_fixed_session_length_is_measured_and_judged,
+        a_sliding_forms_ticket_is_measured_from_its_last_renewal,
+        a_fixed_forms_ticket_is_a_fixed_length_and_says_what_is_declared,
         an_early_timeout_is_a_violation_with_its_cause_and_fix,
         an_unenforced_idle_timeout_is_a_violation,
         a_faithful_idle_timeout_holds,

@@ -468,6 +468,7 @@ async fn open_target(
                 Timeouts {
                     idle: sim.idle.or(target.spec.timeouts.idle),
                     absolute: sim.absolute.or(target.spec.timeouts.absolute),
+                    forms_ticket: sim.forms_ticket,
                 }
             } else {
                 Timeouts::default()

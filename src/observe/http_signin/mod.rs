@@ -52,6 +52,41 @@ const MAX_COOKIE_AGE: f64 = 400.0 * 86_400.0;
 /// URLs in messages are cut to this many characters (they can carry long tokens).
 const URL_SHOWN: usize = 120;
 
+/// Stores the `Set-Cookie` values of an answer from `url` into `cookies` as a browser's jar would
+/// (RFC 6265 §5.3: a cookie set again with a new value or expiry replaces the old one, one set
+/// with `Max-Age=0` or a past `Expires` is deleted) and says whether anything changed: a server
+/// renewing its session cookie (Apache `mod_session` with `SessionMaxAge`,
+/// https://httpd.apache.org/docs/2.4/mod/mod_session.html#sessionmaxage; ASP.NET's sliding forms
+/// ticket) renews the session with that answer. Cookies past their expiry are kept, not dropped
+/// as a browser would: the measurement asks whether the *server* still honours them.
+pub fn keep_set_cookies(
+    cookies: &mut Vec<JarCookie>,
+    url: &Url,
+    set_cookie: &[String],
+    now: SystemTime,
+) -> bool {
+    if set_cookie.is_empty() {
+        return false;
+    }
+    let mut jar = Jar {
+        cookies: cookies.iter().cloned().zip(1..).collect(),
+        created: cookies.len() as u64,
+    };
+    for header in set_cookie {
+        jar.store(url, header, now);
+    }
+    // `store` replaces in place, appends new cookies and removes deleted ones, so the order
+    // holds and a pairwise comparison finds every change.
+    let kept: Vec<JarCookie> = jar.cookies.into_iter().map(|(c, _)| c).collect();
+    let changed = kept.len() != cookies.len()
+        || kept.iter().zip(cookies.iter()).any(|(a, b)| {
+            (&a.name, &a.domain, &a.path, &a.value) != (&b.name, &b.domain, &b.path, &b.value)
+                || a.expires != b.expires
+        });
+    *cookies = kept;
+    changed
+}
+
 /// A reqwest-based client that signs users in through HTML forms (no browser).
 ///
 /// One client serves any number of concurrent sign-ins: each [`HttpSignIn::sign_in`] has a cookie
@@ -553,6 +588,51 @@ mod tests {
 
     fn shape(name: &str, domain: &str, path: &str) -> (String, String, String) {
         (name.into(), domain.into(), path.into())
+    }
+
+    /// Issue 28: a probe session keeps what the server sets, as a browser would: a cookie renewed
+    /// with a new value, one renewed with a new expiry alone, one deleted, one added; the same
+    /// cookie set again unchanged is no renewal.
+    #[test]
+    fn a_probe_session_keeps_what_the_server_sets() {
+        let at = url("https://crm.contoso.test/contoso/api/data/v9.0/WhoAmI");
+        let mut cookies = jar_of(
+            "https://crm.contoso.test/",
+            &["session=one; Path=/; Max-Age=4", "other=x; Path=/"],
+        )
+        .cookies(now());
+        let none: &[String] = &[];
+        assert!(!keep_set_cookies(&mut cookies, &at, none, now()));
+        let same = ["other=x; Path=/".to_string()];
+        assert!(!keep_set_cookies(&mut cookies, &at, &same, now()));
+        let value = |c: &[JarCookie], name: &str| {
+            c.iter()
+                .find(|c| c.name == name)
+                .map(|c| (c.value.clone(), c.expires))
+        };
+        let renewed = ["session=two; Path=/; Max-Age=4".to_string()];
+        assert!(keep_set_cookies(&mut cookies, &at, &renewed, now()));
+        assert_eq!(
+            value(&cookies, "session"),
+            Some(("two".into(), NOW as f64 + 4.0))
+        );
+        // The same value with a later expiry (Max-Age counted from a later answer) renews too.
+        let later = now() + Duration::from_secs(2);
+        assert!(keep_set_cookies(&mut cookies, &at, &renewed, later));
+        assert_eq!(
+            value(&cookies, "session"),
+            Some(("two".into(), NOW as f64 + 6.0))
+        );
+        let deleted = ["other=; Path=/; Max-Age=0".to_string()];
+        assert!(keep_set_cookies(&mut cookies, &at, &deleted, later));
+        assert_eq!(value(&cookies, "other"), None);
+        let added = ["fresh=1; Path=/".to_string()];
+        assert!(keep_set_cookies(&mut cookies, &at, &added, later));
+        assert_eq!(cookies.len(), 2);
+        // Past its expiry the cookie stays in the session's jar: the server is what is asked.
+        let much_later = now() + Duration::from_secs(60);
+        assert!(!keep_set_cookies(&mut cookies, &at, &same[..0], much_later));
+        assert!(value(&cookies, "session").is_some());
     }
 
     #[test]

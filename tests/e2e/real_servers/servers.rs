@@ -328,6 +328,14 @@ pub enum ApacheSite<'a> {
     /// mod_auth_form done right (`-D ServerSession`): HTTPS with a private CA, the session on the
     /// server (mod_session_dbd, SQLite), a Secure/HttpOnly/Lax cookie holding only its key.
     FormServerSession { password: &'a str },
+    /// mod_auth_form (httpd.conf) with sessions of `max_age_s` seconds (`-D ShortSession`,
+    /// `SessionMaxAge`): the cookie re-issued on every request (sliding), or with
+    /// `sliding: false` never (`-D FixedSession`, `SessionExpiryUpdateInterval`), a fixed length.
+    FormShortSession {
+        password: &'a str,
+        max_age_s: u32,
+        sliding: bool,
+    },
     /// mod_auth_gssapi (gssapi.conf) accepting tickets for `HTTP/localhost` from this realm.
     Kerberos { realm: &'a krb5_realm::Realm },
 }
@@ -370,7 +378,9 @@ impl Apache {
         copy_dir(&repo().join("fixtures/real-servers/apache/htdocs"), &docs)?;
         let mut ca_file = None;
         let conf = match site {
-            ApacheSite::FormLogoutHandler { password } | ApacheSite::FormLinkOnly { password } => {
+            ApacheSite::FormLogoutHandler { password }
+            | ApacheSite::FormLinkOnly { password }
+            | ApacheSite::FormShortSession { password, .. } => {
                 write_htpasswd(&dir.path().join("htpasswd"), password)?;
                 "httpd.conf"
             }
@@ -409,6 +419,15 @@ impl Apache {
             }
             ApacheSite::FormServerSession { .. } => {
                 cmd.arg("-DServerSession");
+            }
+            ApacheSite::FormShortSession {
+                max_age_s, sliding, ..
+            } => {
+                cmd.arg("-DShortSession")
+                    .env("LH_APACHE_MAX_AGE", max_age_s.to_string());
+                if !sliding {
+                    cmd.arg("-DFixedSession");
+                }
             }
             _ => {}
         }
