@@ -166,6 +166,10 @@ async fn ifd_signs_in_through_ad_fs_over_http() {
     for kept in chromium_baseline(
         "sign_out__sign_out_from_the_profile_menu_ends_the_session__embedded-ifd__chromium.snap",
     ) {
+        // MSISSignOutReply is set by the sign-out itself (W2, W3), after this jar was taken.
+        if kept.name == "MSISSignOutReply" {
+            continue;
+        }
         assert!(
             got.contains(&kept),
             "Chromium has {kept:?}; we have {got:#?}"

@@ -25,9 +25,9 @@ pub struct TargetFile {
     /// Extra certificate trust for a real deployment with an internal CA.
     #[serde(default)]
     pub tls: TlsSpec,
-    /// Where the direct HTTP probe asks "who am I", relative to the organization URL. Left out
-    /// (empty), the mode's default ([`default_whoami`]).
-    #[serde(default)]
+    /// Where the direct HTTP probe asks "who am I", relative to the organization URL (`''`: the
+    /// organization URL itself). Left out, the mode's default ([`default_whoami`]).
+    #[serde(default = "whoami_left_out")]
     pub whoami: String,
     /// The timeouts configured on the deployment, which the timeout scenarios measure.
     #[serde(default)]
@@ -488,6 +488,15 @@ pub(super) fn de_duration<'de, D: serde::Deserializer<'de>>(
     crate::config::duration::parse_duration(&s)
         .map(Some)
         .map_err(serde::de::Error::custom)
+}
+
+/// What `whoami` holds until the mode's default replaces it: no path a file can mean (an empty
+/// `whoami: ''` is the organization URL itself, which `check --connect` proposes for an
+/// application whose start page tells a session from none).
+pub(super) const WHOAMI_LEFT_OUT: &str = "\u{0}left out";
+
+fn whoami_left_out() -> String {
+    WHOAMI_LEFT_OUT.into()
 }
 
 /// The probe's default address in `mode`: the Web API's WhoAmI (8.0 and later, S76), except for

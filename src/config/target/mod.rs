@@ -88,7 +88,7 @@ impl Target {
 
     fn from_spec(mut spec: TargetFile, file: Option<PathBuf>) -> Result<Target, ConfigError> {
         let path = file.clone().unwrap_or_else(|| PathBuf::from("<embedded>"));
-        if spec.whoami.is_empty() {
+        if spec.whoami == file::WHOAMI_LEFT_OUT {
             spec.whoami = default_whoami(spec.mode);
         }
         if spec.users.is_empty() {
@@ -886,6 +886,10 @@ mod tests {
         }
         let own = parse(&format!("{base}mode: fba\nwhoami: home.aspx\n")).unwrap();
         assert_eq!(own.spec.whoami, "home.aspx");
+        // `whoami: ''` is the organization URL itself (what `check --connect` proposes for an
+        // application whose start page tells a session from none), not "left out".
+        let root = parse(&format!("{base}mode: fba\nwhoami: ''\n")).unwrap();
+        assert_eq!(root.spec.whoami, "");
     }
 
     #[test]
