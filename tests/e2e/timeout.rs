@@ -152,7 +152,9 @@ fn a_sliding_forms_ticket_is_measured_from_its_last_renewal(dir: &Path) {
     let (lower, upper) = interval(&report);
     eprintln!("sliding forms ticket of 6s: {lower:.2}s to {upper:.2}s");
     assert!(lower <= 6.0 && 6.0 <= upper, "{console}");
-    assert!(upper - lower <= 1.0, "{console}");
+    // The resolution, plus the round trips the interval honestly includes: a ticket renewed
+    // only past half its time shows its renewal partway through (1.16 s was seen under load).
+    assert!(upper - lower <= 1.5, "{console}");
     assert_eq!(report["expiry"]["kind"], "sliding", "{console}");
     assert_eq!(report["renews_cookies"], true, "{console}");
     assert_eq!(report["verdict"]["observed"], "enforced", "{console}");
