@@ -158,19 +158,7 @@ impl Probe {
         url: &url::Url,
         cookies: &[JarCookie],
     ) -> Result<(ProbeResponse, SetCookies), ProbeError> {
-        let (req, cookies_sent) = with_cookies(
-            self.http
-                .get(url.clone())
-                .header("Accept", "application/json")
-                .header("OData-MaxVersion", "4.0")
-                .header("OData-Version", "4.0"),
-            url,
-            cookies,
-        );
-        let resp = req.send().await.map_err(|e| ProbeError::NoAnswer {
-            request: format!("GET {url}"),
-            cause: error_chain(&e),
-        })?;
+        let (resp, cookies_sent) = self.send_api(&http::Method::GET, url, cookies).await?;
         let set = SetCookies(
             resp.headers()
                 .get_all("set-cookie")
@@ -193,6 +181,22 @@ impl Probe {
         url: &url::Url,
         cookies: &[JarCookie],
     ) -> Result<ProbeResponse, ProbeError> {
+        let (resp, cookies_sent) = self.send_api(&method, url, cookies).await?;
+        Ok(probe_response(
+            format!("{method} {url}"),
+            cookies_sent,
+            &resp,
+        ))
+    }
+
+    /// Sends a bodiless `method url` as an API client (JSON accepted, OData headers) with those
+    /// of `cookies` that apply; the answer and the names of the cookies sent.
+    async fn send_api(
+        &self,
+        method: &http::Method,
+        url: &url::Url,
+        cookies: &[JarCookie],
+    ) -> Result<(reqwest::Response, Vec<String>), ProbeError> {
         let (req, cookies_sent) = with_cookies(
             self.http
                 .request(method.clone(), url.clone())
@@ -206,11 +210,7 @@ impl Probe {
             request: format!("{method} {url}"),
             cause: error_chain(&e),
         })?;
-        Ok(probe_response(
-            format!("{method} {url}"),
-            cookies_sent,
-            &resp,
-        ))
+        Ok((resp, cookies_sent))
     }
 
     /// `GET url` at an identity provider's sign-in address (AD FS `wsignin1.0`) as a browser
