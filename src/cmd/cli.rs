@@ -226,8 +226,9 @@ struct TimeoutArgs {
 #[derive(Debug, clap::Args)]
 struct RevokeArgs {
     /// The change: an administrator action of the target file's `admin:` (end_sessions,
-    /// deactivate_user, disable_in_directory, set_session_length, set_idle_timeout; the
-    /// embedded emulator has them all), or `manual` (you make it and press Enter).
+    /// deactivate_user, disable_in_directory, set_session_length, set_idle_timeout,
+    /// persistent_sso_cutoff; the embedded emulator has them all), or `manual` (you make it and
+    /// press Enter).
     #[arg(long, value_name = "ACTION|manual")]
     change: String,
     /// The value a set_* action sets (its `{value}`, e.g. `5m`).
@@ -245,6 +246,16 @@ struct RevokeArgs {
     /// Sessions signed in before the change.
     #[arg(long, default_value_t = 3)]
     sessions: usize,
+    /// What a look asks: `application` (its session, with the session's cookies),
+    /// `identity-provider` (does it sign the user in again without a password), or `access`
+    /// (the application, then the identity provider) [default: application for set_*,
+    /// identity-provider for persistent_sso_cutoff, access otherwise].
+    #[arg(long, value_name = "WHAT", value_parser = parse_ask)]
+    ask: Option<crate::observe::revoke::Ask>,
+    /// Sign the sessions in with "Keep me signed in" ticked (pages.kmsi); always so for
+    /// persistent_sso_cutoff.
+    #[arg(long)]
+    keep_signed_in: bool,
     /// How soon after the change every session must be refused (e.g. `0s`, `5m`); without it
     /// the change is measured and not judged.
     #[arg(long, value_parser = parse_duration, value_name = "DUR")]
@@ -922,6 +933,8 @@ async fn cmd_revoke(args: RevokeArgs) -> i32 {
         change,
         value: args.value,
         sessions: args.sessions,
+        ask: args.ask,
+        keep_signed_in: args.keep_signed_in,
         within: args.within,
         max: args.max,
         resolution: args.resolution,
@@ -1267,5 +1280,15 @@ fn forms_ticket(timeout: Option<Duration>, fixed: bool) -> Option<crm_sim::Forms
     timeout.map(|timeout| crm_sim::FormsTicket {
         timeout,
         sliding: !fixed,
+    })
+}
+
+/// `--ask`: what a look at a session asks.
+fn parse_ask(s: &str) -> Result<crate::observe::revoke::Ask, String> {
+    crate::observe::revoke::Ask::parse(s).ok_or_else(|| {
+        format!(
+            "`{s}`: give one of {}",
+            crate::observe::revoke::Ask::NAMES.join(", ")
+        )
     })
 }

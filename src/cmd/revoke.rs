@@ -16,7 +16,7 @@ use crate::config::target::{AdminSpec, AuthMode, CrmLocation, Target};
 use crate::engine::browser::BrowserKind;
 use crate::engine::embedded::Timeouts;
 use crate::judge::{Observation, Outcome, Policy, RuleId, Verdict, VerdictContext};
-use crate::observe::revoke::{RevokeFinding, RevokePlan, measure_revocation};
+use crate::observe::revoke::{Ask, RevokeFinding, RevokePlan, measure_revocation};
 
 /// The change that is made while the sessions live.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +59,11 @@ pub struct RevokeOptions {
     pub value: Option<String>,
     /// Sessions signed in before the change.
     pub sessions: usize,
+    /// What each look asks [default: by the change, [`default_ask`]].
+    pub ask: Option<Ask>,
+    /// Sign the sessions in with "Keep me signed in" ticked (always for
+    /// `persistent_sso_cutoff`, which revokes what it leaves).
+    pub keep_signed_in: bool,
     /// The bound: every session must be refused this soon after the change.
     pub within: Option<Duration>,
     /// How long after the change sessions are looked at.
@@ -108,6 +113,19 @@ impl RevokeReport {
             (None, Some(_)) => ExitCode::NotJudged,
             (None, None) => ExitCode::Held,
         }
+    }
+}
+
+/// What a look asks when `--ask` is not given: a timeout set in the application is about the
+/// application's sessions (the identity provider signing the user straight back in is not the
+/// timeout's business); `PersistentSsoCutoffTime` is about the identity provider's persistent
+/// sessions; disabling a user or ending the user's sessions is about the user's access, which
+/// survives an ended application session while the identity provider signs the user back in.
+pub fn default_ask(change: &Change) -> Ask {
+    match change {
+        Change::Admin(key) if AdminSpec::takes_value(key) => Ask::Application,
+        Change::Admin(key) if key == "persistent_sso_cutoff" => Ask::IdentityProvider,
+        _ => Ask::Access,
     }
 }
 
@@ -187,6 +205,8 @@ pub async fn revoke(opts: RevokeOptions) -> Result<RevokeReport, RunError> {
             browser: opts.browser,
             webdriver: opts.webdriver.clone(),
             sign_in_concurrency: 1,
+            keep_signed_in: opts.keep_signed_in
+                || opts.change == Change::Admin("persistent_sso_cutoff".into()),
         },
     )
     .await?;
@@ -201,6 +221,7 @@ pub async fn revoke(opts: RevokeOptions) -> Result<RevokeReport, RunError> {
         Change::Manual => None,
     };
     let plan = RevokePlan {
+        ask: opts.ask.unwrap_or_else(|| default_ask(&opts.change)),
         sessions: opts.sessions,
         resolution: opts.resolution,
         max,
@@ -320,6 +341,9 @@ async fn press_enter(username: &str) -> Result<String, String> {
 /// The console's account of a report.
 pub fn describe(report: &RevokeReport) -> String {
     let mut out = format!("{}: {}\n", report.change, report.finding);
+    if let Some(note) = &report.finding.note {
+        out.push_str(&format!("  note: {note}\n"));
+    }
     for (i, s) in report.finding.sessions.iter().enumerate() {
         let when = match s.refused_by_s {
             Some(r) => format!(
@@ -371,6 +395,8 @@ mod tests {
             max_s: 20.0,
             resolution_s: 1.0,
             probes: 0,
+            ask: Ask::Access,
+            note: None,
         }
     }
 
@@ -397,5 +423,16 @@ mod tests {
         assert_eq!(Change::parse("manual"), Ok(Change::Manual));
         let e = Change::parse("delete-everything").unwrap_err();
         assert!(e.contains("end_sessions") && e.contains("manual"), "{e}");
+    }
+
+    #[test]
+    fn a_look_asks_what_the_change_is_about() {
+        let ask = |s: &str| default_ask(&Change::parse(s).unwrap());
+        assert_eq!(ask("set_idle_timeout"), Ask::Application);
+        assert_eq!(ask("set_session_length"), Ask::Application);
+        assert_eq!(ask("persistent_sso_cutoff"), Ask::IdentityProvider);
+        assert_eq!(ask("disable_in_directory"), Ask::Access);
+        assert_eq!(ask("deactivate_user"), Ask::Access);
+        assert_eq!(ask("manual"), Ask::Access);
     }
 }

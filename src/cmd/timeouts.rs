@@ -17,6 +17,7 @@ use crate::engine::browser::{BrowserKind, JarCookie, SharedBrowser};
 use crate::engine::embedded::{Embedded, EmbeddedOptions, Timeouts};
 use crate::engine::probe::Probe;
 use crate::judge::{Observation, Outcome, Policy, RuleId, Verdict, VerdictContext};
+use crate::observe::http_signin::Reentry;
 use crate::observe::measure::{self, Finding, Plan, Probed, Record, Sessions, What, fmt_duration};
 
 /// How a measurement is made: the staggered sessions, or the classic one session per round.
@@ -244,6 +245,7 @@ pub async fn measure_timeout(
             browser: opts.browser,
             webdriver: opts.webdriver.clone(),
             sign_in_concurrency: plan.sign_in_concurrency,
+            keep_signed_in: false,
         },
     )
     .await?;
@@ -359,6 +361,8 @@ pub(crate) struct OpenOptions<'a> {
     pub(crate) webdriver: Option<String>,
     /// Browser sign-ins at once.
     pub(crate) sign_in_concurrency: usize,
+    /// Sign in with "Keep me signed in" (`pages.kmsi`) ticked.
+    pub(crate) keep_signed_in: bool,
 }
 
 /// A target opened for sessions signed in and probed outside the scenarios (`timeout`,
@@ -438,11 +442,10 @@ pub(crate) async fn open_deployment(
         .crm_url
         .join(&target.spec.whoami)
         .map_err(|e| RunError::Usage(format!("whoami `{}`: {e}", target.spec.whoami)))?;
+    let http = crate::observe::http_signin::HttpSignIn::new(&setup.http_trust)
+        .map_err(|e| RunError::Target(e.to_string()))?;
     let signer = match sign_in {
-        SignInBy::Http => Signer::Http(
-            crate::observe::http_signin::HttpSignIn::new(&setup.http_trust)
-                .map_err(|e| RunError::Target(e.to_string()))?,
-        ),
+        SignInBy::Http => Signer::Http(http.clone()),
         SignInBy::Browser => Signer::Browser {
             host: Arc::new(SharedBrowser::new(
                 opts.sign_in_concurrency,
@@ -463,6 +466,8 @@ pub(crate) async fn open_deployment(
             pages: target.pages.clone(),
             creds,
             signer,
+            keep_signed_in: opts.keep_signed_in,
+            reentry: http,
         },
         embedded,
         shared_driver,
@@ -479,6 +484,10 @@ pub(crate) struct Deployment {
     pages: Pages,
     pub(crate) creds: Credentials,
     signer: Signer,
+    keep_signed_in: bool,
+    /// Re-entries without a password go over HTTP whatever signs the sessions in: they
+    /// follow redirects and the identity provider's auto-posting form, which needs no browser.
+    reentry: crate::observe::http_signin::HttpSignIn,
 }
 
 enum Signer {
@@ -495,11 +504,12 @@ impl Sessions for Deployment {
                     .password
                     .as_ref()
                     .ok_or("the target gives no password for this user")?;
-                http.sign_in(
+                http.sign_in_with(
                     &self.start,
                     &self.pages,
                     &self.creds.username,
                     password.expose(),
+                    self.keep_signed_in,
                 )
                 .await
                 .map_err(|e| e.to_string())
@@ -509,16 +519,18 @@ impl Sessions for Deployment {
                     .open()
                     .await
                     .map_err(|e| format!("cannot open a browser context: {e}"))?;
-                let signed_in = crate::observe::page::sign_in(
+                let signed_in = crate::observe::page::sign_in_ticking(
                     &browser,
                     &self.start,
                     &self.pages,
                     &self.creds,
                     Duration::from_secs(20),
+                    self.keep_signed_in,
                 )
                 .await;
                 let jar = match signed_in {
-                    Ok(()) => browser.all_cookies().await.map_err(|e| e.to_string()),
+                    Ok(crate::observe::page::Kmsi::NotOffered(why)) => Err(why),
+                    Ok(_) => browser.all_cookies().await.map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 };
                 let _ = browser.close().await;
@@ -546,6 +558,20 @@ impl Sessions for Deployment {
 
     fn not_signed_in_hint(&self) -> &'static str {
         not_signed_in_hint(self.mode)
+    }
+
+    /// The cookies the application gets at `whoami` are left out (its session), and what is
+    /// left (the identity provider's) opens the start page with no password.
+    async fn reenter(&self, cookies: &[JarCookie]) -> Result<Reentry, String> {
+        let without_app: Vec<JarCookie> = cookies
+            .iter()
+            .filter(|c| !c.applies_to(&self.whoami))
+            .cloned()
+            .collect();
+        self.reentry
+            .reenter(&self.start, &self.pages, &without_app)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -100,6 +100,7 @@ impl Embedded {
             disable_in_directory: http("directory/disable?user={username}"),
             set_session_length: http("settings?session_length={value}"),
             set_idle_timeout: http("settings?idle={value}"),
+            persistent_sso_cutoff: http("adfs/persistent-sso-cutoff"),
         }
     }
 

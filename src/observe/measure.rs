@@ -196,6 +196,15 @@ pub trait Sessions: Sync {
     fn not_signed_in_hint(&self) -> &'static str {
         CHECK_WHOAMI_AND_AUTH_COOKIES
     }
+    /// Opens the application with the session's cookies but not the application's own, and no
+    /// password: whether the identity provider's session signs the user in again.
+    fn reenter(
+        &self,
+        cookies: &[JarCookie],
+    ) -> impl Future<Output = Result<crate::observe::http_signin::Reentry, String>> {
+        let _ = cookies;
+        async { Err("these sessions cannot be re-entered".to_string()) }
+    }
 }
 
 /// The usual reason a session just signed in is not signed in for the probe.

@@ -6,6 +6,13 @@
 //! step until the server refuses it or `max` passes. Asking is activity, which is harmless here:
 //! a change that ends sessions must end busy ones too.
 //!
+//! A look asks what [`Ask`] says: the application (its `whoami` with the session's cookies),
+//! the identity provider (the application opened without its own cookies and no password: does
+//! the single sign-on session sign the user in again?), or both, as the user's access: an
+//! application session that ended is no loss of access while the identity provider signs the
+//! user straight back in (AD FS does so for a user disabled only in Active Directory until its
+//! SSO lifetime ends).
+//!
 //! Bounds are honest, as in [`crate::observe::measure`]: a session found alive was alive when
 //! the server judged that request, somewhere after it was sent, so the change had not reached
 //! it by then; a session found refused was refused by the time the answer came. Both are
@@ -17,11 +24,52 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::engine::browser::JarCookie;
 use crate::observe::measure::{MeasureError, Sessions, fmt_duration};
+
+/// What a look at a session asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ask {
+    /// The application, with the session's cookies: is its session alive?
+    Application,
+    /// The identity provider: does the application, opened without its own cookies and no
+    /// password, sign the user in again?
+    IdentityProvider,
+    /// The user's access: alive while either of the above is.
+    Access,
+}
+
+impl Ask {
+    /// The names `--ask` takes.
+    pub const NAMES: [&'static str; 3] = ["application", "identity-provider", "access"];
+
+    /// `application`, `identity-provider` or `access`.
+    pub fn parse(s: &str) -> Option<Ask> {
+        match s {
+            "application" => Some(Ask::Application),
+            "identity-provider" => Some(Ask::IdentityProvider),
+            "access" => Some(Ask::Access),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Ask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Ask::Application => "the application",
+            Ask::IdentityProvider => "the identity provider",
+            Ask::Access => "the application, then the identity provider",
+        })
+    }
+}
 
 /// How a revocation is measured.
 #[derive(Clone, Debug)]
 pub struct RevokePlan {
+    /// What each look asks.
+    pub ask: Ask,
     /// Sessions signed in before the change.
     pub sessions: usize,
     /// Time between two looks at a session: the widest interval wanted.
@@ -60,6 +108,11 @@ pub struct RevokeFinding {
     pub resolution_s: f64,
     /// Probes sent after the change.
     pub probes: usize,
+    /// What the looks asked.
+    pub ask: Ask,
+    /// What the looks could not count, and why (with [`Ask::Access`], an identity provider that
+    /// asked for a password already before the change).
+    pub note: Option<String>,
 }
 
 impl std::fmt::Display for RevokeFinding {
@@ -68,10 +121,12 @@ impl std::fmt::Display for RevokeFinding {
         match self.upper_s {
             Some(upper) => write!(
                 f,
-                "the change reached all {} sessions between {} and {} after it was made",
+                "the change reached all {} sessions between {} and {} after it was made \
+                 (asked: {})",
                 self.sessions.len(),
                 s(self.lower_s),
-                s(upper)
+                s(upper),
+                self.ask
             ),
             None => {
                 let alive = self
@@ -81,9 +136,11 @@ impl std::fmt::Display for RevokeFinding {
                     .count();
                 write!(
                     f,
-                    "{alive} of {} sessions were still accepted {} after the change (--max)",
+                    "{alive} of {} sessions were still accepted {} after the change (--max; \
+                     asked: {})",
                     self.sessions.len(),
-                    s(self.max_s)
+                    s(self.max_s),
+                    self.ask
                 )
             }
         }
@@ -104,6 +161,8 @@ where
     Fut: Future<Output = Result<String, String>>,
 {
     let mut jars = Vec::with_capacity(plan.sessions);
+    let mut reentry_counts = plan.ask != Ask::Application;
+    let mut note = None;
     for i in 0..plan.sessions {
         let mut jar = sessions
             .sign_in()
@@ -115,14 +174,36 @@ where
             .await
             .map_err(|e| MeasureError(format!("asking about session {}: {e}", i + 1)))?
             .answer;
-        if !first.authenticated() {
+        if plan.ask != Ask::IdentityProvider && !first.authenticated() {
             return Err(MeasureError(format!(
                 "a session signed in moments ago is not signed in for the probe ({first}); {}",
                 sessions.not_signed_in_hint()
             )));
         }
+        if reentry_counts {
+            let again = sessions
+                .reenter(&jar)
+                .await
+                .map_err(|e| MeasureError(format!("re-entering session {}: {e}", i + 1)))?;
+            if !again.signed_in() {
+                if plan.ask == Ask::IdentityProvider {
+                    return Err(MeasureError(format!(
+                        "the identity provider does not sign session {} in again right after \
+                         its sign-in ({again}), so there is no single sign-on session for a \
+                         change to revoke; ask the application instead (--ask application)",
+                        i + 1
+                    )));
+                }
+                reentry_counts = false;
+                note = Some(format!(
+                    "the application opened without its own cookies {again} already before the \
+                     change, so access is the application's session alone"
+                ));
+            }
+        }
         jars.push(jar);
     }
+    let ask = plan.ask;
 
     let began = Instant::now();
     let change = change()
@@ -159,7 +240,7 @@ where
                 .filter(|(i, _)| open.contains(i))
                 .map(|(i, jar)| async move {
                     let sent = Instant::now();
-                    let answer = sessions.probe(jar).await.map(|p| p.answer);
+                    let answer = look(sessions, jar, ask, reentry_counts).await;
                     (i, sent, Instant::now(), answer)
                 }),
         )
@@ -172,13 +253,14 @@ where
                     i + 1
                 ))
             })?;
+            let (alive, evidence) = answer;
             let state = &mut states[i];
-            if answer.authenticated() {
+            if alive {
                 state.alive_at_least = sent.saturating_duration_since(done);
             } else {
                 state.refused_by = Some(answered.saturating_duration_since(done));
             }
-            state.evidence = answer.to_string();
+            state.evidence = evidence;
         }
         next += plan.resolution;
     }
@@ -208,13 +290,38 @@ where
         max_s: plan.max.as_secs_f64(),
         resolution_s: plan.resolution.as_secs_f64(),
         probes,
+        ask,
+        note,
     })
+}
+
+/// One look at a session: whether it is alive for `ask`, and what was seen. With
+/// [`Ask::Access`] the identity provider is asked only once the application refuses, and only
+/// when `reentry_counts` (it signed the session in again before the change).
+async fn look<S: Sessions>(
+    sessions: &S,
+    jar: &mut Vec<JarCookie>,
+    ask: Ask,
+    reentry_counts: bool,
+) -> Result<(bool, String), String> {
+    if ask == Ask::IdentityProvider {
+        let again = sessions.reenter(jar).await?;
+        return Ok((again.signed_in(), format!("identity provider: {again}")));
+    }
+    let answer = sessions.probe(jar).await?.answer;
+    if answer.authenticated() || ask == Ask::Application || !reentry_counts {
+        return Ok((answer.authenticated(), answer.to_string()));
+    }
+    let again = sessions.reenter(jar).await?;
+    Ok((
+        again.signed_in(),
+        format!("application: {answer}; identity provider: {again}"),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::browser::JarCookie;
     use crate::engine::probe::ProbeResponse;
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -262,6 +369,7 @@ mod tests {
 
     async fn run(f: &Fake, max: Duration) -> RevokeFinding {
         let plan = RevokePlan {
+            ask: Ask::Application,
             sessions: 3,
             resolution: Duration::from_millis(100),
             max,

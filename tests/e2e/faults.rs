@@ -443,6 +443,7 @@ const EXPECTED: &[(&str, &[Owner])] = &[
     // ([`CAUGHT_BY_REVOKE`], proven in tests/e2e/revoke.rs).
     ("timeout-change-not-live", &[]),
     ("deactivation-not-live", &[]),
+    ("persistent-sso-cutoff-not-live", &[]),
 ];
 
 /// Knobs no scenario reaches, and the `logout-harness revoke` arguments that catch each (exit 1
@@ -463,6 +464,10 @@ pub const CAUGHT_BY_REVOKE: &[(&str, &[&str])] = &[
     (
         "deactivation-not-live",
         &["--change", "deactivate_user", "--within", "2s"],
+    ),
+    (
+        "persistent-sso-cutoff-not-live",
+        &["--change", "persistent_sso_cutoff", "--within", "2s"],
     ),
 ];
 

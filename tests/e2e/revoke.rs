@@ -102,6 +102,62 @@ fn a_user_disabled_in_the_directory_keeps_the_sessions_they_have_s62() {
     assert_eq!(code, Some(0), "{console}");
     assert_eq!(report["sessions"].as_array().unwrap().len(), 3, "{console}");
     assert!(report["upper_s"].as_f64().unwrap() <= 1.0, "{console}");
+    // The user's access was asked: the application refused, and so did the way back through
+    // AD FS (its token for a disabled CRM user is refused by CRM).
+    assert_eq!(report["ask"], "access", "{console}");
+    assert!(
+        console.contains("identity provider: not signed in"),
+        "{console}"
+    );
+}
+
+/// S62 again, from the identity provider's side: once CRM's session is gone, AD FS signs a user
+/// disabled only in Active Directory straight back in, no password asked; that is what the
+/// identity provider is asked (`--ask identity-provider`), and it is a violation. A target with
+/// no single sign-on (CRM 4.0's forms) has nothing to ask there: exit 2, saying so.
+#[test]
+fn the_identity_provider_is_asked_whether_it_signs_the_user_back_in() {
+    let _cpu = cpu::take(1);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let (code, console, report) = revoke(
+        &[
+            "--change",
+            "disable_in_directory",
+            "--ask",
+            "identity-provider",
+            "--within",
+            "1s",
+            "--max",
+            "3s",
+            "--sessions",
+            "2",
+        ],
+        &json,
+    );
+    assert_eq!(code, Some(1), "{console}");
+    assert_eq!(report["ask"], "identity-provider", "{console}");
+    assert!(
+        console.contains("identity provider: signed in again without a password"),
+        "{console}"
+    );
+
+    let (code, console, _) = revoke(
+        &[
+            "--change",
+            "end_sessions",
+            "--ask",
+            "identity-provider",
+            "--mode",
+            "fba",
+        ],
+        &json,
+    );
+    assert_eq!(code, Some(2), "{console}");
+    assert!(
+        console.contains("no single sign-on session for a change to revoke"),
+        "{console}"
+    );
 }
 
 /// Without `--within` the change is measured and not judged (exit 0, saying how to judge it);
@@ -135,6 +191,10 @@ fn revoke_without_a_bound_measures_and_bad_lines_are_exit_2() {
         (
             &["--change", "end_sessions", "--sessions", "0"][..],
             "at least 1",
+        ),
+        (
+            &["--change", "end_sessions", "--ask", "everything"][..],
+            "give one of application, identity-provider, access",
         ),
     ] {
         let (code, console, _) = revoke(args, &json);

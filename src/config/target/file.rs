@@ -129,6 +129,10 @@ pub struct AdminSpec {
     /// Sets the inactivity timeout (CRM: InactivityTimeoutInMins) to `{value}`.
     #[serde(default, deserialize_with = "admin_set_idle_timeout")]
     pub set_idle_timeout: Option<AdminAction>,
+    /// Revokes the persistent single sign-on cookies issued until now (AD FS:
+    /// `Set-AdfsProperties -PersistentSsoCutoffTime (Get-Date)`).
+    #[serde(default, deserialize_with = "admin_persistent_sso_cutoff")]
+    pub persistent_sso_cutoff: Option<AdminAction>,
 }
 
 // One deserializer per action, so that a mistake names the action's key.
@@ -158,6 +162,12 @@ fn admin_set_idle_timeout<'de, D: serde::Deserializer<'de>>(
     named_action(d, "set_idle_timeout")
 }
 
+fn admin_persistent_sso_cutoff<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<AdminAction>, D::Error> {
+    named_action(d, "persistent_sso_cutoff")
+}
+
 fn named_action<'de, D: serde::Deserializer<'de>>(
     d: D,
     key: &str,
@@ -168,12 +178,13 @@ fn named_action<'de, D: serde::Deserializer<'de>>(
 
 impl AdminSpec {
     /// Every action's key in the target file, whether the target declares it or not.
-    pub const KEYS: [&'static str; 5] = [
+    pub const KEYS: [&'static str; 6] = [
         "end_sessions",
         "deactivate_user",
         "disable_in_directory",
         "set_session_length",
         "set_idle_timeout",
+        "persistent_sso_cutoff",
     ];
 
     /// The action of `key` (one of [`AdminSpec::KEYS`]), if declared.
@@ -184,6 +195,7 @@ impl AdminSpec {
             "disable_in_directory" => self.disable_in_directory.as_ref(),
             "set_session_length" => self.set_session_length.as_ref(),
             "set_idle_timeout" => self.set_idle_timeout.as_ref(),
+            "persistent_sso_cutoff" => self.persistent_sso_cutoff.as_ref(),
             _ => None,
         }
     }

@@ -264,9 +264,82 @@ impl HttpSignIn {
         username: &str,
         password: &str,
     ) -> Result<Vec<JarCookie>, HttpSignInError> {
-        let selectors = Selectors::compile(pages)?;
+        self.sign_in_with(start, pages, username, password, false)
+            .await
+    }
+
+    /// [`HttpSignIn::sign_in`], and with `keep_signed_in` the form's "Keep me signed in"
+    /// (`pages.kmsi`) ticked, as a user who ticks it: AD FS then sets a persistent SSO cookie
+    /// that outlives the browser (S53), which is what `PersistentSsoCutoffTime` revokes.
+    pub async fn sign_in_with(
+        &self,
+        start: &Url,
+        pages: &Pages,
+        username: &str,
+        password: &str,
+        keep_signed_in: bool,
+    ) -> Result<Vec<JarCookie>, HttpSignInError> {
         let creds = Credentials { username, password };
-        let mut jar = Jar::default();
+        let selectors = Selectors::compile(pages, keep_signed_in)?;
+        match self
+            .follow(start, &selectors, Jar::default(), Some(creds))
+            .await?
+        {
+            Stop::SignedIn(jar) => Ok(jar.cookies(SystemTime::now())),
+            Stop::SignInForm { url } => Err(HttpSignInError::CredentialsRefused {
+                url,
+                username: username.to_string(),
+            }),
+            Stop::Stuck {
+                url,
+                status,
+                title,
+                credentials_sent,
+            } => Err(HttpSignInError::NoSignInForm {
+                url,
+                status,
+                title,
+                credentials_sent,
+            }),
+        }
+    }
+
+    /// Opens `start` with `cookies` and no password, as a user whose application session ended
+    /// would: follows redirects and auto-posting forms (an identity provider with a live
+    /// single sign-on session answers with its token form), and says whether that signed the
+    /// session in again without anyone typing a password. What the answers set is not kept:
+    /// each re-entry starts from `cookies`, so repeated looks do not add up to an identity
+    /// provider's loop detection (AD FS counts tokens per browser in a cookie).
+    pub async fn reenter(
+        &self,
+        start: &Url,
+        pages: &Pages,
+        cookies: &[JarCookie],
+    ) -> Result<Reentry, HttpSignInError> {
+        let selectors = Selectors::compile(pages, false)?;
+        let jar = Jar {
+            cookies: cookies.iter().cloned().zip(1..).collect(),
+            created: cookies.len() as u64,
+        };
+        Ok(match self.follow(start, &selectors, jar, None).await? {
+            Stop::SignedIn(_) => Reentry::SignedIn,
+            Stop::SignInForm { url } => Reentry::AskedForPassword { url },
+            Stop::Stuck {
+                url, status, title, ..
+            } => Reentry::NotSignedIn { url, status, title },
+        })
+    }
+
+    /// Follows a sign-in from `start` with `jar` until the signed-in page, the sign-in form
+    /// (filled with `creds` the first time, if given), or a page it cannot act on.
+    async fn follow(
+        &self,
+        start: &Url,
+        selectors: &Selectors,
+        mut jar: Jar,
+        creds: Option<Credentials<'_>>,
+    ) -> Result<Stop, HttpSignInError> {
+        let password = creds.map(|c| c.password).unwrap_or_default();
         let mut nav = Navigation::get(start.clone());
         let mut credentials_sent = false;
         for _ in 0..MAX_HOPS {
@@ -323,20 +396,19 @@ impl HttpSignIn {
             };
             // Parsed and dropped in a plain function: scraper's tree is not Send, and the
             // caller runs sign-ins as tasks.
-            match next_step(&page, &selectors, (!credentials_sent).then_some(creds))? {
-                Step::SignedIn => return Ok(jar.cookies(SystemTime::now())),
+            match next_step(&page, selectors, creds.filter(|_| !credentials_sent))? {
+                Step::SignedIn => return Ok(Stop::SignedIn(jar)),
                 Step::Submit(next, fills_credentials) => {
                     credentials_sent |= fills_credentials;
                     nav = *next;
                 }
                 Step::SignInFormAgain => {
-                    return Err(HttpSignInError::CredentialsRefused {
+                    return Ok(Stop::SignInForm {
                         url: shown(nav.url.as_str(), password),
-                        username: username.to_string(),
                     });
                 }
                 Step::Stuck(title) => {
-                    return Err(HttpSignInError::NoSignInForm {
+                    return Ok(Stop::Stuck {
                         url: shown(nav.url.as_str(), password),
                         status,
                         title: title.map(|t| shown(&t, password)),
@@ -405,10 +477,12 @@ struct Selectors {
     submit: (Selector, &'static str, String),
     signed_in: Selector,
     auto_post: (Selector, &'static str, String),
+    /// The "Keep me signed in" checkbox to tick, when asked to.
+    kmsi: Option<(Selector, &'static str, String)>,
 }
 
 impl Selectors {
-    fn compile(pages: &Pages) -> Result<Selectors, HttpSignInError> {
+    fn compile(pages: &Pages, keep_signed_in: bool) -> Result<Selectors, HttpSignInError> {
         let one = |key: &'static str, css: &str| {
             Selector::parse(css)
                 .map(|s| (s, key, css.to_string()))
@@ -427,7 +501,82 @@ impl Selectors {
             submit: one("submit", &pages.submit)?,
             signed_in: one("signed_in", &pages.signed_in)?.0,
             auto_post: one("auto_post", &pages.auto_post)?,
+            kmsi: match (keep_signed_in, &pages.kmsi) {
+                (false, _) => None,
+                (true, Some(css)) => Some(one("kmsi", css)?),
+                (true, None) => {
+                    return Err(HttpSignInError::BadSelector {
+                        key: "kmsi",
+                        selector: String::new(),
+                        problem: "is not declared, so \"Keep me signed in\" cannot be ticked; \
+                                  declare `pages.kmsi: SELECTOR` in the target file"
+                            .into(),
+                    });
+                }
+            },
         })
+    }
+}
+
+/// Where following a sign-in stopped.
+enum Stop {
+    /// The signed-in page, and the jar then.
+    SignedIn(Jar),
+    /// The sign-in form, asking for credentials (again, if they were sent).
+    SignInForm { url: String },
+    /// A page this module cannot act on.
+    Stuck {
+        url: String,
+        status: u16,
+        title: Option<String>,
+        credentials_sent: bool,
+    },
+}
+
+/// What opening the application with a session's cookies and no password came to
+/// ([`HttpSignIn::reenter`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reentry {
+    /// Signed in without a password: the identity provider's session signed the user in again.
+    SignedIn,
+    /// The sign-in form asked for a password.
+    AskedForPassword {
+        /// The form's page (shortened).
+        url: String,
+    },
+    /// Neither: a page that is not signed in and asks for nothing this module knows (an error
+    /// page, for example the application refusing a disabled user's token).
+    NotSignedIn {
+        /// The page (shortened).
+        url: String,
+        /// Its HTTP status.
+        status: u16,
+        /// Its `<title>`, if any.
+        title: Option<String>,
+    },
+}
+
+impl Reentry {
+    /// Whether the user got in without a password.
+    pub fn signed_in(&self) -> bool {
+        matches!(self, Reentry::SignedIn)
+    }
+}
+
+impl fmt::Display for Reentry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reentry::SignedIn => write!(f, "signed in again without a password"),
+            Reentry::AskedForPassword { url } => write!(f, "asked for a password at {url}"),
+            Reentry::NotSignedIn { url, status, title } => write!(
+                f,
+                "not signed in: {status} at {url}{}",
+                title
+                    .as_ref()
+                    .map(|t| format!(" (\"{t}\")"))
+                    .unwrap_or_default()
+            ),
+        }
     }
 }
 
@@ -550,7 +699,27 @@ fn next_step(
             ),
         ));
     }
-    let fills = [(user_el, creds.username), (pass_el, creds.password)];
+    let mut fills = vec![(user_el, creds.username), (pass_el, creds.password)];
+    if let Some(kmsi) = &sel.kmsi {
+        let checkbox = in_form(&kmsi.0)
+            .filter(|e| {
+                e.attr("type")
+                    .is_some_and(|t| t.eq_ignore_ascii_case("checkbox"))
+            })
+            .ok_or_else(|| {
+                bad(
+                    kmsi,
+                    format!(
+                        "matches no checkbox in the sign-in form on {}: the deployment offers no \
+                         \"Keep me signed in\" there (AD FS shows it with Set-AdfsProperties \
+                         -EnableKmsi $true)",
+                        shown_url(creds.password)
+                    ),
+                )
+            })?;
+        // A ticked checkbox submits its value ("on" without one).
+        fills.push((checkbox, checkbox.attr("value").unwrap_or("on")));
+    }
     let nav = context.submission(form, submitter, &fills, creds.password)?;
     Ok(Step::Submit(Box::new(nav), true))
 }
@@ -1031,7 +1200,11 @@ line2</textarea>
         creds: Option<Credentials<'_>>,
     ) -> Result<Step, HttpSignInError> {
         let at = url(at);
-        next_step(&page(&at, body), &Selectors::compile(pages).unwrap(), creds)
+        next_step(
+            &page(&at, body),
+            &Selectors::compile(pages, false).unwrap(),
+            creds,
+        )
     }
 
     const ALICE: Credentials<'static> = Credentials {
@@ -1070,6 +1243,33 @@ line2</textarea>
             step(at, ADFS_FORM, &pages(), None),
             Ok(Step::SignInFormAgain)
         ));
+    }
+
+    /// Issue 28: "Keep me signed in" ticked submits the checkbox's value with the credentials
+    /// (AD FS then sets its persistent SSO cookie); a form without the checkbox is an error
+    /// that names `pages.kmsi`, not a sign-in that silently did not keep the user signed in.
+    #[test]
+    fn keep_me_signed_in_is_ticked_when_asked_and_its_absence_named() {
+        let at = url("https://adfs.contoso.test/adfs/ls/?wa=wsignin1.0");
+        let ticking = Selectors::compile(&pages(), true).unwrap();
+        let Ok(Step::Submit(nav, true)) = next_step(&page(&at, ADFS_FORM), &ticking, Some(ALICE))
+        else {
+            panic!("the AD FS form is a sign-in form");
+        };
+        assert_eq!(
+            String::from_utf8(nav.body.unwrap().1).unwrap(),
+            "UserName=alice%40contoso.test&Password=Pa+ss%2Fword&Kmsi=true&AuthMethod=FormsAuthentication"
+        );
+        let without = ADFS_FORM.replace(
+            r#"<input type="checkbox" name="Kmsi" id="kmsiInput" value="true">"#,
+            "",
+        );
+        let Err(e) = next_step(&page(&at, &without), &ticking, Some(ALICE)) else {
+            panic!("a form without the checkbox cannot keep the user signed in");
+        };
+        let e = e.to_string();
+        assert!(e.contains("pages.kmsi") && e.contains("EnableKmsi"), "{e}");
+        assert!(!e.contains(ALICE.password), "{e}");
     }
 
     #[test]
@@ -1120,7 +1320,7 @@ line2</textarea>
     fn selectors_it_cannot_use_are_named() {
         let mut bad = pages();
         bad.password_input = "input[".into();
-        let Err(HttpSignInError::BadSelector { key, .. }) = Selectors::compile(&bad) else {
+        let Err(HttpSignInError::BadSelector { key, .. }) = Selectors::compile(&bad, false) else {
             panic!("`input[` is no selector");
         };
         assert_eq!(key, "password_input");

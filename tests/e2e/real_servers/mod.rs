@@ -738,4 +738,13 @@ fn revoke_measures_a_django_user_made_inactive() {
             .contains("302"),
         "{console}"
     );
+    // Django's admin has no single sign-on: opened without its session cookie it asks for the
+    // password, so the user's access is the application's session alone, and the report says so.
+    assert_eq!(report["ask"], "access", "{console}");
+    assert!(
+        report["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("asked for a password")),
+        "{console}"
+    );
 }
