@@ -748,6 +748,59 @@ mod tests {
         }
     }
 
+    /// Issue 29: a switch or pref the docs do not list is a way the harness's browser may behave
+    /// unlike a user's that nobody reviewed. Every one the code gives (every option set, a
+    /// profile that ran, so that the restore switches show) is named in docs/browser-facts.md
+    /// B11.
+    #[test]
+    fn every_launch_switch_and_pref_is_listed_in_browser_facts_b11() {
+        let doc = include_str!("../../../docs/browser-facts.md");
+        let b11 = doc
+            .split("## B11.")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("docs/browser-facts.md has a section B11");
+        let profile = crate::engine::browser::Profile::new().unwrap();
+        std::fs::create_dir(profile.path().join("Default")).unwrap();
+        std::fs::write(profile.path().join("prefs.js"), "").unwrap();
+        let mut named = Vec::new();
+        for kind in [BrowserKind::Chromium, BrowserKind::Firefox] {
+            let options = LaunchOptions {
+                kind,
+                negotiate_allowlist: Some("*.contoso.test".into()),
+                ..pass_options("spki")
+            };
+            let caps = options.capabilities(&profile, true);
+            named.extend(
+                caps.keys()
+                    .filter(|k| k.as_str() == "webSocketUrl")
+                    .cloned(),
+            );
+            let vendor = &caps[options.vendor_key()];
+            for arg in vendor["args"].as_array().unwrap() {
+                let arg = arg.as_str().unwrap();
+                if arg.starts_with('-') {
+                    named.push(arg.split('=').next().unwrap().to_string());
+                }
+            }
+            for key in ["prefs", "localState"] {
+                if let Some(map) = vendor.get(key).and_then(|m| m.as_object()) {
+                    named.extend(map.keys().cloned());
+                }
+            }
+            assert!(named.len() > 5, "{kind:?}: {caps:?}");
+        }
+        let missing: Vec<&String> = named
+            .iter()
+            .filter(|n| !b11.contains(&format!("`{n}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "give each a row in docs/browser-facts.md B11 (why, and whether it changes \
+             behaviour): {missing:?}"
+        );
+    }
+
     fn pass_options(spki: &str) -> LaunchOptions {
         LaunchOptions {
             new_session_timeout: crate::engine::sessions::DEFAULT_NEW_SESSION_DEADLINE,
