@@ -215,8 +215,8 @@ pub struct Survivals {
     /// `(host, cookie names)`: authentication cookies left after sign-out on a host the
     /// sign-out's hops never reached.
     pub unreached_hosts: Vec<(String, Vec<String>)>,
-    /// Indexes (into the events) of hops after sign-out that sent an authentication cookie and
-    /// got a 2xx answer. A correct sign-out leaves no authentication cookie to send, so these
+    /// Indexes (into the events) of the first hop of each host after sign-out that sent an
+    /// authentication cookie and got a 2xx answer. A correct sign-out leaves no authentication cookie to send, so these
     /// are hops a reader looks at first; the verdicts judge, this only points.
     pub surviving_hops: Vec<usize>,
 }
@@ -253,13 +253,23 @@ pub fn survivals(events: &[TimelineEvent]) -> Survivals {
         }
         out.unreached_hosts = by_host.into_iter().collect();
     }
+    // The first such hop of each host: where the session was taken up again there; the hops
+    // after it on that host only show it lasting.
+    let mut hosts_seen = std::collections::BTreeSet::new();
     out.surviving_hops = events
         .iter()
         .enumerate()
         .skip(signed_out)
-        .filter(|(_, e)| {
-            matches!(e, TimelineEvent::Request { hop, sent_auth: true, .. }
-                if hop.status.is_some_and(|s| (200..300).contains(&s)))
+        .filter(|(_, e)| match e {
+            TimelineEvent::Request {
+                hop,
+                sent_auth: true,
+                ..
+            } => {
+                hop.status.is_some_and(|s| (200..300).contains(&s))
+                    && hosts_seen.insert(hop.host.clone())
+            }
+            _ => false,
         })
         .map(|(i, _)| i)
         .collect();

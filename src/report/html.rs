@@ -152,7 +152,8 @@ ol.steps{margin:.2em 0 .2em 1.5em;padding:0}ol.steps li{margin:0}
 .verdict dl{display:grid;grid-template-columns:max-content 1fr;gap:.1em .8em;margin:.3em 0}.verdict dt{font-weight:600;color:#444}.verdict dd{margin:0}
 pre{background:#f5f5f5;padding:.4em;overflow-x:auto;white-space:pre-wrap}
 code,.mono{font-family:ui-monospace,'Cascadia Mono',Menlo,Consolas,monospace;font-size:.92em}
-.timeline td{font-size:.9em}.timeline .jar td{background:#f4f7fb}.timeline .replay td{background:#fbf8f0}
+.timeline{width:100%;table-layout:fixed}.timeline td{font-size:.9em;overflow-wrap:anywhere}
+.timeline col.n{width:2.5em}.timeline col.who{width:4.5em}.timeline col.req{width:34%}.timeline col.host{width:11em}.timeline col.status{width:4.5em}.timeline col.sent{width:13%}.timeline .jar td{background:#f4f7fb}.timeline .replay td{background:#fbf8f0}
 .auth{font-weight:bold}.cleared{color:#2e7d32}.set{color:#1a4f8b}
 tr.survived td{background:#fde0e0!important}.survived-cookie{background:#fbc4c4;font-weight:bold;padding:0 .2em}
 .callout{border:2px solid #c62828;background:#fdf0f0;padding:.4em .8em;margin:.5em 0;border-radius:4px}
@@ -430,7 +431,8 @@ fn timeline(out: &mut String, r: &ScenarioRecord) {
         return;
     }
     out.push_str(
-        "<table class=\"timeline\">\n<tr><th>#</th><th>who</th><th>request</th><th>host</th>\
+        "<table class=\"timeline\">\n<colgroup><col class=\"n\"><col class=\"who\"><col class=\"req\">\
+         <col class=\"host\"><col class=\"status\"><col class=\"sent\"><col></colgroup>\n<tr><th>#</th><th>who</th><th>request</th><th>host</th>\
          <th>status</th><th>cookies sent</th><th>cookies set or cleared</th></tr>\n",
     );
     let signed_out = r.timeline.iter().position(|e| {

@@ -117,8 +117,9 @@ fn passwords() -> Vec<String> {
     out
 }
 
-/// No password and nothing shaped like a cookie value or token (a run of 32 or more letters,
-/// digits, `+`, `/`, `_` or `-`) in what the page shows or holds outside its images.
+/// No password and nothing shaped like a cookie value or token (a run of 24 or more letters,
+/// digits, `+`, `_`, `=` or `-` holding a digit and a letter; words and paths are not) in what
+/// the page shows, and no password in what it holds outside its images.
 fn no_secret(seen: &Seen, which: &str) {
     let markup = seen.str("markup");
     for p in passwords() {
@@ -127,8 +128,12 @@ fn no_secret(seen: &Seen, which: &str) {
             "{which}: a password is in the report"
         );
     }
-    let token = regex::Regex::new(r"[A-Za-z0-9+/_-]{32,}").unwrap();
-    if let Some(m) = token.find(seen.str("bodyText")) {
+    let run = regex::Regex::new(r"[A-Za-z0-9+_=-]{24,}").unwrap();
+    let token = run.find_iter(seen.str("bodyText")).find(|m| {
+        let t = m.as_str();
+        t.chars().any(|c| c.is_ascii_digit()) && t.chars().any(|c| c.is_ascii_alphabetic())
+    });
+    if let Some(m) = token {
         panic!(
             "{which}: something shaped like a token is shown: {}",
             m.as_str()
@@ -267,4 +272,145 @@ async fn the_report_shows_a_person_the_counts_the_failure_its_fix_and_where_the_
     );
     no_secret(&seen, "fault report");
     host.0.shutdown().await;
+}
+
+/// `compare` on a run before and after `--fault persistent-auth-cookie` (the emulator's auth
+/// cookie outlives the browser): the verdicts that changed, and the cookie whose lifetime changed,
+/// by host. Then the same run against itself: nothing changed, exit 0.
+#[test]
+fn compare_names_the_changed_verdicts_and_the_changed_cookie() {
+    let _cpu = cpu::take(1);
+    let scenarios = "^(Closing the browser ends the session|Authentication cookies are Secure, \
+                     HttpOnly, SameSite and session cookies)$";
+    let run = |name: &str, faults: &[&str]| {
+        let mut run = Run::new("report", name);
+        run.command().args(["--mode", "ifd", "--name", scenarios]);
+        for f in faults {
+            run.command().args(["--fault", f]);
+        }
+        run.finish()
+    };
+    let before = run("compare-before", &[]);
+    assert_eq!(before.exit, Some(0), "{}", before.output);
+    let after = run("compare-after", &["persistent-auth-cookie"]);
+    assert_eq!(after.exit, Some(1), "{}", after.output);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/logout-harness/report");
+    let html = dir.join("compare.html");
+    let _ = std::fs::remove_file(&html);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_logout-harness"))
+        .arg("compare")
+        .arg(dir.join("compare-before.json"))
+        .arg(dir.join("compare-after.json"))
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    let text = crate::support::harness::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for (_, scenario, rule) in after.failures() {
+        assert!(
+            text.contains(&format!("{rule} \"{scenario}\" (ifd/chromium): held")),
+            "the changed verdict {rule} of {scenario:?} is not named:\n{text}"
+        );
+    }
+    let cookie = regex::Regex::new(
+        r"crm\.contoso\.test: changed MSISAuth: [^\n]*session[^\n]* -> [^\n]*persistent",
+    )
+    .unwrap();
+    assert!(
+        cookie.is_match(&text),
+        "no MSISAuth lifetime change:\n{text}"
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("changed MSISAuth"), "{page}");
+
+    let same = std::process::Command::new(env!("CARGO_BIN_EXE_logout-harness"))
+        .arg("compare")
+        .arg(dir.join("compare-before.json"))
+        .arg(dir.join("compare-before.json"))
+        .output()
+        .unwrap();
+    let text = crate::support::harness::text(&same);
+    assert_eq!(same.status.code(), Some(0), "{text}");
+    assert!(text.contains("Nothing changed."), "{text}");
+}
+
+/// `compare` given what is not a report, and `snapshots` with no folder to work on: exit 2, the
+/// file named and what to give instead.
+#[test]
+fn compare_and_snapshots_refuse_bad_input_with_what_to_give() {
+    let tmp = tempfile::tempdir().unwrap();
+    let not_a_report = tmp.path().join("x.json");
+    std::fs::write(&not_a_report, "[1, 2]").unwrap();
+    let bin = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_logout-harness"));
+        c.current_dir(tmp.path());
+        c
+    };
+    let out = bin()
+        .arg("compare")
+        .arg(&not_a_report)
+        .arg(tmp.path().join("missing.json"))
+        .output()
+        .unwrap();
+    let text = crate::support::harness::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("x.json: not a logout-harness report"),
+        "{text}"
+    );
+    let out = bin().args(["snapshots", "review"]).output().unwrap();
+    let text = crate::support::harness::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("--snapshots DIR"), "{text}");
+}
+
+/// A run outside CI leaves a `.snap.new` where the cookies differ: `snapshots review` shows its
+/// diff, `snapshots accept` makes it the baseline, and review then finds nothing.
+#[test]
+fn snapshots_are_reviewed_and_accepted_with_the_binary_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let name = "sign_out__sign_out_from_the_profile_menu_ends_the_session__embedded-ifd__chromium";
+    let baseline =
+        std::fs::read_to_string(repo.join(format!("features/snapshots/{name}.snap"))).unwrap();
+    std::fs::write(tmp.path().join(format!("{name}.snap")), &baseline).unwrap();
+    // The cookies seen: the baseline's, with AD FS's MSISAuth left behind too.
+    let seen = format!(
+        "{baseline}- domain: adfs.contoso.test\n  path: /adfs\n  name: MSISAuth\n  secure: true\n  \
+         http_only: true\n  same_site: unset\n  lifetime: session\n"
+    );
+    std::fs::write(tmp.path().join(format!("{name}.snap.new")), seen).unwrap();
+    let snapshots = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_logout-harness"))
+            .arg("snapshots")
+            .args(args)
+            .arg("--snapshots")
+            .arg(tmp.path())
+            .output()
+            .unwrap();
+        (out.status.code(), crate::support::harness::text(&out))
+    };
+    let (code, text) = snapshots(&["review"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(
+            "+ MSISAuth@adfs.contoso.test/adfs (session, Secure, HttpOnly, SameSite=unset)"
+        ) && text.contains("1 snapshot(s) await review"),
+        "{text}"
+    );
+    let (code, text) = snapshots(&["accept"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "accepted {}",
+            tmp.path().join(format!("{name}.snap")).display()
+        )),
+        "{text}"
+    );
+    let (code, text) = snapshots(&["review"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("no snapshot awaits review"), "{text}");
+    let accepted = std::fs::read_to_string(tmp.path().join(format!("{name}.snap"))).unwrap();
+    assert!(accepted.contains("name: MSISAuth"), "{accepted}");
 }
