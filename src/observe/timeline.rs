@@ -276,6 +276,23 @@ pub fn survivals(events: &[TimelineEvent]) -> Survivals {
     out
 }
 
+/// AD FS's (or CRM's) `MSISAuth` on `domain`, as a jar shows it: for tests.
+#[cfg(test)]
+pub(crate) fn msis_auth(domain: &str, auth: bool) -> JarEntry {
+    JarEntry {
+        shape: CookieShape {
+            domain: domain.into(),
+            path: "/".into(),
+            name: "MSISAuth".into(),
+            secure: true,
+            http_only: true,
+            same_site: "None".into(),
+            lifetime: "session".into(),
+        },
+        auth,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,21 +317,7 @@ mod tests {
         TimelineEvent::Jar {
             person: "alice".into(),
             point,
-            cookies: auth_on
-                .iter()
-                .map(|host| JarEntry {
-                    shape: CookieShape {
-                        domain: host.to_string(),
-                        path: "/".into(),
-                        name: "MSISAuth".into(),
-                        secure: true,
-                        http_only: true,
-                        same_site: "None".into(),
-                        lifetime: "session".into(),
-                    },
-                    auth: true,
-                })
-                .collect(),
+            cookies: auth_on.iter().map(|host| msis_auth(host, true)).collect(),
         }
     }
 

@@ -8,8 +8,7 @@
 use crate::config::target::{AuthMode, PassMode, Ui};
 use crate::engine::recorder::{SetCookie, TrailHop};
 use crate::judge::{Expected, Outcome, RuleId, Verdict, VerdictContext};
-use crate::observe::snapshot::CookieShape;
-use crate::observe::timeline::{JarEntry, Point, TimelineEvent};
+use crate::observe::timeline::{Point, TimelineEvent, msis_auth};
 use crate::report::{
     Findings, NotApplicable, RunCost, ScenarioError, ScenarioRecord, ScenarioTiming, Screenshot,
     StepOutcome, StepRecord, console, html, json, junit,
@@ -108,21 +107,6 @@ fn findings() -> Findings {
 
 /// A 1x1 PNG: a screenshot the HTML report embeds.
 const PNG_1X1: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
-
-fn msis_auth(domain: &str, auth: bool) -> JarEntry {
-    JarEntry {
-        shape: CookieShape {
-            domain: domain.into(),
-            path: "/".into(),
-            name: "MSISAuth".into(),
-            secure: true,
-            http_only: true,
-            same_site: "None".into(),
-            lifetime: "session".into(),
-        },
-        auth,
-    }
-}
 
 fn hop(method: &str, url: &str, status: u16, sent: &[&str], set: Vec<SetCookie>) -> TimelineEvent {
     let host = url::Url::parse(url)

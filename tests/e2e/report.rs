@@ -9,22 +9,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::support::browser::{Host, launch_options};
 use crate::support::cpu;
 use crate::support::harness::Run;
 use logout_harness::config::target::{AuthMode, Target};
-use logout_harness::engine::browser::{Browser, BrowserHost, BrowserKind, Driver, LaunchOptions};
-
-/// Ends the host browser whatever happens (the driver's own drop then ends chromedriver).
-struct Host(std::sync::Arc<BrowserHost>);
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let host = self.0.clone();
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move { host.shutdown().await });
-        }
-    }
-}
+use logout_harness::engine::browser::{Browser, BrowserHost, BrowserKind, Driver};
 
 /// What the page shows, read by one script: the visible text of the parts a person reads, and
 /// what they would notice (open sections, images that did not load).
@@ -84,7 +73,7 @@ async fn look(host: &Host, page: &Path, scroll_to: Option<&str>, png: &Path) -> 
         let _ = browser
             .client()
             .execute(
-                "const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView({block: 'center'}); return true;",
+                "const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView({block: 'start'}); return true;",
                 vec![serde_json::json!(selector)],
             )
             .await;
@@ -176,17 +165,7 @@ async fn the_report_shows_a_person_the_counts_the_failure_its_fix_and_where_the_
     let driver = Driver::start(&[])
         .await
         .expect("chromedriver (run ci/setup)");
-    let launch = LaunchOptions {
-        new_session_timeout: logout_harness::engine::sessions::DEFAULT_NEW_SESSION_DEADLINE,
-        kind: BrowserKind::Chromium,
-        headed: false,
-        binary: Some(driver.browser_binary().to_path_buf()),
-        host_rules: vec![],
-        trusted_spki: vec![],
-        negotiate_allowlist: None,
-        trusted_ca_pem: vec![],
-        firefox_seed: None,
-    };
+    let launch = launch_options(BrowserKind::Chromium, &driver);
     let host = Host(BrowserHost::launch(driver.url(), &launch, 0).await.unwrap());
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/logout-harness/report");
     std::fs::create_dir_all(&shots).unwrap();
