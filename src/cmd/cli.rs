@@ -721,16 +721,8 @@ async fn cmd_run(args: RunArgs) -> i32 {
         // Named after the JSON report, so that runs writing theirs into one folder (a
         // pipeline's matrix, the tests) never replace each other's.
         (None, Some(json), _) => Some(json.with_extension("html")),
-        (None, None, Some(dir)) => {
-            // The folder failed scenarios fill is made now, private (0700) as they make it,
-            // so the report in it can be checked before the run.
-            use std::os::unix::fs::DirBuilderExt as _;
-            let _ = std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir);
-            Some(dir.join("report.html"))
-        }
+        // Made at the end with the report if no failed scenario made it first (as artifacts are).
+        (None, None, Some(dir)) => Some(dir.join("report.html")),
         (None, None, None) => None,
     };
     opts.redact_hosts = args.redact_hosts;

@@ -70,7 +70,7 @@ pub fn write_interrupted() {
     ];
     for (what, path, writer) in reports {
         let Some(path) = path else { continue };
-        match write_file(path, &writer(&findings)) {
+        match make_folder_of(path).and_then(|()| write_file(path, &writer(&findings))) {
             Ok(()) => eprintln!(
                 "interrupted: partial {what} report written to {}",
                 path.display()
@@ -120,6 +120,20 @@ impl ReportsLock {
             }
         }
         ReportsLock { _dirs: held }
+    }
+}
+
+/// Makes the folder `path` is in, private (0700) as the artifacts' folders are, when it does not
+/// exist yet: the HTML report's default place is `--artifacts`, which only a failed scenario
+/// would otherwise make. A folder the checks before the run found is left as it is.
+pub fn make_folder_of(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) if !dir.exists() => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir),
+        _ => Ok(()),
     }
 }
 

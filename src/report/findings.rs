@@ -336,8 +336,9 @@ pub fn redact_findings(findings: Findings) -> Findings {
 }
 
 /// `--redact-hosts`: every host name the findings carry (in URLs, the timeline's hops and cookie
-/// domains) replaced by `host-N.example`, the same name for the same host everywhere, so a run can
-/// be handed to a vendor or an auditor. Screenshots are dropped: an image cannot be rewritten.
+/// domains) replaced by `host-N.example`, the same name for the same host everywhere, and the
+/// organisation's name in them (`contoso`) by `name-N` wherever else it shows, so a run can be
+/// handed to a vendor or an auditor. Screenshots are dropped: an image cannot be rewritten.
 pub fn redact_hosts(findings: Findings) -> Findings {
     let mut hosts = std::collections::BTreeSet::new();
     let url = regex::Regex::new(r"(?i)\b(?:https?|wss?)://(?:[^@/\s]*@)?([a-z0-9][a-z0-9.-]*)")
@@ -363,16 +364,50 @@ pub fn redact_hosts(findings: Findings) -> Findings {
         .map(|(i, h)| (h.clone(), format!("host-{}.example", i + 1)))
         .collect();
     by_length.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+    // Then the names inside them, wherever a host was cut short or encoded (`crm.contoso.t...`
+    // in a shortened Location, `%2fcontoso%2f` in an encoded one, the organization's path):
+    // every label but the first and the last (`contoso` of `crm.contoso.test`; of a two-label
+    // host, its first), of 4 characters or more, wherever it appears.
+    let mut names: Vec<String> = hosts
+        .iter()
+        .flat_map(|h| {
+            let labels: Vec<&str> = h.split('.').collect();
+            let inner = if labels.len() > 2 {
+                &labels[1..labels.len() - 1]
+            } else {
+                &labels[..labels.len() - 1]
+            };
+            inner
+                .iter()
+                .filter(|l| l.len() >= 4)
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    let replacements: Vec<(regex::Regex, String)> = by_length
+        .iter()
+        .map(|(host, alias)| (regex::escape(host), alias.clone()))
+        .chain(
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (regex::escape(n), format!("name-{}", i + 1))),
+        )
+        .map(|(pattern, alias)| {
+            let re = regex::RegexBuilder::new(&pattern)
+                .case_insensitive(true)
+                .build()
+                .expect("an escaped host or label is a regex");
+            (re, alias)
+        })
+        .collect();
     let mut findings = rewrite_texts(findings, &|s: &str| {
         let mut out = s.to_string();
-        for (host, alias) in &by_length {
-            if out.to_ascii_lowercase().contains(host.as_str()) {
-                out = regex::RegexBuilder::new(&regex::escape(host))
-                    .case_insensitive(true)
-                    .build()
-                    .expect("an escaped host is a regex")
-                    .replace_all(&out, alias.as_str())
-                    .into_owned();
+        for (re, alias) in &replacements {
+            if re.is_match(&out) {
+                out = re.replace_all(&out, alias.as_str()).into_owned();
             }
         }
         out
@@ -382,7 +417,7 @@ pub fn redact_hosts(findings: Findings) -> Findings {
     }
     findings
         .notes
-        .push("host names are replaced (--redact-hosts): host-N.example is one host everywhere; screenshots are left out".into());
+        .push("host names are replaced (--redact-hosts): host-N.example is one host everywhere, name-N one name in them; screenshots are left out".into());
     findings
 }
 

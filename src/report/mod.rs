@@ -118,8 +118,10 @@ mod tests {
         use crate::engine::recorder::TrailHop;
         use crate::observe::timeline::TimelineEvent;
         let mut v = verdict(false);
-        v.evidence =
-            vec!["GET https://crm.contoso.test/x -> 200; MSISAuth@adfs.contoso.test".into()];
+        v.evidence = vec![
+            "GET https://crm.contoso.test/x -> 200; MSISAuth@adfs.contoso.test; cut: crm.contoso.t..."
+                .into(),
+        ];
         let mut record = ScenarioRecord::new(v.context.clone());
         record.timeline.push(TimelineEvent::Request {
             person: "alice".into(),

@@ -393,3 +393,39 @@ fn snapshots_are_reviewed_and_accepted_with_the_binary_alone() {
     let accepted = std::fs::read_to_string(tmp.path().join(format!("{name}.snap"))).unwrap();
     assert!(accepted.contains("name: MSISAuth"), "{accepted}");
 }
+
+/// `--redact-hosts`: no host name of the deployment in any report or on the console, one
+/// `host-N.example` per host instead, and the timeline still there.
+#[test]
+fn redact_hosts_leaves_no_host_name_in_any_report() {
+    let _cpu = cpu::take(1);
+    let mut run = Run::new("report", "redact-hosts");
+    run.command().args([
+        "--mode",
+        "fba",
+        "--name",
+        "^Sign Out from the profile menu ends the session$",
+        "--redact-hosts",
+    ]);
+    let report = run.finish();
+    assert_eq!(report.exit, Some(0), "{}", report.output);
+    let html = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/logout-harness/report/redact-hosts.html"),
+    )
+    .unwrap();
+    for (what, text) in [
+        ("console", report.output.as_str()),
+        ("json", report.text.as_str()),
+        ("html", html.as_str()),
+    ] {
+        assert!(
+            !text.contains("contoso"),
+            "a host name in the {what}:\n{text}"
+        );
+    }
+    assert!(
+        html.contains("class=\"hop") && html.contains(".example"),
+        "no timeline with replaced hosts:\n{html}"
+    );
+}

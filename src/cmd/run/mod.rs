@@ -202,7 +202,12 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
         ("--json", &opts.json),
         ("--html", &opts.html),
     ] {
-        if let Some(path) = path {
+        // The report in --artifacts goes into a folder the run makes (as failed scenarios do).
+        let made_by_the_run = path.as_deref().and_then(Path::parent) == opts.artifacts.as_deref()
+            && opts.artifacts.as_deref().is_some_and(|d| !d.exists());
+        if let Some(path) = path
+            && !made_by_the_run
+        {
             report::check_writable(path).map_err(|e| RunError::Usage(format!("{flag}: {e}")))?;
             if let Some(input) = run_input_at(opts, path) {
                 return Err(RunError::Usage(format!(
@@ -815,7 +820,9 @@ fn write_reports(opts: &RunOptions, findings: Findings) -> Result<RunOutcome, Ru
     }
     if let Some(path) = &opts.html {
         let started = std::time::Instant::now();
-        match report::write_file(path, &report::html(&findings)) {
+        match report::files::make_folder_of(path)
+            .and_then(|()| report::write_file(path, &report::html(&findings)))
+        {
             Ok(()) => eprintln!(
                 "report: {} (written in {:.2} s)",
                 path.display(),
