@@ -32,6 +32,13 @@ pub async fn open_crm(w: &mut LogoutWorld, person: &str) -> Result<PageState, St
         state.url = format!("{} (after reloading {first})", state.url);
     }
     w.timings.navigation += navigation.elapsed();
+    // Before any sign-out, opening CRM is how Windows authentication signs in.
+    let point = if w.after_sign_out.is_some() {
+        crate::observe::timeline::Point::Reopened
+    } else {
+        crate::observe::timeline::Point::SignedIn
+    };
+    w.mark(person, point).await;
     Ok(state)
 }
 

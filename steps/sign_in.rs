@@ -4,6 +4,7 @@
 use cucumber::given;
 
 use super::world::LogoutWorld;
+use crate::observe::timeline::Point;
 
 #[given(regex = r"^(\w+) is signed in to CRM$")]
 async fn signed_in(w: &mut LogoutWorld, user: String) -> Result<(), String> {
@@ -46,6 +47,7 @@ pub async fn sign_in(w: &mut LogoutWorld, person: &str) -> Result<(), String> {
 pub async fn sign_in_ticking(w: &mut LogoutWorld, person: &str, kmsi: bool) -> Result<(), String> {
     let creds = w.ctx().target.credentials(person)?;
     let start = w.start_url()?;
+    w.mark(person, Point::BeforeSignIn).await;
     let navigation = std::time::Instant::now();
     let ticked = crate::observe::page::sign_in_ticking(
         w.browser(person)?,
@@ -62,5 +64,6 @@ pub async fn sign_in_ticking(w: &mut LogoutWorld, person: &str, kmsi: bool) -> R
     }
     w.timings.navigation += navigation.elapsed();
     w.signed_in_at = Some(tokio::time::Instant::now());
+    w.mark(person, Point::SignedIn).await;
     Ok(())
 }

@@ -9,6 +9,7 @@ use crate::engine::wait::Wait;
 use crate::judge::{Observation, Outcome, RuleId};
 use crate::observe::page;
 use crate::observe::snapshot;
+use crate::observe::timeline::{Point, TimelineEvent};
 
 #[when(regex = r"^(\w+) signs? out through the profile menu$")]
 async fn signs_out(w: &mut LogoutWorld, who: String) -> Result<(), String> {
@@ -80,6 +81,7 @@ pub async fn sign_out_via_menu(w: &mut LogoutWorld, person: &str) -> Result<(), 
         );
         w.ctx().findings.note(note);
     }
+    w.mark_jar(person, Point::BeforeSignOut, &jar);
     w.before_sign_out = jar;
     // What the browser asked while signed in, up to now: the sign-out's own requests are not
     // part of it (replaying a sign-out URL would be a write).
@@ -104,7 +106,9 @@ pub async fn sign_out_via_menu(w: &mut LogoutWorld, person: &str) -> Result<(), 
         .await
         .map_err(|e| format!("activating Sign Out: {e}"))?;
     w.timings.navigation += navigation.elapsed();
-    w.after_sign_out = Some(w.jar(person).await?);
+    let after = w.jar(person).await?;
+    w.mark_jar(person, Point::SignedOut, &after);
+    w.after_sign_out = Some(after);
     Ok(())
 }
 
@@ -298,6 +302,7 @@ async fn replay_all_refused(w: &mut LogoutWorld) -> Result<(), String> {
         return Ok(());
     }
     let probe = w.ctx().probe.clone();
+    w.drain_trails();
     let (mut refused, mut accepted, mut public) = (Vec::new(), Vec::new(), Vec::new());
     for request in &sorted.replay {
         let method = http::Method::from_bytes(request.method.as_bytes())
@@ -305,6 +310,7 @@ async fn replay_all_refused(w: &mut LogoutWorld) -> Result<(), String> {
         let old = probe.replay(method.clone(), &request.url, &before).await?;
         let line = replayed(request, &old);
         w.probe_log.push(line.clone());
+        w.timeline.push(replay_event(request, &old));
         if !old.authenticated() {
             refused.push(line);
             continue;
@@ -312,6 +318,7 @@ async fn replay_all_refused(w: &mut LogoutWorld) -> Result<(), String> {
         // Served to anyone (a static file, say): no proof that the old cookie still works.
         let anonymous = probe.replay(method, &request.url, &[]).await?;
         w.probe_log.push(replayed(request, &anonymous));
+        w.timeline.push(replay_event(request, &anonymous));
         if anonymous.authenticated() {
             public.push(format!("{line}, and {} without cookies", anonymous.status));
         } else {
@@ -356,6 +363,20 @@ async fn replay_all_refused(w: &mut LogoutWorld) -> Result<(), String> {
         obs = obs.evidence(line);
     }
     w.judge(obs)
+}
+
+/// A replay as a timeline event: the request without query values, the cookie names sent, the
+/// answer.
+fn replay_event(
+    request: &crate::engine::recorder::RecordedRequest,
+    r: &crate::engine::probe::ProbeResponse,
+) -> TimelineEvent {
+    TimelineEvent::Replay {
+        request: request.shown(),
+        cookies_sent: r.cookies_sent.clone(),
+        status: r.status,
+        accepted: r.authenticated(),
+    }
 }
 
 /// A replay's one line: the request without query values, the cookie names sent, the answer.

@@ -14,6 +14,7 @@ use crate::engine::browser::{Browser, JarCookie, Profile};
 use crate::judge::{Observation, VerdictContext};
 pub use crate::observe::page::PageState;
 use crate::observe::page::{self, PageMarkers};
+use crate::observe::timeline::{Point, TimelineEvent};
 use crate::report::ScenarioError;
 
 /// One simulated person at one device: a browser and, when it is a process of its own, its
@@ -78,6 +79,8 @@ pub struct LogoutWorld {
     /// Why this browser's sign-in prompt cannot be answered here (Firefox has no DevTools): the
     /// prompt scenario's checks are then not applicable.
     pub prompt_unavailable: Option<String>,
+    /// The scenario's sign-out timeline so far (hops are taken from the recorders at each point).
+    pub timeline: Vec<TimelineEvent>,
 }
 
 /// Why a person's requests were not recorded.
@@ -136,6 +139,7 @@ impl LogoutWorld {
             recorded_before_sign_out: None,
             auth_prompts: BTreeMap::new(),
             prompt_unavailable: None,
+            timeline: Vec::new(),
         })
     }
 
@@ -226,6 +230,49 @@ impl LogoutWorld {
             None => Err(NoRecording::Failed(format!(
                 "{person}'s browser was not opened by this scenario"
             ))),
+        }
+    }
+
+    /// Takes every person's hops since the last call into the timeline.
+    pub fn drain_trails(&mut self) {
+        for (person, recorder) in &self.recorders {
+            if let Ok(recorder) = recorder {
+                self.timeline
+                    .extend(
+                        recorder
+                            .drain_trail()
+                            .into_iter()
+                            .map(|hop| TimelineEvent::Request {
+                                person: person.clone(),
+                                hop,
+                                sent_auth: false,
+                            }),
+                    );
+            }
+        }
+    }
+
+    /// Records `person`'s jar `jar` at `point` in the timeline, after the hops that led there.
+    pub fn mark_jar(&mut self, person: &str, point: Point, jar: &[JarCookie]) {
+        self.drain_trails();
+        // By name on every host where the entry names none: the identity provider's session
+        // cookie often bears the application's (AD FS's MSISAuth), and the timeline must show
+        // it surviving a sign-out that never reached AD FS.
+        let entries = &self.ctx().target.pages.auth_cookies;
+        let event = crate::observe::timeline::jar_event(person, point, jar, |c| {
+            entries.iter().any(|e| {
+                let entry = AuthCookie::parse(e);
+                entry.matches_name(&c.name) && entry.matches_host(&c.domain).unwrap_or(true)
+            })
+        });
+        self.timeline.push(event);
+    }
+
+    /// Reads `person`'s jar and records it at `point`. A jar that cannot be read leaves the point
+    /// out: the timeline is a help, never a reason to change what the scenario judges.
+    pub async fn mark(&mut self, person: &str, point: Point) {
+        if let Ok(jar) = self.jar(person).await {
+            self.mark_jar(person, point, &jar);
         }
     }
 
@@ -596,8 +643,17 @@ impl LogoutWorld {
             }
         };
         ctx.progress.scenario_done(&line, violated);
+        self.drain_trails();
+        let mut record = crate::report::ScenarioRecord::new(self.verdict_context.clone());
+        record.timeline = std::mem::take(&mut self.timeline);
+        crate::observe::timeline::mark_auth_sent(&mut record.timeline);
+        for (person, recorder) in &self.recorders {
+            if let Err(NoRecording::Unavailable(why) | NoRecording::Failed(why)) = recorder {
+                record.timeline_gaps.push(format!("{person}: {why}"));
+            }
+        }
         if not_observed.is_some() || violated > 0 {
-            crate::report::artifacts::save(
+            record.screenshots = crate::report::artifacts::save(
                 &self.ctx().artifacts,
                 &self.verdict_context,
                 self.people
@@ -609,6 +665,7 @@ impl LogoutWorld {
             .await;
             ctx.findings.artifacts_in(&ctx.artifacts);
         }
+        ctx.findings.scenario(record);
         let closing = std::time::Instant::now();
         for person in self.people.values_mut() {
             if let Some(browser) = person.browser.take() {

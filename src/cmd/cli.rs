@@ -45,6 +45,12 @@ enum Command {
     Doctor(DoctorArgs),
     /// Run the embedded CRM emulator on its own until Ctrl-C.
     Sim(SimArgs),
+    /// What changed between two runs (their --json reports, or the folders they are in):
+    /// verdicts, scenarios newly not judged or not applicable, cookies per host. Exit 0 when
+    /// nothing changed, 1 when something did.
+    Compare(crate::cmd::compare::CompareArgs),
+    /// Review and accept the cookie snapshots a run left for review, without cargo.
+    Snapshots(crate::cmd::snapshots::SnapshotsArgs),
 }
 
 /// Which modes to run against the embedded emulator.
@@ -135,9 +141,17 @@ struct RunArgs {
     /// Write the verdicts as JSON here.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Write the HTML report here (one file that opens offline). By default beside --json with
+    /// its name (`r.json`: `r.html`), else `report.html` in --artifacts; neither given, none.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Where failed scenarios leave screenshots, pages and cookie jars.
     #[arg(long, value_name = "DIR")]
     artifacts: Option<PathBuf>,
+    /// Replace every host name in the reports (console, JUnit, JSON, HTML) by `host-N.example`,
+    /// one name per host, and leave screenshots out of the HTML: a run to hand to a vendor.
+    #[arg(long)]
+    redact_hosts: bool,
     /// Turn on an emulator fault (see `sim --list-faults`); repeatable.
     #[arg(long = "fault", value_name = "NAME")]
     faults: Vec<String>,
@@ -483,7 +497,7 @@ pub fn main() -> i32 {
         Command::Timeout(a) => a.sign_in.webdriver.as_deref(),
         Command::Revoke(a) => a.sign_in.webdriver.as_deref(),
         Command::Doctor(a) => a.webdriver.as_deref(),
-        Command::Sim(_) => None,
+        Command::Sim(_) | Command::Compare(_) | Command::Snapshots(_) => None,
     };
     if let Some(url) = webdriver {
         crate::config::secrets::remember_url_credentials(url);
@@ -611,6 +625,10 @@ fn main_parsed(cli: Cli) -> i32 {
             Command::Revoke(args) => cmd_revoke(*args).await,
             Command::Doctor(args) => cmd_doctor(args).await,
             Command::Sim(args) => cmd_sim(args).await,
+            Command::Compare(args) => crate::cmd::compare::compare(&args),
+            Command::Snapshots(args) => {
+                crate::cmd::snapshots::snapshots(&args, repository_snapshots())
+            }
         }
     })
 }
@@ -709,6 +727,16 @@ async fn cmd_run(args: RunArgs) -> i32 {
     opts.isolation = args.isolation;
     opts.tags = args.tags;
     opts.name = args.name;
+    opts.html = match (&args.html, &args.json, &args.artifacts) {
+        (Some(html), _, _) => Some(html.clone()),
+        // Named after the JSON report, so that runs writing theirs into one folder (a
+        // pipeline's matrix, the tests) never replace each other's.
+        (None, Some(json), _) => Some(json.with_extension("html")),
+        // Made at the end with the report if no failed scenario made it first (as artifacts are).
+        (None, None, Some(dir)) => Some(dir.join("report.html")),
+        (None, None, None) => None,
+    };
+    opts.redact_hosts = args.redact_hosts;
     opts.junit = args.junit;
     opts.json = args.json;
     opts.artifacts = args.artifacts;

@@ -4,9 +4,11 @@
 //! others and nothing imports it.
 
 pub mod cli;
+pub mod compare;
 pub mod connect;
 pub mod doctor;
 pub mod propose;
 pub mod revoke;
 pub mod run;
+pub mod snapshots;
 pub mod timeouts;

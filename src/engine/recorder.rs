@@ -12,6 +12,11 @@
 //! ([CDP Network domain](https://chromedevtools.github.io/devtools-protocol/tot/Network/),
 //! [Target domain](https://chromedevtools.github.io/devtools-protocol/tot/Target/)).
 //!
+//! Beside it, every hop on every host (AD FS too) is kept for the report's sign-out timeline
+//! ([`TrailHop`]): method, URL without query values, status, the names of the cookies sent, and
+//! the cookies each response set or cleared (`Network.responseReceivedExtraInfo`'s `Set-Cookie`
+//! headers, parsed at once: name and attributes, never the value).
+//!
 //! What it does not see: tabs opened after it started, cross-origin frames and workers (targets
 //! of their own), and a browser that is a process of its own (its DevTools port is chromedriver's;
 //! WebDriver carries no events).
@@ -31,6 +36,86 @@ pub const MAX_DISTINCT: usize = 200;
 /// At most this many request hops inside the scope are looked at (a page that polls forever
 /// must not grow memory without end).
 const MAX_HOPS: usize = 5_000;
+
+/// At most this many hops on any host are kept for the timeline.
+const MAX_TRAIL: usize = 2_000;
+
+/// One hop of the browser's traffic on any host, as the report's timeline shows it: never a
+/// cookie value, a header value or a query value.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct TrailHop {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The URL without its query values ([`without_query_values`]).
+    pub url: String,
+    /// The host the hop went to.
+    pub host: String,
+    /// The status the browser got; `None` while it waited (or for a failed request).
+    pub status: Option<u16>,
+    /// The request failed (network error, cancelled).
+    pub failed: bool,
+    /// Names of the cookies the browser sent; `None` when Chromium reported no extra info.
+    pub cookies_sent: Option<Vec<String>>,
+    /// The cookies the response set or cleared.
+    pub set_cookies: Vec<SetCookie>,
+}
+
+/// One `Set-Cookie` of a response: the cookie's name and attributes, never its value.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SetCookie {
+    /// The cookie's name.
+    pub name: String,
+    /// Its `Domain` attribute; `None` for a host-only cookie (the hop's host).
+    pub domain: Option<String>,
+    /// Its `Path` attribute, if any.
+    pub path: Option<String>,
+    /// The other attributes as written (`Secure`, `HttpOnly`, `SameSite=None`, `Max-Age=0`,
+    /// `Expires=...`).
+    pub attributes: Vec<String>,
+    /// The header removes the cookie: an expiry in the past or a `Max-Age` of zero or less
+    /// (RFC 6265 §5.3 step 11: such a cookie is evicted).
+    pub clears: bool,
+}
+
+impl SetCookie {
+    /// The `Set-Cookie` header value `header` without its value; `None` when it has no name.
+    pub fn parse(header: &str) -> Option<SetCookie> {
+        let c = cookie::Cookie::parse(header.trim()).ok()?;
+        let mut attributes = Vec::new();
+        if c.secure() == Some(true) {
+            attributes.push("Secure".to_string());
+        }
+        if c.http_only() == Some(true) {
+            attributes.push("HttpOnly".to_string());
+        }
+        if let Some(s) = c.same_site() {
+            attributes.push(format!("SameSite={s}"));
+        }
+        if c.partitioned() == Some(true) {
+            attributes.push("Partitioned".to_string());
+        }
+        let max_age = c.max_age().map(|d| d.whole_seconds());
+        if let Some(m) = max_age {
+            attributes.push(format!("Max-Age={m}"));
+        }
+        let expires = c.expires_datetime();
+        if let Some(e) = expires {
+            attributes.push(format!("Expires={}", e.date()));
+        }
+        let now = cookie::time::OffsetDateTime::now_utc();
+        let clears = match max_age {
+            Some(m) => m <= 0,
+            None => expires.is_some_and(|e| e <= now),
+        };
+        (!c.name().is_empty()).then(|| SetCookie {
+            name: c.name().to_string(),
+            domain: c.domain().map(str::to_string),
+            path: c.path().map(str::to_string),
+            attributes,
+            clears,
+        })
+    }
+}
 
 /// One request the browser made (one hop of a redirect chain), inside the scope.
 #[derive(Clone, PartialEq)]
@@ -112,6 +197,13 @@ struct Log {
     extra_seen: HashMap<String, usize>,
     extra_early: HashMap<(String, usize), Vec<String>>,
     seen: usize,
+    /// Every hop on any host, for the timeline, and (session/request id, hop number) -> index.
+    trail: Vec<TrailHop>,
+    trail_by_hop: HashMap<(String, usize), usize>,
+    /// How much of `trail` [`Recorder::drain_trail`] has handed out.
+    trail_drained: usize,
+    /// Response extra-info events seen per request id (the n-th belongs to hop n).
+    response_extra_seen: HashMap<String, usize>,
 }
 
 impl Log {
@@ -133,6 +225,14 @@ impl Log {
             .copied()
     }
 
+    fn current_trail(&mut self, rid: &str) -> Option<&mut TrailHop> {
+        let n = *self.sent.get(rid)?;
+        let i = *self
+            .trail_by_hop
+            .get(&(rid.to_string(), n.checked_sub(1)?))?;
+        self.trail.get_mut(i)
+    }
+
     fn on_event(&mut self, session: &str, event: &Event) {
         let p = &event.params;
         let Some(rid) = p["requestId"].as_str() else {
@@ -142,10 +242,14 @@ impl Log {
         let rid = format!("{session}/{rid}");
         match event.method.as_str() {
             "Network.requestWillBeSent" => {
-                if let Some(status) = p["redirectResponse"]["status"].as_u64()
-                    && let Some(i) = self.current(&rid)
-                {
-                    self.hops[i].status = u16::try_from(status).ok();
+                if let Some(status) = p["redirectResponse"]["status"].as_u64() {
+                    let status = u16::try_from(status).ok();
+                    if let Some(i) = self.current(&rid) {
+                        self.hops[i].status = status;
+                    }
+                    if let Some(hop) = self.current_trail(&rid) {
+                        hop.status = status;
+                    }
                 }
                 let hop = {
                     let n = self.sent.entry(rid.clone()).or_default();
@@ -159,16 +263,30 @@ impl Log {
                 else {
                     return;
                 };
+                let method = p["request"]["method"]
+                    .as_str()
+                    .unwrap_or("GET")
+                    .to_ascii_uppercase();
+                if self.trail.len() < MAX_TRAIL && matches!(url.scheme(), "http" | "https") {
+                    self.trail_by_hop
+                        .insert((rid.clone(), hop), self.trail.len());
+                    self.trail.push(TrailHop {
+                        method: method.clone(),
+                        url: without_query_values(&url),
+                        host: url.host_str().unwrap_or_default().to_string(),
+                        status: None,
+                        failed: false,
+                        cookies_sent: early.clone(),
+                        set_cookies: Vec::new(),
+                    });
+                }
                 if !self.in_scope(&url) || self.hops.len() >= MAX_HOPS {
                     return;
                 }
                 self.seen += 1;
                 self.by_hop.insert((rid, hop), self.hops.len());
                 self.hops.push(RecordedRequest {
-                    method: p["request"]["method"]
-                        .as_str()
-                        .unwrap_or("GET")
-                        .to_ascii_uppercase(),
+                    method,
                     url,
                     cookies: early,
                     status: None,
@@ -188,6 +306,9 @@ impl Log {
                     *n += 1;
                     *n - 1
                 };
+                if let Some(&t) = self.trail_by_hop.get(&(rid.clone(), hop)) {
+                    self.trail[t].cookies_sent = Some(names.clone());
+                }
                 match self.by_hop.get(&(rid.clone(), hop)) {
                     Some(&i) => self.hops[i].cookies = Some(names),
                     // The hop is announced later, or it is outside the scope (dropped then).
@@ -198,15 +319,43 @@ impl Log {
                 }
             }
             "Network.responseReceived" => {
+                let status = p["response"]["status"]
+                    .as_u64()
+                    .and_then(|s| u16::try_from(s).ok());
                 if let Some(i) = self.current(&rid) {
-                    self.hops[i].status = p["response"]["status"]
-                        .as_u64()
-                        .and_then(|s| u16::try_from(s).ok());
+                    self.hops[i].status = status;
+                }
+                if let Some(hop) = self.current_trail(&rid) {
+                    hop.status = status;
+                }
+            }
+            "Network.responseReceivedExtraInfo" => {
+                let hop = {
+                    let n = self.response_extra_seen.entry(rid.clone()).or_default();
+                    *n += 1;
+                    *n - 1
+                };
+                // Header names are as the server sent them; several Set-Cookie headers come
+                // joined by newlines. Each is cut down to name and attributes here.
+                let set_cookies: Vec<SetCookie> = p["headers"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+                    .filter_map(|(_, v)| v.as_str())
+                    .flat_map(str::lines)
+                    .filter_map(SetCookie::parse)
+                    .collect();
+                if let Some(&t) = self.trail_by_hop.get(&(rid, hop)) {
+                    self.trail[t].set_cookies = set_cookies;
                 }
             }
             "Network.loadingFailed" => {
                 if let Some(i) = self.current(&rid) {
                     self.hops[i].failed = true;
+                }
+                if let Some(hop) = self.current_trail(&rid) {
+                    hop.failed = true;
                 }
             }
             _ => {}
@@ -339,6 +488,14 @@ impl Recorder {
     /// What has been recorded so far.
     pub fn recording(&self) -> Recording {
         lock(&self.log).recording()
+    }
+
+    /// The hops on any host since the last call, in order, for the timeline.
+    pub fn drain_trail(&self) -> Vec<TrailHop> {
+        let mut log = lock(&self.log);
+        let from = log.trail_drained.min(log.trail.len());
+        log.trail_drained = log.trail.len();
+        log.trail[from..].to_vec()
     }
 
     /// What has been recorded so far; the recording then starts afresh (a second sign-in and

@@ -11,3 +11,4 @@ pub mod page;
 pub mod revoke;
 pub mod sign_in_chain;
 pub mod snapshot;
+pub mod timeline;

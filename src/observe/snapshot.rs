@@ -429,6 +429,64 @@ pub fn compare(
     })
 }
 
+/// A snapshot awaiting review: the cookies a run saw (`NAME.snap.new`) where they differ from the
+/// baseline (`NAME.snap`), or where there is none yet.
+#[derive(Debug)]
+pub struct Pending {
+    /// The snapshot's name (the file name without `.snap.new`).
+    pub name: String,
+    /// The baseline it would replace (may not exist yet).
+    pub file: PathBuf,
+    /// `-` for a cookie in the baseline only, `+` for one seen only (as the run's report shows).
+    pub diff: String,
+}
+
+/// The snapshots awaiting review in `dir`, by name, each with its diff: what
+/// `logout-harness snapshots review` shows, so that no one needs `cargo insta` to review an
+/// upgrade.
+pub fn pending(dir: &Path) -> Result<Vec<Pending>, SnapshotError> {
+    let entries = std::fs::read_dir(dir).map_err(|cause| SnapshotError::Folder {
+        dir: dir.to_path_buf(),
+        cause,
+    })?;
+    let mut names: Vec<String> = entries
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".snap.new").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let file = dir.join(format!("{name}.snap"));
+            let seen = recorded_shapes(&dir.join(format!("{name}.snap.new")))?;
+            let recorded = if file.exists() {
+                Some(recorded_shapes(&file)?)
+            } else {
+                None
+            };
+            let diff = diff_shapes(&file, recorded.as_deref(), &seen);
+            Ok(Pending { name, file, diff })
+        })
+        .collect()
+}
+
+/// Accepts the pending snapshot `name` in `dir`: its `.snap.new` becomes the baseline `.snap`
+/// (renamed over it, whole).
+pub fn accept(dir: &Path, name: &str) -> Result<PathBuf, SnapshotError> {
+    let file = dir.join(format!("{name}.snap"));
+    let new = dir.join(format!("{name}.snap.new"));
+    // Read first: a review file that is not a snapshot never becomes a baseline.
+    recorded_shapes(&new)?;
+    std::fs::rename(&new, &file).map_err(|e| SnapshotError::File {
+        file: file.clone(),
+        what: "cannot accept the review file",
+        cause: e.to_string(),
+    })?;
+    Ok(file)
+}
+
 /// The cookie shapes a snapshot file records (sorted), read through insta: a `---` header and a
 /// YAML body.
 fn recorded_shapes(file: &Path) -> Result<Vec<CookieShape>, SnapshotError> {
@@ -491,6 +549,34 @@ fn diff_shapes(file: &Path, recorded: Option<&[CookieShape]>, seen: &[CookieShap
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run outside CI leaves a review file where the cookies differ; `pending` shows its diff
+    /// and `accept` makes it the baseline, which the next comparison then matches.
+    #[test]
+    fn a_pending_snapshot_is_reviewed_then_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = [CookieShape::of(&cookie("Kept", true), 0.0)];
+        write_snapshot(&dir.path().join("s.snap"), "d", &old).unwrap();
+        let seen = vec![
+            CookieShape::of(&cookie("Kept", true), 0.0),
+            CookieShape::of(&cookie("MSISAuth", false), 0.0),
+        ];
+        let c = compare(dir.path(), "s", "d", &seen, SnapshotWrites::Review).unwrap();
+        assert!(!c.matches);
+        let p = pending(dir.path()).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].name, "s");
+        assert!(
+            p[0].diff.starts_with("+ MSISAuth@crm.contoso.test/"),
+            "{}",
+            p[0].diff
+        );
+        assert!(!p[0].diff.contains("Kept"), "{}", p[0].diff);
+        accept(dir.path(), "s").unwrap();
+        assert!(pending(dir.path()).unwrap().is_empty());
+        let again = compare(dir.path(), "s", "d", &seen, SnapshotWrites::Nothing).unwrap();
+        assert!(again.matches, "{}", again.diff);
+    }
 
     #[test]
     fn a_password_in_a_cookie_name_or_path_never_reaches_a_snapshot() {

@@ -7,19 +7,21 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::browser::Browser;
 use crate::judge::VerdictContext;
+use crate::report::findings::Screenshot;
 use crate::{config::secrets, observe::snapshot};
 
 /// Saves the artifacts of the scenario of `ctx` under `artifacts`: each person's browser (by name)
 /// and the scenario's probe log, within `limit` in all (a page that does not answer, or one of
 /// 50 MB, gets what could be saved by then and a note). Failures to save are reported on stderr
-/// only (an artifact is a help, never a reason to change the verdict).
+/// only (an artifact is a help, never a reason to change the verdict). Returns the screenshots
+/// taken, for the HTML report to embed.
 pub async fn save<'a>(
     artifacts: &Path,
     ctx: &VerdictContext,
     browsers: impl IntoIterator<Item = (&'a str, &'a Browser)>,
     probe_log: &[String],
     limit: std::time::Duration,
-) {
+) -> Vec<Screenshot> {
     let dir: PathBuf = artifacts.join(snapshot::snapshot_name(&[
         &ctx.feature,
         &ctx.scenario,
@@ -28,8 +30,9 @@ pub async fn save<'a>(
     ]));
     if let Err(e) = private_dir(&dir) {
         eprintln!("artifacts: cannot create {}: {e}", dir.display());
-        return;
+        return Vec::new();
     }
+    let mut screenshots = Vec::new();
     let deadline = tokio::time::Instant::now() + limit;
     let mut notes = vec![format!(
         "scenario: {}\nmode: {}\nbrowser: {}",
@@ -37,9 +40,12 @@ pub async fn save<'a>(
     )];
     for (person, browser) in browsers {
         // Cut at an await: at worst the screenshot, always taken last, is not taken.
-        if tokio::time::timeout_at(deadline, save_browser(&dir, person, browser, &mut notes))
-            .await
-            .is_err()
+        if tokio::time::timeout_at(
+            deadline,
+            save_browser(&dir, person, browser, &mut notes, &mut screenshots),
+        )
+        .await
+        .is_err()
         {
             notes.push(format!(
                 "{person}: saving stopped after {:.0}s (the page did not answer in time, or is \
@@ -51,6 +57,7 @@ pub async fn save<'a>(
     notes.extend(probe_log.iter().cloned());
     let probe = secrets::redact_known(&(notes.join("\n") + "\n"));
     let _ = write_private(&dir.join("probe.txt"), probe);
+    screenshots
 }
 
 /// The most of a page's source an artifact keeps: a person reads the start of a page, and a
@@ -58,7 +65,13 @@ pub async fn save<'a>(
 const MAX_PAGE_SOURCE: usize = 2 * 1024 * 1024;
 
 /// One person's browser: URL, page source, cookie shapes, then the screenshot.
-async fn save_browser(dir: &Path, person: &str, browser: &Browser, notes: &mut Vec<String>) {
+async fn save_browser(
+    dir: &Path,
+    person: &str,
+    browser: &Browser,
+    notes: &mut Vec<String>,
+    screenshots: &mut Vec<Screenshot>,
+) {
     let client = browser.client();
     if let Ok(url) = client.current_url().await {
         notes.push(format!("{person} url: {url}"));
@@ -80,7 +93,11 @@ async fn save_browser(dir: &Path, person: &str, browser: &Browser, notes: &mut V
     match blanked {
         Ok(blanked) => {
             if let Ok(png) = client.screenshot().await {
-                let _ = write_private(&dir.join(format!("{person}.png")), png);
+                let _ = write_private(&dir.join(format!("{person}.png")), &png);
+                screenshots.push(Screenshot {
+                    caption: format!("{person}'s browser as the scenario ended"),
+                    png,
+                });
             }
             if blanked > 0 {
                 notes.push(format!(

@@ -5,23 +5,33 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::report::findings::{Collector, redact_findings};
+use crate::report::findings::{Collector, Findings, redact_findings, redact_hosts};
+use crate::report::html::html;
 use crate::report::json::json;
 use crate::report::junit::junit;
 
 /// The findings of the run under way and where its reports go, so an interrupted run can still
 /// write what it judged ([`write_interrupted`]). Process-wide because the signal handler writes
 /// them from no context but this.
-pub(crate) type InFlight = (std::sync::Arc<Collector>, Option<PathBuf>, Option<PathBuf>);
+pub(crate) type InFlight = (std::sync::Arc<Collector>, ReportPaths);
+
+/// Where a run's reports go: `--junit`, `--json` and `--html` (each `None` when not written).
+#[derive(Clone, Debug, Default)]
+pub struct ReportPaths {
+    /// JUnit XML.
+    pub junit: Option<PathBuf>,
+    /// JSON.
+    pub json: Option<PathBuf>,
+    /// The HTML report.
+    pub html: Option<PathBuf>,
+    /// `--redact-hosts`: host names replaced in every report.
+    pub redact_hosts: bool,
+}
 static IN_FLIGHT: Mutex<Option<InFlight>> = Mutex::new(None);
 
-/// Registers the run under way: its collector, and its `--junit` and `--json` paths.
-pub fn set_in_flight(
-    collector: std::sync::Arc<Collector>,
-    junit: Option<PathBuf>,
-    json: Option<PathBuf>,
-) {
-    *IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner()) = Some((collector, junit, json));
+/// Registers the run under way: its collector, and where its reports go.
+pub fn set_in_flight(collector: std::sync::Arc<Collector>, paths: ReportPaths) {
+    *IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner()) = Some((collector, paths));
 }
 
 /// The run's normal end claims its reports from the signal handler. `None`: the handler has
@@ -37,35 +47,38 @@ pub(crate) fn claim_in_flight() -> Option<std::sync::MutexGuard<'static, Option<
 /// (JSON `"incomplete": true`, a JUnit property `incomplete`). Called first thing by the signal
 /// handler, then the browsers are ended.
 pub fn write_interrupted() {
-    let Some((collector, junit_path, json_path)) =
-        IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner()).take()
+    let Some((collector, paths)) = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner()).take()
     else {
         return;
     };
     // Redacted like every report (an evidence line may quote a URL that carries a password).
     let mut findings = redact_findings(collector.take());
+    if paths.redact_hosts {
+        findings = redact_hosts(findings);
+    }
     findings.incomplete = true;
     findings.notes.push(
         "the run was interrupted: these are the findings up to then; scenarios that had not \
          ended are missing"
             .into(),
     );
-    if let Some(path) = junit_path {
-        match write_file(&path, &junit(&findings)) {
+    type Writer = fn(&Findings) -> String;
+    let reports: [(&str, &Option<PathBuf>, Writer); 3] = [
+        ("JUnit", &paths.junit, junit),
+        ("JSON", &paths.json, json),
+        ("HTML", &paths.html, html),
+    ];
+    for (what, path, writer) in reports {
+        let Some(path) = path else { continue };
+        match make_folder_of(path).and_then(|()| write_file(path, &writer(&findings))) {
             Ok(()) => eprintln!(
-                "interrupted: partial JUnit report written to {}",
+                "interrupted: partial {what} report written to {}",
                 path.display()
             ),
-            Err(e) => eprintln!("interrupted: cannot write --junit {}: {e}", path.display()),
-        }
-    }
-    if let Some(path) = json_path {
-        match write_file(&path, &json(&findings)) {
-            Ok(()) => eprintln!(
-                "interrupted: partial JSON report written to {}",
+            Err(e) => eprintln!(
+                "interrupted: cannot write the {what} report {}: {e}",
                 path.display()
             ),
-            Err(e) => eprintln!("interrupted: cannot write --json {}: {e}", path.display()),
         }
     }
 }
@@ -107,6 +120,20 @@ impl ReportsLock {
             }
         }
         ReportsLock { _dirs: held }
+    }
+}
+
+/// Makes the folder `path` is in, private (0700) as the artifacts' folders are, when it does not
+/// exist yet: the HTML report's default place is `--artifacts`, which only a failed scenario
+/// would otherwise make. A folder the checks before the run found is left as it is.
+pub fn make_folder_of(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) if !dir.exists() => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir),
+        _ => Ok(()),
     }
 }
 

@@ -65,6 +65,70 @@ pub struct RunCost {
     pub harness_cpu_s: f64,
 }
 
+/// How one Gherkin step of a scenario ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepOutcome {
+    /// It ran to its end.
+    Passed,
+    /// It could not observe (the scenario is not judged from here on).
+    Failed,
+    /// No step definition matches it.
+    Undefined,
+    /// It never ran: a step before it failed, or the run was interrupted.
+    NotRun,
+}
+
+/// One Gherkin step as written (`When she signs out through the profile menu`) and how it ended.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepRecord {
+    /// The keyword and the text.
+    pub text: String,
+    /// How it ended.
+    pub outcome: StepOutcome,
+}
+
+/// A screenshot a report embeds, with what it shows.
+#[derive(Clone, Debug)]
+pub struct Screenshot {
+    /// What it shows (`alice, as the scenario ended`).
+    pub caption: String,
+    /// The PNG, taken after every known secret on the page was blanked (see
+    /// [`crate::report::artifacts`]).
+    pub png: Vec<u8>,
+}
+
+/// What a report shows of one scenario beside its verdicts: its steps, its sign-out timeline,
+/// and the screenshots of a failed one.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioRecord {
+    /// Which scenario.
+    pub context: VerdictContext,
+    /// Its Gherkin steps in order, each with how it ended.
+    pub steps: Vec<StepRecord>,
+    /// Its timeline, in the order things happened.
+    pub timeline: Vec<crate::observe::timeline::TimelineEvent>,
+    /// Why part of the timeline is missing (a browser whose requests could not be recorded).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub timeline_gaps: Vec<String>,
+    /// Screenshots of a failed scenario (the HTML report embeds them; never in JSON).
+    #[serde(skip)]
+    pub screenshots: Vec<Screenshot>,
+}
+
+impl ScenarioRecord {
+    /// A record of the scenario at `context` with nothing in it yet.
+    pub fn new(context: VerdictContext) -> ScenarioRecord {
+        ScenarioRecord {
+            context,
+            steps: Vec::new(),
+            timeline: Vec::new(),
+            timeline_gaps: Vec::new(),
+            screenshots: Vec::new(),
+        }
+    }
+}
+
 /// Everything a run found, in the order found.
 #[derive(Debug, Default, Serialize)]
 pub struct Findings {
@@ -91,6 +155,13 @@ pub struct Findings {
     /// The run was interrupted (Ctrl-C, SIGTERM): these are the findings up to then, and scenarios
     /// that had not ended are missing.
     pub incomplete: bool,
+    /// Where the HTML report is, as the JUnit file names it (relative to the JUnit file's folder
+    /// when they share one): a CI server's test tab then points a reader to it.
+    #[serde(skip)]
+    pub html_report: Option<String>,
+    /// Each scenario that ran: its steps and its sign-out timeline, in the order they ended.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<ScenarioRecord>,
 }
 
 impl Findings {
@@ -201,6 +272,33 @@ impl Collector {
         }
     }
 
+    /// Records a scenario's timeline and screenshots (its after hook); its steps are added when
+    /// the pass ends ([`Collector::steps_of`]).
+    pub fn scenario(&self, record: ScenarioRecord) {
+        let mut f = self.lock();
+        match f.scenarios.iter_mut().find(|s| s.context == record.context) {
+            Some(s) => {
+                s.timeline = record.timeline;
+                s.timeline_gaps = record.timeline_gaps;
+                s.screenshots = record.screenshots;
+            }
+            None => f.scenarios.push(record),
+        }
+    }
+
+    /// Records the steps of the scenario at `context`, as cucumber's events told them.
+    pub fn steps_of(&self, context: &VerdictContext, steps: Vec<StepRecord>) {
+        let mut f = self.lock();
+        match f.scenarios.iter_mut().find(|s| s.context == *context) {
+            Some(s) => s.steps = steps,
+            None => {
+                let mut record = ScenarioRecord::new(context.clone());
+                record.steps = steps;
+                f.scenarios.push(record);
+            }
+        }
+    }
+
     /// Records where a scenario's time went.
     pub fn timing(&self, t: ScenarioTiming) {
         self.lock().timings.push(t);
@@ -226,18 +324,128 @@ impl Collector {
 }
 
 /// `findings` with every [`remember`](crate::config::secrets::remember)ed secret redacted from each text they carry (evidence,
-/// details, messages, reasons, notes), before any report (console, JUnit, JSON) is written from
-/// them: redacting before the report's own escaping means no escaped form can slip through.
-pub fn redact_findings(mut findings: Findings) -> Findings {
+/// details, messages, reasons, notes, steps, timelines), before any report (console, JUnit, JSON,
+/// HTML) is written from them: redacting before the report's own escaping means no escaped form
+/// can slip through.
+pub fn redact_findings(findings: Findings) -> Findings {
     let redactor = Redactor::known();
     if redactor.is_empty() {
         return findings;
     }
-    let r = |s: &mut String| *s = redactor.redact(s);
+    rewrite_texts(findings, &|s: &str| redactor.redact(s))
+}
+
+/// `--redact-hosts`: every host name the findings carry (in URLs, the timeline's hops and cookie
+/// domains) replaced by `host-N.example`, the same name for the same host everywhere, and the
+/// organisation's name in them (`contoso`) by `name-N` wherever else it shows, so a run can be
+/// handed to a vendor or an auditor. Screenshots are dropped: an image cannot be rewritten.
+pub fn redact_hosts(findings: Findings) -> Findings {
+    let mut hosts = std::collections::BTreeSet::new();
+    let url = regex::Regex::new(r"(?i)\b(?:https?|wss?)://(?:[^@/\s]*@)?([a-z0-9][a-z0-9.-]*)")
+        .expect("static regex");
+    let mut seen_in = |t: &str| {
+        for c in url.captures_iter(t) {
+            hosts.insert(c[1].to_ascii_lowercase());
+        }
+    };
+    rewrite_texts_ref(&findings, &mut seen_in);
+    for s in &findings.scenarios {
+        for e in &s.timeline {
+            crate::observe::timeline::hosts_of(e, &mut |h: &str| {
+                hosts.insert(h.trim_start_matches('.').to_ascii_lowercase());
+            });
+        }
+    }
+    hosts.retain(|h| h.contains('.') && h.parse::<std::net::IpAddr>().is_err());
+    // Longest first: `crm.contoso.test` is replaced before the `contoso.test` of a domain cookie.
+    let mut by_length: Vec<(String, String)> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.clone(), format!("host-{}.example", i + 1)))
+        .collect();
+    by_length.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+    // Then the names inside them, wherever a host was cut short or encoded (`crm.contoso.t...`
+    // in a shortened Location, `%2fcontoso%2f` in an encoded one, the organization's path):
+    // every label but the first and the last (`contoso` of `crm.contoso.test`; of a two-label
+    // host, its first), of 4 characters or more, wherever it appears.
+    let mut names: Vec<String> = hosts
+        .iter()
+        .flat_map(|h| {
+            let labels: Vec<&str> = h.split('.').collect();
+            let inner = if labels.len() > 2 {
+                &labels[1..labels.len() - 1]
+            } else {
+                &labels[..labels.len() - 1]
+            };
+            inner
+                .iter()
+                .filter(|l| l.len() >= 4)
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    let replacements: Vec<(regex::Regex, String)> = by_length
+        .iter()
+        .map(|(host, alias)| (regex::escape(host), alias.clone()))
+        .chain(
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (regex::escape(n), format!("name-{}", i + 1))),
+        )
+        .map(|(pattern, alias)| {
+            let re = regex::RegexBuilder::new(&pattern)
+                .case_insensitive(true)
+                .build()
+                .expect("an escaped host or label is a regex");
+            (re, alias)
+        })
+        .collect();
+    let mut findings = rewrite_texts(findings, &|s: &str| {
+        let mut out = s.to_string();
+        for (re, alias) in &replacements {
+            if re.is_match(&out) {
+                out = re.replace_all(&out, alias.as_str()).into_owned();
+            }
+        }
+        out
+    });
+    for s in &mut findings.scenarios {
+        s.screenshots.clear();
+    }
+    findings
+        .notes
+        .push("host names are replaced (--redact-hosts): host-N.example is one host everywhere, name-N one name in them; screenshots are left out".into());
+    findings
+}
+
+/// Calls `look` on every text of `findings` that [`rewrite_texts`] rewrites.
+fn rewrite_texts_ref(findings: &Findings, look: &mut dyn FnMut(&str)) {
+    for v in &findings.verdicts {
+        v.evidence.iter().for_each(|t| look(t));
+        v.detail.iter().for_each(|t| look(t));
+        v.why.iter().for_each(|t| look(t));
+    }
+    for e in &findings.errors {
+        look(&e.message);
+    }
+    for n in &findings.not_applicable {
+        look(&n.reason);
+    }
+    findings.notes.iter().for_each(|t| look(t));
+}
+
+/// `findings` with `rewrite` applied to every text that could carry a secret or a host name.
+fn rewrite_texts(mut findings: Findings, rewrite: &dyn Fn(&str) -> String) -> Findings {
+    let r = |s: &mut String| *s = rewrite(s);
     for v in &mut findings.verdicts {
         v.evidence.iter_mut().for_each(r);
         v.detail.iter_mut().for_each(r);
         v.why.iter_mut().for_each(r);
+        v.likely_cause.iter_mut().for_each(r);
+        v.fix.iter_mut().for_each(r);
         r(&mut v.context.scenario);
         r(&mut v.context.target);
     }
@@ -253,5 +461,18 @@ pub fn redact_findings(mut findings: Findings) -> Findings {
         r(&mut n.context.target);
     }
     findings.notes.iter_mut().for_each(r);
+    for t in &mut findings.timings {
+        r(&mut t.context.scenario);
+        r(&mut t.context.target);
+    }
+    for s in &mut findings.scenarios {
+        r(&mut s.context.scenario);
+        r(&mut s.context.target);
+        for step in &mut s.steps {
+            r(&mut step.text);
+        }
+        crate::observe::timeline::redact(&mut s.timeline, rewrite);
+        s.timeline_gaps.iter_mut().for_each(r);
+    }
     findings
 }

@@ -6,9 +6,12 @@
 //! user's pipeline.
 
 use crate::config::target::{AuthMode, PassMode, Ui};
+use crate::engine::recorder::{SetCookie, TrailHop};
 use crate::judge::{Expected, Outcome, RuleId, Verdict, VerdictContext};
+use crate::observe::timeline::{Point, TimelineEvent, msis_auth};
 use crate::report::{
-    Findings, NotApplicable, RunCost, ScenarioError, ScenarioTiming, console, json, junit,
+    Findings, NotApplicable, RunCost, ScenarioError, ScenarioRecord, ScenarioTiming, Screenshot,
+    StepOutcome, StepRecord, console, html, json, junit,
 };
 
 fn context(scenario: &str, mode: PassMode) -> VerdictContext {
@@ -94,6 +97,142 @@ fn findings() -> Findings {
         artifacts: Default::default(),
         knobs_reached: Vec::new(),
         incomplete: false,
+        html_report: Some("logout.html".into()),
+        scenarios: vec![skipped_adfs_sign_out(context(
+            "Leftover cookies <match> the snapshot",
+            ifd_uci,
+        ))],
+    }
+}
+
+/// A 1x1 PNG: a screenshot the HTML report embeds.
+const PNG_1X1: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+
+fn hop(method: &str, url: &str, status: u16, sent: &[&str], set: Vec<SetCookie>) -> TimelineEvent {
+    let host = url::Url::parse(url)
+        .unwrap()
+        .host_str()
+        .unwrap()
+        .to_string();
+    TimelineEvent::Request {
+        person: "alice".into(),
+        hop: TrailHop {
+            method: method.into(),
+            url: url.into(),
+            host,
+            status: Some(status),
+            failed: false,
+            cookies_sent: Some(sent.iter().map(|s| s.to_string()).collect()),
+            set_cookies: set,
+        },
+        sent_auth: false,
+    }
+}
+
+/// The sign-out that never reached AD FS, as its timeline records it: CRM's cookie cleared,
+/// AD FS's left, and opening CRM again signed straight back in through AD FS.
+fn skipped_adfs_sign_out(context: VerdictContext) -> ScenarioRecord {
+    let step = |text: &str, outcome| StepRecord {
+        text: text.into(),
+        outcome,
+    };
+    let jar = |point, cookies| TimelineEvent::Jar {
+        person: "alice".into(),
+        point,
+        cookies,
+    };
+    let mut timeline = vec![
+        jar(Point::BeforeSignIn, vec![]),
+        hop(
+            "GET",
+            "https://crm.contoso.test/contoso/main.aspx",
+            302,
+            &[],
+            vec![],
+        ),
+        hop(
+            "POST",
+            "https://adfs.contoso.test/adfs/ls/?wa&wtrealm&wctx",
+            302,
+            &[],
+            vec![
+                SetCookie::parse(
+                    "MSISAuth=VALUE-NEVER-SHOWN; path=/adfs; secure; HttpOnly; SameSite=None",
+                )
+                .unwrap(),
+            ],
+        ),
+        jar(
+            Point::SignedIn,
+            vec![
+                msis_auth("adfs.contoso.test", true),
+                msis_auth("crm.contoso.test", true),
+            ],
+        ),
+        jar(
+            Point::BeforeSignOut,
+            vec![
+                msis_auth("adfs.contoso.test", true),
+                msis_auth("crm.contoso.test", true),
+            ],
+        ),
+        hop(
+            "GET",
+            "https://crm.contoso.test/contoso/signout.aspx",
+            200,
+            &["MSISAuth"],
+            vec![
+                SetCookie::parse("MSISAuth=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT")
+                    .unwrap(),
+            ],
+        ),
+        jar(Point::SignedOut, vec![msis_auth("adfs.contoso.test", true)]),
+        TimelineEvent::Replay {
+            request: "GET https://crm.contoso.test/contoso/api/data/v9.0/WhoAmI".into(),
+            cookies_sent: vec![],
+            status: 401,
+            accepted: false,
+        },
+        hop(
+            "GET",
+            "https://adfs.contoso.test/adfs/ls/?wa&wtrealm",
+            200,
+            &["MSISAuth"],
+            vec![],
+        ),
+        jar(
+            Point::Reopened,
+            vec![
+                msis_auth("adfs.contoso.test", true),
+                msis_auth("crm.contoso.test", true),
+            ],
+        ),
+    ];
+    crate::observe::timeline::mark_auth_sent(&mut timeline);
+    ScenarioRecord {
+        context,
+        steps: vec![
+            step("Given alice is signed in to CRM", StepOutcome::Passed),
+            step(
+                "When she signs out through the profile menu",
+                StepOutcome::Passed,
+            ),
+            step(
+                "Then the cookies left match the snapshot",
+                StepOutcome::Failed,
+            ),
+            step(
+                "And opening CRM again asks for her credentials",
+                StepOutcome::NotRun,
+            ),
+        ],
+        timeline,
+        timeline_gaps: vec!["bob: the browser is a process of its own".into()],
+        screenshots: vec![Screenshot {
+            caption: "alice's browser as the scenario ended".into(),
+            png: base64::Engine::decode(&base64::engine::general_purpose::STANDARD, PNG_1X1)
+                .unwrap(),
+        }],
     }
 }
 
@@ -134,6 +273,23 @@ fn json_writer() {
 fn junit_writer() {
     assert_golden("junit", &junit(&findings()));
     assert_golden("junit-interrupted", &junit(&interrupted()));
+}
+
+#[test]
+fn html_writer() {
+    assert_golden("html", &html(&findings()));
+    assert_golden("html-interrupted", &html(&interrupted()));
+}
+
+/// The HTML report shows no value of a cookie the timeline saw set, and escapes what it shows.
+#[test]
+fn html_shows_no_cookie_value_and_escapes() {
+    let page = html(&findings());
+    assert!(!page.contains("VALUE-NEVER-SHOWN"));
+    for bad in ["<match>", "a & b"] {
+        assert!(!page.contains(bad), "unescaped {bad:?}");
+    }
+    assert!(page.contains("&lt;match&gt;"));
 }
 
 /// The JUnit file is well-formed XML whatever the text it carries (the fixed set holds every

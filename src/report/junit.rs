@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use crate::judge::VerdictContext;
 use crate::report::findings::Findings;
 
-fn xml_escape(s: &str) -> String {
+/// `s` escaped for XML (and HTML) text and attribute values; control characters XML cannot
+/// carry are dropped.
+pub(crate) fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -153,6 +155,15 @@ pub fn junit(findings: &Findings) -> String {
             )
         })
         .collect();
+    if let Some(html) = &findings.html_report {
+        notes.insert_str(
+            0,
+            &format!(
+                "      <property name=\"html_report\" value=\"{}\"/>\n",
+                xml_escape(html)
+            ),
+        );
+    }
     if findings.incomplete {
         notes.insert_str(0, "      <property name=\"incomplete\" value=\"true\"/>\n");
         // Interrupted before any scenario ended: a suite still carries the mark.

@@ -4,20 +4,26 @@
 //! Typed values reach this layer; strings are made here.
 
 pub mod artifacts;
+pub mod compare;
 pub mod console;
 pub mod files;
 pub mod findings;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod progress;
 pub mod step_log;
 
 pub use console::console;
-pub use files::{ReportsLock, check_writable, set_in_flight, write_file, write_interrupted};
+pub use files::{
+    ReportPaths, ReportsLock, check_writable, set_in_flight, write_file, write_interrupted,
+};
 pub use findings::{
     Collector, ExitCode, Findings, KnobsReached, NotApplicable, RunCost, ScenarioError,
-    ScenarioTiming, redact_findings,
+    ScenarioRecord, ScenarioTiming, Screenshot, StepOutcome, StepRecord, redact_findings,
+    redact_hosts,
 };
+pub use html::html;
 pub use json::json;
 pub use junit::junit;
 
@@ -102,6 +108,64 @@ mod tests {
         );
         check_writable(&dir.path().join("r.json")).unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    /// `--redact-hosts`: every host in every report is one `host-N.example`, the same everywhere
+    /// (a URL in the evidence, a hop, a cookie's domain), a parent domain is replaced too, and
+    /// screenshots are left out.
+    #[test]
+    fn redact_hosts_replaces_each_host_consistently_everywhere() {
+        use crate::engine::recorder::TrailHop;
+        use crate::observe::timeline::TimelineEvent;
+        let mut v = verdict(false);
+        v.evidence = vec![
+            "GET https://crm.contoso.test/x -> 200; MSISAuth@adfs.contoso.test; cut: crm.contoso.t..."
+                .into(),
+        ];
+        let mut record = ScenarioRecord::new(v.context.clone());
+        record.timeline.push(TimelineEvent::Request {
+            person: "alice".into(),
+            hop: TrailHop {
+                method: "GET".into(),
+                url: "https://adfs.contoso.test/adfs/ls/?wa".into(),
+                host: "adfs.contoso.test".into(),
+                status: Some(200),
+                failed: false,
+                cookies_sent: None,
+                set_cookies: vec![
+                    crate::engine::recorder::SetCookie::parse("a=b; Domain=.contoso.test").unwrap(),
+                ],
+            },
+            sent_auth: false,
+        });
+        record.screenshots.push(Screenshot {
+            caption: "c".into(),
+            png: vec![1, 2, 3],
+        });
+        let f = redact_hosts(Findings {
+            verdicts: vec![v],
+            scenarios: vec![record],
+            ..Default::default()
+        });
+        let all = format!("{}{}{}", json(&f), junit(&f), html(&f));
+        assert!(!all.contains("contoso"), "{all}");
+        assert!(f.scenarios[0].screenshots.is_empty());
+        let evidence = &f.verdicts[0].evidence[0];
+        let TimelineEvent::Request { hop, .. } = &f.scenarios[0].timeline[0] else {
+            unreachable!()
+        };
+        // adfs.contoso.test is one alias in the evidence and in the hop.
+        assert!(
+            evidence.contains(&format!("MSISAuth@{}", hop.host)),
+            "{evidence} / {}",
+            hop.host
+        );
+        assert!(hop.url.starts_with(&format!("https://{}/", hop.host)));
+        assert_ne!(
+            hop.set_cookies[0].domain.as_deref(),
+            Some(hop.host.as_str()),
+            "the parent domain has an alias of its own"
+        );
     }
 
     #[test]

@@ -13,10 +13,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
+use crate::support::browser::launch_options;
 use crate::support::cpu;
-use logout_harness::engine::browser::{
-    Browser, BrowserHost, BrowserKind, Driver, LaunchOptions, SharedBrowser,
-};
+use logout_harness::engine::browser::{Browser, BrowserHost, BrowserKind, Driver, SharedBrowser};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// One request as the server saw it.
@@ -201,21 +200,6 @@ async fn a_sign_out_leaves_the_other_signed_in(a: &Browser, b: &Browser, base: &
             .starts_with("session s"),
         "one person's sign-out ended the other's session"
     );
-}
-
-/// Options for a browser of `kind` started through `driver`, with nothing to trust or resolve.
-fn launch_options(kind: BrowserKind, driver: &Driver) -> LaunchOptions {
-    LaunchOptions {
-        new_session_timeout: logout_harness::engine::sessions::DEFAULT_NEW_SESSION_DEADLINE,
-        kind,
-        headed: false,
-        binary: Some(driver.browser_binary().to_path_buf()),
-        host_rules: vec![],
-        trusted_spki: vec![],
-        negotiate_allowlist: None,
-        trusted_ca_pem: vec![],
-        firefox_seed: None,
-    }
 }
 
 /// A second tab of the same context, made current: the control that sees what the context holds.

@@ -41,6 +41,8 @@ mod iwa_prompt;
 mod real_servers;
 /// Recording a browser context's requests through DevTools.
 mod recorder;
+/// The HTML report opened in a headless browser and read as a person would.
+mod report;
 /// `logout-harness revoke`: an administrator's change reaching the sessions already signed in.
 mod revoke;
 /// No password in any text the harness writes (a careless server that echoes it, a crm: URL with

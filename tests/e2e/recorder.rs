@@ -6,22 +6,11 @@
 
 use std::time::Duration;
 
+use crate::support::browser::Host;
 use crate::support::cpu;
 use logout_harness::config::target::{AuthMode, Target};
 use logout_harness::engine::browser::{BrowserHost, BrowserKind, Driver, LaunchOptions};
 use logout_harness::engine::recorder::Recorder;
-
-/// Ends the host browser whatever happens (the driver's own drop then ends chromedriver).
-struct Host(std::sync::Arc<BrowserHost>);
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let host = self.0.clone();
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move { host.shutdown().await });
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_in_context_records_the_web_api_and_the_download_without_cookie_values() {

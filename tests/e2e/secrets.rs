@@ -216,6 +216,7 @@ fn a_password_the_server_echoes_is_written_nowhere() {
     for expected in [
         "report.json",
         "report.xml",
+        "report.html",
         "alice.html",
         "probe.txt",
         "alice.png",
@@ -249,6 +250,28 @@ fn a_password_the_server_echoes_is_written_nowhere() {
     assert!(json.contains("password%3D[redacted]"), "{json}");
     let junit = std::fs::read_to_string(out_dir.join("report.xml")).unwrap();
     assert!(junit.contains("password%3D[redacted]"), "{junit}");
+    // The HTML report: the same redacted evidence, the timeline's hop of the form that submitted
+    // by GET without its query's values, and the one image it embeds is the blanked screenshot.
+    let report = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    assert!(report.contains("password%3D[redacted]"), "{report}");
+    assert!(
+        report.contains("class=\"hop"),
+        "no timeline in the HTML report"
+    );
+    let png_file = files.iter().find(|f| f.ends_with("alice.png")).unwrap();
+    let embedded = format!(
+        "data:image/png;base64,{}",
+        STANDARD.encode(std::fs::read(png_file).unwrap())
+    );
+    assert_eq!(
+        report.matches("data:image/png;base64,").count(),
+        1,
+        "one screenshot, alice's"
+    );
+    assert!(
+        report.contains(&embedded),
+        "the HTML report's image is not the blanked screenshot"
+    );
     let probe_file = files.iter().find(|f| f.ends_with("probe.txt")).unwrap();
     let probe = std::fs::read_to_string(probe_file).unwrap();
     assert!(

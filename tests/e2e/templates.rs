@@ -204,7 +204,7 @@ fn the_github_actions_workflow_is_scheduled_bounded_pinned_and_keeps_its_reports
     // Third-party code runs with the runner's access to the CRM: actions are pinned to a commit.
     let pinned = regex::Regex::new(r"^actions/[a-z-]+@[0-9a-f]{40}$").unwrap();
     let uses: Vec<&str> = steps.iter().filter_map(|s| s["uses"].as_str()).collect();
-    assert_eq!(uses.len(), 2, "{uses:?}");
+    assert_eq!(uses.len(), 3, "{uses:?}");
     for u in &uses {
         assert!(pinned.is_match(u), "not pinned to a commit: {u}");
     }
@@ -243,6 +243,22 @@ fn the_github_actions_workflow_is_scheduled_bounded_pinned_and_keeps_its_reports
             "{flag} {path} is not under the uploaded {kept}/"
         );
     }
+    // The HTML report (beside --json, with its name) is an artifact of its own, kept always.
+    let html = html_beside(&report_paths(run)["--json"]);
+    let html_upload = steps
+        .iter()
+        .find(|s| s["with"]["path"].as_str() == Some(html.as_str()))
+        .unwrap_or_else(|| panic!("no upload-artifact step publishes {html}"));
+    assert_eq!(
+        html_upload["if"].as_str(),
+        Some("always()"),
+        "{html_upload:?}"
+    );
+}
+
+/// Where a run writes its HTML report when given `--json json` and no `--html`.
+fn html_beside(json: &str) -> String {
+    Path::new(json).with_extension("html").display().to_string()
 }
 
 #[test]
@@ -307,6 +323,13 @@ fn the_azure_pipeline_is_scheduled_and_publishes_junit_json_and_artifacts() {
             paths[flag]
         );
     }
+    // The HTML report (beside --json, with its name) is an artifact of its own, kept always.
+    let html = html_beside(&paths["--json"]);
+    let html_publish = steps
+        .iter()
+        .find(|s| s["publish"].as_str() == Some(html.as_str()))
+        .unwrap_or_else(|| panic!("no publish step publishes {html}"));
+    assert_eq!(html_publish["condition"].as_str(), Some("always()"));
 }
 
 // --- the templates run ------------------------------------------------------------------------
@@ -545,7 +568,24 @@ fn assert_reports(junit: &Path, json: &Path, artifacts: &Path, log: &str) {
         "{} is not a folder",
         artifacts.display()
     );
-    for (what, s) in [("log", log), ("json", &json_text), ("junit", &xml)] {
+    // The HTML report is beside the JSON, with its name, and the JUnit file names it.
+    let html_path = json.with_extension("html");
+    let html = std::fs::read_to_string(&html_path)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{log}", html_path.display()));
+    assert!(html.contains("Exit code <b>0</b>"), "{html}");
+    let file_name = html_path.file_name().unwrap().to_string_lossy();
+    assert!(
+        xml.contains(&format!(
+            "<property name=\"html_report\" value=\"{file_name}\"/>"
+        )),
+        "{xml}"
+    );
+    for (what, s) in [
+        ("log", log),
+        ("json", &json_text),
+        ("junit", &xml),
+        ("html", &html),
+    ] {
         for password in secrets().values() {
             assert!(
                 !s.contains(password.as_str()),

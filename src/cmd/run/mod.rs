@@ -17,7 +17,7 @@ use crate::judge::Policy;
 use crate::config::applicability::TIMEOUT_TAG;
 use crate::config::target::{AdminAction, AuthMode, CrmLocation, Target, Ui};
 use crate::engine::trust;
-use crate::report::step_log::{FailedSteps, StepLog};
+use crate::report::step_log::{ScenarioSteps, StepLog, failed_steps};
 use crate::report::{self, Collector, Findings};
 use crate::steps::RunContext;
 
@@ -72,7 +72,15 @@ pub async fn run(mut opts: RunOptions) -> Result<RunOutcome, RunError> {
 
     let findings = Arc::new(Collector::default());
     // An interrupted run still writes what it judged (report::write_interrupted).
-    report::set_in_flight(findings.clone(), opts.junit.clone(), opts.json.clone());
+    report::set_in_flight(
+        findings.clone(),
+        report::ReportPaths {
+            junit: opts.junit.clone(),
+            json: opts.json.clone(),
+            html: opts.html.clone(),
+            redact_hosts: opts.redact_hosts,
+        },
+    );
     // The browsers of a local run write their profiles in the run's temp folder.
     if opts.webdriver.is_none()
         && let Some(why) = crate::engine::rundir::low_space()
@@ -189,8 +197,17 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
     if let Some(t) = &file_target {
         t.preflight()?;
     }
-    for (flag, path) in [("--junit", &opts.junit), ("--json", &opts.json)] {
-        if let Some(path) = path {
+    for (flag, path) in [
+        ("--junit", &opts.junit),
+        ("--json", &opts.json),
+        ("--html", &opts.html),
+    ] {
+        // The report in --artifacts goes into a folder the run makes (as failed scenarios do).
+        let made_by_the_run = path.as_deref().and_then(Path::parent) == opts.artifacts.as_deref()
+            && opts.artifacts.as_deref().is_some_and(|d| !d.exists());
+        if let Some(path) = path
+            && !made_by_the_run
+        {
             report::check_writable(path).map_err(|e| RunError::Usage(format!("{flag}: {e}")))?;
             if let Some(input) = run_input_at(opts, path) {
                 return Err(RunError::Usage(format!(
@@ -201,13 +218,22 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
             }
         }
     }
-    if let (Some(junit), Some(json)) = (&opts.junit, &opts.json)
-        && std::path::absolute(junit).ok() == std::path::absolute(json).ok()
-    {
-        return Err(RunError::Usage(format!(
-            "--junit and --json both name {}: one report would replace the other; name two files",
-            json.display()
-        )));
+    let reports = [
+        ("--junit", &opts.junit),
+        ("--json", &opts.json),
+        ("--html", &opts.html),
+    ];
+    for (i, (a, pa)) in reports.iter().enumerate() {
+        for (b, pb) in &reports[i + 1..] {
+            if let (Some(pa), Some(pb)) = (pa, pb)
+                && std::path::absolute(pa).ok() == std::path::absolute(pb).ok()
+            {
+                return Err(RunError::Usage(format!(
+                    "{a} and {b} both name {}: one report would replace the other; name two files",
+                    pb.display()
+                )));
+            }
+        }
     }
     if opts.concurrency == 0 {
         return Err(RunError::Usage("--concurrency must be at least 1".into()));
@@ -757,7 +783,14 @@ fn nothing_selected(opts: &RunOptions) -> RunError {
 
 /// Stage 6: the console summary, then JUnit and JSON.
 fn write_reports(opts: &RunOptions, findings: Findings) -> Result<RunOutcome, RunError> {
-    let findings = report::redact_findings(findings);
+    let mut findings = report::redact_findings(findings);
+    if opts.redact_hosts {
+        findings = report::redact_hosts(findings);
+    }
+    findings.html_report = opts
+        .html
+        .as_deref()
+        .map(|html| as_named_from(html, opts.junit.as_deref()));
     print!("{}", report::console(&findings));
     // Named once, at the end: each failed scenario has a folder of its own in there.
     for dir in &findings.artifacts {
@@ -765,10 +798,14 @@ fn write_reports(opts: &RunOptions, findings: Findings) -> Result<RunOutcome, Ru
     }
     // Each report is tried even when the other failed: one bad path does not lose both. The
     // pair is written under its folders' locks, as one.
-    let paths: Vec<&Path> = [opts.junit.as_deref(), opts.json.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect();
+    let paths: Vec<&Path> = [
+        opts.junit.as_deref(),
+        opts.json.as_deref(),
+        opts.html.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let _lock = report::ReportsLock::take(&paths);
     let mut failed = Vec::new();
     if let Some(path) = &opts.junit
@@ -780,6 +817,19 @@ fn write_reports(opts: &RunOptions, findings: Findings) -> Result<RunOutcome, Ru
         && let Err(e) = report::write_file(path, &report::json(&findings))
     {
         failed.push(format!("--json {}: {e}", path.display()));
+    }
+    if let Some(path) = &opts.html {
+        let started = std::time::Instant::now();
+        match report::files::make_folder_of(path)
+            .and_then(|()| report::write_file(path, &report::html(&findings)))
+        {
+            Ok(()) => eprintln!(
+                "report: {} (written in {:.2} s)",
+                path.display(),
+                started.elapsed().as_secs_f64()
+            ),
+            Err(e) => failed.push(format!("--html {}: {e}", path.display())),
+        }
     }
     let exit_code = findings.exit_code();
     if !failed.is_empty() {
@@ -799,6 +849,26 @@ fn write_reports(opts: &RunOptions, findings: Findings) -> Result<RunOutcome, Ru
         findings,
         exit_code,
     })
+}
+
+/// `html` as the JUnit file at `junit` names it: its file name when both are in one folder, else
+/// its whole path.
+fn as_named_from(html: &Path, junit: Option<&Path>) -> String {
+    let folder = |p: &Path| {
+        std::path::absolute(p)
+            .ok()
+            .and_then(|a| a.parent().map(Path::to_path_buf))
+    };
+    match junit {
+        Some(junit) if folder(junit).is_some() && folder(junit) == folder(html) => html
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        _ => std::path::absolute(html)
+            .unwrap_or_else(|_| html.to_path_buf())
+            .display()
+            .to_string(),
+    }
 }
 
 /// CPU seconds (user + system) this process has used, its children excluded.
@@ -826,15 +896,21 @@ async fn run_features<F>(
         ) -> bool
         + 'static,
 {
-    let failed = FailedSteps::default();
+    let steps = ScenarioSteps::default();
     let findings = ctx.findings.clone();
+    let pass_context = crate::judge::VerdictContext {
+        mode: ctx.target.pass_mode(),
+        browser: ctx.browser_name.clone(),
+        target: ctx.target.spec.name.clone(),
+        ..Default::default()
+    };
     // Steps report through the world (verdicts, or an error when they cannot observe) and each
     // scenario's result is printed by its after hook, so cucumber's own writer is replaced by
     // one that only notes which step failed (named in the findings once the run ends).
     crate::steps::LogoutWorld::cucumber::<&Path>()
         // The features as the run planned them (parsed, labelled, outlines expanded).
         .with_parser(features::Parsed)
-        .with_writer(cucumber::WriterExt::normalized(StepLog(failed.clone())))
+        .with_writer(cucumber::WriterExt::normalized(StepLog(steps.clone())))
         .with_default_cli()
         .max_concurrent_scenarios(concurrency)
         .before(move |feature, rule, scenario, world| {
@@ -850,6 +926,14 @@ async fn run_features<F>(
         })
         .filter_run(features, filter)
         .await;
-    let failed = std::mem::take(&mut *failed.lock().unwrap_or_else(|e| e.into_inner()));
-    findings.name_failed_steps(&failed);
+    let steps = std::mem::take(&mut *steps.lock().unwrap_or_else(|e| e.into_inner()));
+    findings.name_failed_steps(&failed_steps(&steps));
+    for ((feature, scenario), steps) in steps {
+        let context = crate::judge::VerdictContext {
+            feature,
+            scenario,
+            ..pass_context.clone()
+        };
+        findings.steps_of(&context, steps);
+    }
 }

@@ -47,6 +47,11 @@ pub struct RunOptions {
     pub junit: Option<PathBuf>,
     /// JSON output.
     pub json: Option<PathBuf>,
+    /// The HTML report (`--html`; by default beside `--json` with its name, else
+    /// `report.html` in `--artifacts`).
+    pub html: Option<PathBuf>,
+    /// `--redact-hosts`: host names replaced in every report.
+    pub redact_hosts: bool,
     /// Where failed scenarios leave screenshots, pages and cookie jars (`--artifacts`); by
     /// default a `logout-harness-artifacts/` folder beside the target file, or
     /// `target/logout-harness/artifacts` in the current folder for the embedded targets.
@@ -97,6 +102,8 @@ impl RunOptions {
             name: None,
             junit: None,
             json: None,
+            html: None,
+            redact_hosts: false,
             artifacts: None,
             faults: Vec::new(),
             features: vec![root.join("features")],
