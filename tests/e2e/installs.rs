@@ -226,6 +226,25 @@ mod toml_like {
     }
 }
 
+/// The pipelines' cache key for the source tree `tree`, as its `ci/harness-version` prints it: the
+/// crate's version, the architecture and a digest of the build's files.
+pub fn harness_version(tree: &Path) -> String {
+    let out = Command::new(tree.join("ci/harness-version"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(
+        key.starts_with(&format!("logout-harness-{}-", env!("CARGO_PKG_VERSION"))),
+        "{key}"
+    );
+    key
+}
+
 #[test]
 fn the_pipelines_cache_key_changes_with_the_source_and_only_with_it() {
     let tmp = tempfile::tempdir().unwrap();
@@ -253,22 +272,8 @@ fn the_pipelines_cache_key_changes_with_the_source_and_only_with_it() {
             .unwrap();
         assert!(status.success(), "cp {item}");
     }
-    let key = || {
-        let out = Command::new(copy.join("ci/harness-version"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
+    let key = || harness_version(&copy);
     let first = key();
-    assert!(
-        first.starts_with(&format!("logout-harness-{}-", env!("CARGO_PKG_VERSION"))),
-        "{first}"
-    );
     assert_eq!(key(), first, "the same source, the same key");
     // A file the pipelines do not build from (the docs) leaves it; a source file changes it.
     std::fs::write(copy.join("NOTES.md"), "notes\n").unwrap();

@@ -587,25 +587,6 @@ fn assert_run_only_installs(scripts: &[&str], what: &str) {
     );
 }
 
-/// The key of the harness's cache, as `ci/harness-version` prints it for this tree: the crate's
-/// version, the architecture and a digest of the build's files.
-fn harness_version() -> String {
-    let out = Command::new(repo().join("ci/harness-version"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    assert!(
-        key.starts_with(&format!("logout-harness-{}-", env!("CARGO_PKG_VERSION"))),
-        "{key}"
-    );
-    key
-}
-
 /// Runs one shell step in `dir`: `shell` as the service runs it, `base` as the whole environment
 /// plus the step's own. Returns the output and whether it succeeded.
 fn run_shell(
@@ -679,6 +660,15 @@ fn with_path(base: &[(String, String)], prepended: &[String]) -> Vec<(String, St
             }
         })
         .collect()
+}
+
+/// A temp folder holding the user's repository (`work/`) and the emulator it targets.
+fn user_repository() -> (tempfile::TempDir, Sim, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = start_sim(tmp.path());
+    let work = tmp.path().join("work");
+    checkout(&work, &sim);
+    (tmp, sim, work)
 }
 
 /// One run of a template's steps: the log, the step that failed (if one did), and the scripts of
@@ -823,7 +813,7 @@ fn run_github(doc: &Value, work: &Path, tmp: &Path) -> Ran {
     let (key, _) = restored.expect("a cache restore step");
     assert_eq!(
         key,
-        harness_version(),
+        crate::installs::harness_version(repo()),
         "the cache is keyed by the harness's version"
     );
     ran
@@ -968,7 +958,10 @@ fn run_azure(doc: &Value, work: &Path, tmp: &Path, staging: &Path) -> Ran {
         "{AZURE}: the build line `{BUILD_LINE}...` was not run once:\n{}",
         ran.log
     );
-    let key = format!("logout-harness | \"{}\"", harness_version());
+    let key = format!(
+        "logout-harness | \"{}\"",
+        crate::installs::harness_version(repo())
+    );
     assert!(
         saved.contains_key(&key),
         "the cache is keyed by the harness's version: {saved:?}"
@@ -987,10 +980,7 @@ fn run_script(ran: &Ran) -> &str {
 #[test]
 fn the_github_actions_workflow_runs_against_the_emulator() {
     let _cpu = cpu::take(1);
-    let tmp = tempfile::tempdir().unwrap();
-    let sim = start_sim(tmp.path());
-    let work = tmp.path().join("work");
-    checkout(&work, &sim);
+    let (tmp, sim, work) = user_repository();
     let doc = yaml(GITHUB);
     let ran = run_github(&doc, &work, tmp.path());
     drop(sim);
@@ -1036,10 +1026,7 @@ fn the_github_actions_workflow_runs_against_the_emulator() {
 #[test]
 fn a_github_workflow_that_does_not_put_the_cached_harness_on_path_fails_its_first_check() {
     let _cpu = cpu::take(1);
-    let tmp = tempfile::tempdir().unwrap();
-    let sim = start_sim(tmp.path());
-    let work = tmp.path().join("work");
-    checkout(&work, &sim);
+    let (tmp, sim, work) = user_repository();
     // A hand edit that keeps the old install's PATH line: the harness is built into the cache's
     // folder, but `~/.cargo/bin` is what goes on PATH.
     let good = read(GITHUB);
@@ -1066,10 +1053,7 @@ fn a_github_workflow_that_does_not_put_the_cached_harness_on_path_fails_its_firs
 #[test]
 fn the_azure_pipeline_runs_against_the_emulator() {
     let _cpu = cpu::take(1);
-    let tmp = tempfile::tempdir().unwrap();
-    let sim = start_sim(tmp.path());
-    let work = tmp.path().join("work");
-    checkout(&work, &sim);
+    let (tmp, sim, work) = user_repository();
     let staging = tmp.path().join("staging");
     std::fs::create_dir_all(&staging).unwrap();
     let doc = yaml(AZURE);
