@@ -122,27 +122,23 @@ fn actionlint_finds_the_faults_of_a_broken_copy_of_the_workflow() {
     std::fs::write(&file, &broken).unwrap();
     let lint = actionlint(&file);
     assert_eq!(lint.code, Some(1), "{}", lint.output);
-    let at = |line: usize| format!("broken.yml:{line}:");
-    let matrix = lint
-        .output
-        .lines()
-        .find(|l| l.contains(&at(line_of("matrix.os"))))
-        .unwrap_or_else(|| panic!("no finding for the matrix runner:\n{}", lint.output));
+    // The finding on the line of `needle`.
+    let finding = |needle: &str, what: &str| {
+        let at = format!("broken.yml:{}:", line_of(needle));
+        lint.output
+            .lines()
+            .find(|l| l.contains(&at))
+            .unwrap_or_else(|| panic!("no finding for {what}:\n{}", lint.output))
+            .to_string()
+    };
+    let matrix = finding("matrix.os", "the matrix runner");
     assert!(matrix.contains("\"os\""), "{matrix}");
-    let context = lint
-        .output
-        .lines()
-        .find(|l| l.contains(&at(line_of("secret.CRM"))))
-        .unwrap_or_else(|| panic!("no finding for the misspelt context:\n{}", lint.output));
+    let context = finding("secret.CRM", "the misspelt context");
     assert!(
         context.contains("undefined variable \"secret\""),
         "{context}"
     );
-    let step_id = lint
-        .output
-        .lines()
-        .find(|l| l.contains(&at(line_of("steps.cached."))))
-        .unwrap_or_else(|| panic!("no finding for the unknown step id:\n{}", lint.output));
+    let step_id = finding("steps.cached.", "the unknown step id");
     assert!(step_id.contains("\"cached\""), "{step_id}");
 }
 
@@ -222,6 +218,12 @@ fn the_github_actions_workflow_is_scheduled_bounded_pinned_and_keeps_its_reports
             .find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with(prefix)))
             .unwrap_or_else(|| panic!("no {prefix} step"))
     };
+    let step_running = |needle: &str| {
+        steps
+            .iter()
+            .find(|s| s["run"].as_str().is_some_and(|r| r.contains(needle)))
+            .unwrap_or_else(|| panic!("no step running {needle}"))
+    };
     let restore = step_using("actions/cache/restore@");
     let save = step_using("actions/cache/save@");
     assert_eq!(
@@ -229,10 +231,7 @@ fn the_github_actions_workflow_is_scheduled_bounded_pinned_and_keeps_its_reports
         "the save keeps what the restore looks for"
     );
     let miss = format!("steps.{}.outputs.cache-hit != 'true'", text(&restore["id"]));
-    let build = steps
-        .iter()
-        .find(|s| s["run"].as_str().is_some_and(|r| r.contains(BUILD_LINE)))
-        .expect("a build step");
+    let build = step_running(BUILD_LINE);
     assert_eq!(build["if"].as_str(), Some(miss.as_str()), "{build:?}");
     assert_eq!(save["if"].as_str(), Some(miss.as_str()), "{save:?}");
     let cached = text(&restore["with"]["path"]);
@@ -241,14 +240,7 @@ fn the_github_actions_workflow_is_scheduled_bounded_pinned_and_keeps_its_reports
         "{build:?}"
     );
     let key = text(&restore["with"]["key"]);
-    let named = steps
-        .iter()
-        .find(|s| {
-            s["run"]
-                .as_str()
-                .is_some_and(|r| r.contains("ci/harness-version"))
-        })
-        .expect("a step naming the version");
+    let named = step_running("ci/harness-version");
     assert_eq!(
         key,
         format!("${{{{ steps.{}.outputs.key }}}}", text(&named["id"]))
@@ -272,14 +264,7 @@ fn the_github_actions_workflow_is_scheduled_bounded_pinned_and_keeps_its_reports
     assert!(secrets[0].contains(&"CRM_ALICE_PASSWORD".to_string()));
 
     let run = text(&harness[1]["run"]);
-    let upload = steps
-        .iter()
-        .find(|s| {
-            s["uses"]
-                .as_str()
-                .is_some_and(|u| u.starts_with("actions/upload-artifact@"))
-        })
-        .expect("an upload-artifact step");
+    let upload = step_using("actions/upload-artifact@");
     assert_eq!(upload["if"].as_str(), Some("always()"), "{upload:?}");
     let kept = text(&upload["with"]["path"]).trim_end_matches('/');
     for (flag, path) in report_paths(run) {
@@ -969,12 +954,21 @@ fn run_azure(doc: &Value, work: &Path, tmp: &Path, staging: &Path) -> Ran {
     ran
 }
 
-/// The `logout-harness run` script among the steps that ran.
-fn run_script(ran: &Ran) -> &str {
-    ran.scripts
+/// That every step of template `what` ran, its installs were the run's only and its check passed;
+/// the report paths of the `logout-harness run` it ran.
+fn ran_whole(ran: &Ran, what: &str) -> BTreeMap<String, String> {
+    assert_eq!(ran.failed, None, "{}", ran.log);
+    assert_run_only_installs(
+        &ran.scripts.iter().map(String::as_str).collect::<Vec<_>>(),
+        what,
+    );
+    assert!(ran.log.contains("ok: target prod"), "{}", ran.log);
+    let run = ran
+        .scripts
         .iter()
         .find(|s| s.contains("logout-harness run"))
-        .unwrap_or_else(|| panic!("no `logout-harness run` ran:\n{}", ran.log))
+        .unwrap_or_else(|| panic!("no `logout-harness run` ran:\n{}", ran.log));
+    report_paths(run)
 }
 
 #[test]
@@ -985,14 +979,7 @@ fn the_github_actions_workflow_runs_against_the_emulator() {
     let ran = run_github(&doc, &work, tmp.path());
     drop(sim);
     processes::assert_no_processes_left(tmp.path());
-    assert_eq!(ran.failed, None, "{}", ran.log);
-    assert_run_only_installs(
-        &ran.scripts.iter().map(String::as_str).collect::<Vec<_>>(),
-        GITHUB,
-    );
-
-    assert!(ran.log.contains("ok: target prod"), "{}", ran.log);
-    let paths = report_paths(run_script(&ran));
+    let paths = ran_whole(&ran, GITHUB);
     let job = doc["jobs"].as_mapping().unwrap().values().next().unwrap();
     let upload = seq(&job["steps"])
         .iter()
@@ -1060,14 +1047,7 @@ fn the_azure_pipeline_runs_against_the_emulator() {
     let ran = run_azure(&doc, &work, tmp.path(), &staging);
     drop(sim);
     processes::assert_no_processes_left(tmp.path());
-    assert_eq!(ran.failed, None, "{}", ran.log);
-    assert_run_only_installs(
-        &ran.scripts.iter().map(String::as_str).collect::<Vec<_>>(),
-        AZURE,
-    );
-
-    assert!(ran.log.contains("ok: target prod"), "{}", ran.log);
-    let paths = report_paths(run_script(&ran));
+    let paths = ran_whole(&ran, AZURE);
     let staged = staging.display().to_string();
     let job = seq(&doc["jobs"])
         .iter()
