@@ -121,7 +121,7 @@ impl fmt::Display for ConnectError {
             ConnectError::CaFile(e) => write!(f, "{e}"),
             ConnectError::Browser(e) => write!(
                 f,
-                "{e}\nThe sign-in page is looked at in a browser: run `ci/setup` (installs Debian's \
+                "{e}\nThe sign-in page is looked at in a browser: run `ci/install-run` (installs Debian's \
                  chromium and chromium-driver), point --webdriver at a WebDriver server, or skip this \
                  look with --offline."
             ),

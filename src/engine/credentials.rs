@@ -47,7 +47,7 @@ impl std::fmt::Display for TrustStoreError {
             ),
             TrustStoreError::NoCertutil => f.write_str(
                 "the browser is given the CA through an NSS database, which needs `certutil` \
-                 (Debian package libnss3-tools; run ci/setup)",
+                 (Debian package libnss3-tools; run ci/install-run)",
             ),
             TrustStoreError::Io { what, cause } => write!(f, "cannot {what}: {cause}"),
             TrustStoreError::Certutil { what, cause } => {

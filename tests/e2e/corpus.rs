@@ -824,7 +824,7 @@ fn cases() -> Vec<Case> {
             "run --mode ifd --json {d}/r.json --junit {d}/r.xml",
             vec![
                 "chromedriver is not installed",
-                "ci/setup",
+                "ci/install-run",
                 "chromium-driver",
                 "--webdriver",
             ],

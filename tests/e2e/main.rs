@@ -32,6 +32,9 @@ mod firefox;
 mod grid;
 /// HTTP-only sign-in (no browser) against the embedded emulator's AD FS and CRM 4.0 forms.
 mod http_signin;
+/// The run-only install, the developers' install and the Debian package agree on what a run
+/// needs; no web server, JVM, Python framework or npm package for a run.
+mod installs;
 /// Browser contexts keep people apart: no cookie, cache, HTTP-auth entry or sign-out crosses.
 mod isolation;
 /// Windows authentication with automatic sign-in turned off: the browser's prompt, answered.

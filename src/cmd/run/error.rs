@@ -32,7 +32,7 @@ impl std::fmt::Display for RunError {
             ),
             RunError::Browser(e) => write!(
                 f,
-                "{e}\nThe harness needs a browser to judge anything: run `ci/setup` (installs Debian's \
+                "{e}\nThe harness needs a browser to judge anything: run `ci/install-run` (installs Debian's \
                  chromium and chromium-driver), or point --webdriver at a running WebDriver server or grid."
             ),
             RunError::Target(e) => write!(
@@ -41,8 +41,9 @@ impl std::fmt::Display for RunError {
             ),
             RunError::Emulator(e) => write!(
                 f,
-                "{e}\nThe embedded emulator needs the packages ci/setup installs (krb5-kdc, krb5-admin-server, \
-                 krb5-user for the iwa mode): run `ci/setup`, or leave out iwa with --mode ifd,fba."
+                "{e}\nThe embedded emulator needs the packages ci/install-run installs (krb5-kdc, \
+                 krb5-admin-server, krb5-user for the modes iwa and claims): run `ci/install-run`, \
+                 or leave out iwa and claims with --mode ifd,fba."
             ),
             RunError::Usage(e) => write!(f, "{e}"),
             RunError::Report(e) => write!(f, "cannot write the report: {e}"),

@@ -57,7 +57,7 @@ impl BrowserKind {
         found.ok_or_else(|| BrowserError::NotInstalled {
             what: program.into(),
             hint: match self {
-                BrowserKind::Chromium => "looked for `chromedriver` on PATH; install it with `ci/setup` \
+                BrowserKind::Chromium => "looked for `chromedriver` on PATH; install it with `ci/install-run` \
                     (or `apt-get install chromium chromium-driver` on Debian), or pass --webdriver URL"
                     .into(),
                 BrowserKind::Chrome => "looked for `chromedriver` on PATH; install the ChromeDriver \
@@ -71,7 +71,7 @@ impl BrowserKind {
                     .into(),
                 BrowserKind::Firefox => "looked for `geckodriver` on PATH, in the build's \
                     target/ci-tools/bin and in ~/.cargo/bin; install it with `cargo install \
-                    --locked geckodriver` (in a checkout, `ci/setup` builds it into \
+                    --locked geckodriver` (in a checkout, `ci/install-run --browser firefox` builds it into \
                     target/ci-tools/bin), or pass --webdriver URL"
                     .into(),
             },
@@ -84,7 +84,7 @@ impl BrowserKind {
             BrowserKind::Chromium => return chromium_binary().ok_or_else(|| BrowserError::NotInstalled {
                 what: "Chromium".into(),
                 hint: "looked for /usr/lib/chromium/chromium, then `chromium` and `google-chrome` on \
-                       PATH; install it with `ci/setup` (or `apt-get install chromium \
+                       PATH; install it with `ci/install-run` (or `apt-get install chromium \
                        chromium-driver` on Debian)"
                     .into(),
             }),
@@ -116,7 +116,7 @@ impl BrowserKind {
                     candidates.join(", "),
                     match self {
                         BrowserKind::Firefox => {
-                            "install it with `ci/setup` (or `apt-get install firefox-esr` on Debian)"
+                            "install it with `ci/install-run --browser firefox` (or `apt-get install firefox-esr` on Debian)"
                         }
                         _ => "install it, or pass --webdriver URL",
                     }
