@@ -233,7 +233,7 @@ pub const RULES: &[RuleSpec] = &[
     rule!(
         AuthCookiesRemoved,
         "sign-out.auth-cookies-removed",
-        "After Sign Out no live authentication cookie is left in the browser: none is left, or the server refuses the jar as it is (a cookie expiring within 2 s is named so in the evidence; the server decides).",
+        "After Sign Out no live authentication cookie is left in the browser: none is left, or the server refuses the jar as it is now, however soon what is left expires (and an identity provider no longer signs the user in with its cookies left on its host).",
         [Removed, Left]
     ),
     rule!(

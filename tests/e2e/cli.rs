@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::cpu;
 use crate::support::loopback;
-use loopback::LoopbackServer;
+use loopback::{LoopbackServer, SIGN_IN_FORM, SIGNED_IN_PAGE};
 
 use crate::support::harness::text;
 use crate::support::processes;
@@ -810,15 +810,6 @@ fn forms_target(dir: &Path, name: &str, port: u16, password_env: &str) -> std::p
         ),
     )
 }
-
-/// The signed-in page of the tests' own forms applications: the user, data, a Sign out link.
-const SIGNED_IN_PAGE: &str = "<p id='user'>alice</p><p id='data'>accounts</p>\
-                              <a id='signout' href='/signout'>Sign out</a>";
-
-/// Their sign-in form.
-const SIGN_IN_FORM: &str = "<form method='post' action='/login'><input id='u' name='u'>\
-                            <input id='p' name='p' type='password'>\
-                            <input id='go' type='submit' value='Sign in'></form>";
 
 /// One request of [`RestlessSignOut`] on its own connection (`Connection: close`).
 fn serve_restless(
