@@ -12,7 +12,11 @@
 # redaction of secrets, what a target supports), probe, report (findings and exit codes, the
 # writers), emulator (crm-sim's fault paths, tested by crm-sim's own tests).
 #
-# One mutant at a time, under `nice -n 10` (the machine is shared), each scope's output in
+# In place by default: each mutant is written into this tree's source, built incrementally in
+# its target/ and reverted (so do not edit the tree while it runs); MUTANTS_COPY=1 tests in a
+# scratch copy instead, which first rebuilds every dependency with a build script (about 20
+# minutes on two busy cores). One mutant at a time, under `nice -n 10` (the machine is shared),
+# with a timeout of 120 s per mutant's tests in place; each scope's output in
 # target/mutants/<scope>/ (cargo-mutants' mutants.out: diffs and logs of every mutant), and a
 # summary per scope (caught, missed, unviable, timeouts; every missed mutant by name) appended
 # to bench/results/mutants-<date>.md. Needs `cargo install --locked cargo-mutants` (27.1).
@@ -84,7 +88,7 @@ mkdir -p bench/results target/mutants
     echo
     echo "Figures, not pass/fail: bench/mutants.sh ${scopes[*]}. Commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src fixtures/crm-sim || echo ' plus uncommitted changes');"
     echo "$(cargo mutants --version), $(rustc --version); $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start."
-    echo "One mutant at a time, under nice -n 10. Test command: \`cargo test --lib\` of logout-harness"
+    echo "One mutant at a time, $( [ -n "${MUTANTS_COPY:-}" ] && echo "in a scratch copy" || echo "in place, 120 s timeout" ), under nice -n 10. Test command: \`cargo test --lib\` of logout-harness"
     echo "(.cargo/mutants.toml); for the emulator, \`cargo test -p crm-sim\` (.cargo/mutants-emulator.toml)."
     echo
     echo "| scope | mutants | caught | missed | unviable | timeouts | wall time |"
@@ -100,7 +104,10 @@ for s in "${scopes[@]}"; do
     # cargo-mutants exits 2 when a mutant is missed and 3 on a timeout: figures, not a failure.
     # shellcheck disable=SC2086 # CARGO_MUTANTS_ARGS is a list of words
     # shellcheck disable=SC2046 # scope_args prints whole words, globs kept by `set -f`
-    (set -f; nice -n 10 cargo mutants $(scope_args "$s") --jobs 1 --output "$dir" \
+    where="--in-place --timeout 120"
+    [ -z "${MUTANTS_COPY:-}" ] || where="--jobs 1"
+    # shellcheck disable=SC2086 # $where is a list of words
+    (set -f; nice -n 10 cargo mutants $(scope_args "$s") $where --output "$dir" \
         --no-shuffle ${CARGO_MUTANTS_ARGS:-}) || true
     took=$((SECONDS - started))
     m="$dir/mutants.out"
