@@ -485,11 +485,6 @@ impl RuleId {
         self.spec().name
     }
 
-    /// What the rule checks, in a sentence.
-    pub fn description(self) -> &'static str {
-        self.spec().description
-    }
-
     /// The outcomes an observation of this rule can have; a policy expects one or more of them.
     pub fn outcomes(self) -> &'static [Outcome] {
         self.spec().outcomes

@@ -79,13 +79,6 @@ pub struct VerdictContext {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Expected(pub Vec<Outcome>);
 
-impl Expected {
-    /// Whether `outcome` is one of them.
-    pub fn contains(&self, outcome: Outcome) -> bool {
-        self.0.contains(&outcome)
-    }
-}
-
 impl fmt::Display for Expected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, outcome) in self.0.iter().enumerate() {
@@ -162,5 +155,48 @@ impl fmt::Display for Verdict {
             write!(f, "\n    fix: {fix}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judge::RuleId;
+
+    /// The policy's reason for a rule (its `why:`) is printed where the rule is violated, for
+    /// whoever reads the failure; a rule that held needs no reason.
+    #[test]
+    fn the_policys_reason_is_shown_with_a_violation_only() {
+        let verdict = |passed: bool| Verdict {
+            rule: RuleId::ReplayRefused,
+            requirements: vec!["WSTG-SESS-06".into()],
+            expected: Expected(vec![Outcome::Refused]),
+            observed: if passed {
+                Outcome::Refused
+            } else {
+                Outcome::Accepted
+            },
+            passed,
+            evidence: vec!["GET /whoami -> 200".into()],
+            detail: None,
+            why: Some("a session ended by Sign Out must be ended on the server".into()),
+            context: VerdictContext::default(),
+            likely_cause: None,
+            fix: Vec::new(),
+        };
+        let violated = verdict(false).to_string();
+        assert!(
+            violated.starts_with("FAIL sign-out.replay-refused [WSTG-SESS-06]")
+                && violated.contains("expected refused, observed accepted")
+                && violated.contains(
+                    "; evidence: GET /whoami -> 200; policy: a session ended by Sign Out"
+                ),
+            "{violated}"
+        );
+        let held = verdict(true).to_string();
+        assert!(
+            held.starts_with("PASS ") && !held.contains("policy:"),
+            "{held}"
+        );
     }
 }
