@@ -135,65 +135,78 @@ impl ShopApp {
     }
 }
 
-/// The target file of the application on `port`, with `extra` keys appended.
-fn target(dir: &Path, port: u16, extra: &str) -> PathBuf {
-    let path = dir.join("shop.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "name: shop\ncrm: http://{HOST}:{port}/\nmode: fba\nresolve:\n  {HOST}: 127.0.0.1\n\
-             users:\n  alice:\n    username: alice\n    password_env: SHOP_ALICE_PASSWORD\n\
-             whoami: whoami\npages:\n  start: app\n  username_input: '#u'\n  password_input: '#p'\n\
-             \x20 submit: '#go'\n  signed_in: '#user'\n  sign_out: '#signout'\n\
-             \x20 signed_out_text: '(?i)signed out'\n  data: '#data'\n  auth_cookies: [sid]\n{extra}"
-        ),
-    )
-    .unwrap();
-    path
+/// A test's application: a temp folder, the application serving on loopback, and its target
+/// file (with `extra` keys).
+struct Shop {
+    tmp: tempfile::TempDir,
+    app: Arc<ShopApp>,
+    _server: LoopbackServer,
+    target: PathBuf,
 }
 
-/// A feature file of one or more scenarios written out in full.
-fn feature(dir: &Path, text: &str) -> PathBuf {
-    let path = dir.join("shop.feature");
-    std::fs::write(&path, format!("@fba\nFeature: Shop\n{text}")).unwrap();
-    path
-}
-
-/// One run of `feature` against `target`, its snapshots and JSON report in `dir`: the exit code,
-/// the report and the output.
-fn run(
-    dir: &Path,
-    target: &Path,
-    feature: &Path,
-    extra: &[&str],
-) -> (Option<i32>, Vec<serde_json::Value>, String) {
-    let json = dir.join("report.json");
-    let _ = std::fs::remove_file(&json);
-    let out = Command::new(env!("CARGO_BIN_EXE_logout-harness"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("TMPDIR", dir)
-        .env("INSTA_UPDATE", "no")
-        .env("CI", "true")
-        .env("SHOP_ALICE_PASSWORD", "not-a-secret-of-anyone")
-        .args(["run", "--target"])
-        .arg(target)
-        .arg(feature)
-        .arg("--json")
-        .arg(&json)
-        .arg("--artifacts")
-        .arg(dir.join("artifacts"))
-        .arg("--snapshots")
-        .arg(dir.join("snapshots"))
-        .args(extra)
-        .output()
+impl Shop {
+    fn start(parent_domain: bool, sign_out: SignOut, extra: &str) -> Shop {
+        let tmp = tempfile::tempdir().unwrap();
+        let (app, server) = ShopApp::start(parent_domain, sign_out);
+        let port = server.port;
+        let target = tmp.path().join("shop.yaml");
+        std::fs::write(
+            &target,
+            format!(
+                "name: shop\ncrm: http://{HOST}:{port}/\nmode: fba\nresolve:\n  {HOST}: 127.0.0.1\n\
+                 users:\n  alice:\n    username: alice\n    password_env: SHOP_ALICE_PASSWORD\n\
+                 whoami: whoami\npages:\n  start: app\n  username_input: '#u'\n  password_input: '#p'\n\
+                 \x20 submit: '#go'\n  signed_in: '#user'\n  sign_out: '#signout'\n\
+                 \x20 signed_out_text: '(?i)signed out'\n  data: '#data'\n  auth_cookies: [sid]\n{extra}"
+            ),
+        )
         .unwrap();
-    let t = text(&out);
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no report ({e}): {t}")),
-    )
-    .unwrap();
-    let verdicts = report["verdicts"].as_array().cloned().unwrap_or_default();
-    (out.status.code(), verdicts, t)
+        Shop {
+            tmp,
+            app,
+            _server: server,
+            target,
+        }
+    }
+
+    /// One run of `scenarios` (written out in full) against the application, its snapshots and
+    /// JSON report in the temp folder: the exit code, the verdicts and the output.
+    fn run(
+        &self,
+        scenarios: &str,
+        extra: &[&str],
+    ) -> (Option<i32>, Vec<serde_json::Value>, String) {
+        let dir = self.tmp.path();
+        let feature = dir.join("shop.feature");
+        std::fs::write(&feature, format!("@fba\nFeature: Shop\n{scenarios}")).unwrap();
+        let json = dir.join("report.json");
+        let _ = std::fs::remove_file(&json);
+        let out = Command::new(env!("CARGO_BIN_EXE_logout-harness"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("TMPDIR", dir)
+            .env("INSTA_UPDATE", "no")
+            .env("CI", "true")
+            .env("SHOP_ALICE_PASSWORD", "not-a-secret-of-anyone")
+            .args(["run", "--target"])
+            .arg(&self.target)
+            .arg(&feature)
+            .arg("--json")
+            .arg(&json)
+            .arg("--artifacts")
+            .arg(dir.join("artifacts"))
+            .arg("--snapshots")
+            .arg(dir.join("snapshots"))
+            .args(extra)
+            .output()
+            .unwrap();
+        let t = text(&out);
+        let report: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no report ({e}): {t}")),
+        )
+        .unwrap();
+        let verdicts = report["verdicts"].as_array().cloned().unwrap_or_default();
+        (out.status.code(), verdicts, t)
+    }
 }
 
 /// The verdict of `rule`: whether it held, and the whole verdict (evidence and detail) as JSON.
@@ -217,11 +230,8 @@ const SIGN_OUT_CHECKS: &str = "  Scenario: Sign out\n    Given alice is signed i
 fn an_auth_cookie_on_a_parent_domain_is_checked() {
     let _cpu = cpu::take(1);
     for (sign_out, code) in [(SignOut::LeavesEverything, 1), (SignOut::Ends, 0)] {
-        let tmp = tempfile::tempdir().unwrap();
-        let (_app, server) = ShopApp::start(true, sign_out);
-        let target = target(tmp.path(), server.port, "");
-        let feature = feature(tmp.path(), SIGN_OUT_CHECKS);
-        let (exit, verdicts, t) = run(tmp.path(), &target, &feature, &[]);
+        let shop = Shop::start(true, sign_out, "");
+        let (exit, verdicts, t) = shop.run(SIGN_OUT_CHECKS, &[]);
         assert_eq!(exit, Some(code), "{t}");
         let (held, evidence) = verdict(&verdicts, "sign-out.auth-cookies-removed", &t);
         assert_eq!(
@@ -245,17 +255,14 @@ fn an_auth_cookie_on_a_parent_domain_is_checked() {
 #[test]
 fn an_expiring_auth_cookie_the_server_still_accepts_is_left() {
     let _cpu = cpu::take(1);
-    let tmp = tempfile::tempdir().unwrap();
-    let (_app, server) = ShopApp::start(false, SignOut::ShortensTheCookie);
-    let target = target(tmp.path(), server.port, "");
+    let shop = Shop::start(false, SignOut::ShortensTheCookie, "");
     // The auth-cookie check right after sign-out, while the browser still holds the cookie.
-    let feature = feature(
-        tmp.path(),
+    let (exit, verdicts, t) = shop.run(
         "  Scenario: Sign out\n    Given alice is signed in to CRM\n    \
          When she signs out through the profile menu\n    \
          Then no CRM authentication cookie is left in the browser\n",
+        &[],
     );
-    let (exit, verdicts, t) = run(tmp.path(), &target, &feature, &[]);
     assert_eq!(exit, Some(1), "{t}");
     let (held, evidence) = verdict(&verdicts, "sign-out.auth-cookies-removed", &t);
     assert!(!held, "{evidence}");
@@ -271,22 +278,17 @@ fn an_expiring_auth_cookie_the_server_still_accepts_is_left() {
 #[test]
 fn a_leftover_cookie_that_loses_http_only_changes_the_snapshot() {
     let _cpu = cpu::take(1);
-    let tmp = tempfile::tempdir().unwrap();
-    let (app, server) = ShopApp::start(false, SignOut::Ends);
-    let target = target(tmp.path(), server.port, "");
-    let feature = feature(
-        tmp.path(),
-        "  Scenario: Sign out leaves the same cookies\n    Given alice is signed in to CRM\n    \
+    let shop = Shop::start(false, SignOut::Ends, "");
+    let snapshot = "  Scenario: Sign out leaves the same cookies\n    Given alice is signed in to CRM\n    \
          When she signs out through the profile menu\n    \
-         Then the cookies left in the browser match the snapshot\n",
-    );
-    let (exit, _, t) = run(tmp.path(), &target, &feature, &["--update-snapshots"]);
+         Then the cookies left in the browser match the snapshot\n";
+    let (exit, _, t) = shop.run(snapshot, &["--update-snapshots"]);
     assert_eq!(exit, Some(0), "the baseline: {t}");
-    let (exit, _, t) = run(tmp.path(), &target, &feature, &[]);
+    let (exit, _, t) = shop.run(snapshot, &[]);
     assert_eq!(exit, Some(0), "the same cookies again: {t}");
 
-    app.prefs_http_only.store(false, Ordering::Relaxed);
-    let (exit, verdicts, t) = run(tmp.path(), &target, &feature, &[]);
+    shop.app.prefs_http_only.store(false, Ordering::Relaxed);
+    let (exit, verdicts, t) = shop.run(snapshot, &[]);
     assert_eq!(exit, Some(1), "{t}");
     let (held, evidence) = verdict(&verdicts, "sign-out.leftover-cookies", &t);
     assert!(!held, "{evidence}");
@@ -306,9 +308,7 @@ fn a_leftover_cookie_that_loses_http_only_changes_the_snapshot() {
 #[test]
 fn a_target_declaring_only_a_maximum_session_length_has_no_idle_timeout_scenario() {
     let _cpu = cpu::take(1);
-    let tmp = tempfile::tempdir().unwrap();
-    let (_app, server) = ShopApp::start(false, SignOut::Ends);
-    let target = target(tmp.path(), server.port, "timeouts:\n  absolute: 8h\n");
+    let shop = Shop::start(false, SignOut::Ends, "timeouts:\n  absolute: 8h\n");
     let idle = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("features/timeout.feature"),
     )
@@ -316,11 +316,7 @@ fn a_target_declaring_only_a_maximum_session_length_has_no_idle_timeout_scenario
     // The shipped idle-timeout scenario, as it is, beside the sign-out checks.
     let start = idle.find("  @ifd @fba @needs-idle-timeout").unwrap();
     let end = start + idle[start..].find("\n\n").unwrap();
-    let feature = feature(
-        tmp.path(),
-        &format!("{}\n\n{SIGN_OUT_CHECKS}", &idle[start..end]),
-    );
-    let (exit, verdicts, t) = run(tmp.path(), &target, &feature, &[]);
+    let (exit, verdicts, t) = shop.run(&format!("{}\n\n{SIGN_OUT_CHECKS}", &idle[start..end]), &[]);
     assert_eq!(exit, Some(0), "{t}");
     assert!(
         t.contains("NOT APPLICABLE") && t.contains("needs the configured idle timeout"),
