@@ -262,6 +262,25 @@ mod tests {
         assert!(reason.contains("pages.kmsi"), "{reason}");
     }
 
+    /// A deployment documents one of its timeouts only (CRM's maximum session length, say, and
+    /// not IIS's idle timeout): the scenario that needs the other is not applicable, naming the
+    /// key to declare; the one it documents applies.
+    #[test]
+    fn each_timeout_scenario_needs_its_own_timeout_declared() {
+        let idle = needs_of(&tags(&["needs-idle-timeout"])).unwrap();
+        let absolute = needs_of(&tags(&["needs-absolute-timeout"])).unwrap();
+        let only_absolute = real("fba", "timeouts: {absolute: 8h}\n");
+        let why = unmet(&only_absolute, &idle).unwrap();
+        assert!(why.contains("`timeouts: {idle: 30m}`"), "{why}");
+        assert_eq!(unmet(&only_absolute, &absolute), None);
+        let only_idle = real("fba", "timeouts: {idle: 20m}\n");
+        let why = unmet(&only_idle, &absolute).unwrap();
+        assert!(why.contains("`timeouts: {absolute: 1440m}`"), "{why}");
+        assert_eq!(unmet(&only_idle, &idle), None);
+        let neither = real("fba", "");
+        assert!(unmet(&neither, &idle).is_some() && unmet(&neither, &absolute).is_some());
+    }
+
     fn real(mode: &str, extra: &str) -> Target {
         let spec: crate::config::target::TargetFile = serde_yaml::from_str(&format!(
             "name: t\ncrm: https://app.test/\nmode: {mode}\nusers: {{alice: {{password_env: P}}}}\n{extra}"

@@ -484,3 +484,53 @@ fn probe_response(
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The probe's exchange as the evidence shows it: what was asked, with which cookies (names
+    /// only), and what came back.
+    #[test]
+    fn a_probe_exchange_reads_as_request_cookies_and_answer() {
+        let mut response = ProbeResponse {
+            request: "GET https://crm.contoso.test/api/data/v9.0/WhoAmI".into(),
+            cookies_sent: vec!["MSISAuth".into(), "MSISAuth1".into()],
+            status: 302,
+            location: Some("https://adfs.contoso.test/adfs/ls/?wa=wsignin1.0".into()),
+            challenges: Vec::new(),
+        };
+        assert_eq!(
+            response.to_string(),
+            "GET https://crm.contoso.test/api/data/v9.0/WhoAmI with cookies MSISAuth, MSISAuth1 \
+             -> 302 (Location: https://adfs.contoso.test/adfs/ls/?wa=wsignin1.0)"
+        );
+        assert!(!response.authenticated());
+        response.cookies_sent.clear();
+        response.status = 401;
+        response.location = None;
+        response.challenges = vec!["Negotiate".into()];
+        assert_eq!(
+            response.to_string(),
+            "GET https://crm.contoso.test/api/data/v9.0/WhoAmI with no cookies -> 401 \
+             (WWW-Authenticate: Negotiate)"
+        );
+        assert!(IdpAnswer::Token.to_string().contains("a token"));
+        assert!(IdpAnswer::Form.to_string().contains("a sign-in form"));
+    }
+
+    /// A server whose certificate the run does not trust is told apart from one that cannot be
+    /// reached, so the message can point at `tls.ca_file` rather than the network.
+    #[test]
+    fn an_untrusted_certificate_is_told_apart_from_other_connection_errors() {
+        assert!(is_certificate_error(
+            "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer"
+        ));
+        assert!(is_certificate_error(
+            "error:0A000086:SSL routines::certificate verify failed"
+        ));
+        assert!(!is_certificate_error(
+            "error sending request: client error (Connect): tcp connect error: Connection refused"
+        ));
+    }
+}

@@ -339,6 +339,12 @@ mod tests {
                         mode: PassMode { mode, ui },
                         ..Default::default()
                     };
+                    // Every rule of the policy is checked, none passed over.
+                    let judged: Vec<RuleId> = RuleId::all()
+                        .filter(|id| policy.rule(*id).is_some())
+                        .collect();
+                    let listed: Vec<RuleId> = policy.rules().map(|(id, _)| id).collect();
+                    assert!(!judged.is_empty() && listed == judged, "{file}: {listed:?}");
                     for (id, rule) in policy.rules() {
                         for outcome in id.outcomes().iter().filter(|o| !rule.expect.contains(o)) {
                             let v = policy
@@ -384,6 +390,12 @@ mod tests {
             .unwrap();
         assert!(e.message.contains("expect `7` is not an outcome"), "{e}");
         assert!(e.message.contains("valid: "), "{e}");
+        // `expect: true`, as if the rule were a switch: named as written, with the outcomes.
+        let e = parse("name: x\nrules:\n  sign-out.replay-refused:\n    expect: true\n    requirements: [WSTG-SESS-06]\n")
+            .err()
+            .unwrap();
+        assert!(e.message.contains("expect `true` is not an outcome"), "{e}");
+        assert!(e.message.contains("refused, accepted"), "{e}");
         let e = parse("name: x\nrules:\n  sign-out.replay-refused:\n    expect: {a: 1}\n    requirements: [WSTG-SESS-06]\n")
             .err()
             .unwrap();
@@ -398,8 +410,23 @@ mod tests {
             std::fs::write(&file, text).unwrap();
             let e = Policy::load(&file).unwrap_err();
             assert_eq!(e.key.as_deref(), Some("rules"), "{e}");
+            assert_eq!(e.line, Some(2), "the line of `rules:`: {e}");
             assert!(e.message.contains("sign-out.replay-refused"), "{e}");
         }
+    }
+
+    /// Rules written as a list (`- sign-out.replay-refused`) instead of a mapping: the error says
+    /// what `rules:` holds.
+    #[test]
+    fn rules_written_as_a_list_are_refused_with_the_shape_they_need() {
+        let e = parse("name: x\nrules:\n  - sign-out.replay-refused\n")
+            .err()
+            .unwrap();
+        assert!(
+            e.message
+                .contains("a mapping from rule names to {expect, requirements}"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -784,6 +784,68 @@ mod tests {
         }
     }
 
+    /// Where the fix depends on the mode, a CRM behind AD FS (ifd, claims) is told what to change
+    /// at AD FS or in CRM, and an application that signs in on its own (fba) is not sent to AD
+    /// FS: an administrator acts on the fix as printed.
+    #[test]
+    fn a_crm_behind_ad_fs_gets_the_ad_fs_fix_and_a_forms_application_does_not() {
+        use AuthMode::{Claims, Fba, Ifd};
+        use RuleId as R;
+        let both = [Ifd, Claims];
+        let cases: [(RuleId, Option<Outcome>, &[AuthMode]); 10] = [
+            (R::SignedOutPage, None, &both),
+            (R::ReplayRefused, None, &both),
+            (R::OtherTabAfterSignOut, None, &both),
+            (R::AdminEndsAllSessions, None, &both),
+            (R::IdleTimeout, Some(Outcome::Early), &both),
+            (R::AbsoluteTimeout, Some(Outcome::Early), &both),
+            (R::ReplayAllRefused, None, &both),
+            (R::ReauthAfterExpiry, Some(Outcome::SilentSignIn), &[Ifd]),
+            (R::ChangeReachesSessions, None, &both),
+            (R::AuthCookiesRemoved, None, &both),
+        ];
+        for (rule, outcome, modes) in cases {
+            let outcomes = match outcome {
+                Some(o) => vec![o],
+                None => rule.outcomes().to_vec(),
+            };
+            for outcome in outcomes {
+                let forms = remedy(rule, outcome, Fba);
+                assert!(
+                    !forms.fix.iter().any(|f| f.contains("AD FS")),
+                    "{rule} {outcome} fba: {forms:?}"
+                );
+                for mode in modes {
+                    let r = remedy(rule, outcome, *mode);
+                    assert_ne!(r.fix, forms.fix, "{rule} {outcome} {mode}");
+                    assert!(
+                        r.fix
+                            .iter()
+                            .any(|f| f.starts_with("AD FS") || f.contains("CRM")),
+                        "{rule} {outcome} {mode}: {r:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// An application signing in through its own identity provider (OpenID Connect, SAML) is
+    /// told to send Sign out to that provider; a CRM behind AD FS, to shorten AD FS's single
+    /// sign-on.
+    #[test]
+    fn a_silent_re_login_is_fixed_at_the_applications_own_identity_provider() {
+        for outcome in RuleId::SsoReauthentication.outcomes() {
+            for mode in [AuthMode::Fba, AuthMode::Iwa] {
+                let r = remedy(RuleId::SsoReauthentication, *outcome, mode);
+                assert!(r.fix[0].contains(OIDC_LOGOUT), "{mode}: {r:?}");
+            }
+            for mode in [AuthMode::Ifd, AuthMode::Claims] {
+                let r = remedy(RuleId::SsoReauthentication, *outcome, mode);
+                assert!(r.fix[0].contains("SsoLifetime"), "{mode}: {r:?}");
+            }
+        }
+    }
+
     #[test]
     fn early_and_unenforced_timeouts_have_different_causes() {
         let early = remedy(RuleId::IdleTimeout, Outcome::Early, AuthMode::Ifd);

@@ -233,7 +233,7 @@ pub const RULES: &[RuleSpec] = &[
     rule!(
         AuthCookiesRemoved,
         "sign-out.auth-cookies-removed",
-        "After Sign Out no live authentication cookie is left in the browser: none is left, or the server refuses the jar as it is (a cookie expiring within 2 s is named so in the evidence; the server decides).",
+        "After Sign Out no live authentication cookie is left in the browser: none is left, or the server refuses the jar as it is now, however soon what is left expires (and an identity provider no longer signs the user in with its cookies left on its host).",
         [Removed, Left]
     ),
     rule!(
@@ -483,11 +483,6 @@ impl RuleId {
     /// The rule's name as written in policies and reports.
     pub fn name(self) -> &'static str {
         self.spec().name
-    }
-
-    /// What the rule checks, in a sentence.
-    pub fn description(self) -> &'static str {
-        self.spec().description
     }
 
     /// The outcomes an observation of this rule can have; a policy expects one or more of them.

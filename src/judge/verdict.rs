@@ -79,13 +79,6 @@ pub struct VerdictContext {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Expected(pub Vec<Outcome>);
 
-impl Expected {
-    /// Whether `outcome` is one of them.
-    pub fn contains(&self, outcome: Outcome) -> bool {
-        self.0.contains(&outcome)
-    }
-}
-
 impl fmt::Display for Expected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, outcome) in self.0.iter().enumerate() {

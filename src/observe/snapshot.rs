@@ -629,6 +629,58 @@ mod tests {
         assert_eq!(shapes(&[dying, kept, session]).len(), 3);
     }
 
+    /// Only a cookie in its last two seconds is on its way out: a short-lived cookie that sign-out
+    /// leaves (a remember-me cookie of an hour, say) is left behind and stays in the snapshot.
+    #[test]
+    fn a_cookie_with_more_than_two_seconds_to_live_is_left_behind() {
+        let now = now_s();
+        let at = |seconds: f64| {
+            let mut c = cookie("remember", false);
+            c.expires = now + seconds;
+            c
+        };
+        assert!(expiring(&at(1.5), now));
+        assert!(!expiring(&at(3.0), now));
+        assert!(!expiring(&at(3_600.0), now));
+        let n = Normaliser::default();
+        assert_eq!(leftover_shapes(&[at(3_600.0)], &n).len(), 1);
+        assert!(leftover_shapes(&[at(1.0)], &n).is_empty());
+    }
+
+    /// A cookie left after sign-out that an upgrade weakens (its Secure or HttpOnly flag gone) is
+    /// a difference from the baseline, shown with both shapes.
+    #[test]
+    fn a_leftover_cookie_losing_secure_or_http_only_differs_from_the_baseline() {
+        let dir = tempfile::tempdir().unwrap();
+        let strong = cookie("ReqClientId", false);
+        let baseline = shapes(std::slice::from_ref(&strong));
+        compare(dir.path(), "jar", "test", &baseline, SnapshotWrites::Accept).unwrap();
+        let mut no_secure = strong.clone();
+        no_secure.secure = false;
+        let mut no_http_only = strong.clone();
+        no_http_only.http_only = false;
+        for (weak, shown) in [
+            (no_secure, "(persistent ~{d}d, HttpOnly, SameSite=unset)"),
+            (no_http_only, "(persistent ~{d}d, Secure, SameSite=unset)"),
+        ] {
+            let now = shapes(&[weak]);
+            let c = compare(dir.path(), "jar", "test", &now, SnapshotWrites::Nothing).unwrap();
+            assert!(!c.matches, "{shown}");
+            let days = baseline[0].lifetime.trim_start_matches("persistent ~");
+            let days = days.trim_end_matches('d');
+            let shown = shown.replace("{d}", days);
+            let was = format!("(persistent ~{days}d, Secure, HttpOnly, SameSite=unset)");
+            assert!(
+                c.diff
+                    .contains(&format!("- ReqClientId@crm.contoso.test/ {was}"))
+                    && c.diff
+                        .contains(&format!("+ ReqClientId@crm.contoso.test/ {shown}")),
+                "{}",
+                c.diff
+            );
+        }
+    }
+
     #[test]
     fn volatile_parts_of_names_and_paths_become_placeholders() {
         let n = Normaliser::default();

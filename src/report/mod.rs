@@ -59,6 +59,32 @@ mod tests {
         }
     }
 
+    /// The policy's reason for a rule (its `why:`) is printed where the rule is violated, for
+    /// whoever reads the failure; a rule that held needs no reason.
+    #[test]
+    fn the_policys_reason_is_shown_with_a_violation_only() {
+        let why = "a session ended by Sign Out must be ended on the server";
+        let shown = |passed| {
+            Verdict {
+                why: Some(why.into()),
+                ..verdict(passed)
+            }
+            .to_string()
+        };
+        let violated = shown(false);
+        assert!(
+            violated.starts_with("FAIL sign-out.replay-refused [WSTG-SESS-06")
+                && violated.contains("expected refused, observed accepted")
+                && violated.contains(&format!("-> 200; policy: {why}")),
+            "{violated}"
+        );
+        let held = shown(true);
+        assert!(
+            held.starts_with("PASS ") && !held.contains("policy:"),
+            "{held}"
+        );
+    }
+
     #[test]
     fn exit_codes_follow_the_contract() {
         let mut f = Findings::default();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::cpu;
 use crate::support::loopback;
-use loopback::LoopbackServer;
+use loopback::{LoopbackServer, SIGN_IN_FORM, SIGNED_IN_PAGE};
 
 use crate::support::harness::text;
 use crate::support::processes;
@@ -701,6 +701,8 @@ fn adfs_loop_detection_is_not_judged_never_a_violation() {
         .output()
         .unwrap();
     let t = text(&out);
+    // Violations found before the run could not go on are still violations: exit 1, not 2.
+    assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(
         t.contains("Verdicts: 0 held, 4 violated; 0 scenario(s) not applicable, 1 not judged"),
         "{t}"
@@ -810,15 +812,6 @@ fn forms_target(dir: &Path, name: &str, port: u16, password_env: &str) -> std::p
         ),
     )
 }
-
-/// The signed-in page of the tests' own forms applications: the user, data, a Sign out link.
-const SIGNED_IN_PAGE: &str = "<p id='user'>alice</p><p id='data'>accounts</p>\
-                              <a id='signout' href='/signout'>Sign out</a>";
-
-/// Their sign-in form.
-const SIGN_IN_FORM: &str = "<form method='post' action='/login'><input id='u' name='u'>\
-                            <input id='p' name='p' type='password'>\
-                            <input id='go' type='submit' value='Sign in'></form>";
 
 /// One request of [`RestlessSignOut`] on its own connection (`Connection: close`).
 fn serve_restless(
@@ -1948,10 +1941,17 @@ fn a_redirect_loop_error_page_is_not_a_page_from_the_http_cache() {
         .arg("features/back_button.feature")
         .arg("--json")
         .arg(&json)
+        // The cookies' baseline is recorded, so that the back button is the run's only verdict
+        // in question.
+        .arg("--snapshots")
+        .arg(tmp.path().join("snapshots"))
+        .arg("--update-snapshots")
         .env("LOOP_ALICE_PASSWORD", "not-a-secret-of-anyone")
         .output()
         .unwrap();
     let t = text(&out);
+    // The browser's error page shows no data of the application: every check holds.
+    assert_eq!(out.status.code(), Some(0), "{t}");
     let report = std::fs::read_to_string(&json).unwrap_or_default();
     assert!(!report.is_empty(), "{t}");
     assert!(!report.contains("HTTP cache"), "{report}\n{t}");

@@ -19,6 +19,9 @@ mod capabilities;
 mod clean;
 /// The command line as a user meets it: exit codes, config errors, fault detection.
 mod cli;
+/// Auth cookies on a parent domain or expiring but still accepted, a leftover cookie losing
+/// HttpOnly, a target declaring only a maximum session length: checks no emulator fault reaches.
+mod cookie_scopes;
 /// The bad-input corpus: every bad target, policy, feature file and command line is a clear exit 2.
 mod corpus;
 /// `logout-harness doctor`: what a run needs, checked without a target.

@@ -10,6 +10,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
+/// The signed-in page of the tests' own forms applications: the user, data, a Sign out link.
+pub const SIGNED_IN_PAGE: &str = "<p id='user'>alice</p><p id='data'>accounts</p>\
+                                  <a id='signout' href='/signout'>Sign out</a>";
+
+/// Their sign-in form.
+pub const SIGN_IN_FORM: &str = "<form method='post' action='/login'><input id='u' name='u'>\
+                                <input id='p' name='p' type='password'>\
+                                <input id='go' type='submit' value='Sign in'></form>";
+
 /// A listener on `127.0.0.1` and a free port; stops accepting when dropped.
 pub struct LoopbackServer {
     pub port: u16,
