@@ -126,14 +126,24 @@ async fn first_tab_page_cleared(w: &mut LogoutWorld) -> Result<(), String> {
     let browser = w.browser(&person)?;
     // No navigation, no reload, no click: only what the page's own script does.
     let started = Instant::now();
-    let mut shown = true;
-    while started.elapsed() < TAB_SYNC_WAIT {
-        shown = browser.has(&data).await.map_err(|e| e.to_string())?;
-        if !shown {
-            break;
+    let data_css = &data;
+    let cleared = crate::engine::wait::Wait::at_most(TAB_SYNC_WAIT)
+        .every(Duration::from_millis(100))
+        .until(|| async move {
+            match browser.has(data_css).await {
+                Ok(true) => None,
+                Ok(false) => Some(Ok(())),
+                Err(e) => Some(Err(e.to_string())),
+            }
+        })
+        .await;
+    let shown = match cleared {
+        Ok(looked) => {
+            looked?;
+            false
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        Err(_) => true,
+    };
     let url = browser
         .client()
         .current_url()

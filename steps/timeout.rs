@@ -509,16 +509,27 @@ async fn reauth_dialog_renews(w: &mut LogoutWorld) -> Result<(), String> {
         .map_err(|e| format!("clicking {REAUTH_SIGN_IN}: {e}"))?;
     // The dialog's window goes to AD FS and back; the renewed cookie lands in the shared jar.
     let clicked = Instant::now();
-    let mut renewed = false;
-    while clicked.elapsed() < w.ctx().page_timeout {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let jar = w.jar(&person).await?;
-        let now = values(&jar, w);
-        if !now.is_empty() && now != before {
-            renewed = true;
-            break;
+    let world = &*w;
+    let (person_ref, before_ref) = (&person, &before);
+    let looked = crate::engine::wait::Wait::at_most(w.ctx().page_timeout)
+        .every(Duration::from_millis(200))
+        .until(|| async move {
+            match world.jar(person_ref).await {
+                Ok(jar) => {
+                    let now = values(&jar, world);
+                    (!now.is_empty() && now != *before_ref).then_some(Ok(()))
+                }
+                Err(e) => Some(Err(e)),
+            }
+        })
+        .await;
+    let renewed = match looked {
+        Ok(looked) => {
+            looked?;
+            true
         }
-    }
+        Err(_) => false,
+    };
     let names: Vec<String> = before
         .iter()
         .filter_map(|c| c.split('=').next().map(str::to_string))
