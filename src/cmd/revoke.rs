@@ -42,6 +42,12 @@ impl Change {
             AdminSpec::KEYS.join(", ")
         ))
     }
+
+    /// Whether the change revokes persistent single sign-on cookies (`PersistentSsoCutoffTime`):
+    /// it is about the identity provider, and about sessions signed in with "Keep me signed in".
+    fn revokes_persistent_sso(&self) -> bool {
+        matches!(self, Change::Admin(key) if key == "persistent_sso_cutoff")
+    }
 }
 
 /// What `logout-harness revoke` was asked to do.
@@ -124,7 +130,7 @@ impl RevokeReport {
 pub fn default_ask(change: &Change) -> Ask {
     match change {
         Change::Admin(key) if AdminSpec::takes_value(key) => Ask::Application,
-        Change::Admin(key) if key == "persistent_sso_cutoff" => Ask::IdentityProvider,
+        _ if change.revokes_persistent_sso() => Ask::IdentityProvider,
         _ => Ask::Access,
     }
 }
@@ -205,8 +211,7 @@ pub async fn revoke(opts: RevokeOptions) -> Result<RevokeReport, RunError> {
             browser: opts.browser,
             webdriver: opts.webdriver.clone(),
             sign_in_concurrency: 1,
-            keep_signed_in: opts.keep_signed_in
-                || opts.change == Change::Admin("persistent_sso_cutoff".into()),
+            keep_signed_in: opts.keep_signed_in || opts.change.revokes_persistent_sso(),
         },
     )
     .await?;
