@@ -40,6 +40,15 @@ pub(super) fn path_match(request_path: &str, cookie_path: &str) -> bool {
 }
 
 impl Jar {
+    /// A jar holding `cookies` (a session's, as [`Jar::cookies`] returned them), created in
+    /// that order.
+    pub(super) fn of(cookies: &[JarCookie]) -> Jar {
+        Jar {
+            cookies: cookies.iter().cloned().zip(1..).collect(),
+            created: cookies.len() as u64,
+        }
+    }
+
     /// Stores one `Set-Cookie` value received from `url` at `now`, or drops it as a browser would.
     pub(super) fn store(&mut self, url: &Url, header: &str, now: SystemTime) {
         let Ok(c) = cookie::Cookie::parse(header) else {

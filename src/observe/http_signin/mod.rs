@@ -68,10 +68,7 @@ pub fn keep_set_cookies(
     if set_cookie.is_empty() {
         return false;
     }
-    let mut jar = Jar {
-        cookies: cookies.iter().cloned().zip(1..).collect(),
-        created: cookies.len() as u64,
-    };
+    let mut jar = Jar::of(cookies);
     for header in set_cookie {
         jar.store(url, header, now);
     }
@@ -317,10 +314,7 @@ impl HttpSignIn {
         cookies: &[JarCookie],
     ) -> Result<Reentry, HttpSignInError> {
         let selectors = Selectors::compile(pages, false)?;
-        let jar = Jar {
-            cookies: cookies.iter().cloned().zip(1..).collect(),
-            created: cookies.len() as u64,
-        };
+        let jar = Jar::of(cookies);
         Ok(match self.follow(start, &selectors, jar, None).await? {
             Stop::SignedIn(_) => Reentry::SignedIn,
             Stop::SignInForm { url } => Reentry::AskedForPassword { url },
